@@ -1,0 +1,248 @@
+//! The agent's local config file. It holds only what an agent must know before it can reach
+//! the collector (address, CA, enrollment token, state directory) and local overrides; all
+//! other settings come from the collector, per department and class.
+//!
+//! Relative paths are resolved against the directory of the config file.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use tilsyn_proto::duration::HumanDuration;
+use tilsyn_proto::yaml::{self, ConfigErrors, Issues};
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentConfig {
+    pub collector: CollectorConfig,
+    /// How to enroll; only needed until the agent has an identity.
+    #[serde(default)]
+    pub enrollment: Enrollment,
+    /// Where the identity (0600), the spool and small state files live.
+    pub state_dir: PathBuf,
+    /// Requested host class (workstation, server, kiosk, ...); empty lets the collector
+    /// classify the host from its inventory.
+    #[serde(default)]
+    pub class: String,
+    /// Free-form labels sent at enrollment (site, role, ...).
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    #[serde(default)]
+    pub spool: SpoolConfig,
+    /// Local overrides of the central settings; use sparingly.
+    #[serde(default)]
+    pub overrides: Overrides,
+    /// Log filter, e.g. `info` or `tilsyn_agent=debug`.
+    #[serde(default = "default_log")]
+    pub log: String,
+}
+
+fn default_log() -> String {
+    "info".into()
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CollectorConfig {
+    /// `https://host:port` (TLS), or `http://host:port` for a collector explicitly serving
+    /// plaintext.
+    pub url: String,
+    /// PEM file of the CA that signed the collector's certificate. Without it the system's
+    /// trust roots are not used: a private CA is the norm for an internal collector.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    /// Name to verify in the collector's certificate when it differs from the URL's host.
+    #[serde(default)]
+    pub server_name: Option<String>,
+    /// Limit for one call to the collector.
+    #[serde(default = "default_timeout")]
+    pub timeout: HumanDuration,
+}
+
+fn default_timeout() -> HumanDuration {
+    HumanDuration::secs(30)
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Enrollment {
+    /// The department's enrollment token (prefer `token_file` outside demos).
+    #[serde(default)]
+    pub token: Option<String>,
+    /// File holding the token (trimmed).
+    #[serde(default)]
+    pub token_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SpoolConfig {
+    /// Upper bound of the on-disk spool, in MiB.
+    #[serde(default = "default_spool_mib")]
+    pub max_mib: u64,
+}
+
+fn default_spool_mib() -> u64 {
+    64
+}
+
+impl Default for SpoolConfig {
+    fn default() -> Self {
+        SpoolConfig {
+            max_mib: default_spool_mib(),
+        }
+    }
+}
+
+/// Overrides of the collector's settings for this one machine.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Overrides {
+    pub health_interval: Option<HumanDuration>,
+    pub inventory_interval: Option<HumanDuration>,
+    pub software_interval: Option<HumanDuration>,
+    pub patch_interval: Option<HumanDuration>,
+    /// Added to the central list.
+    #[serde(default)]
+    pub watched_services: Vec<String>,
+    #[serde(default)]
+    pub watched_processes: Vec<String>,
+    #[serde(default)]
+    pub disabled_probes: Vec<String>,
+}
+
+impl AgentConfig {
+    /// Loads and validates; every problem is reported with file and line.
+    pub fn load(path: &Path) -> Result<Self, ConfigErrors> {
+        let (mut cfg, text): (AgentConfig, String) = yaml::load(path)?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        cfg.resolve_paths(base);
+        cfg.validate().into_result(path, &text)?;
+        Ok(cfg)
+    }
+
+    fn resolve_paths(&mut self, base: &Path) {
+        let abs = |p: &Path| {
+            if p.is_absolute() {
+                p.to_path_buf()
+            } else {
+                base.join(p)
+            }
+        };
+        self.state_dir = abs(&self.state_dir);
+        self.collector.ca_file = self.collector.ca_file.as_deref().map(abs);
+        self.enrollment.token_file = self.enrollment.token_file.as_deref().map(abs);
+    }
+
+    fn validate(&self) -> Issues {
+        let mut is = Issues::default();
+        let url = &self.collector.url;
+        if !(url.starts_with("https://") || url.starts_with("http://")) {
+            is.push(
+                "collector.url",
+                format!("{url:?} must start with https:// (or http:// for a plaintext collector)"),
+            );
+        } else if url.split("://").nth(1).is_none_or(|h| h.is_empty()) {
+            is.push("collector.url", format!("{url:?} has no host"));
+        }
+        if url.starts_with("https://") && self.collector.ca_file.is_none() {
+            is.push(
+                "collector.url",
+                "https needs collector.ca_file: the PEM of the CA that signed the collector's certificate",
+            );
+        }
+        if self.enrollment.token.is_some() && self.enrollment.token_file.is_some() {
+            is.push("enrollment", "give either token or token_file, not both");
+        }
+        if self.enrollment.token.as_deref() == Some("") {
+            is.push("enrollment.token", "is empty");
+        }
+        if self.spool.max_mib == 0 {
+            is.push("spool.max_mib", "must be at least 1");
+        }
+        for (name, d) in [
+            ("health_interval", self.overrides.health_interval),
+            ("inventory_interval", self.overrides.inventory_interval),
+            ("software_interval", self.overrides.software_interval),
+            ("patch_interval", self.overrides.patch_interval),
+        ] {
+            if let Some(d) = d {
+                if d.0.as_secs() < 5 {
+                    is.push(
+                        format!("overrides.{name}"),
+                        format!("{d} is too short (5s at least)"),
+                    );
+                }
+            }
+        }
+        for (i, p) in self.overrides.disabled_probes.iter().enumerate() {
+            if crate::probes::ProbeKind::from_name(p).is_none() {
+                is.push(
+                    format!("overrides.disabled_probes[{i}]"),
+                    format!("unknown probe {p:?} (inventory, software, patches, health)"),
+                );
+            }
+        }
+        is
+    }
+
+    /// The enrollment token from `token` or `token_file`.
+    pub fn token(&self) -> Result<Option<String>, String> {
+        if let Some(t) = &self.enrollment.token {
+            return Ok(Some(t.clone()));
+        }
+        match &self.enrollment.token_file {
+            Some(p) => std::fs::read_to_string(p)
+                .map(|s| Some(s.trim().to_string()))
+                .map_err(|e| format!("cannot read enrollment.token_file {}: {e}", p.display())),
+            None => Ok(None),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load_str(text: &str) -> Result<AgentConfig, ConfigErrors> {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("agent.yaml");
+        std::fs::write(&p, text).unwrap();
+        AgentConfig::load(&p)
+    }
+
+    #[test]
+    fn shipped_example_is_valid() {
+        let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../configs/agent.yaml");
+        let c = AgentConfig::load(&p).unwrap();
+        assert!(c.state_dir.is_absolute());
+    }
+
+    #[test]
+    fn every_error_is_listed_with_its_line() {
+        let e = load_str(
+            "collector:\n  url: ftp://x\nstate_dir: s\nspool:\n  max_mib: 0\noverrides:\n  health_interval: 1s\n  disabled_probes: [health, bogus]\n",
+        )
+        .unwrap_err();
+        let text = e.to_string();
+        assert_eq!(e.issues.len(), 4, "{text}");
+        assert!(text.contains("agent.yaml:2: collector.url"), "{text}");
+        assert!(text.contains("agent.yaml:5: spool.max_mib"), "{text}");
+        assert!(
+            text.contains("agent.yaml:7: overrides.health_interval"),
+            "{text}"
+        );
+        assert!(text.contains("bogus"), "{text}");
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_durations_point_at_the_line() {
+        let e = load_str("collector:\n  url: http://x\n  urll: y\nstate_dir: s\n").unwrap_err();
+        assert_eq!(e.issues[0].line, Some(3), "{e}");
+        let e = load_str(
+            "collector:\n  url: http://x\nstate_dir: s\noverrides:\n  health_interval: 10 min\n",
+        )
+        .unwrap_err();
+        assert_eq!(e.issues[0].line, Some(5), "{e}");
+    }
+}

@@ -1,0 +1,21 @@
+//! The Tilsyn agent: probes this machine, spools reports durably and delivers them to a
+//! collector over gRPC. `main.rs` is a thin CLI over [`agent`], [`simulate`] and the rest.
+
+pub mod agent;
+pub mod config;
+pub mod platform;
+pub mod probes;
+pub mod report;
+pub mod runner;
+pub mod simulate;
+pub mod spool;
+pub mod state;
+pub mod transport;
+
+/// Wall-clock milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}

@@ -1,0 +1,110 @@
+//! How facts are read on each OS (DESIGN.md §4).
+//!
+//! Every source has two halves that compile on every OS: *how to obtain* the raw text (run
+//! a command through [`cmd`] or read a file) and a *pure parser* from that text to typed
+//! facts, unit-tested on recorded real outputs under `agent/tests/fixtures/`. `cfg` only
+//! chooses which sources are active by default ([`software_sources`], [`patch_sources`]).
+
+use std::path::{Path, PathBuf};
+
+pub mod apt;
+pub mod cmd;
+pub mod dnf;
+pub mod dpkg;
+pub mod first_seen;
+pub mod linux;
+pub mod macos;
+pub mod os_release;
+pub mod rpm;
+pub mod systemd;
+pub mod windows;
+pub mod zypper;
+
+/// Why a platform source could not deliver.
+#[derive(Debug, thiserror::Error)]
+pub enum PlatformError {
+    #[error("command {0:?} not found on PATH")]
+    CommandMissing(String),
+    #[error("permission denied reading {}", .0.display())]
+    PermissionDenied(PathBuf),
+    #[error("{} not found", .0.display())]
+    NotFound(PathBuf),
+    #[error("{command:?} timed out after {seconds} s")]
+    Timeout { command: String, seconds: u64 },
+    #[error("{command:?} failed with status {status:?}: {stderr}")]
+    Failed {
+        command: String,
+        status: Option<i32>,
+        stderr: String,
+    },
+    #[error("cannot parse output of {source_name}: {detail}")]
+    Parse { source_name: String, detail: String },
+    #[error("reading {}: {message}", path.display())]
+    Io { path: PathBuf, message: String },
+    #[error("not supported on this platform: {0}")]
+    Unsupported(String),
+}
+
+impl PlatformError {
+    pub fn from_io(path: &Path, e: std::io::Error) -> Self {
+        match e.kind() {
+            std::io::ErrorKind::NotFound => PlatformError::NotFound(path.to_path_buf()),
+            std::io::ErrorKind::PermissionDenied => {
+                PlatformError::PermissionDenied(path.to_path_buf())
+            }
+            _ => PlatformError::Io {
+                path: path.to_path_buf(),
+                message: e.to_string(),
+            },
+        }
+    }
+
+    pub fn parse(source_name: &str, detail: impl Into<String>) -> Self {
+        PlatformError::Parse {
+            source_name: source_name.to_string(),
+            detail: detail.into(),
+        }
+    }
+}
+
+/// Installed-software sources, tried in order; every one present on the machine is used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SoftwareSource {
+    Dpkg,
+    Rpm,
+    WindowsRegistry,
+    MacApps,
+    MacPkgutil,
+}
+
+/// Pending-update sources; the first one present on the machine is used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PatchSource {
+    Apt,
+    Dnf,
+    Zypper,
+    WindowsUpdate,
+    SoftwareUpdate,
+}
+
+/// The software sources active by default on this OS.
+pub fn software_sources() -> &'static [SoftwareSource] {
+    if cfg!(target_os = "windows") {
+        &[SoftwareSource::WindowsRegistry]
+    } else if cfg!(target_os = "macos") {
+        &[SoftwareSource::MacApps, SoftwareSource::MacPkgutil]
+    } else {
+        &[SoftwareSource::Dpkg, SoftwareSource::Rpm]
+    }
+}
+
+/// The patch sources active by default on this OS.
+pub fn patch_sources() -> &'static [PatchSource] {
+    if cfg!(target_os = "windows") {
+        &[PatchSource::WindowsUpdate]
+    } else if cfg!(target_os = "macos") {
+        &[PatchSource::SoftwareUpdate]
+    } else {
+        &[PatchSource::Apt, PatchSource::Dnf, PatchSource::Zypper]
+    }
+}

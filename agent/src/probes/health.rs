@@ -1,0 +1,156 @@
+//! Health: CPU, load, memory, swap, filesystems, uptime, failed services, and the services
+//! and processes the settings ask to watch.
+
+use std::collections::HashMap;
+
+use sysinfo::{
+    CpuRefreshKind, Disks, MemoryRefreshKind, ProcessRefreshKind, ProcessesToUpdate, RefreshKind,
+    System, UpdateKind,
+};
+use tilsyn_proto::v1::{report::Body, AgentSettings, FilesystemUsage, Health, ProcessStatus};
+
+use super::{err, Collected, ProbeKind};
+use crate::platform;
+
+const KIND: ProbeKind = ProbeKind::Health;
+
+/// Pseudo filesystems that say nothing about disk space.
+const SKIP_FS: [&str; 10] = [
+    "tmpfs", "devtmpfs", "overlay", "squashfs", "proc", "sysfs", "cgroup2", "devpts", "nsfs",
+    "ramfs",
+];
+
+pub struct HealthProbe {
+    sys: System,
+    disks: Disks,
+}
+
+impl Default for HealthProbe {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl HealthProbe {
+    pub fn new() -> Self {
+        let sys = System::new_with_specifics(
+            RefreshKind::nothing()
+                .with_cpu(CpuRefreshKind::nothing().with_cpu_usage())
+                .with_memory(MemoryRefreshKind::everything()),
+        );
+        HealthProbe {
+            sys,
+            disks: Disks::new_with_refreshed_list(),
+        }
+    }
+
+    pub async fn collect(&mut self, settings: &AgentSettings) -> Collected {
+        let mut errors = Vec::new();
+        // CPU usage is measured since the previous refresh, i.e. over the last interval.
+        self.sys.refresh_cpu_usage();
+        self.sys.refresh_memory();
+        self.disks.refresh(true);
+        let load = System::load_average();
+        let filesystems = self
+            .disks
+            .iter()
+            .filter(|d| !SKIP_FS.contains(&d.file_system().to_string_lossy().as_ref()))
+            .map(|d| FilesystemUsage {
+                mount_point: d.mount_point().to_string_lossy().into_owned(),
+                filesystem: d.file_system().to_string_lossy().into_owned(),
+                total_bytes: d.total_space(),
+                used_bytes: d.total_space().saturating_sub(d.available_space()),
+                available_bytes: d.available_space(),
+            })
+            .collect();
+
+        let failed_services = match read_failed().await {
+            Ok(f) => f,
+            Err(e) => {
+                errors.push(err(KIND, format!("failed services: {e}")));
+                Vec::new()
+            }
+        };
+        let watched_services = if settings.watched_services.is_empty() {
+            Vec::new()
+        } else {
+            match read_watched(&settings.watched_services).await {
+                Ok(w) => w,
+                Err(e) => {
+                    errors.push(err(KIND, format!("watched services: {e}")));
+                    Vec::new()
+                }
+            }
+        };
+        let watched_processes = self.watched_processes(&settings.watched_processes);
+
+        let health = Health {
+            cpu_usage_ratio: (self.sys.global_cpu_usage() as f64 / 100.0).clamp(0.0, 1.0),
+            load1: load.one,
+            load5: load.five,
+            load15: load.fifteen,
+            memory_total_bytes: self.sys.total_memory(),
+            memory_used_bytes: self.sys.used_memory(),
+            swap_total_bytes: self.sys.total_swap(),
+            swap_used_bytes: self.sys.used_swap(),
+            filesystems,
+            uptime_seconds: System::uptime(),
+            failed_services,
+            watched_services,
+            watched_processes,
+        };
+        Collected {
+            body: Some(Body::Health(health)),
+            errors,
+        }
+    }
+
+    /// Counts processes by name; only refreshed when something is watched, since listing
+    /// every process is the most expensive part of a cycle.
+    fn watched_processes(&mut self, names: &[String]) -> Vec<ProcessStatus> {
+        if names.is_empty() {
+            return Vec::new();
+        }
+        self.sys.refresh_processes_specifics(
+            ProcessesToUpdate::All,
+            true,
+            ProcessRefreshKind::nothing().with_exe(UpdateKind::OnlyIfNotSet),
+        );
+        let mut counts: HashMap<&str, u32> = names.iter().map(|n| (n.as_str(), 0)).collect();
+        for p in self.sys.processes().values() {
+            let name = p.name().to_string_lossy();
+            if let Some(c) = counts.get_mut(name.as_ref()) {
+                *c += 1;
+            }
+        }
+        names
+            .iter()
+            .map(|n| ProcessStatus {
+                name: n.clone(),
+                count: counts[n.as_str()],
+            })
+            .collect()
+    }
+}
+
+async fn read_failed() -> Result<Vec<tilsyn_proto::v1::ServiceStatus>, platform::PlatformError> {
+    if cfg!(target_os = "windows") {
+        platform::windows::read_stopped_services().await
+    } else if cfg!(target_os = "macos") {
+        Ok(Vec::new())
+    } else {
+        platform::systemd::read_failed().await
+    }
+}
+
+async fn read_watched(
+    names: &[String],
+) -> Result<Vec<tilsyn_proto::v1::ServiceStatus>, platform::PlatformError> {
+    if cfg!(target_os = "linux") {
+        platform::systemd::read_watched(names).await
+    } else {
+        Err(platform::PlatformError::Unsupported(
+            "watched services on this OS".into(),
+        ))
+    }
+}
