@@ -111,6 +111,14 @@ pub struct Overrides {
     pub disabled_probes: Vec<String>,
 }
 
+fn absolute(base: &Path, p: &Path) -> PathBuf {
+    if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        base.join(p)
+    }
+}
+
 impl AgentConfig {
     /// Loads and validates; every problem is reported with file and line.
     pub fn load(path: &Path) -> Result<Self, ConfigErrors> {
@@ -122,14 +130,8 @@ impl AgentConfig {
     }
 
     fn resolve_paths(&mut self, base: &Path) {
-        let abs = |p: &Path| {
-            if p.is_absolute() {
-                p.to_path_buf()
-            } else {
-                base.join(p)
-            }
-        };
-        self.state_dir = abs(&self.state_dir);
+        let abs = |p: &Path| absolute(base, p);
+        self.state_dir = absolute(base, &self.state_dir);
         self.collector.ca_file = self.collector.ca_file.as_deref().map(abs);
         self.enrollment.token_file = self.enrollment.token_file.as_deref().map(abs);
     }

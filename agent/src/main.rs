@@ -92,7 +92,7 @@ fn init_logs(filter: &str) {
         .init();
 }
 
-fn load(config: &PathBuf) -> Result<AgentConfig, ExitCode> {
+fn load(config: &std::path::Path) -> Result<AgentConfig, ExitCode> {
     AgentConfig::load(config).map_err(|e| {
         eprint!("{e}");
         ExitCode::from(2)

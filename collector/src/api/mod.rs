@@ -1,0 +1,197 @@
+//! HTTP side: `/metrics`, the JSON API under `/api/v1`, `/healthz` and `/readyz`.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Path, Query, Request, State};
+use axum::http::{header, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Deserialize;
+
+use crate::ingest::Shared;
+use crate::store::{HostFilter, Store, StoreError};
+
+pub fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .route("/api/v1/hosts", get(list_hosts))
+        .route("/api/v1/hosts/{agent_id}", get(get_host))
+        .route("/api/v1/hosts/{agent_id}/health", get(health_history))
+        .route("/api/v1/hosts/{agent_id}/events", get(host_events))
+        .route("/api/v1/summary", get(summary))
+        .fallback(|| async {
+            ApiError(
+                StatusCode::NOT_FOUND,
+                "no such endpoint; see /api/v1/hosts".into(),
+            )
+        })
+        .layer(middleware::from_fn_with_state(shared.clone(), observe))
+        .with_state(shared)
+}
+
+async fn observe(State(s): State<Arc<Shared>>, req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".into());
+    let started = Instant::now();
+    let resp = next.run(req).await;
+    s.metrics
+        .http_requests
+        .with_label_values(&[&route, resp.status().as_str()])
+        .observe(started.elapsed().as_secs_f64());
+    resp
+}
+
+/// An error answered as `{"error": "..."}`.
+pub struct ApiError(StatusCode, String);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.0, Json(serde_json::json!({ "error": self.1 }))).into_response()
+    }
+}
+
+async fn store<T: Send + 'static>(
+    s: &Shared,
+    op: &'static str,
+    f: impl FnOnce(&dyn Store) -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let st = s.store.clone();
+    let r = tokio::task::spawn_blocking(move || f(&*st))
+        .await
+        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    r.map_err(|e| {
+        s.metrics.store_errors.with_label_values(&[op]).inc();
+        tracing::error!(operation = op, error = %e, "store error");
+        ApiError(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("store unavailable: {e}"),
+        )
+    })
+}
+
+async fn readyz(State(s): State<Arc<Shared>>) -> Result<&'static str, ApiError> {
+    store(&s, "ping", |st| st.ping()).await?;
+    Ok("ready\n")
+}
+
+async fn metrics(State(s): State<Arc<Shared>>) -> Result<Response, ApiError> {
+    let counts = store(&s, "host_counts", |st| st.host_counts()).await?;
+    s.metrics.set_fleet(&counts, (s.clock)());
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        s.metrics.render(),
+    )
+        .into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HostQuery {
+    department: Option<String>,
+    class: Option<String>,
+    state: Option<String>,
+    os_family: Option<String>,
+    hostname: Option<String>,
+    limit: Option<u32>,
+    offset: Option<u32>,
+}
+
+async fn list_hosts(
+    State(s): State<Arc<Shared>>,
+    q: Result<Query<HostQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let Query(q) = q.map_err(|e| {
+        ApiError(
+            StatusCode::BAD_REQUEST,
+            format!("{e}; filters: department, class, state, os_family, hostname, limit, offset"),
+        )
+    })?;
+    if let Some(st) = &q.state {
+        if !["new", "online", "offline"].contains(&st.as_str()) {
+            return Err(ApiError(
+                StatusCode::BAD_REQUEST,
+                format!("state {st:?}: use new, online or offline"),
+            ));
+        }
+    }
+    let f = HostFilter {
+        department: q.department,
+        class: q.class,
+        state: q.state,
+        os_family: q.os_family,
+        hostname: q.hostname,
+        limit: q.limit.unwrap_or(1000).min(10_000),
+        offset: q.offset.unwrap_or(0),
+    };
+    let (limit, offset) = (f.limit, f.offset);
+    let hosts = store(&s, "list_hosts", move |st| st.list_hosts(&f)).await?;
+    Ok(Json(
+        serde_json::json!({ "hosts": hosts, "count": hosts.len(), "limit": limit, "offset": offset }),
+    ))
+}
+
+async fn get_host(
+    State(s): State<Arc<Shared>>,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let key = id.clone();
+    match store(&s, "get_host", move |st| st.get_host(&key)).await? {
+        Some(h) => Ok(Json(serde_json::to_value(h).unwrap_or_default())),
+        None => Err(ApiError(
+            StatusCode::NOT_FOUND,
+            format!("no host with agent id {id:?}"),
+        )),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HistoryQuery {
+    since_ms: Option<i64>,
+    limit: Option<u32>,
+}
+
+async fn health_history(
+    State(s): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    q: Result<Query<HistoryQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let Query(q) = q.map_err(|e| {
+        ApiError(
+            StatusCode::BAD_REQUEST,
+            format!("{e}; parameters: since_ms, limit"),
+        )
+    })?;
+    let since = q.since_ms.unwrap_or(0);
+    let limit = q.limit.unwrap_or(1440);
+    let samples = store(&s, "health_history", move |st| {
+        st.health_history(&id, since, limit)
+    })
+    .await?;
+    Ok(Json(serde_json::json!({ "samples": samples })))
+}
+
+async fn host_events(
+    State(s): State<Arc<Shared>>,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let events = store(&s, "host_events", move |st| st.host_events(&id, 500)).await?;
+    Ok(Json(serde_json::json!({ "events": events })))
+}
+
+/// Host counts and patch backlog per department/class/OS/state.
+async fn summary(State(s): State<Arc<Shared>>) -> Result<Json<serde_json::Value>, ApiError> {
+    let counts = store(&s, "host_counts", |st| st.host_counts()).await?;
+    Ok(Json(serde_json::json!({ "groups": counts })))
+}

@@ -1,0 +1,632 @@
+//! The collector's config file (`configs/collector.yaml`). Relative paths are resolved
+//! against the config file's directory; `data_dir`-relative ones against `data_dir`.
+
+use std::collections::{BTreeMap, HashSet};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use tilsyn_proto::duration::HumanDuration;
+use tilsyn_proto::yaml::{self, ConfigErrors, Issues};
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CollectorConfig {
+    /// Database, generated TLS material, etc.
+    pub data_dir: PathBuf,
+    pub grpc: GrpcConfig,
+    pub http: HttpConfig,
+    #[serde(default)]
+    pub store: StoreConfig,
+    #[serde(default)]
+    pub offline: OfflineConfig,
+    /// Departments (the customers) and their enrollment tokens.
+    pub departments: Vec<Department>,
+    /// Rules that pick a host's class from its inventory when the agent asks for none.
+    #[serde(default)]
+    pub classification: Classification,
+    /// Settings handed to agents, per department and class.
+    #[serde(default)]
+    pub settings: SettingsConfig,
+    #[serde(default = "default_log")]
+    pub log: String,
+}
+
+fn default_log() -> String {
+    "info".into()
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GrpcConfig {
+    pub listen: SocketAddr,
+    #[serde(default)]
+    pub tls: TlsConfig,
+    /// Largest accepted gRPC message; larger ones are rejected (RESOURCE_EXHAUSTED).
+    #[serde(default = "default_max_message")]
+    pub max_message_bytes: usize,
+    /// Most reports accepted in one batch.
+    #[serde(default = "default_max_reports")]
+    pub max_reports_per_batch: usize,
+    /// How far in the future a report's timestamp may be before it is rejected.
+    #[serde(default = "default_skew")]
+    pub max_clock_skew: HumanDuration,
+}
+
+fn default_max_message() -> usize {
+    8 * 1024 * 1024
+}
+fn default_max_reports() -> usize {
+    256
+}
+fn default_skew() -> HumanDuration {
+    HumanDuration::secs(300)
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum TlsMode {
+    /// Generate a private CA and a server certificate under `<data_dir>/tls/` on first start.
+    #[default]
+    Auto,
+    /// Use `cert_file` and `key_file`.
+    Files,
+    /// No TLS. Only on a loopback address unless `allow_plaintext_off_loopback`.
+    Plaintext,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    #[serde(default)]
+    pub mode: TlsMode,
+    pub cert_file: Option<PathBuf>,
+    pub key_file: Option<PathBuf>,
+    /// Extra DNS names / IPs for the auto-generated certificate.
+    #[serde(default)]
+    pub extra_names: Vec<String>,
+    #[serde(default)]
+    pub allow_plaintext_off_loopback: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpConfig {
+    /// `/metrics`, `/api/v1`, `/healthz`, `/readyz`.
+    pub listen: SocketAddr,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreConfig {
+    /// SQLite database file (relative to data_dir).
+    #[serde(default = "default_db")]
+    pub sqlite_path: PathBuf,
+    /// How long health samples are kept.
+    #[serde(default = "default_retention")]
+    pub health_retention: HumanDuration,
+}
+
+fn default_db() -> PathBuf {
+    "tilsyn.db".into()
+}
+fn default_retention() -> HumanDuration {
+    HumanDuration::secs(24 * 3600)
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            sqlite_path: default_db(),
+            health_retention: default_retention(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OfflineConfig {
+    /// A host is offline after missing this many health intervals.
+    #[serde(default = "default_missed")]
+    pub missed_intervals: u32,
+    /// How often to look for hosts that went silent.
+    #[serde(default = "default_check")]
+    pub check_every: HumanDuration,
+}
+
+fn default_missed() -> u32 {
+    3
+}
+fn default_check() -> HumanDuration {
+    HumanDuration::secs(15)
+}
+
+impl Default for OfflineConfig {
+    fn default() -> Self {
+        OfflineConfig {
+            missed_intervals: default_missed(),
+            check_every: default_check(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Department {
+    /// Short stable id used in labels and the API, e.g. `social-services`.
+    pub id: String,
+    pub name: String,
+    /// Enrollment tokens of this department (each at least 16 characters).
+    #[serde(default)]
+    pub tokens: Vec<String>,
+    /// Files each holding one token (trimmed), to keep tokens out of the config.
+    #[serde(default)]
+    pub token_files: Vec<PathBuf>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Classification {
+    /// Class when no rule matches.
+    #[serde(default = "default_class")]
+    pub default_class: String,
+    /// First matching rule wins.
+    #[serde(default)]
+    pub rules: Vec<ClassRule>,
+}
+
+fn default_class() -> String {
+    "workstation".into()
+}
+
+impl Default for Classification {
+    fn default() -> Self {
+        Classification {
+            default_class: default_class(),
+            rules: Vec::new(),
+        }
+    }
+}
+
+/// All given conditions must hold. Patterns are globs (`*` any text, `?` one character),
+/// compared case-insensitively.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClassRule {
+    pub class: String,
+    #[serde(default)]
+    pub hostname: Option<String>,
+    #[serde(default)]
+    pub os_family: Option<String>,
+    #[serde(default)]
+    pub os_name: Option<String>,
+    #[serde(default)]
+    pub hardware_model: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SettingsConfig {
+    #[serde(default)]
+    pub defaults: AgentSettingsConfig,
+    /// Applied in order to matching hosts; later ones win for the fields they set.
+    #[serde(default)]
+    pub overrides: Vec<SettingsOverride>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct AgentSettingsConfig {
+    #[serde(default = "d_health")]
+    pub health_interval: HumanDuration,
+    #[serde(default = "d_inventory")]
+    pub inventory_interval: HumanDuration,
+    #[serde(default = "d_inventory")]
+    pub software_interval: HumanDuration,
+    #[serde(default = "d_patch")]
+    pub patch_interval: HumanDuration,
+    #[serde(default)]
+    pub watched_services: Vec<String>,
+    #[serde(default)]
+    pub watched_processes: Vec<String>,
+    #[serde(default)]
+    pub disabled_probes: Vec<String>,
+}
+
+fn d_health() -> HumanDuration {
+    HumanDuration::secs(60)
+}
+fn d_inventory() -> HumanDuration {
+    HumanDuration::secs(6 * 3600)
+}
+fn d_patch() -> HumanDuration {
+    HumanDuration::secs(3600)
+}
+
+impl Default for AgentSettingsConfig {
+    fn default() -> Self {
+        AgentSettingsConfig {
+            health_interval: d_health(),
+            inventory_interval: d_inventory(),
+            software_interval: d_inventory(),
+            patch_interval: d_patch(),
+            watched_services: Vec::new(),
+            watched_processes: Vec::new(),
+            disabled_probes: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SettingsOverride {
+    /// Which hosts: department and/or class (omitted = any).
+    #[serde(rename = "match", default)]
+    pub matches: SettingsMatch,
+    pub health_interval: Option<HumanDuration>,
+    pub inventory_interval: Option<HumanDuration>,
+    pub software_interval: Option<HumanDuration>,
+    pub patch_interval: Option<HumanDuration>,
+    /// Replaces the list when given.
+    pub watched_services: Option<Vec<String>>,
+    pub watched_processes: Option<Vec<String>>,
+    pub disabled_probes: Option<Vec<String>>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SettingsMatch {
+    pub department: Option<String>,
+    pub class: Option<String>,
+}
+
+const PROBES: [&str; 4] = ["inventory", "software", "patches", "health"];
+
+impl CollectorConfig {
+    /// Loads and validates; every problem is listed with file and line.
+    pub fn load(path: &Path) -> Result<Self, ConfigErrors> {
+        let (mut cfg, text): (CollectorConfig, String) = yaml::load(path)?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        cfg.resolve_paths(base);
+        let mut issues = cfg.validate();
+        cfg.load_token_files(&mut issues);
+        issues.into_result(path, &text)?;
+        Ok(cfg)
+    }
+
+    fn resolve_paths(&mut self, base: &Path) {
+        let abs = |b: &Path, p: &Path| {
+            if p.is_absolute() {
+                p.to_path_buf()
+            } else {
+                b.join(p)
+            }
+        };
+        self.data_dir = abs(base, &self.data_dir);
+        let data = self.data_dir.clone();
+        self.store.sqlite_path = abs(&data, &self.store.sqlite_path);
+        self.grpc.tls.cert_file = self.grpc.tls.cert_file.as_deref().map(|p| abs(base, p));
+        self.grpc.tls.key_file = self.grpc.tls.key_file.as_deref().map(|p| abs(base, p));
+        for d in &mut self.departments {
+            d.token_files = d.token_files.iter().map(|p| abs(base, p)).collect();
+        }
+    }
+
+    fn load_token_files(&mut self, is: &mut Issues) {
+        for (i, d) in self.departments.iter_mut().enumerate() {
+            for (j, f) in d.token_files.iter().enumerate() {
+                match std::fs::read_to_string(f) {
+                    Ok(t) if !t.trim().is_empty() => d.tokens.push(t.trim().to_string()),
+                    Ok(_) => is.push(
+                        format!("departments[{i}].token_files[{j}]"),
+                        format!("{} is empty", f.display()),
+                    ),
+                    Err(e) => is.push(
+                        format!("departments[{i}].token_files[{j}]"),
+                        format!("cannot read {}: {e}", f.display()),
+                    ),
+                }
+            }
+        }
+    }
+
+    fn validate(&self) -> Issues {
+        let mut is = Issues::default();
+        let tls = &self.grpc.tls;
+        match tls.mode {
+            TlsMode::Files => {
+                if tls.cert_file.is_none() {
+                    is.push(
+                        "grpc.tls.cert_file",
+                        "mode files needs cert_file (PEM certificate chain)",
+                    );
+                }
+                if tls.key_file.is_none() {
+                    is.push(
+                        "grpc.tls.key_file",
+                        "mode files needs key_file (PEM private key)",
+                    );
+                }
+            }
+            TlsMode::Plaintext => {
+                if !self.grpc.listen.ip().is_loopback() && !tls.allow_plaintext_off_loopback {
+                    is.push(
+                        "grpc.tls.mode",
+                        format!(
+                            "plaintext on {} would send agent secrets unencrypted over the network; listen on 127.0.0.1, use TLS, or set allow_plaintext_off_loopback: true",
+                            self.grpc.listen
+                        ),
+                    );
+                }
+            }
+            TlsMode::Auto => {}
+        }
+        if self.grpc.max_message_bytes < 64 * 1024 {
+            is.push("grpc.max_message_bytes", "must be at least 65536");
+        }
+        if self.grpc.max_reports_per_batch == 0 {
+            is.push("grpc.max_reports_per_batch", "must be at least 1");
+        }
+        if self.grpc.listen == self.http.listen {
+            is.push("http.listen", "must differ from grpc.listen");
+        }
+        if self.store.health_retention.as_secs() < 60 {
+            is.push("store.health_retention", "must be at least 1m");
+        }
+        if self.offline.missed_intervals == 0 {
+            is.push("offline.missed_intervals", "must be at least 1");
+        }
+        if self.departments.is_empty() {
+            is.push(
+                "departments",
+                "at least one department is needed: hosts enroll into a department with its token",
+            );
+        }
+        let mut ids = HashSet::new();
+        let mut tokens: BTreeMap<&str, usize> = BTreeMap::new();
+        for (i, d) in self.departments.iter().enumerate() {
+            if !valid_id(&d.id) {
+                is.push(
+                    format!("departments[{i}].id"),
+                    format!("{:?} must be 1-64 characters of a-z, 0-9, '-' or '_'", d.id),
+                );
+            }
+            if !ids.insert(d.id.as_str()) {
+                is.push(
+                    format!("departments[{i}].id"),
+                    format!("duplicate department id {:?}", d.id),
+                );
+            }
+            if d.tokens.is_empty() && d.token_files.is_empty() {
+                is.push(
+                    format!("departments[{i}]"),
+                    format!(
+                        "department {:?} has no tokens or token_files: its hosts cannot enroll",
+                        d.id
+                    ),
+                );
+            }
+            for (j, t) in d.tokens.iter().enumerate() {
+                if t.len() < 16 {
+                    is.push(
+                        format!("departments[{i}].tokens[{j}]"),
+                        "token too short: use at least 16 characters (e.g. `openssl rand -hex 16`)",
+                    );
+                }
+                if let Some(other) = tokens.insert(t.as_str(), i) {
+                    is.push(
+                        format!("departments[{i}].tokens[{j}]"),
+                        format!(
+                            "token also used by department {:?}: a token must name one department",
+                            self.departments[other].id
+                        ),
+                    );
+                }
+            }
+        }
+        if !valid_id(&self.classification.default_class) {
+            is.push(
+                "classification.default_class",
+                "must be 1-64 characters of a-z, 0-9, '-' or '_'",
+            );
+        }
+        for (i, r) in self.classification.rules.iter().enumerate() {
+            if !valid_id(&r.class) {
+                is.push(
+                    format!("classification.rules[{i}].class"),
+                    format!(
+                        "{:?} must be 1-64 characters of a-z, 0-9, '-' or '_'",
+                        r.class
+                    ),
+                );
+            }
+            if r.hostname.is_none()
+                && r.os_family.is_none()
+                && r.os_name.is_none()
+                && r.hardware_model.is_none()
+            {
+                is.push(
+                    format!("classification.rules[{i}]"),
+                    "rule has no condition (hostname, os_family, os_name, hardware_model)",
+                );
+            }
+        }
+        check_settings(
+            &mut is,
+            "settings.defaults",
+            &self.settings.defaults.clone().into(),
+        );
+        for (i, o) in self.settings.overrides.iter().enumerate() {
+            let path = format!("settings.overrides[{i}]");
+            if let Some(d) = &o.matches.department {
+                if !ids.contains(d.as_str()) {
+                    is.push(
+                        format!("{path}.match.department"),
+                        format!("unknown department {d:?}"),
+                    );
+                }
+            }
+            check_settings(
+                &mut is,
+                &path,
+                &PartialSettings {
+                    health_interval: o.health_interval,
+                    inventory_interval: o.inventory_interval,
+                    software_interval: o.software_interval,
+                    patch_interval: o.patch_interval,
+                    disabled_probes: o.disabled_probes.clone().unwrap_or_default(),
+                },
+            );
+        }
+        is
+    }
+
+    /// The department an enrollment token belongs to.
+    pub fn department_for_token(&self, token: &str) -> Option<&Department> {
+        self.departments.iter().find(|d| {
+            d.tokens
+                .iter()
+                .any(|t| crate::auth::ct_eq(t.as_bytes(), token.as_bytes()))
+        })
+    }
+}
+
+struct PartialSettings {
+    health_interval: Option<HumanDuration>,
+    inventory_interval: Option<HumanDuration>,
+    software_interval: Option<HumanDuration>,
+    patch_interval: Option<HumanDuration>,
+    disabled_probes: Vec<String>,
+}
+
+impl From<AgentSettingsConfig> for PartialSettings {
+    fn from(s: AgentSettingsConfig) -> Self {
+        PartialSettings {
+            health_interval: Some(s.health_interval),
+            inventory_interval: Some(s.inventory_interval),
+            software_interval: Some(s.software_interval),
+            patch_interval: Some(s.patch_interval),
+            disabled_probes: s.disabled_probes,
+        }
+    }
+}
+
+fn check_settings(is: &mut Issues, path: &str, s: &PartialSettings) {
+    for (name, d, min) in [
+        ("health_interval", s.health_interval, 5),
+        ("inventory_interval", s.inventory_interval, 60),
+        ("software_interval", s.software_interval, 60),
+        ("patch_interval", s.patch_interval, 60),
+    ] {
+        if let Some(d) = d {
+            if d.as_secs() < min {
+                is.push(
+                    format!("{path}.{name}"),
+                    format!("{d} is too short (at least {min}s)"),
+                );
+            }
+        }
+    }
+    for (i, p) in s.disabled_probes.iter().enumerate() {
+        if !PROBES.contains(&p.as_str()) {
+            is.push(
+                format!("{path}.disabled_probes[{i}]"),
+                format!("unknown probe {p:?} (inventory, software, patches, health)"),
+            );
+        }
+    }
+}
+
+pub fn valid_id(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load_str(text: &str) -> Result<CollectorConfig, ConfigErrors> {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("collector.yaml");
+        std::fs::write(&p, text).unwrap();
+        CollectorConfig::load(&p)
+    }
+
+    #[test]
+    fn shipped_config_is_valid() {
+        let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../configs/collector.yaml");
+        let c = CollectorConfig::load(&p).unwrap();
+        assert!(c.store.sqlite_path.starts_with(&c.data_dir));
+        assert!(!c.departments.is_empty());
+    }
+
+    #[test]
+    fn all_errors_are_reported_with_lines() {
+        let e = load_str(
+            "data_dir: d
+grpc:
+  listen: 0.0.0.0:7443
+  tls:
+    mode: plaintext
+http:
+  listen: 127.0.0.1:7480
+departments:
+  - id: Social Services
+    name: Social
+    tokens: [short]
+  - id: schools
+    name: Schools
+settings:
+  defaults:
+    health_interval: 1s
+  overrides:
+    - match: {department: nowhere}
+      disabled_probes: [bogus]
+",
+        )
+        .unwrap_err();
+        let t = e.to_string();
+        assert_eq!(e.issues.len(), 7, "{t}");
+        assert!(
+            t.contains("collector.yaml:5: grpc.tls.mode: plaintext on 0.0.0.0:7443"),
+            "{t}"
+        );
+        assert!(t.contains("collector.yaml:9: departments[0].id"), "{t}");
+        assert!(
+            t.contains("collector.yaml:11: departments[0].tokens[0]: token too short"),
+            "{t}"
+        );
+        assert!(
+            t.contains("collector.yaml:12: departments[1]: department \"schools\" has no tokens"),
+            "{t}"
+        );
+        assert!(
+            t.contains("collector.yaml:16: settings.defaults.health_interval"),
+            "{t}"
+        );
+        assert!(t.contains("unknown department \"nowhere\""), "{t}");
+        assert!(t.contains("unknown probe \"bogus\""), "{t}");
+    }
+
+    #[test]
+    fn a_token_names_one_department() {
+        let e = load_str(
+            "data_dir: d
+grpc: {listen: 127.0.0.1:1}
+http: {listen: 127.0.0.1:2}
+departments:
+  - {id: a, name: A, tokens: [aaaaaaaaaaaaaaaaaaaa]}
+  - {id: b, name: B, tokens: [aaaaaaaaaaaaaaaaaaaa]}
+",
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("token also used by department \"a\""),
+            "{e}"
+        );
+    }
+}

@@ -1,0 +1,346 @@
+//! The gRPC service agents talk to: enrollment, authentication, report ingest, settings.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
+
+use tonic::{Request, Response, Status};
+
+use tilsyn_proto::meta;
+use tilsyn_proto::v1::agent_service_server::AgentService;
+use tilsyn_proto::v1::{
+    report::Body, AgentSettings, EnrollRequest, EnrollResponse, GetSettingsRequest, Rejected,
+    ReportAck, ReportBatch,
+};
+
+use crate::auth;
+use crate::config::{valid_id, CollectorConfig};
+use crate::metrics::Metrics;
+use crate::settings;
+use crate::store::{AgentAuth, IngestBatch, NewAgent, Store};
+
+pub mod validate;
+pub mod writer;
+
+/// Everything the gRPC and HTTP sides share.
+pub struct Shared {
+    pub cfg: CollectorConfig,
+    pub store: Arc<dyn Store>,
+    pub metrics: Arc<Metrics>,
+    pub writer: writer::Writer,
+    pub clock: fn() -> i64,
+    auth_cache: RwLock<HashMap<String, AgentAuth>>,
+    settings_cache: Mutex<HashMap<(String, String), AgentSettings>>,
+}
+
+impl Shared {
+    pub fn new(
+        cfg: CollectorConfig,
+        store: Arc<dyn Store>,
+        metrics: Arc<Metrics>,
+        clock: fn() -> i64,
+    ) -> Arc<Self> {
+        let writer = writer::Writer::start(store.clone(), metrics.clone(), 8192, clock);
+        Arc::new(Shared {
+            cfg,
+            store,
+            metrics,
+            writer,
+            clock,
+            auth_cache: RwLock::new(HashMap::new()),
+            settings_cache: Mutex::new(HashMap::new()),
+        })
+    }
+
+    pub fn settings_for(&self, department: &str, class: &str) -> AgentSettings {
+        let key = (department.to_string(), class.to_string());
+        let mut cache = self.settings_cache.lock().expect("settings cache");
+        cache
+            .entry(key)
+            .or_insert_with(|| settings::resolve(&self.cfg.settings, department, class))
+            .clone()
+    }
+
+    async fn blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&dyn Store) -> crate::store::Result<T> + Send + 'static,
+        op: &'static str,
+    ) -> Result<T, Status> {
+        let store = self.store.clone();
+        let r = tokio::task::spawn_blocking(move || f(&*store))
+            .await
+            .map_err(|e| Status::internal(format!("store task failed: {e}")))?;
+        r.map_err(|e| {
+            self.metrics.store_errors.with_label_values(&[op]).inc();
+            tracing::error!(operation = op, error = %e, "store error");
+            Status::unavailable(format!("collector store unavailable ({op}); retry later"))
+        })
+    }
+
+    /// Checks the caller's credentials; every failure is UNAUTHENTICATED.
+    async fn authenticate<T>(&self, req: &Request<T>) -> Result<AgentAuth, Status> {
+        let md = req.metadata();
+        let fail = |reason: &'static str, msg: &str| {
+            self.metrics
+                .auth_failures
+                .with_label_values(&[reason])
+                .inc();
+            Status::unauthenticated(msg.to_string())
+        };
+        let agent_id = md
+            .get(meta::AGENT_ID)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let secret = md
+            .get(meta::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or("");
+        if agent_id.is_empty() || secret.is_empty() {
+            return Err(fail("missing_credentials", "missing agent credentials (x-tilsyn-agent-id and authorization: Bearer); enroll first"));
+        }
+        if agent_id.len() > 128 {
+            return Err(fail("unknown_agent", "unknown agent; enroll again"));
+        }
+        let cached = self
+            .auth_cache
+            .read()
+            .expect("auth cache")
+            .get(agent_id)
+            .cloned();
+        let found = match cached {
+            Some(a) => Some(a),
+            None => {
+                let id = agent_id.to_string();
+                let a = self
+                    .blocking(move |s| s.agent_auth(&id), "agent_auth")
+                    .await?;
+                if let Some(a) = &a {
+                    self.auth_cache
+                        .write()
+                        .expect("auth cache")
+                        .insert(a.agent_id.clone(), a.clone());
+                }
+                a
+            }
+        };
+        match found {
+            None => Err(fail("unknown_agent", "unknown agent; enroll again")),
+            Some(a) if !auth::verify_secret(secret, &a.secret_hash) => Err(fail(
+                "bad_secret",
+                "wrong secret for this agent; enroll again",
+            )),
+            Some(a) => Ok(a),
+        }
+    }
+}
+
+pub struct IngestService {
+    pub shared: Arc<Shared>,
+}
+
+#[tonic::async_trait]
+impl AgentService for IngestService {
+    async fn enroll(
+        &self,
+        req: Request<EnrollRequest>,
+    ) -> Result<Response<EnrollResponse>, Status> {
+        let s = &self.shared;
+        let r = req.into_inner();
+        let refuse = |reason: &'static str, st: Status| {
+            s.metrics
+                .enrollment_failures
+                .with_label_values(&[reason])
+                .inc();
+            st
+        };
+        let Some(dept) = s.cfg.department_for_token(&r.token) else {
+            return Err(refuse("unknown_token", Status::unauthenticated("unknown enrollment token; ask the operations centre for your department's token")));
+        };
+        let hostname = r.hostname.trim().to_string();
+        if hostname.is_empty() || hostname.len() > 255 {
+            return Err(refuse(
+                "bad_hostname",
+                Status::invalid_argument("hostname must be 1-255 characters"),
+            ));
+        }
+        if !r.requested_class.is_empty() && !valid_id(&r.requested_class) {
+            return Err(refuse(
+                "bad_class",
+                Status::invalid_argument(format!(
+                    "class {:?} must be 1-64 characters of a-z, 0-9, '-' or '_'",
+                    r.requested_class
+                )),
+            ));
+        }
+        if r.labels.len() > 64
+            || r.labels
+                .iter()
+                .any(|(k, v)| k.len() > 128 || v.len() > 1024)
+            || r.machine_id.len() > 256
+            || r.agent_version.len() > 64
+        {
+            return Err(refuse(
+                "bad_labels",
+                Status::invalid_argument(
+                    "too many or too long labels / machine id / agent version",
+                ),
+            ));
+        }
+        let (class, class_source) = if r.requested_class.is_empty() {
+            (s.cfg.classification.default_class.clone(), "rule")
+        } else {
+            (r.requested_class.clone(), "agent")
+        };
+        let settings = s.settings_for(&dept.id, &class);
+        let agent_id = auth::new_agent_id();
+        let secret = auth::new_secret();
+        let labels: std::collections::BTreeMap<_, _> = r.labels.into_iter().collect();
+        let new = NewAgent {
+            agent_id: agent_id.clone(),
+            secret_hash: auth::hash_secret(&secret),
+            department: dept.id.clone(),
+            class,
+            class_source: class_source.into(),
+            hostname: hostname.clone(),
+            machine_id: r.machine_id,
+            agent_version: r.agent_version,
+            labels_json: serde_json::to_string(&labels).unwrap_or_else(|_| "{}".into()),
+            health_interval_s: settings.health_interval_seconds,
+            enrolled_at_ms: (s.clock)(),
+        };
+        s.blocking(move |st| st.enroll(&new), "enroll").await?;
+        s.metrics.enrollments.with_label_values(&[&dept.id]).inc();
+        tracing::info!(agent_id = %agent_id, department = %dept.id, hostname = %hostname, "agent enrolled");
+        Ok(Response::new(EnrollResponse {
+            agent_id,
+            secret,
+            department: dept.id.clone(),
+            settings: Some(settings),
+        }))
+    }
+
+    async fn report(&self, req: Request<ReportBatch>) -> Result<Response<ReportAck>, Status> {
+        let s = &self.shared;
+        let who = s.authenticate(&req).await?;
+        let batch = req.into_inner();
+        if batch.agent_id != who.agent_id {
+            s.metrics
+                .batches_rejected
+                .with_label_values(&["impersonation"])
+                .inc();
+            tracing::warn!(authenticated = %who.agent_id, claimed = %batch.agent_id, "agent tried to report as another agent");
+            return Err(Status::permission_denied(
+                "an agent may only report for itself",
+            ));
+        }
+        if batch.reports.len() > s.cfg.grpc.max_reports_per_batch {
+            s.metrics
+                .batches_rejected
+                .with_label_values(&["too_many_reports"])
+                .inc();
+            return Err(Status::invalid_argument(format!(
+                "{} reports in one call; at most {}",
+                batch.reports.len(),
+                s.cfg.grpc.max_reports_per_batch
+            )));
+        }
+        let limits = validate::Limits {
+            now_ms: (s.clock)(),
+            max_future_skew_ms: s.cfg.grpc.max_clock_skew.0.as_millis() as i64,
+        };
+        let mut reports = batch.reports;
+        reports.sort_by_key(|r| r.seq);
+        reports.dedup_by_key(|r| r.seq);
+        let mut rejected = Vec::new();
+        let mut valid = Vec::with_capacity(reports.len());
+        for r in reports {
+            match validate::validate(&r, &limits) {
+                Ok(()) => valid.push(r),
+                Err(rej) => {
+                    s.metrics
+                        .reports_rejected
+                        .with_label_values(&[rej.reason])
+                        .inc();
+                    tracing::warn!(agent_id = %who.agent_id, seq = r.seq, reason = rej.reason, detail = %rej.detail, "report rejected");
+                    rejected.push(Rejected {
+                        seq: r.seq,
+                        reason: rej.reason.into(),
+                        detail: rej.detail,
+                    });
+                }
+            }
+        }
+        // The collector classifies hosts whose agent asked for no class.
+        let class_from_inventory = if who.class_source == "rule" {
+            valid.iter().rev().find_map(|r| match &r.body {
+                Some(Body::Inventory(inv)) => Some(settings::classify(&s.cfg.classification, inv)),
+                _ => None,
+            })
+        } else {
+            None
+        };
+        let class = class_from_inventory
+            .clone()
+            .unwrap_or_else(|| who.class.clone());
+        let settings = s.settings_for(&who.department, &class);
+        let mut ack = ReportAck {
+            committed_through: 0,
+            rejected,
+            resend_sections: vec![],
+            settings_revision: settings.revision,
+        };
+        if valid.is_empty() {
+            return Ok(Response::new(ack));
+        }
+        for r in &valid {
+            for e in &r.errors {
+                let probe = match e.probe.as_str() {
+                    p @ ("inventory" | "software" | "patches" | "health") => p,
+                    _ => "other",
+                };
+                s.metrics.probe_errors.with_label_values(&[probe]).inc();
+            }
+        }
+        let ib = IngestBatch {
+            agent_id: who.agent_id.clone(),
+            reports: valid,
+            class_from_inventory: class_from_inventory.clone(),
+            health_interval_s: settings.health_interval_seconds,
+        };
+        let outcome = s.writer.submit(ib).await.map_err(|e| {
+            tracing::error!(agent_id = %who.agent_id, error = %e, "commit failed; the agent will resend");
+            Status::unavailable("collector could not commit the reports; they stay in the agent's spool, retry later")
+        })?;
+        for (_, kind) in &outcome.applied {
+            s.metrics.reports_ingested.with_label_values(&[kind]).inc();
+        }
+        s.metrics.reports_duplicate.inc_by(outcome.duplicates);
+        if outcome.came_online {
+            s.metrics.state_changes.with_label_values(&["online"]).inc();
+        }
+        if let Some(c) = class_from_inventory {
+            if c != who.class {
+                if let Some(a) = s
+                    .auth_cache
+                    .write()
+                    .expect("auth cache")
+                    .get_mut(&who.agent_id)
+                {
+                    a.class = c;
+                }
+            }
+        }
+        ack.committed_through = outcome.committed_through;
+        ack.resend_sections = outcome.resend_sections;
+        Ok(Response::new(ack))
+    }
+
+    async fn get_settings(
+        &self,
+        req: Request<GetSettingsRequest>,
+    ) -> Result<Response<AgentSettings>, Status> {
+        let s = &self.shared;
+        let who = s.authenticate(&req).await?;
+        Ok(Response::new(s.settings_for(&who.department, &who.class)))
+    }
+}

@@ -1,0 +1,169 @@
+//! Every metric the collector exports, in one place. Names follow Prometheus conventions:
+//! `tilsyn_` prefix, base units, `_total` for counters; labels are bounded sets
+//! (department, class, os family, state, section, reason, probe).
+
+use prometheus::{
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec, Opts,
+    Registry, TextEncoder,
+};
+
+use crate::store::HostCount;
+
+pub struct Metrics {
+    pub registry: Registry,
+    pub hosts: IntGaugeVec,
+    pub patch_pending: IntGaugeVec,
+    pub patch_pending_security: IntGaugeVec,
+    pub reboot_required: IntGaugeVec,
+    pub oldest_security_age: prometheus::GaugeVec,
+    pub reports_ingested: IntCounterVec,
+    pub reports_duplicate: IntCounter,
+    pub reports_rejected: IntCounterVec,
+    pub batches_rejected: IntCounterVec,
+    pub ingest_duration: Histogram,
+    pub commit_duration: Histogram,
+    pub commit_batches: Histogram,
+    pub enrollments: IntCounterVec,
+    pub enrollment_failures: IntCounterVec,
+    pub auth_failures: IntCounterVec,
+    pub state_changes: IntCounterVec,
+    pub probe_errors: IntCounterVec,
+    pub health_pruned: IntCounter,
+    pub store_errors: IntCounterVec,
+    pub http_requests: HistogramVec,
+    pub info: IntGaugeVec,
+    pub resident_memory: prometheus::IntGauge,
+}
+
+fn opts(name: &str, help: &str) -> Opts {
+    Opts::new(name, help)
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let r = Registry::new();
+        macro_rules! reg {
+            ($m:expr) => {{
+                let m = $m.expect("metric definition");
+                r.register(Box::new(m.clone())).expect("unique metric");
+                m
+            }};
+        }
+        let group = &["department", "class"];
+        let m = Metrics {
+            hosts: reg!(IntGaugeVec::new(opts("tilsyn_hosts", "Enrolled hosts by department, class, OS family and state (new, online, offline)."), &["department", "class", "os_family", "state"])),
+            patch_pending: reg!(IntGaugeVec::new(opts("tilsyn_patch_pending_updates", "Pending updates summed over hosts."), group)),
+            patch_pending_security: reg!(IntGaugeVec::new(opts("tilsyn_patch_pending_security_updates", "Pending security updates summed over hosts."), group)),
+            reboot_required: reg!(IntGaugeVec::new(opts("tilsyn_patch_reboot_required_hosts", "Hosts that need a reboot to finish updating."), group)),
+            oldest_security_age: reg!(prometheus::GaugeVec::new(opts("tilsyn_patch_oldest_security_update_age_seconds", "Age of the oldest pending security update in the group."), group)),
+            reports_ingested: reg!(IntCounterVec::new(opts("tilsyn_reports_ingested_total", "Reports committed, by section."), &["section"])),
+            reports_duplicate: reg!(IntCounter::new("tilsyn_reports_duplicate_total", "Resent reports that were already committed (no-ops).")),
+            reports_rejected: reg!(IntCounterVec::new(opts("tilsyn_reports_rejected_total", "Reports rejected as malformed, by reason."), &["reason"])),
+            batches_rejected: reg!(IntCounterVec::new(opts("tilsyn_report_batches_rejected_total", "Whole report calls refused, by reason."), &["reason"])),
+            ingest_duration: reg!(Histogram::with_opts(HistogramOpts::new("tilsyn_ingest_duration_seconds", "Time from receiving a report batch to its commit.").buckets(vec![0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5]))),
+            commit_duration: reg!(Histogram::with_opts(HistogramOpts::new("tilsyn_store_commit_duration_seconds", "Duration of one group-commit transaction.").buckets(vec![0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0]))),
+            commit_batches: reg!(Histogram::with_opts(HistogramOpts::new("tilsyn_store_commit_batches", "Report batches per group-commit transaction.").buckets(vec![1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0]))),
+            enrollments: reg!(IntCounterVec::new(opts("tilsyn_enrollments_total", "Agents enrolled, by department."), &["department"])),
+            enrollment_failures: reg!(IntCounterVec::new(opts("tilsyn_enrollment_failures_total", "Enrollments refused, by reason."), &["reason"])),
+            auth_failures: reg!(IntCounterVec::new(opts("tilsyn_auth_failures_total", "Calls refused for authentication, by reason."), &["reason"])),
+            state_changes: reg!(IntCounterVec::new(opts("tilsyn_host_state_changes_total", "Hosts going offline or coming back online."), &["state"])),
+            probe_errors: reg!(IntCounterVec::new(opts("tilsyn_probe_errors_total", "Probe errors reported by agents, by probe."), &["probe"])),
+            health_pruned: reg!(IntCounter::new("tilsyn_health_samples_pruned_total", "Health samples deleted after the retention period.")),
+            store_errors: reg!(IntCounterVec::new(opts("tilsyn_store_errors_total", "Failed store operations, by operation."), &["operation"])),
+            http_requests: reg!(HistogramVec::new(HistogramOpts::new("tilsyn_http_request_duration_seconds", "HTTP API requests by route and status.").buckets(vec![0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0]), &["route", "status"])),
+            info: reg!(IntGaugeVec::new(opts("tilsyn_collector_info", "Collector build information (always 1)."), &["version"])),
+            resident_memory: reg!(prometheus::IntGauge::new("tilsyn_collector_resident_memory_bytes", "Resident memory of the collector process.")),
+            registry: r,
+        };
+        m.info
+            .with_label_values(&[env!("CARGO_PKG_VERSION")])
+            .set(1);
+        m
+    }
+
+    /// Refreshes the fleet gauges from the store's counts (called at scrape time).
+    pub fn set_fleet(&self, counts: &[HostCount], now_ms: i64) {
+        self.hosts.reset();
+        self.patch_pending.reset();
+        self.patch_pending_security.reset();
+        self.reboot_required.reset();
+        self.oldest_security_age.reset();
+        for c in counts {
+            self.hosts
+                .with_label_values(&[&c.department, &c.class, &c.os_family, &c.state])
+                .set(c.hosts);
+            let g = [c.department.as_str(), c.class.as_str()];
+            self.patch_pending
+                .with_label_values(&g)
+                .add(c.pending_updates);
+            self.patch_pending_security
+                .with_label_values(&g)
+                .add(c.pending_security_updates);
+            self.reboot_required
+                .with_label_values(&g)
+                .add(c.reboot_required);
+            if let Some(since) = c.oldest_security_update_since_ms {
+                let age = ((now_ms - since).max(0) as f64) / 1000.0;
+                let gauge = self.oldest_security_age.with_label_values(&g);
+                if age > gauge.get() {
+                    gauge.set(age);
+                }
+            }
+        }
+        if let Some(rss) = resident_memory() {
+            self.resident_memory.set(rss as i64);
+        }
+    }
+
+    pub fn render(&self) -> String {
+        let mut buf = Vec::new();
+        TextEncoder::new()
+            .encode(&self.registry.gather(), &mut buf)
+            .expect("text encoding");
+        String::from_utf8(buf).expect("utf8 exposition")
+    }
+}
+
+/// RSS from /proc/self/statm (Linux); `None` elsewhere.
+fn resident_memory() -> Option<u64> {
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    Some(pages * 4096)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fleet_gauges_follow_the_counts() {
+        let m = Metrics::new();
+        let c = |state: &str, n: i64| HostCount {
+            department: "social".into(),
+            class: "workstation".into(),
+            os_family: "windows".into(),
+            state: state.into(),
+            hosts: n,
+            pending_updates: 4,
+            pending_security_updates: 2,
+            reboot_required: 1,
+            oldest_security_update_since_ms: Some(0),
+        };
+        m.set_fleet(&[c("online", 3), c("offline", 1)], 86_400_000);
+        let t = m.render();
+        assert!(t.contains(r#"tilsyn_hosts{class="workstation",department="social",os_family="windows",state="online"} 3"#), "{t}");
+        assert!(t.contains(r#"tilsyn_patch_pending_security_updates{class="workstation",department="social"} 4"#), "{t}");
+        assert!(t.contains(r#"tilsyn_patch_oldest_security_update_age_seconds{class="workstation",department="social"} 86400"#), "{t}");
+        m.set_fleet(&[c("online", 2)], 0);
+        assert!(
+            !m.render().contains(r#"state="offline""#),
+            "vanished groups leave no stale series"
+        );
+    }
+}

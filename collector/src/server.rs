@@ -1,0 +1,163 @@
+//! Wiring: store, writer, gRPC (TLS) and HTTP servers, and the background loops (offline
+//! detection, health retention).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use tonic::transport::{Identity, Server, ServerTlsConfig};
+
+use tilsyn_proto::v1::agent_service_server::AgentServiceServer;
+
+use crate::config::{CollectorConfig, TlsMode};
+use crate::ingest::{IngestService, Shared};
+use crate::metrics::Metrics;
+use crate::store::sqlite::SqliteStore;
+use crate::store::Store;
+use crate::tls;
+
+/// Wall-clock ms since the Unix epoch.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// Addresses the servers actually bound (useful with port 0 in tests).
+pub struct Bound {
+    pub grpc: SocketAddr,
+    pub http: SocketAddr,
+}
+
+/// Runs the collector until `shutdown` completes.
+pub async fn run(
+    cfg: CollectorConfig,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    on_bound: impl FnOnce(Bound),
+) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&cfg.data_dir)
+        .with_context(|| format!("cannot create data_dir {}", cfg.data_dir.display()))?;
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&cfg.store.sqlite_path)?);
+    let metrics = Arc::new(Metrics::new());
+    let shared = Shared::new(cfg.clone(), store.clone(), metrics.clone(), now_ms);
+
+    let tls = match cfg.grpc.tls.mode {
+        TlsMode::Auto => Some(tls::auto(
+            &cfg.data_dir.join("tls"),
+            &cfg.grpc.tls.extra_names,
+        )?),
+        TlsMode::Files => Some(tls::load_files(
+            cfg.grpc.tls.cert_file.as_deref().context("tls.cert_file")?,
+            cfg.grpc.tls.key_file.as_deref().context("tls.key_file")?,
+        )?),
+        TlsMode::Plaintext => None,
+    };
+
+    let grpc_listener = tokio::net::TcpListener::bind(cfg.grpc.listen)
+        .await
+        .with_context(|| format!("cannot listen on grpc.listen {}", cfg.grpc.listen))?;
+    let http_listener = tokio::net::TcpListener::bind(cfg.http.listen)
+        .await
+        .with_context(|| format!("cannot listen on http.listen {}", cfg.http.listen))?;
+    let bound = Bound {
+        grpc: grpc_listener.local_addr()?,
+        http: http_listener.local_addr()?,
+    };
+    tracing::info!(grpc = %bound.grpc, http = %bound.http, tls = ?cfg.grpc.tls.mode,
+        ca = ?tls.as_ref().and_then(|t| t.ca_path.as_ref()), db = %cfg.store.sqlite_path.display(), "collector listening");
+    on_bound(bound);
+
+    let (health_reporter, health_service) = tonic_health::server::health_reporter();
+    health_reporter
+        .set_serving::<AgentServiceServer<IngestService>>()
+        .await;
+    let svc = AgentServiceServer::new(IngestService {
+        shared: shared.clone(),
+    })
+    .max_decoding_message_size(cfg.grpc.max_message_bytes)
+    .max_encoding_message_size(cfg.grpc.max_message_bytes);
+    let mut builder = Server::builder()
+        .http2_keepalive_interval(Some(Duration::from_secs(60)))
+        .tcp_nodelay(true);
+    if let Some(t) = &tls {
+        builder = builder
+            .tls_config(
+                ServerTlsConfig::new().identity(Identity::from_pem(&t.cert_pem, &t.key_pem)),
+            )
+            .context("invalid TLS certificate or key for the gRPC port")?;
+    }
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let wait = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+    let incoming = tokio_stream_incoming(grpc_listener);
+    let grpc = tokio::spawn(
+        builder
+            .add_service(health_service)
+            .add_service(svc)
+            .serve_with_incoming_shutdown(incoming, wait(stop_rx.clone())),
+    );
+    let http_srv = axum::serve(http_listener, crate::api::router(shared.clone()))
+        .with_graceful_shutdown(wait(stop_rx.clone()));
+    let http = tokio::spawn(async move { http_srv.await });
+    let bg = tokio::spawn(background(shared.clone(), stop_rx.clone()));
+
+    shutdown.await;
+    tracing::info!("collector stopping");
+    health_reporter
+        .set_not_serving::<AgentServiceServer<IngestService>>()
+        .await;
+    let _ = stop_tx.send(true);
+    grpc.await?.context("gRPC server")?;
+    http.await?.context("HTTP server")?;
+    let _ = bg.await;
+    Ok(())
+}
+
+fn tokio_stream_incoming(l: tokio::net::TcpListener) -> tonic::transport::server::TcpIncoming {
+    tonic::transport::server::TcpIncoming::from(l).with_nodelay(Some(true))
+}
+
+/// Offline detection and health retention.
+async fn background(s: Arc<Shared>, mut stop: tokio::sync::watch::Receiver<bool>) {
+    let mut offline_tick =
+        tokio::time::interval(s.cfg.offline.check_every.0.max(Duration::from_secs(1)));
+    let mut prune_tick = tokio::time::interval(Duration::from_secs(600));
+    loop {
+        tokio::select! {
+            _ = async { let _ = stop.wait_for(|v| *v).await; } => return,
+            _ = offline_tick.tick() => {
+                let st = s.store.clone();
+                let missed = s.cfg.offline.missed_intervals;
+                let now = (s.clock)();
+                match tokio::task::spawn_blocking(move || st.mark_offline(now, missed)).await {
+                    Ok(Ok(ids)) => {
+                        for id in &ids {
+                            tracing::warn!(agent_id = %id, "host offline: missed {missed} health intervals");
+                        }
+                        s.metrics.state_changes.with_label_values(&["offline"]).inc_by(ids.len() as u64);
+                    }
+                    Ok(Err(e)) => {
+                        s.metrics.store_errors.with_label_values(&["mark_offline"]).inc();
+                        tracing::error!(error = %e, "offline detection failed");
+                    }
+                    Err(e) => tracing::error!(error = %e, "offline detection task failed"),
+                }
+            }
+            _ = prune_tick.tick() => {
+                let st = s.store.clone();
+                let before = (s.clock)() - s.cfg.store.health_retention.0.as_millis() as i64;
+                match tokio::task::spawn_blocking(move || st.prune_health(before)).await {
+                    Ok(Ok(n)) => s.metrics.health_pruned.inc_by(n),
+                    Ok(Err(e)) => {
+                        s.metrics.store_errors.with_label_values(&["prune_health"]).inc();
+                        tracing::error!(error = %e, "health retention failed");
+                    }
+                    Err(e) => tracing::error!(error = %e, "health retention task failed"),
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,179 @@
+//! Persistence behind one trait, so a PostgreSQL backend can follow without touching the
+//! rest. SQL in the implementations stays portable (no SQLite-only syntax beyond
+//! `ON CONFLICT` / `RETURNING`, which PostgreSQL shares).
+
+use serde::Serialize;
+use tilsyn_proto::v1::Report;
+
+pub mod sqlite;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database {path}: {message}")]
+    Open { path: String, message: String },
+    #[error("database error: {0}")]
+    Db(String),
+    #[error("stored data for {what} is unreadable: {message}")]
+    Corrupt { what: String, message: String },
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// A newly enrolled agent.
+#[derive(Debug, Clone)]
+pub struct NewAgent {
+    pub agent_id: String,
+    pub secret_hash: String,
+    pub department: String,
+    pub class: String,
+    /// `agent` (asked for by the agent) or `rule` (classified by the collector).
+    pub class_source: String,
+    pub hostname: String,
+    pub machine_id: String,
+    pub agent_version: String,
+    pub labels_json: String,
+    pub health_interval_s: u32,
+    pub enrolled_at_ms: i64,
+}
+
+/// What authentication needs to know about an agent.
+#[derive(Debug, Clone)]
+pub struct AgentAuth {
+    pub agent_id: String,
+    pub secret_hash: String,
+    pub department: String,
+    pub class: String,
+    pub class_source: String,
+}
+
+/// One authenticated, validated batch to commit.
+#[derive(Debug, Clone)]
+pub struct IngestBatch {
+    pub agent_id: String,
+    /// Valid reports, ascending seq.
+    pub reports: Vec<Report>,
+    /// The class to record when an inventory report arrives (collector classification);
+    /// `None` keeps the current class.
+    pub class_from_inventory: Option<String>,
+    /// The health interval the host is configured with (for offline detection).
+    pub health_interval_s: u32,
+}
+
+/// What committing a batch did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BatchOutcome {
+    pub committed_through: u64,
+    pub applied: Vec<(u64, &'static str)>,
+    pub duplicates: u64,
+    pub resend_sections: Vec<String>,
+    /// The host came back from offline with this batch.
+    pub came_online: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct HostFilter {
+    pub department: Option<String>,
+    pub class: Option<String>,
+    pub state: Option<String>,
+    pub os_family: Option<String>,
+    pub hostname: Option<String>,
+    pub limit: u32,
+    pub offset: u32,
+}
+
+/// A row of the host list.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct HostSummary {
+    pub agent_id: String,
+    pub hostname: String,
+    pub fqdn: String,
+    pub department: String,
+    pub class: String,
+    pub state: String,
+    pub os_family: String,
+    pub os_name: String,
+    pub os_version: String,
+    pub agent_version: String,
+    pub enrolled_at_ms: i64,
+    pub last_seen_ms: Option<i64>,
+    pub software_count: Option<i64>,
+    pub pending_updates: Option<i64>,
+    pub pending_security_updates: Option<i64>,
+    pub oldest_security_update_since_ms: Option<i64>,
+    pub reboot_required: Option<bool>,
+}
+
+/// One host in full.
+#[derive(Debug, Clone, Serialize)]
+pub struct HostDetail {
+    #[serde(flatten)]
+    pub summary: HostSummary,
+    pub class_source: String,
+    pub labels: serde_json::Value,
+    pub machine_id: String,
+    pub last_seq: u64,
+    pub inventory: Option<serde_json::Value>,
+    pub inventory_at_ms: Option<i64>,
+    pub software: Option<serde_json::Value>,
+    pub software_at_ms: Option<i64>,
+    pub patches: Option<serde_json::Value>,
+    pub patches_at_ms: Option<i64>,
+    pub health: Option<serde_json::Value>,
+    pub health_at_ms: Option<i64>,
+    /// Latest errors per probe: `{probe: [{message, at_ms}]}`.
+    pub probe_errors: serde_json::Value,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct HealthSample {
+    pub seq: u64,
+    pub collected_at_ms: i64,
+    pub health: serde_json::Value,
+}
+
+/// Hosts per (department, class, os family, state) with their patch backlog.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct HostCount {
+    pub department: String,
+    pub class: String,
+    pub os_family: String,
+    pub state: String,
+    pub hosts: i64,
+    pub pending_updates: i64,
+    pub pending_security_updates: i64,
+    pub reboot_required: i64,
+    /// Oldest pending security update of the group (ms since epoch).
+    pub oldest_security_update_since_ms: Option<i64>,
+}
+
+/// A change of a host's state (online/offline), kept for later incident and SLA work.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct HostEvent {
+    pub agent_id: String,
+    pub at_ms: i64,
+    pub kind: String,
+}
+
+pub trait Store: Send + Sync + 'static {
+    /// Creates or upgrades the schema.
+    fn migrate(&self) -> Result<()>;
+    fn ping(&self) -> Result<()>;
+    fn enroll(&self, a: &NewAgent) -> Result<()>;
+    fn agent_auth(&self, agent_id: &str) -> Result<Option<AgentAuth>>;
+    /// Commits all batches in one transaction (group commit); duplicates are no-ops.
+    fn ingest(&self, batches: &[IngestBatch], now_ms: i64) -> Result<Vec<BatchOutcome>>;
+    fn list_hosts(&self, f: &HostFilter) -> Result<Vec<HostSummary>>;
+    fn get_host(&self, agent_id: &str) -> Result<Option<HostDetail>>;
+    fn health_history(
+        &self,
+        agent_id: &str,
+        since_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<HealthSample>>;
+    /// Marks online hosts silent for `missed` of their health intervals as offline; returns them.
+    fn mark_offline(&self, now_ms: i64, missed: u32) -> Result<Vec<String>>;
+    fn host_counts(&self) -> Result<Vec<HostCount>>;
+    fn host_events(&self, agent_id: &str, limit: u32) -> Result<Vec<HostEvent>>;
+    /// Deletes health samples older than `before_ms`; returns how many.
+    fn prune_health(&self, before_ms: i64) -> Result<u64>;
+}

@@ -1,0 +1,763 @@
+//! The embedded default store: SQLite in WAL mode. One writer connection (SQLite has one
+//! writer at a time anyway; the ingest writer thread batches many reports per transaction)
+//! and a small pool of reader connections for the API and metrics.
+
+use std::path::Path;
+use std::sync::Mutex;
+
+use rusqlite::{params, Connection, OptionalExtension};
+use tilsyn_proto::v1::report::Body;
+
+use super::*;
+
+const SCHEMA_VERSION: i64 = 1;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL);
+CREATE TABLE IF NOT EXISTS hosts (
+    agent_id TEXT PRIMARY KEY,
+    secret_hash TEXT NOT NULL,
+    department TEXT NOT NULL,
+    class TEXT NOT NULL,
+    class_source TEXT NOT NULL,
+    labels_json TEXT NOT NULL,
+    hostname TEXT NOT NULL,
+    fqdn TEXT NOT NULL DEFAULT '',
+    machine_id TEXT NOT NULL DEFAULT '',
+    os_family TEXT NOT NULL DEFAULT '',
+    os_name TEXT NOT NULL DEFAULT '',
+    os_version TEXT NOT NULL DEFAULT '',
+    agent_version TEXT NOT NULL DEFAULT '',
+    state TEXT NOT NULL DEFAULT 'new',
+    enrolled_at_ms BIGINT NOT NULL,
+    last_seen_ms BIGINT,
+    health_interval_s INTEGER NOT NULL,
+    last_seq BIGINT NOT NULL DEFAULT 0,
+    inventory_hash TEXT,
+    inventory_json TEXT,
+    inventory_at_ms BIGINT,
+    software_hash TEXT,
+    software_json TEXT,
+    software_count INTEGER,
+    software_at_ms BIGINT,
+    patches_json TEXT,
+    patches_at_ms BIGINT,
+    pending_updates INTEGER,
+    pending_security INTEGER,
+    oldest_security_since_ms BIGINT,
+    reboot_required INTEGER,
+    health_json TEXT,
+    health_at_ms BIGINT,
+    probe_errors_json TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX IF NOT EXISTS hosts_by_group ON hosts (department, class, state);
+CREATE INDEX IF NOT EXISTS hosts_by_state_seen ON hosts (state, last_seen_ms);
+CREATE TABLE IF NOT EXISTS health_samples (
+    agent_id TEXT NOT NULL,
+    seq BIGINT NOT NULL,
+    collected_at_ms BIGINT NOT NULL,
+    received_at_ms BIGINT NOT NULL,
+    body_json TEXT NOT NULL,
+    PRIMARY KEY (agent_id, seq)
+);
+CREATE INDEX IF NOT EXISTS health_by_received ON health_samples (received_at_ms);
+CREATE TABLE IF NOT EXISTS host_events (
+    agent_id TEXT NOT NULL,
+    at_ms BIGINT NOT NULL,
+    kind TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS host_events_by_host ON host_events (agent_id, at_ms);
+";
+
+const SUMMARY_COLS: &str = "agent_id, hostname, fqdn, department, class, state, os_family, os_name, os_version, \
+    agent_version, enrolled_at_ms, last_seen_ms, software_count, pending_updates, pending_security, \
+    oldest_security_since_ms, reboot_required";
+
+pub struct SqliteStore {
+    path: String,
+    writer: Mutex<Connection>,
+    readers: Mutex<Vec<Connection>>,
+}
+
+fn db(e: rusqlite::Error) -> StoreError {
+    StoreError::Db(e.to_string())
+}
+
+fn open_conn(path: &str) -> Result<Connection> {
+    let c = Connection::open(path).map_err(|e| StoreError::Open {
+        path: path.into(),
+        message: e.to_string(),
+    })?;
+    c.busy_timeout(std::time::Duration::from_secs(10))
+        .map_err(db)?;
+    c.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;")
+        .map_err(|e| StoreError::Open {
+            path: path.into(),
+            message: format!("{e} (is this a SQLite database, and is the disk writable?)"),
+        })?;
+    Ok(c)
+}
+
+fn summary(row: &rusqlite::Row<'_>) -> rusqlite::Result<HostSummary> {
+    Ok(HostSummary {
+        agent_id: row.get(0)?,
+        hostname: row.get(1)?,
+        fqdn: row.get(2)?,
+        department: row.get(3)?,
+        class: row.get(4)?,
+        state: row.get(5)?,
+        os_family: row.get(6)?,
+        os_name: row.get(7)?,
+        os_version: row.get(8)?,
+        agent_version: row.get(9)?,
+        enrolled_at_ms: row.get(10)?,
+        last_seen_ms: row.get(11)?,
+        software_count: row.get(12)?,
+        pending_updates: row.get(13)?,
+        pending_security_updates: row.get(14)?,
+        oldest_security_update_since_ms: row.get(15)?,
+        reboot_required: row.get::<_, Option<i64>>(16)?.map(|v| v != 0),
+    })
+}
+
+fn json_opt(what: &str, s: Option<String>) -> Result<Option<serde_json::Value>> {
+    s.map(|s| {
+        serde_json::from_str(&s).map_err(|e| StoreError::Corrupt {
+            what: what.into(),
+            message: e.to_string(),
+        })
+    })
+    .transpose()
+}
+
+fn to_json<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_string(v).expect("protocol types serialize")
+}
+
+impl SqliteStore {
+    pub fn open(path: &Path) -> Result<Self> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| StoreError::Open {
+                path: dir.display().to_string(),
+                message: e.to_string(),
+            })?;
+        }
+        let p = path.display().to_string();
+        let writer = open_conn(&p)?;
+        let s = SqliteStore {
+            path: p,
+            writer: Mutex::new(writer),
+            readers: Mutex::new(Vec::new()),
+        };
+        s.migrate()?;
+        Ok(s)
+    }
+
+    fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        let conn = self.readers.lock().expect("reader pool").pop();
+        let conn = match conn {
+            Some(c) => c,
+            None => open_conn(&self.path)?,
+        };
+        let r = f(&conn);
+        let mut pool = self.readers.lock().expect("reader pool");
+        if pool.len() < 4 {
+            pool.push(conn);
+        }
+        r
+    }
+
+    fn apply_batch(
+        tx: &rusqlite::Transaction<'_>,
+        b: &IngestBatch,
+        now_ms: i64,
+    ) -> Result<BatchOutcome> {
+        type HostRow = (i64, String, Option<String>, Option<String>, String);
+        let row: Option<HostRow> = tx
+            .prepare_cached("SELECT last_seq, state, inventory_hash, software_hash, probe_errors_json FROM hosts WHERE agent_id = ?1")
+            .map_err(db)?
+            .query_row(params![b.agent_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
+            .optional()
+            .map_err(db)?;
+        let Some((last_seq, state, mut inv_hash, mut sw_hash, errors_json)) = row else {
+            return Err(StoreError::Db(format!("unknown agent {}", b.agent_id)));
+        };
+        let mut last_seq = last_seq as u64;
+        let mut out = BatchOutcome::default();
+        let mut probe_errors: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(&errors_json).unwrap_or_default();
+        for r in &b.reports {
+            if r.seq <= last_seq {
+                out.duplicates += 1;
+                continue;
+            }
+            last_seq = r.seq;
+            let kind = match &r.body {
+                Some(Body::Inventory(inv)) => {
+                    let os = inv.os.clone().unwrap_or_default();
+                    tx.prepare_cached(
+                        "UPDATE hosts SET hostname = ?2, fqdn = ?3, os_family = ?4, os_name = ?5, os_version = ?6, \
+                         agent_version = ?7, machine_id = ?8, inventory_hash = ?9, inventory_json = ?10, inventory_at_ms = ?11, \
+                         class = COALESCE(?12, class) WHERE agent_id = ?1",
+                    )
+                    .map_err(db)?
+                    .execute(params![
+                        b.agent_id, inv.hostname, inv.fqdn, os.family, os.name, os.version, inv.agent_version,
+                        inv.machine_id, inv.content_hash, to_json(inv), r.collected_at_ms, b.class_from_inventory
+                    ])
+                    .map_err(db)?;
+                    inv_hash = Some(inv.content_hash.clone());
+                    "inventory"
+                }
+                Some(Body::Software(sw)) => {
+                    tx.prepare_cached(
+                        "UPDATE hosts SET software_hash = ?2, software_json = ?3, software_count = ?4, software_at_ms = ?5 WHERE agent_id = ?1",
+                    )
+                    .map_err(db)?
+                    .execute(params![b.agent_id, sw.content_hash, to_json(&sw.packages), sw.packages.len() as i64, r.collected_at_ms])
+                    .map_err(db)?;
+                    sw_hash = Some(sw.content_hash.clone());
+                    "software"
+                }
+                Some(Body::Patches(p)) => {
+                    tx.prepare_cached(
+                        "UPDATE hosts SET patches_json = ?2, patches_at_ms = ?3, pending_updates = ?4, pending_security = ?5, \
+                         oldest_security_since_ms = ?6, reboot_required = ?7 WHERE agent_id = ?1",
+                    )
+                    .map_err(db)?
+                    .execute(params![
+                        b.agent_id, to_json(p), r.collected_at_ms, p.pending_count as i64, p.pending_security_count as i64,
+                        p.oldest_security_since_ms, p.reboot_required as i64
+                    ])
+                    .map_err(db)?;
+                    "patches"
+                }
+                Some(Body::Health(h)) => {
+                    let body = to_json(h);
+                    tx.prepare_cached(
+                        "UPDATE hosts SET health_json = ?2, health_at_ms = ?3 WHERE agent_id = ?1",
+                    )
+                    .map_err(db)?
+                    .execute(params![b.agent_id, body, r.collected_at_ms])
+                    .map_err(db)?;
+                    tx.prepare_cached(
+                        "INSERT INTO health_samples (agent_id, seq, collected_at_ms, received_at_ms, body_json) VALUES (?1, ?2, ?3, ?4, ?5) \
+                         ON CONFLICT (agent_id, seq) DO NOTHING",
+                    )
+                    .map_err(db)?
+                    .execute(params![b.agent_id, r.seq as i64, r.collected_at_ms, now_ms, body])
+                    .map_err(db)?;
+                    "health"
+                }
+                Some(Body::Unchanged(s)) => {
+                    let known = match s.section.as_str() {
+                        "inventory" => &inv_hash,
+                        _ => &sw_hash,
+                    };
+                    if known.as_deref() != Some(s.content_hash.as_str())
+                        && !out.resend_sections.contains(&s.section)
+                    {
+                        out.resend_sections.push(s.section.clone());
+                    }
+                    if s.section == "inventory" {
+                        "inventory"
+                    } else {
+                        "software"
+                    }
+                }
+                None => r
+                    .errors
+                    .first()
+                    .map(|e| probe_kind(&e.probe))
+                    .unwrap_or("health"),
+            };
+            // The latest errors of each probe replace the previous ones (none = healed).
+            if r.errors.is_empty() {
+                probe_errors.remove(kind);
+            } else {
+                probe_errors.insert(
+                    kind.into(),
+                    serde_json::json!({
+                        "at_ms": r.collected_at_ms,
+                        "messages": r.errors.iter().map(|e| e.message.clone()).collect::<Vec<_>>(),
+                    }),
+                );
+            }
+            out.applied.push((r.seq, kind));
+        }
+        tx.prepare_cached(
+            "UPDATE hosts SET last_seq = ?2, last_seen_ms = ?3, state = 'online', health_interval_s = ?4, probe_errors_json = ?5 WHERE agent_id = ?1",
+        )
+        .map_err(db)?
+        .execute(params![b.agent_id, last_seq as i64, now_ms, b.health_interval_s, serde_json::Value::Object(probe_errors).to_string()])
+        .map_err(db)?;
+        if state != "online" {
+            out.came_online = true;
+            tx.prepare_cached(
+                "INSERT INTO host_events (agent_id, at_ms, kind) VALUES (?1, ?2, 'online')",
+            )
+            .map_err(db)?
+            .execute(params![b.agent_id, now_ms])
+            .map_err(db)?;
+        }
+        out.committed_through = last_seq;
+        Ok(out)
+    }
+}
+
+fn probe_kind(p: &str) -> &'static str {
+    match p {
+        "inventory" => "inventory",
+        "software" => "software",
+        "patches" => "patches",
+        _ => "health",
+    }
+}
+
+impl Store for SqliteStore {
+    fn migrate(&self) -> Result<()> {
+        let c = self.writer.lock().expect("writer");
+        c.execute_batch(SCHEMA).map_err(db)?;
+        let v: Option<i64> = c
+            .query_row("SELECT MAX(version) FROM schema_version", [], |r| r.get(0))
+            .map_err(db)?;
+        match v {
+            None => {
+                c.execute("INSERT INTO schema_version (version) VALUES (?1)", [SCHEMA_VERSION]).map_err(db)?;
+            }
+            Some(v) if v > SCHEMA_VERSION => {
+                return Err(StoreError::Open {
+                    path: self.path.clone(),
+                    message: format!("database schema version {v} is newer than this collector understands ({SCHEMA_VERSION}); upgrade the collector"),
+                })
+            }
+            Some(_) => {}
+        }
+        Ok(())
+    }
+
+    fn ping(&self) -> Result<()> {
+        self.read(|c| c.query_row("SELECT 1", [], |_| Ok(())).map_err(db))
+    }
+
+    fn enroll(&self, a: &NewAgent) -> Result<()> {
+        let c = self.writer.lock().expect("writer");
+        c.execute(
+            "INSERT INTO hosts (agent_id, secret_hash, department, class, class_source, labels_json, hostname, machine_id, \
+             agent_version, health_interval_s, enrolled_at_ms, state) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 'new')",
+            params![a.agent_id, a.secret_hash, a.department, a.class, a.class_source, a.labels_json, a.hostname, a.machine_id,
+                a.agent_version, a.health_interval_s, a.enrolled_at_ms],
+        )
+        .map_err(db)?;
+        c.execute(
+            "INSERT INTO host_events (agent_id, at_ms, kind) VALUES (?1, ?2, 'enrolled')",
+            params![a.agent_id, a.enrolled_at_ms],
+        )
+        .map_err(db)?;
+        Ok(())
+    }
+
+    fn agent_auth(&self, agent_id: &str) -> Result<Option<AgentAuth>> {
+        self.read(|c| {
+            c.prepare_cached("SELECT agent_id, secret_hash, department, class, class_source FROM hosts WHERE agent_id = ?1")
+                .map_err(db)?
+                .query_row([agent_id], |r| {
+                    Ok(AgentAuth { agent_id: r.get(0)?, secret_hash: r.get(1)?, department: r.get(2)?, class: r.get(3)?, class_source: r.get(4)? })
+                })
+                .optional()
+                .map_err(db)
+        })
+    }
+
+    fn ingest(&self, batches: &[IngestBatch], now_ms: i64) -> Result<Vec<BatchOutcome>> {
+        let mut c = self.writer.lock().expect("writer");
+        let tx = c.transaction().map_err(db)?;
+        let mut out = Vec::with_capacity(batches.len());
+        for b in batches {
+            out.push(Self::apply_batch(&tx, b, now_ms)?);
+        }
+        tx.commit().map_err(db)?;
+        Ok(out)
+    }
+
+    fn list_hosts(&self, f: &HostFilter) -> Result<Vec<HostSummary>> {
+        self.read(|c| {
+            let mut sql = format!("SELECT {SUMMARY_COLS} FROM hosts WHERE 1 = 1");
+            let mut args: Vec<String> = Vec::new();
+            for (col, v) in [
+                ("department", &f.department),
+                ("class", &f.class),
+                ("state", &f.state),
+                ("os_family", &f.os_family),
+                ("hostname", &f.hostname),
+            ] {
+                if let Some(v) = v {
+                    args.push(v.clone());
+                    sql.push_str(&format!(" AND {col} = ?{}", args.len()));
+                }
+            }
+            sql.push_str(&format!(
+                " ORDER BY hostname, agent_id LIMIT {} OFFSET {}",
+                f.limit.clamp(1, 10_000),
+                f.offset
+            ));
+            let mut st = c.prepare(&sql).map_err(db)?;
+            let rows = st
+                .query_map(rusqlite::params_from_iter(args.iter()), summary)
+                .map_err(db)?;
+            rows.collect::<rusqlite::Result<Vec<_>>>().map_err(db)
+        })
+    }
+
+    fn get_host(&self, agent_id: &str) -> Result<Option<HostDetail>> {
+        self.read(|c| {
+            let sql = format!(
+                "SELECT {SUMMARY_COLS}, class_source, labels_json, machine_id, last_seq, inventory_json, inventory_at_ms, \
+                 software_json, software_at_ms, patches_json, patches_at_ms, health_json, health_at_ms, probe_errors_json \
+                 FROM hosts WHERE agent_id = ?1"
+            );
+            type Raw = (HostSummary, String, String, String, i64, Option<String>, Option<i64>, Option<String>, Option<i64>, Option<String>, Option<i64>, Option<String>, Option<i64>, String);
+            let raw: Option<Raw> = c
+                .query_row(&sql, [agent_id], |r| {
+                    Ok((summary(r)?, r.get(17)?, r.get(18)?, r.get(19)?, r.get(20)?, r.get(21)?, r.get(22)?, r.get(23)?, r.get(24)?, r.get(25)?, r.get(26)?, r.get(27)?, r.get(28)?, r.get(29)?))
+                })
+                .optional()
+                .map_err(db)?;
+            let Some((summary, class_source, labels, machine_id, last_seq, inv, inv_at, sw, sw_at, p, p_at, h, h_at, errs)) = raw else {
+                return Ok(None);
+            };
+            let what = |s: &str| format!("{s} of host {agent_id}");
+            Ok(Some(HostDetail {
+                summary,
+                class_source,
+                labels: json_opt(&what("labels"), Some(labels))?.unwrap_or_default(),
+                machine_id,
+                last_seq: last_seq as u64,
+                inventory: json_opt(&what("inventory"), inv)?,
+                inventory_at_ms: inv_at,
+                software: json_opt(&what("software"), sw)?,
+                software_at_ms: sw_at,
+                patches: json_opt(&what("patches"), p)?,
+                patches_at_ms: p_at,
+                health: json_opt(&what("health"), h)?,
+                health_at_ms: h_at,
+                probe_errors: json_opt(&what("probe errors"), Some(errs))?.unwrap_or_default(),
+            }))
+        })
+    }
+
+    fn health_history(
+        &self,
+        agent_id: &str,
+        since_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<HealthSample>> {
+        self.read(|c| {
+            let mut st = c
+                .prepare_cached(
+                    "SELECT seq, collected_at_ms, body_json FROM health_samples WHERE agent_id = ?1 AND collected_at_ms >= ?2 \
+                     ORDER BY seq DESC LIMIT ?3",
+                )
+                .map_err(db)?;
+            let rows = st
+                .query_map(params![agent_id, since_ms, limit.clamp(1, 100_000)], |r| {
+                    Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, String>(2)?))
+                })
+                .map_err(db)?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (seq, at, body) = row.map_err(db)?;
+                out.push(HealthSample {
+                    seq: seq as u64,
+                    collected_at_ms: at,
+                    health: json_opt("health sample", Some(body))?.unwrap_or_default(),
+                });
+            }
+            out.reverse();
+            Ok(out)
+        })
+    }
+
+    fn mark_offline(&self, now_ms: i64, missed: u32) -> Result<Vec<String>> {
+        let mut c = self.writer.lock().expect("writer");
+        let tx = c.transaction().map_err(db)?;
+        let ids: Vec<String> = {
+            let mut st = tx
+                .prepare_cached(
+                    "UPDATE hosts SET state = 'offline' WHERE state = 'online' \
+                     AND last_seen_ms < ?1 - CAST(health_interval_s AS BIGINT) * 1000 * ?2 RETURNING agent_id",
+                )
+                .map_err(db)?;
+            let rows = st
+                .query_map(params![now_ms, missed as i64], |r| r.get(0))
+                .map_err(db)?;
+            rows.collect::<rusqlite::Result<_>>().map_err(db)?
+        };
+        for id in &ids {
+            tx.prepare_cached(
+                "INSERT INTO host_events (agent_id, at_ms, kind) VALUES (?1, ?2, 'offline')",
+            )
+            .map_err(db)?
+            .execute(params![id, now_ms])
+            .map_err(db)?;
+        }
+        tx.commit().map_err(db)?;
+        Ok(ids)
+    }
+
+    fn host_counts(&self) -> Result<Vec<HostCount>> {
+        self.read(|c| {
+            let mut st = c
+                .prepare_cached(
+                    "SELECT department, class, os_family, state, COUNT(*), COALESCE(SUM(pending_updates), 0), \
+                     COALESCE(SUM(pending_security), 0), COALESCE(SUM(reboot_required), 0), MIN(oldest_security_since_ms) \
+                     FROM hosts GROUP BY department, class, os_family, state ORDER BY department, class, os_family, state",
+                )
+                .map_err(db)?;
+            let rows = st
+                .query_map([], |r| {
+                    Ok(HostCount {
+                        department: r.get(0)?,
+                        class: r.get(1)?,
+                        os_family: r.get(2)?,
+                        state: r.get(3)?,
+                        hosts: r.get(4)?,
+                        pending_updates: r.get(5)?,
+                        pending_security_updates: r.get(6)?,
+                        reboot_required: r.get(7)?,
+                        oldest_security_update_since_ms: r.get(8)?,
+                    })
+                })
+                .map_err(db)?;
+            rows.collect::<rusqlite::Result<_>>().map_err(db)
+        })
+    }
+
+    fn host_events(&self, agent_id: &str, limit: u32) -> Result<Vec<HostEvent>> {
+        self.read(|c| {
+            let mut st = c
+                .prepare_cached("SELECT agent_id, at_ms, kind FROM host_events WHERE agent_id = ?1 ORDER BY at_ms DESC LIMIT ?2")
+                .map_err(db)?;
+            let rows = st
+                .query_map(params![agent_id, limit.clamp(1, 10_000)], |r| Ok(HostEvent { agent_id: r.get(0)?, at_ms: r.get(1)?, kind: r.get(2)? }))
+                .map_err(db)?;
+            rows.collect::<rusqlite::Result<_>>().map_err(db)
+        })
+    }
+
+    fn prune_health(&self, before_ms: i64) -> Result<u64> {
+        let c = self.writer.lock().expect("writer");
+        let n = c
+            .execute(
+                "DELETE FROM health_samples WHERE received_at_ms < ?1",
+                [before_ms],
+            )
+            .map_err(db)?;
+        Ok(n as u64)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tilsyn_proto::v1::{Health, Inventory, PatchLevel, ProbeError, Report, SectionRef};
+
+    fn store() -> (tempfile::TempDir, SqliteStore) {
+        let d = tempfile::tempdir().unwrap();
+        let s = SqliteStore::open(&d.path().join("t.db")).unwrap();
+        (d, s)
+    }
+
+    fn agent(s: &SqliteStore, id: &str) {
+        s.enroll(&NewAgent {
+            agent_id: id.into(),
+            secret_hash: "h".into(),
+            department: "social".into(),
+            class: "workstation".into(),
+            class_source: "rule".into(),
+            hostname: "pc1".into(),
+            machine_id: String::new(),
+            agent_version: "0".into(),
+            labels_json: "{}".into(),
+            health_interval_s: 60,
+            enrolled_at_ms: 1,
+        })
+        .unwrap();
+    }
+
+    fn rep(seq: u64, body: Body) -> Report {
+        Report {
+            seq,
+            collected_at_ms: 1000 * seq as i64,
+            errors: vec![],
+            body: Some(body),
+        }
+    }
+
+    fn batch(id: &str, reports: Vec<Report>) -> IngestBatch {
+        IngestBatch {
+            agent_id: id.into(),
+            reports,
+            class_from_inventory: None,
+            health_interval_s: 60,
+        }
+    }
+
+    #[test]
+    fn resent_reports_are_no_ops() {
+        let (_d, s) = store();
+        agent(&s, "a");
+        let b = batch(
+            "a",
+            vec![
+                rep(1, Body::Health(Health::default())),
+                rep(2, Body::Health(Health::default())),
+            ],
+        );
+        let o = s.ingest(&[b.clone()], 10).unwrap();
+        assert_eq!(o[0].committed_through, 2);
+        assert!(o[0].came_online);
+        let o = s.ingest(&[b], 20).unwrap();
+        assert_eq!(o[0].duplicates, 2);
+        assert_eq!(s.health_history("a", 0, 100).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn sections_land_and_unknown_hashes_are_asked_for() {
+        let (_d, s) = store();
+        agent(&s, "a");
+        let inv = Inventory {
+            content_hash: "h1".into(),
+            hostname: "pc1".into(),
+            ..Default::default()
+        };
+        let mut b = batch(
+            "a",
+            vec![
+                rep(1, Body::Inventory(inv)),
+                rep(
+                    2,
+                    Body::Patches(PatchLevel {
+                        pending_count: 3,
+                        pending_security_count: 1,
+                        reboot_required: true,
+                        ..Default::default()
+                    }),
+                ),
+                rep(
+                    3,
+                    Body::Unchanged(SectionRef {
+                        section: "inventory".into(),
+                        content_hash: "h1".into(),
+                    }),
+                ),
+                rep(
+                    4,
+                    Body::Unchanged(SectionRef {
+                        section: "software".into(),
+                        content_hash: "zz".into(),
+                    }),
+                ),
+            ],
+        );
+        b.class_from_inventory = Some("server".into());
+        let o = s.ingest(&[b], 10).unwrap();
+        assert_eq!(o[0].resend_sections, vec!["software"]);
+        let h = s.get_host("a").unwrap().unwrap();
+        assert_eq!(h.summary.class, "server");
+        assert_eq!(h.summary.pending_updates, Some(3));
+        assert_eq!(h.summary.reboot_required, Some(true));
+        assert_eq!(h.inventory.unwrap()["hostname"], "pc1");
+    }
+
+    #[test]
+    fn probe_errors_are_kept_until_the_probe_heals() {
+        let (_d, s) = store();
+        agent(&s, "a");
+        let mut r = rep(1, Body::Health(Health::default()));
+        r.errors = vec![ProbeError {
+            probe: "health".into(),
+            message: "systemctl missing".into(),
+        }];
+        s.ingest(&[batch("a", vec![r])], 10).unwrap();
+        let e = s.get_host("a").unwrap().unwrap().probe_errors;
+        assert_eq!(e["health"]["messages"][0], "systemctl missing");
+        s.ingest(
+            &[batch("a", vec![rep(2, Body::Health(Health::default()))])],
+            20,
+        )
+        .unwrap();
+        assert!(s
+            .get_host("a")
+            .unwrap()
+            .unwrap()
+            .probe_errors
+            .get("health")
+            .is_none());
+    }
+
+    #[test]
+    fn offline_after_missed_intervals_and_back() {
+        let (_d, s) = store();
+        agent(&s, "a");
+        s.ingest(
+            &[batch("a", vec![rep(1, Body::Health(Health::default()))])],
+            1_000,
+        )
+        .unwrap();
+        assert!(s.mark_offline(1_000 + 179_000, 3).unwrap().is_empty());
+        assert_eq!(s.mark_offline(1_000 + 181_000, 3).unwrap(), vec!["a"]);
+        assert_eq!(
+            s.list_hosts(&HostFilter {
+                state: Some("offline".into()),
+                limit: 10,
+                ..Default::default()
+            })
+            .unwrap()
+            .len(),
+            1
+        );
+        let o = s
+            .ingest(
+                &[batch("a", vec![rep(2, Body::Health(Health::default()))])],
+                300_000,
+            )
+            .unwrap();
+        assert!(o[0].came_online);
+        let kinds: Vec<String> = s
+            .host_events("a", 10)
+            .unwrap()
+            .into_iter()
+            .map(|e| e.kind)
+            .collect();
+        assert_eq!(kinds, vec!["online", "offline", "online", "enrolled"]);
+    }
+
+    #[test]
+    fn counts_and_pruning() {
+        let (_d, s) = store();
+        agent(&s, "a");
+        agent(&s, "b");
+        s.ingest(
+            &[batch("a", vec![rep(1, Body::Health(Health::default()))])],
+            1_000,
+        )
+        .unwrap();
+        let c = s.host_counts().unwrap();
+        assert_eq!(c.iter().map(|c| c.hosts).sum::<i64>(), 2);
+        assert_eq!(s.prune_health(2_000).unwrap(), 1);
+    }
+
+    #[test]
+    fn a_file_that_is_not_a_database_is_a_clear_error() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("x.db");
+        std::fs::write(
+            &p,
+            b"this is not sqlite at all, not even close, definitely not",
+        )
+        .unwrap();
+        let e = SqliteStore::open(&p).err().unwrap().to_string();
+        assert!(e.contains("x.db"), "{e}");
+    }
+}
