@@ -614,7 +614,7 @@ mod tests {
                 rep(2, Body::Health(Health::default())),
             ],
         );
-        let o = s.ingest(&[b.clone()], 10).unwrap();
+        let o = s.ingest(std::slice::from_ref(&b), 10).unwrap();
         assert_eq!(o[0].committed_through, 2);
         assert!(o[0].came_online);
         let o = s.ingest(&[b], 20).unwrap();
