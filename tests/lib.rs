@@ -1,1 +1,268 @@
-//! Helpers shared by the end-to-end tests live in `tests/e2e/`; this crate has no code.
+//! Harness for the end-to-end tests: builds and starts the real `tilsyn-collector` and
+//! `tilsyn-agent` binaries on loopback with throw-away configs, and polls their HTTP API.
+//! Every wait is bounded; processes are killed when their handle drops.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Once;
+use std::time::{Duration, Instant};
+
+pub const TOKEN: &str = "e2e-token-for-social-services";
+
+/// Path of a workspace binary, built (once per test run) so it is never stale.
+pub fn bin(name: &str) -> PathBuf {
+    static BUILD: Once = Once::new();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    BUILD.call_once(|| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let st = Command::new(cargo)
+            .current_dir(&root)
+            .args([
+                "build",
+                "-q",
+                "-p",
+                "tilsyn-agent",
+                "-p",
+                "tilsyn-collector",
+                "--bins",
+            ])
+            .status()
+            .expect("run cargo build");
+        assert!(st.success(), "building the binaries failed");
+    });
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target"));
+    target.join("debug").join(name)
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A child process killed on drop; its output goes to a log file kept for diagnosis.
+pub struct Proc {
+    pub child: Child,
+    pub log: PathBuf,
+}
+
+impl Proc {
+    pub fn spawn(bin: &Path, args: &[&str], log: PathBuf) -> Proc {
+        let out = std::fs::File::create(&log).unwrap();
+        let child = Command::new(bin)
+            .args(args)
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(out.try_clone().unwrap())
+            .stderr(out)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
+        Proc { child, log }
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// SIGTERM (graceful), then wait.
+    pub fn stop(&mut self) {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A collector with its own data directory and ports.
+pub struct Collector {
+    pub dir: PathBuf,
+    pub grpc_port: u16,
+    pub http_port: u16,
+    pub config: PathBuf,
+    pub proc: Option<Proc>,
+}
+
+impl Collector {
+    /// Writes a config (TLS auto, short offline detection) and starts the collector.
+    pub fn start(dir: &Path, extra: &str) -> Collector {
+        let grpc_port = free_port();
+        let http_port = free_port();
+        let config = dir.join("collector.yaml");
+        std::fs::write(
+            &config,
+            format!(
+                "data_dir: data
+grpc:
+  listen: 127.0.0.1:{grpc_port}
+  tls: {{mode: auto}}
+  max_message_bytes: 1048576
+http:
+  listen: 127.0.0.1:{http_port}
+offline:
+  missed_intervals: 2
+  check_every: 1s
+departments:
+  - id: social-services
+    name: Social Services
+    tokens: [{TOKEN}]
+settings:
+  defaults:
+    health_interval: 5s
+{extra}"
+            ),
+        )
+        .unwrap();
+        let mut c = Collector {
+            dir: dir.to_path_buf(),
+            grpc_port,
+            http_port,
+            config,
+            proc: None,
+        };
+        c.restart();
+        c
+    }
+
+    pub fn restart(&mut self) {
+        let n = std::fs::read_dir(&self.dir).map(|d| d.count()).unwrap_or(0);
+        let p = Proc::spawn(
+            &bin("tilsyn-collector"),
+            &["run", "--config", self.config.to_str().unwrap()],
+            self.dir.join(format!("collector-{n}.log")),
+        );
+        self.proc = Some(p);
+        let url = format!("{}/readyz", self.http());
+        wait_for(Duration::from_secs(30), "collector ready", || {
+            reqwest::blocking_get_ok(&url)
+        })
+        .unwrap_or_else(|e| panic!("{e}\n{}", self.proc.as_ref().unwrap().log_text()));
+    }
+
+    pub fn stop(&mut self) {
+        if let Some(mut p) = self.proc.take() {
+            p.stop();
+        }
+    }
+
+    pub fn http(&self) -> String {
+        format!("http://127.0.0.1:{}", self.http_port)
+    }
+
+    pub fn grpc_url(&self) -> String {
+        format!("https://127.0.0.1:{}", self.grpc_port)
+    }
+
+    pub fn ca_file(&self) -> PathBuf {
+        self.dir.join("data/tls/ca.pem")
+    }
+
+    pub fn get(&self, path: &str) -> serde_json::Value {
+        let url = format!("{}{}", self.http(), path);
+        let body = reqwest::blocking_get_text(&url).unwrap_or_else(|e| panic!("GET {url}: {e}"));
+        serde_json::from_str(&body).unwrap_or_else(|e| panic!("GET {url}: {e}: {body}"))
+    }
+
+    pub fn metrics(&self) -> String {
+        reqwest::blocking_get_text(&format!("{}/metrics", self.http())).unwrap()
+    }
+
+    /// Writes an agent config for this collector (fast intervals via overrides).
+    pub fn agent_config(&self, dir: &Path, overrides: &str) -> PathBuf {
+        let p = dir.join("agent.yaml");
+        std::fs::write(
+            &p,
+            format!(
+                "collector:
+  url: {}
+  ca_file: {}
+  timeout: 10s
+enrollment:
+  token: {TOKEN}
+state_dir: state
+overrides:
+{overrides}
+",
+                self.grpc_url(),
+                self.ca_file().display()
+            ),
+        )
+        .unwrap();
+        p
+    }
+}
+
+/// Polls `f` until it returns `Some`, at most `limit`.
+pub fn wait_for<T>(
+    limit: Duration,
+    what: &str,
+    mut f: impl FnMut() -> Option<T>,
+) -> Result<T, String> {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(v) = f() {
+            return Ok(v);
+        }
+        if Instant::now() > deadline {
+            return Err(format!("timed out after {limit:?} waiting for {what}"));
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Tiny blocking HTTP helpers over reqwest's async client (no extra features needed).
+pub mod reqwest {
+    fn rt() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    }
+
+    pub fn blocking_get_text(url: &str) -> Result<String, String> {
+        rt().block_on(async {
+            let r = ::reqwest::Client::new()
+                .get(url)
+                .timeout(std::time::Duration::from_secs(10))
+                .send()
+                .await
+                .map_err(|e| e.to_string())?;
+            r.text().await.map_err(|e| e.to_string())
+        })
+    }
+
+    pub fn blocking_get_ok(url: &str) -> Option<()> {
+        rt().block_on(async {
+            let r = ::reqwest::Client::new()
+                .get(url)
+                .timeout(std::time::Duration::from_secs(2))
+                .send()
+                .await
+                .ok()?;
+            r.status().is_success().then_some(())
+        })
+    }
+}

@@ -91,6 +91,8 @@ pub struct Runner<S: Source> {
     overrides: Overrides,
     settings: AgentSettings,
     sections: HashMap<ProbeKind, SectionState>,
+    /// Last error messages per probe, so a persistent error is logged once, not every cycle.
+    last_errors: HashMap<ProbeKind, Vec<String>>,
     backoff: Duration,
     next_send: Instant,
     label: String,
@@ -114,6 +116,7 @@ impl<S: Source> Runner<S> {
             overrides,
             settings,
             sections: HashMap::new(),
+            last_errors: HashMap::new(),
             backoff: BACKOFF_MIN,
             next_send: Instant::now(),
             label,
@@ -186,8 +189,15 @@ impl<S: Source> Runner<S> {
     /// Runs one probe and spools its report (full, as a hash reference, or not at all).
     pub async fn run_probe(&mut self, kind: ProbeKind) {
         let Collected { body, errors } = self.source.collect(kind, &self.settings).await;
-        for e in &errors {
-            tracing::warn!(host = %self.label, probe = %e.probe, error = %e.message, "probe error");
+        let messages: Vec<String> = errors.iter().map(|e| e.message.clone()).collect();
+        if self.last_errors.get(&kind) != Some(&messages) {
+            for m in &messages {
+                tracing::warn!(host = %self.label, probe = kind.name(), error = %m, "probe error (reported to the collector; logged again only if it changes)");
+            }
+            if messages.is_empty() && self.last_errors.contains_key(&kind) {
+                tracing::info!(host = %self.label, probe = kind.name(), "probe healthy again");
+            }
+            self.last_errors.insert(kind, messages);
         }
         let now = Instant::now();
         let full_every = interval(&self.settings, kind);

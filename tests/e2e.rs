@@ -1,0 +1,446 @@
+//! End to end on loopback: the real collector and agent binaries, this machine's real facts.
+
+use std::time::Duration;
+
+use tilsyn_e2e::*;
+use tilsyn_proto::v1::agent_service_client::AgentServiceClient;
+use tilsyn_proto::v1::{report::Body, EnrollRequest, Health, Report, ReportBatch};
+use tonic::transport::{Certificate, Channel, ClientTlsConfig};
+
+fn this_hostname() -> String {
+    let out = std::process::Command::new("hostname").output().unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+fn os_release_name() -> String {
+    let t = std::fs::read_to_string("/etc/os-release").unwrap_or_default();
+    t.lines()
+        .find_map(|l| l.strip_prefix("NAME="))
+        .map(|v| v.trim_matches('"').to_string())
+        .unwrap_or_default()
+}
+
+fn host_by_name(c: &Collector, name: &str) -> Option<serde_json::Value> {
+    let hosts = c.get("/api/v1/hosts");
+    hosts["hosts"]
+        .as_array()?
+        .iter()
+        .find(|h| h["hostname"] == name)
+        .cloned()
+}
+
+#[test]
+fn agent_reports_this_machine_and_goes_offline_and_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = Collector::start(dir.path(), "");
+    let adir = dir.path().join("agent");
+    std::fs::create_dir_all(&adir).unwrap();
+    let acfg = c.agent_config(&adir, "  health_interval: 5s");
+    let agent_bin = bin("tilsyn-agent");
+    let mut agent = Proc::spawn(
+        &agent_bin,
+        &["run", "--config", acfg.to_str().unwrap()],
+        adir.join("agent.log"),
+    );
+
+    let me = this_hostname();
+    let host = wait_for(
+        Duration::from_secs(60),
+        "this host with software and patches",
+        || {
+            let h = host_by_name(&c, &me)?;
+            let id = h["agent_id"].as_str()?.to_string();
+            let d = c.get(&format!("/api/v1/hosts/{id}"));
+            (d["software_count"].as_i64()? > 0
+                && d["health"].is_object()
+                && d["inventory"].is_object()
+                && d["patches"].is_object())
+            .then_some(d)
+        },
+    )
+    .unwrap_or_else(|e| panic!("{e}\nagent log:\n{}", agent.log_text()));
+
+    assert_eq!(host["state"], "online");
+    assert_eq!(host["department"], "social-services");
+    assert_eq!(host["os_family"], "linux");
+    assert_eq!(host["os_name"], os_release_name());
+    assert_eq!(host["inventory"]["hostname"], me);
+    assert!(
+        host["inventory"]["hardware"]["memory_bytes"]
+            .as_u64()
+            .unwrap()
+            > 0
+    );
+    assert!(host["inventory"]["disks"]
+        .as_array()
+        .is_some_and(|d| !d.is_empty()));
+    assert!(host["software"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|p| p["source"] == "dpkg" || p["source"] == "rpm"));
+    assert!(!host["patches"]["manager"].as_str().unwrap().is_empty());
+    assert!(host["health"]["memory_total_bytes"].as_u64().unwrap() > 0);
+    let id = host["agent_id"].as_str().unwrap().to_string();
+
+    let metrics = c.metrics();
+    assert!(
+        metrics.contains(r#"tilsyn_hosts{class="workstation",department="social-services",os_family="linux",state="online"} 1"#),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("tilsyn_reports_ingested_total{section=\"software\"}"),
+        "{metrics}"
+    );
+
+    // The agent stops: after two missed 5 s health intervals the host is offline.
+    agent.stop();
+    wait_for(Duration::from_secs(40), "host offline", || {
+        (c.get(&format!("/api/v1/hosts/{id}"))["state"] == "offline").then_some(())
+    })
+    .unwrap();
+    assert!(c.metrics().contains(r#"state="offline"} 1"#));
+
+    // It comes back with the same identity (no second enrollment) and is online again.
+    let agent2 = Proc::spawn(
+        &agent_bin,
+        &["run", "--config", acfg.to_str().unwrap()],
+        adir.join("agent2.log"),
+    );
+    wait_for(Duration::from_secs(40), "host online again", || {
+        (c.get(&format!("/api/v1/hosts/{id}"))["state"] == "online").then_some(())
+    })
+    .unwrap_or_else(|e| panic!("{e}\n{}", agent2.log_text()));
+    assert_eq!(
+        c.get("/api/v1/hosts")["count"],
+        1,
+        "a restarted agent must not enroll again"
+    );
+    let kinds: Vec<String> = c.get(&format!("/api/v1/hosts/{id}/events"))["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(&kinds[..3], ["online", "offline", "online"], "{kinds:?}");
+}
+
+#[test]
+fn a_collector_outage_loses_nothing_and_duplicates_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = Collector::start(dir.path(), "");
+    let adir = dir.path().join("agent");
+    std::fs::create_dir_all(&adir).unwrap();
+    let acfg = c.agent_config(
+        &adir,
+        "  health_interval: 5s\n  disabled_probes: [software, patches]",
+    );
+    let agent = Proc::spawn(
+        &bin("tilsyn-agent"),
+        &["run", "--config", acfg.to_str().unwrap()],
+        adir.join("agent.log"),
+    );
+    let me = this_hostname();
+    let id = wait_for(Duration::from_secs(60), "first health sample", || {
+        let h = host_by_name(&c, &me)?;
+        let id = h["agent_id"].as_str()?.to_string();
+        let s = c.get(&format!("/api/v1/hosts/{id}/health"));
+        (!s["samples"].as_array()?.is_empty()).then_some(id)
+    })
+    .unwrap_or_else(|e| panic!("{e}\n{}", agent.log_text()));
+
+    c.stop();
+    let down_from = now_ms();
+    std::thread::sleep(Duration::from_secs(16));
+    let down_to = now_ms();
+    c.restart();
+
+    // Every sample collected while the collector was down arrives, exactly once.
+    let samples = wait_for(Duration::from_secs(90), "spooled samples delivered", || {
+        let s = c.get(&format!("/api/v1/hosts/{id}/health"));
+        let v: Vec<(u64, i64)> = s["samples"]
+            .as_array()?
+            .iter()
+            .map(|x| {
+                (
+                    x["seq"].as_u64().unwrap(),
+                    x["collected_at_ms"].as_i64().unwrap(),
+                )
+            })
+            .collect();
+        let during = v
+            .iter()
+            .filter(|(_, t)| *t > down_from && *t < down_to)
+            .count();
+        let after = v.iter().filter(|(_, t)| *t > down_to).count();
+        (during >= 2 && after >= 1).then_some(v)
+    })
+    .unwrap_or_else(|e| panic!("{e}\n{}", agent.log_text()));
+    let mut seqs: Vec<u64> = samples.iter().map(|s| s.0).collect();
+    seqs.dedup();
+    assert_eq!(seqs.len(), samples.len());
+    // No gap longer than two intervals in the collection times: nothing was dropped.
+    let mut times: Vec<i64> = samples.iter().map(|s| s.1).collect();
+    times.sort();
+    assert!(times.windows(2).all(|w| w[1] - w[0] < 11_000), "{times:?}");
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+async fn channel(c: &Collector) -> Channel {
+    let ca = std::fs::read(c.ca_file()).unwrap();
+    Channel::from_shared(c.grpc_url())
+        .unwrap()
+        .tls_config(ClientTlsConfig::new().ca_certificate(Certificate::from_pem(ca)))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap()
+}
+
+fn authed<T>(msg: T, id: &str, secret: &str) -> tonic::Request<T> {
+    let mut r = tonic::Request::new(msg);
+    r.metadata_mut()
+        .insert("x-tilsyn-agent-id", id.parse().unwrap());
+    r.metadata_mut()
+        .insert("authorization", format!("Bearer {secret}").parse().unwrap());
+    r
+}
+
+fn health(seq: u64, at: i64) -> Report {
+    Report {
+        seq,
+        collected_at_ms: at,
+        errors: vec![],
+        body: Some(Body::Health(Health {
+            cpu_usage_ratio: 0.1,
+            memory_total_bytes: 100,
+            memory_used_bytes: 50,
+            ..Default::default()
+        })),
+    }
+}
+
+#[test]
+fn bad_callers_and_bad_reports_are_refused_and_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = Collector::start(dir.path(), "");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (a_id, b_id) = rt.block_on(async {
+        let ch = channel(&c).await;
+        let mut cl = AgentServiceClient::new(ch);
+        let enroll = |host: &str, token: &str| EnrollRequest {
+            token: token.into(),
+            hostname: host.into(),
+            ..Default::default()
+        };
+
+        let e = cl
+            .enroll(enroll("pc-x", "not-a-valid-token-at-all"))
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), tonic::Code::Unauthenticated, "{e:?}");
+
+        let a = cl.enroll(enroll("pc-a", TOKEN)).await.unwrap().into_inner();
+        let b = cl.enroll(enroll("pc-b", TOKEN)).await.unwrap().into_inner();
+        let now = now_ms();
+
+        let batch = |id: &str, reports: Vec<Report>| ReportBatch {
+            agent_id: id.into(),
+            reports,
+        };
+        let e = cl
+            .report(batch(&a.agent_id, vec![health(1, now)]))
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), tonic::Code::Unauthenticated, "no credentials");
+        let e = cl
+            .report(authed(
+                batch(&a.agent_id, vec![health(1, now)]),
+                &a.agent_id,
+                &b.secret,
+            ))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            e.code(),
+            tonic::Code::Unauthenticated,
+            "another agent's secret"
+        );
+        let e = cl
+            .report(authed(
+                batch(&b.agent_id, vec![health(1, now)]),
+                &a.agent_id,
+                &a.secret,
+            ))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            e.code(),
+            tonic::Code::PermissionDenied,
+            "reporting as another agent"
+        );
+
+        // One good and one malformed report: the good one is committed, the other rejected.
+        let ack = cl
+            .report(authed(
+                batch(
+                    &a.agent_id,
+                    vec![health(1, now), health(2, now + 86_400_000)],
+                ),
+                &a.agent_id,
+                &a.secret,
+            ))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(ack.committed_through, 1);
+        assert_eq!(ack.rejected.len(), 1);
+        assert_eq!(ack.rejected[0].reason, "timestamp_in_future");
+        // A resend is a no-op.
+        let ack = cl
+            .report(authed(
+                batch(&a.agent_id, vec![health(1, now)]),
+                &a.agent_id,
+                &a.secret,
+            ))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(ack.committed_through, 1);
+
+        // An oversized message (limit 1 MiB here) is refused; the collector carries on.
+        let mut big = health(3, now);
+        if let Some(Body::Health(h)) = &mut big.body {
+            h.failed_services = (0..20_000)
+                .map(|i| tilsyn_proto::v1::ServiceStatus {
+                    name: format!("unit-{i:0>60}"),
+                    active: false,
+                    state: "failed".into(),
+                })
+                .collect();
+        }
+        let e = cl
+            .report(authed(
+                batch(&a.agent_id, vec![big]),
+                &a.agent_id,
+                &a.secret,
+            ))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                e.code(),
+                tonic::Code::OutOfRange | tonic::Code::ResourceExhausted | tonic::Code::Internal
+            ),
+            "{e:?}"
+        );
+        (a.agent_id, b.agent_id)
+    });
+
+    let samples = c.get(&format!("/api/v1/hosts/{a_id}/health"));
+    assert_eq!(
+        samples["samples"].as_array().unwrap().len(),
+        1,
+        "exactly one sample: {samples}"
+    );
+    assert_eq!(
+        c.get(&format!("/api/v1/hosts/{b_id}"))["state"],
+        "new",
+        "B never reported"
+    );
+    let m = c.metrics();
+    for line in [
+        r#"tilsyn_reports_rejected_total{reason="timestamp_in_future"} 1"#,
+        r#"tilsyn_auth_failures_total{reason="missing_credentials"} 1"#,
+        r#"tilsyn_auth_failures_total{reason="bad_secret"} 1"#,
+        r#"tilsyn_report_batches_rejected_total{reason="impersonation"} 1"#,
+        r#"tilsyn_enrollment_failures_total{reason="unknown_token"} 1"#,
+        "tilsyn_reports_duplicate_total 1",
+    ] {
+        assert!(m.contains(line), "missing {line}\n{m}");
+    }
+}
+
+#[test]
+fn a_corrupt_agent_state_file_says_how_to_recover() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = Collector::start(dir.path(), "");
+    let adir = dir.path().join("agent");
+    std::fs::create_dir_all(adir.join("state")).unwrap();
+    let acfg = c.agent_config(&adir, "  health_interval: 5s");
+    std::fs::write(
+        adir.join("state/agent-state.json"),
+        b"{\"agent_id\": \"ag_1\", \"sec",
+    )
+    .unwrap();
+    let out = std::process::Command::new(bin("tilsyn-agent"))
+        .args(["run", "--config", acfg.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("corrupt") && err.contains("enroll --force"),
+        "{err}"
+    );
+
+    let out = std::process::Command::new(bin("tilsyn-agent"))
+        .args(["enroll", "--force", "--config", acfg.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        adir.join("state/agent-state.json.bak").exists(),
+        "the corrupt file is kept aside"
+    );
+    let st: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(adir.join("state/agent-state.json")).unwrap())
+            .unwrap();
+    assert!(st["agent_id"].as_str().unwrap().starts_with("ag_"));
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(adir.join("state/agent-state.json"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+}
+
+#[test]
+fn invalid_configs_are_rejected_before_serving() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("collector.yaml");
+    std::fs::write(&p, "data_dir: d\ngrpc:\n  listen: 0.0.0.0:1\n  tls: {mode: plaintext}\nhttp:\n  listen: 127.0.0.1:2\ndepartments: []\n").unwrap();
+    for cmd in ["validate", "run"] {
+        let out = std::process::Command::new(bin("tilsyn-collector"))
+            .args([cmd, "--config", p.to_str().unwrap()])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{cmd}: {err}");
+        assert!(err.contains("collector.yaml:4: grpc.tls.mode"), "{err}");
+        assert!(err.contains("collector.yaml:7: departments"), "{err}");
+    }
+    let a = dir.path().join("agent.yaml");
+    std::fs::write(
+        &a,
+        "collector:\n  url: https://x:1\nstate_dir: s\nbogus: 1\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new(bin("tilsyn-agent"))
+        .args(["validate", "--config", a.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("agent.yaml:4"), "{err}");
+}
