@@ -101,14 +101,17 @@ fn load(config: &std::path::Path) -> Result<AgentConfig, ExitCode> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(match &cli.cmd {
-            Cmd::Simulate { .. } => 2,
-            _ => 1,
-        })
-        .enable_all()
-        .build()
-    {
+    // The agent does little at a time: one thread keeps its footprint small. The
+    // simulator drives thousands of hosts and gets a thread per core.
+    let rt = match &cli.cmd {
+        Cmd::Simulate { .. } => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build(),
+        _ => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build(),
+    };
+    let rt = match rt {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("cannot start the async runtime: {e}");

@@ -189,6 +189,10 @@ impl<S: Source> Runner<S> {
     /// Runs one probe and spools its report (full, as a hash reference, or not at all).
     pub async fn run_probe(&mut self, kind: ProbeKind) {
         let Collected { body, errors } = self.source.collect(kind, &self.settings).await;
+        if kind != ProbeKind::Health {
+            // Reading package databases briefly needs megabytes; give them back.
+            crate::platform::trim_heap();
+        }
         let messages: Vec<String> = errors.iter().map(|e| e.message.clone()).collect();
         if self.last_errors.get(&kind) != Some(&messages) {
             for m in &messages {
