@@ -77,8 +77,11 @@ enum Cmd {
         seed: u64,
         #[arg(long, default_value_t = 64)]
         enroll_concurrency: usize,
-        #[arg(long, default_value_t = 4)]
+        #[arg(long, default_value_t = 8)]
         connections: usize,
+        /// Most report calls in flight across the simulated fleet.
+        #[arg(long, default_value_t = 256)]
+        max_in_flight: usize,
     },
 }
 
@@ -184,7 +187,7 @@ fn main() -> ExitCode {
                 println!("{}", serde_json::to_string_pretty(&out)?);
                 Ok(ExitCode::SUCCESS)
             }
-            Cmd::Simulate { collector, ca, tokens, hosts, offline_percent, degrade_percent, ramp_seconds, duration_seconds, stats_seconds, seed, enroll_concurrency, connections } => {
+            Cmd::Simulate { collector, ca, tokens, hosts, offline_percent, degrade_percent, ramp_seconds, duration_seconds, stats_seconds, seed, enroll_concurrency, connections, max_in_flight } => {
                 init_logs("warn");
                 let ca_pem = match ca {
                     Some(p) => Some(std::fs::read(&p).map_err(|e| anyhow::anyhow!("cannot read --ca {}: {e}", p.display()))?),
@@ -196,7 +199,7 @@ fn main() -> ExitCode {
                     ramp: Duration::from_secs(ramp_seconds),
                     duration: duration_seconds.map(Duration::from_secs),
                     stats_every: Duration::from_secs(stats_seconds.max(1)),
-                    seed, enroll_concurrency, connections,
+                    seed, enroll_concurrency, connections, max_in_flight,
                 }).await.map(|_| ExitCode::SUCCESS)
             }
         }

@@ -165,7 +165,7 @@ impl<S: Source> Runner<S> {
                 }
                 _ = tokio::time::sleep_until(due) => {
                     let every = check_every(&self.settings, kind);
-                    self.sections.get_mut(&kind).expect("section").due = Some(due.max(Instant::now() - every) + every);
+                    self.sections.get_mut(&kind).expect("section").due = Some(next_due(due, Instant::now(), every));
                     if self.source.online() {
                         self.run_probe(kind).await;
                         if let Err(exit) = self.flush().await {
@@ -189,10 +189,6 @@ impl<S: Source> Runner<S> {
     /// Runs one probe and spools its report (full, as a hash reference, or not at all).
     pub async fn run_probe(&mut self, kind: ProbeKind) {
         let Collected { body, errors } = self.source.collect(kind, &self.settings).await;
-        if kind != ProbeKind::Health {
-            // Reading package databases briefly needs megabytes; give them back.
-            crate::platform::trim_heap();
-        }
         let messages: Vec<String> = errors.iter().map(|e| e.message.clone()).collect();
         if self.last_errors.get(&kind) != Some(&messages) {
             for m in &messages {
@@ -346,6 +342,18 @@ fn section_body(
     }
 }
 
+/// The next run: one interval after the previous due time, but never in the past (after a
+/// suspend or a slow probe the schedule moves on instead of running back-to-back). No
+/// `Instant - Duration` here: that panics when the interval exceeds the uptime.
+fn next_due(due: Instant, now: Instant, every: Duration) -> Instant {
+    let next = due + every;
+    if next < now {
+        now + every
+    } else {
+        next
+    }
+}
+
 async fn sleep_until_opt(t: Option<Instant>) {
     match t {
         Some(t) => tokio::time::sleep_until(t).await,
@@ -412,6 +420,19 @@ mod tests {
             ),
             Some(Body::Software(_))
         ));
+    }
+
+    #[test]
+    fn schedule_keeps_its_rhythm_and_skips_missed_runs() {
+        let t0 = Instant::now();
+        let m = Duration::from_secs(60);
+        assert_eq!(next_due(t0, t0 + Duration::from_secs(2), m), t0 + m);
+        assert_eq!(
+            next_due(t0, t0 + Duration::from_secs(600), m),
+            t0 + Duration::from_secs(660)
+        );
+        // An interval far longer than the machine's uptime must not panic.
+        let _ = next_due(t0, t0, Duration::from_secs(100 * 365 * 86_400));
     }
 
     #[test]

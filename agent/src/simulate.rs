@@ -39,6 +39,8 @@ pub struct SimConfig {
     pub enroll_concurrency: usize,
     /// Number of HTTP/2 connections the fleet shares.
     pub connections: usize,
+    /// Most report calls in flight at once across the fleet.
+    pub max_in_flight: usize,
 }
 
 /// splitmix64: small, fast, deterministic per host.
@@ -583,6 +585,9 @@ pub async fn run(target: Target, cfg: SimConfig) -> anyhow::Result<()> {
         .map(|_| target.channel())
         .collect::<Result<_, _>>()?;
     let stats = Arc::new(CallStats::default());
+    // Thousands of virtual hosts share a few HTTP/2 connections; unbounded concurrent
+    // streams would queue inside the client and time out. Real agents each have their own.
+    let in_flight = Arc::new(tokio::sync::Semaphore::new(cfg.max_in_flight.max(1)));
     let sem = Arc::new(tokio::sync::Semaphore::new(cfg.enroll_concurrency.max(1)));
     let started = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
@@ -597,6 +602,7 @@ pub async fn run(target: Target, cfg: SimConfig) -> anyhow::Result<()> {
         let token = cfg.tokens[i % cfg.tokens.len()].clone();
         let sem = sem.clone();
         let stats = stats.clone();
+        let in_flight = in_flight.clone();
         let mut stop = stop_rx.clone();
         let cfg = cfg.clone();
         tasks.spawn(async move {
@@ -629,6 +635,7 @@ pub async fn run(target: Target, cfg: SimConfig) -> anyhow::Result<()> {
             };
             let Ok(mut client) = Client::new(channel, &resp.agent_id, &resp.secret) else { return };
             client.stats = Some(stats);
+            client.limiter = Some(in_flight);
             let label = host.hostname().to_string();
             let mut runner = Runner::new(host, Spool::in_memory(4 << 20), client, resp.settings.unwrap_or_default(), Overrides::default(), label);
             let ramp_ms = cfg.ramp.as_millis().max(1) as u64;
@@ -660,6 +667,13 @@ pub async fn run(target: Target, cfg: SimConfig) -> anyhow::Result<()> {
         last_at = Instant::now();
     }
     let _ = stop_tx.send(true);
-    while tasks.join_next().await.is_some() {}
+    // Hosts stop at their next await point; ones still enrolling are cut off.
+    let drained = tokio::time::timeout(Duration::from_secs(5), async {
+        while tasks.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        tasks.abort_all();
+    }
     Ok(())
 }

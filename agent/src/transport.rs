@@ -125,6 +125,9 @@ pub struct Client {
     agent_id: String,
     /// Optional latency/outcome recorder (the simulator's benchmark figures).
     pub stats: Option<std::sync::Arc<CallStats>>,
+    /// Optional cap on calls in flight shared by many clients on one connection (the
+    /// simulator: a real agent has its own connection and one call at a time).
+    pub limiter: Option<std::sync::Arc<tokio::sync::Semaphore>>,
 }
 
 /// Counts and latencies of Report calls, shared by many clients.
@@ -168,6 +171,7 @@ impl Client {
             inner,
             agent_id: agent_id.to_string(),
             stats: None,
+            limiter: None,
         })
     }
 
@@ -175,6 +179,15 @@ impl Client {
     pub async fn report(&mut self, mut batch: ReportBatch) -> Result<ReportAck, TransportError> {
         batch.agent_id = self.agent_id.clone();
         let n = batch.reports.len() as u64;
+        let _permit = match &self.limiter {
+            Some(l) => Some(
+                l.clone()
+                    .acquire_owned()
+                    .await
+                    .map_err(|_| TransportError::Unavailable("shutting down".into()))?,
+            ),
+            None => None,
+        };
         let started = std::time::Instant::now();
         let res = self.inner.report(batch).await;
         if let Some(st) = &self.stats {

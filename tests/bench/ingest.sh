@@ -30,10 +30,10 @@ cpid=$!
 trap 'kill $cpid 2>/dev/null; wait 2>/dev/null; rm -rf "$dir"' EXIT
 for _ in $(seq 1 100); do [ -s "$dir/data/tls/ca.pem" ] && break; sleep 0.1; done
 sleep 0.5
-echo "== $hosts simulated hosts for $secs s (ramp 60 s)"
+echo "== $hosts simulated hosts for $secs s (ramp ${RAMP:-60} s)"
 ./target/release/tilsyn-agent simulate --collector "https://$grpc" --ca "$dir/data/tls/ca.pem" \
   --token bench-token-social-services --token bench-token-schools-000000 --token bench-token-it-operations \
-  --hosts "$hosts" --ramp-seconds 60 --duration-seconds "$secs" --stats-seconds 10 \
+  --hosts "$hosts" --ramp-seconds "${RAMP:-60}" --duration-seconds "$secs" --stats-seconds 10 \
   --offline-percent 0 --enroll-concurrency 256
 m=$(curl -s "http://$http/metrics")
 python3 - "$m" <<'PY'

@@ -92,12 +92,15 @@ impl Probes {
 
 impl Source for Probes {
     async fn collect(&mut self, kind: ProbeKind, settings: &AgentSettings) -> Collected {
-        match kind {
+        let c = match kind {
             ProbeKind::Inventory => inventory::collect().await,
             ProbeKind::Software => software::collect().await,
             ProbeKind::Patches => patches::collect(&self.state_dir).await,
-            ProbeKind::Health => self.health.collect(settings).await,
-        }
+            ProbeKind::Health => return self.health.collect(settings).await,
+        };
+        // Reading package databases briefly needs megabytes; give them back to the OS.
+        crate::platform::trim_heap();
+        c
     }
 }
 
