@@ -132,7 +132,7 @@ async fn background(s: Arc<Shared>, mut stop: tokio::sync::watch::Receiver<bool>
                 let st = s.store.clone();
                 let missed = s.cfg.offline.missed_intervals;
                 let now = (s.clock)();
-                match tokio::task::spawn_blocking(move || st.mark_offline(now, missed)).await {
+                match tokio::task::spawn_blocking(move || st.mark_offline(now)).await {
                     Ok(Ok(ids)) => {
                         for id in &ids {
                             tracing::warn!(agent_id = %id, "host offline: missed {missed} health intervals");

@@ -55,8 +55,11 @@ pub struct IngestBatch {
     /// The class to record when an inventory report arrives (collector classification);
     /// `None` keeps the current class.
     pub class_from_inventory: Option<String>,
-    /// The health interval the host is configured with (for offline detection).
+    /// The health interval the host is configured with.
     pub health_interval_s: u32,
+    /// How long the host may stay silent before it counts as offline (missed intervals ×
+    /// health interval); stored as a deadline so finding silent hosts is an index range scan.
+    pub silence_limit_ms: i64,
 }
 
 /// What committing a batch did.
@@ -170,8 +173,8 @@ pub trait Store: Send + Sync + 'static {
         since_ms: i64,
         limit: u32,
     ) -> Result<Vec<HealthSample>>;
-    /// Marks online hosts silent for `missed` of their health intervals as offline; returns them.
-    fn mark_offline(&self, now_ms: i64, missed: u32) -> Result<Vec<String>>;
+    /// Marks online hosts whose silence deadline has passed as offline; returns them.
+    fn mark_offline(&self, now_ms: i64) -> Result<Vec<String>>;
     fn host_counts(&self) -> Result<Vec<HostCount>>;
     fn host_events(&self, agent_id: &str, limit: u32) -> Result<Vec<HostEvent>>;
     /// Deletes health samples older than `before_ms`; returns how many.

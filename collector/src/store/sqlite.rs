@@ -32,6 +32,7 @@ CREATE TABLE IF NOT EXISTS hosts (
     enrolled_at_ms BIGINT NOT NULL,
     last_seen_ms BIGINT,
     health_interval_s INTEGER NOT NULL,
+    offline_after_ms BIGINT,
     last_seq BIGINT NOT NULL DEFAULT 0,
     inventory_hash TEXT,
     inventory_json TEXT,
@@ -51,7 +52,7 @@ CREATE TABLE IF NOT EXISTS hosts (
     probe_errors_json TEXT NOT NULL DEFAULT '{}'
 );
 CREATE INDEX IF NOT EXISTS hosts_by_group ON hosts (department, class, state);
-CREATE INDEX IF NOT EXISTS hosts_by_state_seen ON hosts (state, last_seen_ms);
+CREATE INDEX IF NOT EXISTS hosts_by_state_deadline ON hosts (state, offline_after_ms);
 CREATE TABLE IF NOT EXISTS health_samples (
     agent_id TEXT NOT NULL,
     seq BIGINT NOT NULL,
@@ -286,10 +287,18 @@ impl SqliteStore {
             out.applied.push((r.seq, kind));
         }
         tx.prepare_cached(
-            "UPDATE hosts SET last_seq = ?2, last_seen_ms = ?3, state = 'online', health_interval_s = ?4, probe_errors_json = ?5 WHERE agent_id = ?1",
+            "UPDATE hosts SET last_seq = ?2, last_seen_ms = ?3, state = 'online', health_interval_s = ?4, probe_errors_json = ?5, \
+             offline_after_ms = ?6 WHERE agent_id = ?1",
         )
         .map_err(db)?
-        .execute(params![b.agent_id, last_seq as i64, now_ms, b.health_interval_s, serde_json::Value::Object(probe_errors).to_string()])
+        .execute(params![
+            b.agent_id,
+            last_seq as i64,
+            now_ms,
+            b.health_interval_s,
+            serde_json::Value::Object(probe_errors).to_string(),
+            now_ms + b.silence_limit_ms
+        ])
         .map_err(db)?;
         if state != "online" {
             out.came_online = true;
@@ -478,19 +487,16 @@ impl Store for SqliteStore {
         })
     }
 
-    fn mark_offline(&self, now_ms: i64, missed: u32) -> Result<Vec<String>> {
+    fn mark_offline(&self, now_ms: i64) -> Result<Vec<String>> {
         let mut c = self.writer.lock().expect("writer");
         let tx = c.transaction().map_err(db)?;
         let ids: Vec<String> = {
             let mut st = tx
                 .prepare_cached(
-                    "UPDATE hosts SET state = 'offline' WHERE state = 'online' \
-                     AND last_seen_ms < ?1 - CAST(health_interval_s AS BIGINT) * 1000 * ?2 RETURNING agent_id",
+                    "UPDATE hosts SET state = 'offline' WHERE state = 'online' AND offline_after_ms < ?1 RETURNING agent_id",
                 )
                 .map_err(db)?;
-            let rows = st
-                .query_map(params![now_ms, missed as i64], |r| r.get(0))
-                .map_err(db)?;
+            let rows = st.query_map(params![now_ms], |r| r.get(0)).map_err(db)?;
             rows.collect::<rusqlite::Result<_>>().map_err(db)?
         };
         for id in &ids {
@@ -600,6 +606,7 @@ mod tests {
             reports,
             class_from_inventory: None,
             health_interval_s: 60,
+            silence_limit_ms: 180_000,
         }
     }
 
@@ -705,8 +712,8 @@ mod tests {
             1_000,
         )
         .unwrap();
-        assert!(s.mark_offline(1_000 + 179_000, 3).unwrap().is_empty());
-        assert_eq!(s.mark_offline(1_000 + 181_000, 3).unwrap(), vec!["a"]);
+        assert!(s.mark_offline(1_000 + 179_000).unwrap().is_empty());
+        assert_eq!(s.mark_offline(1_000 + 181_000).unwrap(), vec!["a"]);
         assert_eq!(
             s.list_hosts(&HostFilter {
                 state: Some("offline".into()),
