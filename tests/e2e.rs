@@ -32,7 +32,11 @@ fn host_by_name(c: &Collector, name: &str) -> Option<serde_json::Value> {
 #[test]
 fn agent_reports_this_machine_and_goes_offline_and_back() {
     let dir = tempfile::tempdir().unwrap();
-    let c = Collector::start(dir.path(), "");
+    // Central settings: every host of the department watches the agent's own process.
+    let c = Collector::start(
+        dir.path(),
+        "  overrides:\n    - match: {department: social-services}\n      watched_processes: [tilsyn-agent]\n",
+    );
     let adir = dir.path().join("agent");
     std::fs::create_dir_all(&adir).unwrap();
     let acfg = c.agent_config(&adir, "  health_interval: 5s");
@@ -82,6 +86,20 @@ fn agent_reports_this_machine_and_goes_offline_and_back() {
     assert!(!host["patches"]["manager"].as_str().unwrap().is_empty());
     assert!(host["health"]["memory_total_bytes"].as_u64().unwrap() > 0);
     let id = host["agent_id"].as_str().unwrap().to_string();
+    let watched = wait_for(
+        Duration::from_secs(30),
+        "watched process from central settings",
+        || {
+            let d = c.get(&format!("/api/v1/hosts/{id}"));
+            let w = d["health"]["watched_processes"]
+                .as_array()?
+                .first()?
+                .clone();
+            (w["name"] == "tilsyn-agent").then_some(w)
+        },
+    )
+    .unwrap();
+    assert!(watched["count"].as_u64().unwrap() >= 1, "{watched}");
 
     let metrics = c.metrics();
     assert!(
@@ -443,4 +461,90 @@ fn invalid_configs_are_rejected_before_serving() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("agent.yaml:4"), "{err}");
+}
+
+#[test]
+fn an_agent_restarted_while_the_collector_is_down_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = Collector::start(dir.path(), "");
+    let adir = dir.path().join("agent");
+    std::fs::create_dir_all(&adir).unwrap();
+    let acfg = c.agent_config(
+        &adir,
+        "  health_interval: 5s\n  disabled_probes: [software, patches]",
+    );
+    let args = ["run", "--config", acfg.to_str().unwrap()];
+    let mut agent = Proc::spawn(&bin("tilsyn-agent"), &args, adir.join("agent.log"));
+    let me = this_hostname();
+    let id = wait_for(Duration::from_secs(60), "enrolled and reporting", || {
+        let h = host_by_name(&c, &me)?;
+        (h["state"] == "online").then(|| h["agent_id"].as_str().unwrap().to_string())
+    })
+    .unwrap_or_else(|e| panic!("{e}\n{}", agent.log_text()));
+
+    // Collector down; the agent spools, is restarted, spools more.
+    c.stop();
+    let down_from = now_ms();
+    std::thread::sleep(Duration::from_secs(8));
+    agent.stop();
+    let spooled = std::fs::read_dir(adir.join("state/spool"))
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "rpt")
+        })
+        .count();
+    assert!(
+        spooled >= 1,
+        "reports must be on disk while the collector is down"
+    );
+    let agent2 = Proc::spawn(&bin("tilsyn-agent"), &args, adir.join("agent2.log"));
+    std::thread::sleep(Duration::from_secs(8));
+    let down_to = now_ms();
+    c.restart();
+
+    let samples = wait_for(
+        Duration::from_secs(90),
+        "samples from both agent runs delivered",
+        || {
+            let s = c.get(&format!("/api/v1/hosts/{id}/health"));
+            let times: Vec<i64> = s["samples"]
+                .as_array()?
+                .iter()
+                .map(|x| x["collected_at_ms"].as_i64().unwrap())
+                .collect();
+            let during = times
+                .iter()
+                .filter(|t| **t > down_from && **t < down_to)
+                .count();
+            (during >= 3).then_some(times)
+        },
+    )
+    .unwrap_or_else(|e| panic!("{e}\n{}\n{}", agent.log_text(), agent2.log_text()));
+    let mut sorted = samples.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(sorted.len(), samples.len(), "no duplicates");
+    assert_eq!(
+        c.get("/api/v1/hosts")["count"],
+        1,
+        "same identity after the restart"
+    );
+    let left = std::fs::read_dir(adir.join("state/spool"))
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "rpt")
+        })
+        .count();
+    assert!(
+        left <= 1,
+        "acknowledged reports are deleted from the spool ({left} left)"
+    );
 }
