@@ -58,7 +58,8 @@ CREATE TABLE IF NOT EXISTS health_samples (
     seq BIGINT NOT NULL,
     collected_at_ms BIGINT NOT NULL,
     received_at_ms BIGINT NOT NULL,
-    body_json TEXT NOT NULL,
+    -- protobuf-encoded tilsyn.v1.Health: a quarter of the JSON size, and cheaper to write
+    body BLOB NOT NULL,
     PRIMARY KEY (agent_id, seq)
 );
 CREATE INDEX IF NOT EXISTS health_by_received ON health_samples (received_at_ms);
@@ -242,11 +243,11 @@ impl SqliteStore {
                     .execute(params![b.agent_id, body, r.collected_at_ms])
                     .map_err(db)?;
                     tx.prepare_cached(
-                        "INSERT INTO health_samples (agent_id, seq, collected_at_ms, received_at_ms, body_json) VALUES (?1, ?2, ?3, ?4, ?5) \
+                        "INSERT INTO health_samples (agent_id, seq, collected_at_ms, received_at_ms, body) VALUES (?1, ?2, ?3, ?4, ?5) \
                          ON CONFLICT (agent_id, seq) DO NOTHING",
                     )
                     .map_err(db)?
-                    .execute(params![b.agent_id, r.seq as i64, r.collected_at_ms, now_ms, body])
+                    .execute(params![b.agent_id, r.seq as i64, r.collected_at_ms, now_ms, prost::Message::encode_to_vec(h)])
                     .map_err(db)?;
                     "health"
                 }
@@ -464,22 +465,26 @@ impl Store for SqliteStore {
         self.read(|c| {
             let mut st = c
                 .prepare_cached(
-                    "SELECT seq, collected_at_ms, body_json FROM health_samples WHERE agent_id = ?1 AND collected_at_ms >= ?2 \
+                    "SELECT seq, collected_at_ms, body FROM health_samples WHERE agent_id = ?1 AND collected_at_ms >= ?2 \
                      ORDER BY seq DESC LIMIT ?3",
                 )
                 .map_err(db)?;
             let rows = st
                 .query_map(params![agent_id, since_ms, limit.clamp(1, 100_000)], |r| {
-                    Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, String>(2)?))
+                    Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, Vec<u8>>(2)?))
                 })
                 .map_err(db)?;
             let mut out = Vec::new();
             for row in rows {
                 let (seq, at, body) = row.map_err(db)?;
+                let health = <tilsyn_proto::v1::Health as prost::Message>::decode(body.as_slice()).map_err(|e| StoreError::Corrupt {
+                    what: format!("health sample {seq} of host {agent_id}"),
+                    message: e.to_string(),
+                })?;
                 out.push(HealthSample {
                     seq: seq as u64,
                     collected_at_ms: at,
-                    health: json_opt("health sample", Some(body))?.unwrap_or_default(),
+                    health: serde_json::to_value(health).unwrap_or_default(),
                 });
             }
             out.reverse();
