@@ -203,6 +203,20 @@ fn a_collector_outage_loses_nothing_and_duplicates_nothing() {
     assert!(times.windows(2).all(|w| w[1] - w[0] < 11_000), "{times:?}");
 }
 
+/// Reports waiting in an agent's spool.
+fn spool_files(agent_dir: &std::path::Path) -> usize {
+    std::fs::read_dir(agent_dir.join("state/spool"))
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "rpt")
+        })
+        .count()
+}
+
 fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -487,16 +501,7 @@ fn an_agent_restarted_while_the_collector_is_down_loses_nothing() {
     let down_from = now_ms();
     std::thread::sleep(Duration::from_secs(8));
     agent.stop();
-    let spooled = std::fs::read_dir(adir.join("state/spool"))
-        .unwrap()
-        .filter(|e| {
-            e.as_ref()
-                .unwrap()
-                .path()
-                .extension()
-                .is_some_and(|x| x == "rpt")
-        })
-        .count();
+    let spooled = spool_files(&adir);
     assert!(
         spooled >= 1,
         "reports must be on disk while the collector is down"
@@ -533,16 +538,7 @@ fn an_agent_restarted_while_the_collector_is_down_loses_nothing() {
         1,
         "same identity after the restart"
     );
-    let left = std::fs::read_dir(adir.join("state/spool"))
-        .unwrap()
-        .filter(|e| {
-            e.as_ref()
-                .unwrap()
-                .path()
-                .extension()
-                .is_some_and(|x| x == "rpt")
-        })
-        .count();
+    let left = spool_files(&adir);
     assert!(
         left <= 1,
         "acknowledged reports are deleted from the spool ({left} left)"

@@ -260,7 +260,7 @@ impl SimHost {
                 }
             })
             .collect();
-        crate::platform::apt::build(
+        crate::platform::patch_level(
             manager,
             updates,
             Some(now - self.rng.below(86_400_000) as i64),

@@ -10,7 +10,7 @@
 //! inventory/software/patch state is always kept.
 //!
 //! Sequence numbers are persisted (`seq`), so they keep rising across restarts; if that
-//! file is lost the spool restarts numbering at the current time in milliseconds, which is
+//! file is lost the spool restarts numbering at the current time in microseconds, which is
 //! above any number used before, so the collector never mistakes a new report for a resend.
 
 use std::collections::BTreeMap;
@@ -87,8 +87,15 @@ fn checksum(payload: &[u8]) -> [u8; 8] {
     d.as_ref()[..8].try_into().expect("8 bytes")
 }
 
-fn now_ms() -> u64 {
-    crate::now_ms().max(1) as u64
+/// Wall-clock microseconds: the starting sequence number when the `seq` file is lost. A
+/// new spool counts up by one per report from here, far slower than the clock advances,
+/// so a restart without the file still starts above every number used before.
+fn now_us() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros() as u64)
+        .unwrap_or(1)
+        .max(1)
 }
 
 impl Spool {
@@ -160,7 +167,7 @@ impl Spool {
         let after_entries = spool.entries.keys().next_back().map(|s| s + 1).unwrap_or(0);
         spool.next_seq = match stored {
             Some(s) => s.max(after_entries),
-            None => now_ms().max(after_entries),
+            None => now_us().max(after_entries),
         };
         Ok(spool)
     }

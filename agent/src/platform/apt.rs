@@ -39,7 +39,7 @@ pub async fn read_patches() -> Result<PatchLevel, PlatformError> {
         .and_then(|l| dpkg::parse_last_install(&l))
         .or_else(|| cmd::mtime_ms(Path::new(dpkg::STATUS)));
     let reboot_required = Path::new("/var/run/reboot-required").exists();
-    Ok(build(
+    Ok(super::patch_level(
         "apt",
         updates,
         last_refresh_ms,
@@ -102,27 +102,6 @@ pub fn parse_simulation(text: &str) -> Vec<PendingUpdate> {
     out
 }
 
-/// Builds the patch level from pending updates: counts and the oldest security `since`.
-pub fn build(
-    manager: &str,
-    updates: Vec<PendingUpdate>,
-    last_refresh_ms: Option<i64>,
-    last_install_ms: Option<i64>,
-    reboot_required: bool,
-) -> PatchLevel {
-    let security: Vec<&PendingUpdate> = updates.iter().filter(|u| u.security).collect();
-    PatchLevel {
-        manager: manager.to_string(),
-        pending_count: updates.len() as u32,
-        pending_security_count: security.len() as u32,
-        oldest_security_since_ms: security.iter().filter_map(|u| u.since_ms).min(),
-        last_refresh_ms,
-        last_install_ms,
-        reboot_required,
-        updates,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -164,7 +143,7 @@ mod tests {
             u.since_ms = Some(1_000 + i as i64);
         }
         let first_sec = ups.iter().find(|u| u.security).unwrap().since_ms;
-        let p = build("apt", ups, Some(5), None, true);
+        let p = super::super::patch_level("apt", ups, Some(5), None, true);
         assert_eq!(p.pending_count, 80);
         assert_eq!(p.oldest_security_since_ms, first_sec);
         assert!(p.reboot_required);

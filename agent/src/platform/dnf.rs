@@ -525,18 +525,13 @@ pub fn build_patch_level(f: &DnfFacts) -> PatchLevel {
         .collect();
     updates.sort_by(|a, b| a.name.cmp(&b.name));
 
-    let security: Vec<&PendingUpdate> = updates.iter().filter(|u| u.security).collect();
-    PatchLevel {
-        manager: f.manager.clone(),
-        pending_count: updates.len() as u32,
-        pending_security_count: security.len() as u32,
-        oldest_security_since_ms: security.iter().filter_map(|u| u.since_ms).min(),
-        last_refresh_ms: f.last_refresh_ms,
-        last_install_ms: f.last_install_ms,
-        reboot_required: f.needs_restarting.unwrap_or(false)
-            || f.check_update.installed_kernel_not_running,
+    super::patch_level(
+        &f.manager,
         updates,
-    }
+        f.last_refresh_ms,
+        f.last_install_ms,
+        f.needs_restarting.unwrap_or(false) || f.check_update.installed_kernel_not_running,
+    )
 }
 
 fn keep_newest<'a, K: std::hash::Hash + Eq>(map: &mut HashMap<K, &'a str>, key: K, evr: &'a str) {

@@ -342,16 +342,13 @@ pub fn build_patch_level(
             since_ms: None,
         })
         .collect();
-    PatchLevel {
-        manager: "softwareupdate".into(),
-        pending_count: pending.len() as u32,
-        pending_security_count: pending.iter().filter(|u| u.security).count() as u32,
-        oldest_security_since_ms: None,
+    super::patch_level(
+        "softwareupdate",
+        pending,
         last_refresh_ms,
         last_install_ms,
-        reboot_required: updates.iter().any(|u| u.restart),
-        updates: pending,
-    }
+        updates.iter().any(|u| u.restart),
+    )
 }
 
 /// The date `defaults read … LastSuccessfulDate` prints: `2024-10-08 07:41:12 +0000`.

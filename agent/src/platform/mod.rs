@@ -67,6 +67,28 @@ impl PlatformError {
     }
 }
 
+/// The patch level from a manager's pending updates: counts and the oldest pending
+/// security update are derived here, the same way for every package manager.
+pub fn patch_level(
+    manager: &str,
+    updates: Vec<tilsyn_proto::v1::PendingUpdate>,
+    last_refresh_ms: Option<i64>,
+    last_install_ms: Option<i64>,
+    reboot_required: bool,
+) -> tilsyn_proto::v1::PatchLevel {
+    let security = updates.iter().filter(|u| u.security);
+    tilsyn_proto::v1::PatchLevel {
+        manager: manager.to_string(),
+        pending_count: updates.len() as u32,
+        pending_security_count: security.clone().count() as u32,
+        oldest_security_since_ms: security.filter_map(|u| u.since_ms).min(),
+        last_refresh_ms,
+        last_install_ms,
+        reboot_required,
+        updates,
+    }
+}
+
 /// Installed-software sources, tried in order; every one present on the machine is used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SoftwareSource {

@@ -260,17 +260,13 @@ pub fn parse_windows_update_json(text: &str) -> Result<PatchLevel, PlatformError
             since_ms: u.get("LastDeploymentChangeTime").and_then(ps_date_ms),
         });
     }
-    let security: Vec<&PendingUpdate> = updates.iter().filter(|u| u.security).collect();
-    Ok(PatchLevel {
-        manager: "windows-update".into(),
-        pending_count: updates.len() as u32,
-        pending_security_count: security.len() as u32,
-        oldest_security_since_ms: security.iter().filter_map(|u| u.since_ms).min(),
-        last_refresh_ms: v.get("LastSearchSuccessDate").and_then(ps_date_ms),
-        last_install_ms: v.get("LastInstallationSuccessDate").and_then(ps_date_ms),
-        reboot_required: bool_field(&v, "RebootRequired"),
+    Ok(super::patch_level(
+        "windows-update",
         updates,
-    })
+        v.get("LastSearchSuccessDate").and_then(ps_date_ms),
+        v.get("LastInstallationSuccessDate").and_then(ps_date_ms),
+        bool_field(&v, "RebootRequired"),
+    ))
 }
 
 /// Parses the hardware object. Cores and threads are summed over sockets; the CPU model

@@ -280,17 +280,13 @@ pub fn build_patch_level(
             }),
     );
     updates.sort_by(|a, b| a.name.cmp(&b.name));
-    let security: Vec<&PendingUpdate> = updates.iter().filter(|u| u.security).collect();
-    PatchLevel {
-        manager: "zypper".into(),
-        pending_count: updates.len() as u32,
-        pending_security_count: security.len() as u32,
-        oldest_security_since_ms: security.iter().filter_map(|u| u.since_ms).min(),
+    super::patch_level(
+        "zypper",
+        updates,
         last_refresh_ms,
         last_install_ms,
         reboot_required,
-        updates,
-    }
+    )
 }
 
 // --- A small XML scanner: enough for zypper's flat, machine-written output. -------------
