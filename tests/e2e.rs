@@ -265,6 +265,19 @@ fn bad_callers_and_bad_reports_are_refused_and_counted() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let (a_id, b_id) = rt.block_on(async {
         let ch = channel(&c).await;
+        // The standard gRPC health service answers for the agent service.
+        let mut grpc_health = tonic_health::pb::health_client::HealthClient::new(ch.clone());
+        let st = grpc_health
+            .check(tonic_health::pb::HealthCheckRequest {
+                service: "tilsyn.v1.AgentService".into(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(
+            st.status,
+            tonic_health::pb::health_check_response::ServingStatus::Serving as i32
+        );
         let mut cl = AgentServiceClient::new(ch);
         let enroll = |host: &str, token: &str| EnrollRequest {
             token: token.into(),

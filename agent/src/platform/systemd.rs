@@ -4,7 +4,21 @@ use tilsyn_proto::v1::ServiceStatus;
 
 use super::{cmd, PlatformError};
 
+/// Whether systemd manages this machine (sd_booted(3): the directory exists only then).
+pub fn booted() -> bool {
+    std::path::Path::new("/run/systemd/system").is_dir()
+}
+
+fn not_booted() -> PlatformError {
+    PlatformError::Unsupported(
+        "systemd is not running on this host (no /run/systemd/system), so its units cannot be checked".into(),
+    )
+}
+
 pub async fn read_failed() -> Result<Vec<ServiceStatus>, PlatformError> {
+    if !booted() {
+        return Err(not_booted());
+    }
     let out = cmd::run_ok(
         "systemctl",
         &[
@@ -25,6 +39,9 @@ pub async fn read_failed() -> Result<Vec<ServiceStatus>, PlatformError> {
 pub async fn read_watched(names: &[String]) -> Result<Vec<ServiceStatus>, PlatformError> {
     if names.is_empty() {
         return Ok(Vec::new());
+    }
+    if !booted() {
+        return Err(not_booted());
     }
     let mut args = vec!["is-active"];
     args.extend(names.iter().map(String::as_str));

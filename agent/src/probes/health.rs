@@ -23,6 +23,7 @@ const SKIP_FS: [&str; 10] = [
 pub struct HealthProbe {
     sys: System,
     disks: Disks,
+    cpu_refreshed: std::time::Instant,
 }
 
 impl Default for HealthProbe {
@@ -41,13 +42,20 @@ impl HealthProbe {
         HealthProbe {
             sys,
             disks: Disks::new_with_refreshed_list(),
+            cpu_refreshed: std::time::Instant::now(),
         }
     }
 
     pub async fn collect(&mut self, settings: &AgentSettings) -> Collected {
         let mut errors = Vec::new();
-        // CPU usage is measured since the previous refresh, i.e. over the last interval.
+        // CPU usage is measured since the previous refresh, i.e. over the last interval; the
+        // very first sample right after start needs a short window to mean anything.
+        let since = self.cpu_refreshed.elapsed();
+        if since < sysinfo::MINIMUM_CPU_UPDATE_INTERVAL {
+            tokio::time::sleep(sysinfo::MINIMUM_CPU_UPDATE_INTERVAL - since).await;
+        }
         self.sys.refresh_cpu_usage();
+        self.cpu_refreshed = std::time::Instant::now();
         self.sys.refresh_memory();
         self.disks.refresh(true);
         let load = System::load_average();
