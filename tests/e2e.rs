@@ -557,3 +557,61 @@ fn an_agent_restarted_while_the_collector_is_down_loses_nothing() {
         "acknowledged reports are deleted from the spool ({left} left)"
     );
 }
+
+#[test]
+fn the_simulator_enrolls_a_varied_fleet_through_the_real_client() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = Collector::start(dir.path(), "");
+    let out = std::process::Command::new(bin("tilsyn-agent"))
+        .args([
+            "simulate",
+            "--collector",
+            &c.grpc_url(),
+            "--ca",
+            c.ca_file().to_str().unwrap(),
+            "--token",
+            TOKEN,
+            "--hosts",
+            "60",
+            "--ramp-seconds",
+            "2",
+            "--duration-seconds",
+            "8",
+            "--stats-seconds",
+            "2",
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("reports/s="), "{stdout}");
+
+    let hosts = c.get("/api/v1/hosts?limit=1000");
+    let list = hosts["hosts"].as_array().unwrap();
+    assert_eq!(list.len(), 60, "{hosts}");
+    let distinct = |key: &str| {
+        let mut v: Vec<String> = list
+            .iter()
+            .map(|h| h[key].as_str().unwrap().to_string())
+            .collect();
+        v.sort();
+        v.dedup();
+        v
+    };
+    assert!(
+        distinct("os_family").len() >= 2,
+        "{:?}",
+        distinct("os_family")
+    );
+    assert_eq!(distinct("class"), ["server", "workstation"]);
+    assert!(list
+        .iter()
+        .all(|h| h["software_count"].as_i64().unwrap_or(0) > 0 && h["state"] == "online"));
+    assert!(list
+        .iter()
+        .any(|h| h["pending_security_updates"].as_i64().unwrap_or(0) > 0));
+}
