@@ -17,7 +17,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use serde_json::Value;
-use tilsyn_proto::v1::{Hardware, OsInfo, Package, PatchLevel, PendingUpdate};
+use tilsyn_proto::v1::{Hardware, OsInfo, Package, PatchLevel, PendingUpdate, ServiceStatus};
 
 use super::zypper::{xml_events, XmlEvent};
 use super::{cmd, dnf, PlatformError};
@@ -604,6 +604,114 @@ fn str_field(v: &Value, key: &str) -> String {
         Some(Value::String(s)) => s.trim().to_string(),
         Some(Value::Number(n)) => n.to_string(),
         _ => String::new(),
+    }
+}
+
+/// launchd jobs from `launchctl list` (run as root by the agent's daemon, so the system
+/// domain): failed ones and the state of watched labels.
+pub async fn read_launchd() -> Result<Vec<LaunchdJob>, PlatformError> {
+    parse_launchctl_list(&cmd::run_ok("launchctl", &["list"], cmd::DEFAULT_TIMEOUT).await?)
+}
+
+/// One line of `launchctl list`: `PID<TAB>Status<TAB>Label`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LaunchdJob {
+    pub label: String,
+    /// Running process, if any (`-` when not running).
+    pub pid: Option<u32>,
+    /// Last exit status; negative numbers are the signal that killed it.
+    pub last_exit: i32,
+}
+
+pub fn parse_launchctl_list(text: &str) -> Result<Vec<LaunchdJob>, PlatformError> {
+    let mut out = Vec::new();
+    for line in text.lines().map(str::trim_end).filter(|l| !l.is_empty()) {
+        if line.starts_with("PID") {
+            continue;
+        }
+        let mut f = line.split('\t');
+        let (Some(pid), Some(status), Some(label)) = (f.next(), f.next(), f.next()) else {
+            return Err(PlatformError::parse(
+                "launchctl list",
+                format!("unexpected line {line:?}"),
+            ));
+        };
+        out.push(LaunchdJob {
+            label: label.to_string(),
+            pid: pid.trim().parse().ok(),
+            last_exit: status.trim().parse().map_err(|_| {
+                PlatformError::parse(
+                    "launchctl list",
+                    format!("status {status:?} is not a number"),
+                )
+            })?,
+        });
+    }
+    Ok(out)
+}
+
+/// Jobs that are not running and last exited with an error. A job killed by SIGKILL or
+/// SIGTERM (-9, -15) was stopped on purpose (launchd reaps idle agents that way).
+pub fn failed_jobs(jobs: &[LaunchdJob]) -> Vec<ServiceStatus> {
+    jobs.iter()
+        .filter(|j| j.pid.is_none() && j.last_exit != 0 && j.last_exit != -9 && j.last_exit != -15)
+        .map(|j| ServiceStatus {
+            name: j.label.clone(),
+            active: false,
+            state: format!("exited {}", j.last_exit),
+        })
+        .collect()
+}
+
+/// The watched labels' states: running, stopped, or not loaded.
+pub fn watched_jobs(jobs: &[LaunchdJob], names: &[String]) -> Vec<ServiceStatus> {
+    names
+        .iter()
+        .map(|n| match jobs.iter().find(|j| &j.label == n) {
+            Some(j) if j.pid.is_some() => ServiceStatus {
+                name: n.clone(),
+                active: true,
+                state: "running".into(),
+            },
+            Some(j) => ServiceStatus {
+                name: n.clone(),
+                active: false,
+                state: format!("stopped (last exit {})", j.last_exit),
+            },
+            None => ServiceStatus {
+                name: n.clone(),
+                active: false,
+                state: "not-loaded".into(),
+            },
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod launchd_tests {
+    use super::*;
+
+    #[test]
+    fn failed_and_watched_jobs() {
+        let jobs = parse_launchctl_list(include_str!(
+            "../../tests/fixtures/macos/launchctl-list-macos14.txt"
+        ))
+        .unwrap();
+        assert_eq!(jobs.len(), 9);
+        let failed: Vec<String> = failed_jobs(&jobs).into_iter().map(|s| s.name).collect();
+        assert_eq!(failed, ["com.example.backup-agent", "org.cups.cupsd"]);
+        let w = watched_jobs(
+            &jobs,
+            &[
+                "com.openssh.sshd".into(),
+                "org.cups.cupsd".into(),
+                "com.nope".into(),
+            ],
+        );
+        assert!(w[0].active);
+        assert_eq!(w[1].state, "stopped (last exit 1)");
+        assert_eq!(w[2].state, "not-loaded");
+        assert!(parse_launchctl_list("garbage without tabs").is_err());
     }
 }
 

@@ -122,6 +122,20 @@ Get-CimInstance -ClassName Win32_Service -Filter 'StartMode=''Auto'' AND State<>
   }
 ";
 
+/// The state of named services. Names come from the central settings, so each is quoted
+/// as a PowerShell literal (`'` doubled); `Status` is forced to its name because Windows
+/// PowerShell 5.1 serialises enums as numbers.
+pub fn watched_services_script(names: &[String]) -> String {
+    let quoted: Vec<String> = names
+        .iter()
+        .map(|n| format!("'{}'", n.replace('\'', "''")))
+        .collect();
+    format!(
+        "Get-Service -Name {} -ErrorAction SilentlyContinue | Select-Object Name, @{{ Name = 'Status'; Expression = {{ [string]$_.Status }} }}",
+        quoted.join(", ")
+    )
+}
+
 /// Whether Windows PowerShell is reachable (always, on Windows).
 pub fn present() -> bool {
     cmd::on_path("powershell.exe")
@@ -177,6 +191,39 @@ pub async fn read_os() -> Result<OsInfo, PlatformError> {
 /// ([`STOPPED_SERVICES_SCRIPT`], [`parse_stopped_services_json`]).
 pub async fn read_stopped_services() -> Result<Vec<ServiceStatus>, PlatformError> {
     parse_stopped_services_json(&powershell(STOPPED_SERVICES_SCRIPT).await?)
+}
+
+/// The watched services' states ([`watched_services_script`]).
+pub async fn read_watched_services(names: &[String]) -> Result<Vec<ServiceStatus>, PlatformError> {
+    if names.is_empty() {
+        return Ok(Vec::new());
+    }
+    parse_services_json(names, &powershell(&watched_services_script(names)).await?)
+}
+
+/// Pairs each watched name with `Get-Service`'s answer (case-insensitive, as Windows
+/// service names are); a service that does not exist is reported as `not-found`.
+pub fn parse_services_json(
+    names: &[String],
+    text: &str,
+) -> Result<Vec<ServiceStatus>, PlatformError> {
+    let found = items(SERVICES, parse_json(SERVICES, text)?)?;
+    Ok(names
+        .iter()
+        .map(|n| {
+            let hit = found
+                .iter()
+                .find(|s| str_field(s, "Name").eq_ignore_ascii_case(n));
+            let state = hit
+                .map(|s| str_field(s, "Status"))
+                .unwrap_or_else(|| "not-found".into());
+            ServiceStatus {
+                name: n.clone(),
+                active: state.eq_ignore_ascii_case("Running"),
+                state,
+            }
+        })
+        .collect())
 }
 
 /// Parses uninstall entries into packages (source `windows-registry`). Entries without a
@@ -393,6 +440,43 @@ pub fn parse_stopped_services_json(text: &str) -> Result<Vec<ServiceStatus>, Pla
     }
     out.sort_by_key(|s| s.name.to_lowercase());
     Ok(out)
+}
+
+#[cfg(test)]
+mod watched_tests {
+    use super::*;
+
+    #[test]
+    fn watched_services_pair_with_names() {
+        let names: Vec<String> = ["spooler", "wuauserv", "NoSuchSvc"]
+            .map(String::from)
+            .into();
+        let s = parse_services_json(
+            &names,
+            include_str!("../../tests/fixtures/windows/services-watched-win11.json"),
+        )
+        .unwrap();
+        assert!(s[0].active && s[0].state == "Running");
+        assert!(!s[1].active && s[1].state == "Stopped");
+        assert_eq!(s[2].state, "not-found");
+        // One service comes back as a single object, none as empty output.
+        assert!(
+            parse_services_json(&names[..1], r#"{"Name":"Spooler","Status":"Running"}"#).unwrap()
+                [0]
+            .active
+        );
+        assert_eq!(
+            parse_services_json(&names[..1], "").unwrap()[0].state,
+            "not-found"
+        );
+    }
+
+    #[test]
+    fn watched_names_are_quoted_literals() {
+        let script =
+            watched_services_script(&["Spooler".into(), "x'; Remove-Item C:\\ -Recurse; '".into()]);
+        assert!(script.contains("'Spooler', 'x''; Remove-Item"), "{script}");
+    }
 }
 
 // --- JSON helpers for PowerShell's output ---------------------------------------------------

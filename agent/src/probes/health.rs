@@ -145,7 +145,9 @@ async fn read_failed() -> Result<Vec<tilsyn_proto::v1::ServiceStatus>, platform:
     if cfg!(target_os = "windows") {
         platform::windows::read_stopped_services().await
     } else if cfg!(target_os = "macos") {
-        Ok(Vec::new())
+        Ok(platform::macos::failed_jobs(
+            &platform::macos::read_launchd().await?,
+        ))
     } else {
         platform::systemd::read_failed().await
     }
@@ -154,11 +156,14 @@ async fn read_failed() -> Result<Vec<tilsyn_proto::v1::ServiceStatus>, platform:
 async fn read_watched(
     names: &[String],
 ) -> Result<Vec<tilsyn_proto::v1::ServiceStatus>, platform::PlatformError> {
-    if cfg!(target_os = "linux") {
-        platform::systemd::read_watched(names).await
-    } else {
-        Err(platform::PlatformError::Unsupported(
-            "watched services on this OS".into(),
+    if cfg!(target_os = "windows") {
+        platform::windows::read_watched_services(names).await
+    } else if cfg!(target_os = "macos") {
+        Ok(platform::macos::watched_jobs(
+            &platform::macos::read_launchd().await?,
+            names,
         ))
+    } else {
+        platform::systemd::read_watched(names).await
     }
 }
