@@ -335,17 +335,21 @@ impl CollectorConfig {
         let tls = &self.grpc.tls;
         match tls.mode {
             TlsMode::Files => {
-                if tls.cert_file.is_none() {
-                    is.push(
-                        "grpc.tls.cert_file",
-                        "mode files needs cert_file (PEM certificate chain)",
-                    );
-                }
-                if tls.key_file.is_none() {
-                    is.push(
-                        "grpc.tls.key_file",
-                        "mode files needs key_file (PEM private key)",
-                    );
+                for (key, file, what) in [
+                    ("cert_file", &tls.cert_file, "PEM certificate chain"),
+                    ("key_file", &tls.key_file, "PEM private key"),
+                ] {
+                    match file {
+                        None => is.push(
+                            format!("grpc.tls.{key}"),
+                            format!("mode files needs {key} ({what})"),
+                        ),
+                        Some(p) if !p.is_file() => is.push(
+                            format!("grpc.tls.{key}"),
+                            format!("{} does not exist or is not a file", p.display()),
+                        ),
+                        Some(_) => {}
+                    }
                 }
             }
             TlsMode::Plaintext => {
@@ -609,6 +613,29 @@ settings:
         );
         assert!(t.contains("unknown department \"nowhere\""), "{t}");
         assert!(t.contains("unknown probe \"bogus\""), "{t}");
+    }
+
+    #[test]
+    fn tls_files_must_exist() {
+        let e = load_str(
+            "data_dir: d
+grpc:
+  listen: 127.0.0.1:1
+  tls: {mode: files, cert_file: /nonexistent/server.pem}
+http: {listen: 127.0.0.1:2}
+departments: [{id: a, name: A, tokens: [aaaaaaaaaaaaaaaaaaaa]}]
+",
+        )
+        .unwrap_err();
+        let t = e.to_string();
+        assert!(
+            t.contains("grpc.tls.cert_file: /nonexistent/server.pem does not exist"),
+            "{t}"
+        );
+        assert!(
+            t.contains("grpc.tls.key_file: mode files needs key_file"),
+            "{t}"
+        );
     }
 
     #[test]

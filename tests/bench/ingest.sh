@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Collector ingest benchmark: a release collector (TLS, SQLite) fed by the fleet simulator.
 #
-#   tests/bench/ingest.sh HOSTS [SECONDS]
+#   [RAMP=s] [CONNECTIONS=n] tests/bench/ingest.sh HOSTS [SECONDS]
+#
+# CONNECTIONS is how many HTTP/2 connections the simulated hosts share (a real fleet has
+# one per agent; set it to HOSTS to load the collector with that many TLS sessions).
 #
 # Prints the simulator's throughput and client-side latency every 10 s, then the
 # collector's server-side ingest latency (p50/p99 from tilsyn_ingest_duration_seconds),
@@ -34,7 +37,7 @@ echo "== $hosts simulated hosts for $secs s (ramp ${RAMP:-60} s)"
 ./target/release/tilsyn-agent simulate --collector "https://$grpc" --ca "$dir/data/tls/ca.pem" \
   --token bench-token-social-services --token bench-token-schools-000000 --token bench-token-it-operations \
   --hosts "$hosts" --ramp-seconds "${RAMP:-60}" --duration-seconds "$secs" --stats-seconds 10 \
-  --offline-percent 0 --enroll-concurrency 256
+  --offline-percent 0 --enroll-concurrency 256 --connections "${CONNECTIONS:-8}"
 m=$(curl -s "http://$http/metrics")
 python3 - "$m" <<'PY'
 import sys, re
