@@ -1,8 +1,6 @@
 //! Running the real agent: identity (enroll once), spool, settings, and the runner loop.
 
-use std::path::Path;
-
-use anyhow::{bail, Context};
+use anyhow::Context;
 use tilsyn_proto::v1::{AgentSettings, EnrollRequest};
 
 use crate::config::AgentConfig;
@@ -203,11 +201,4 @@ pub async fn shutdown_signal() {
     {
         let _ = tokio::signal::ctrl_c().await;
     }
-}
-
-pub fn ensure_state_dir(p: &Path) -> anyhow::Result<()> {
-    if p.exists() && !p.is_dir() {
-        bail!("state_dir {} exists and is not a directory", p.display());
-    }
-    Ok(())
 }

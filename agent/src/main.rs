@@ -44,9 +44,10 @@ enum Cmd {
         /// inventory, software, patches or health (default: all).
         #[arg(long)]
         probe: Vec<String>,
-        /// State directory for first-seen dates of pending updates.
-        #[arg(long, default_value = ".")]
-        state_dir: PathBuf,
+        /// State directory for first-seen dates of pending updates (default: a scratch
+        /// directory, so a look at this machine leaves the agent's own state alone).
+        #[arg(long)]
+        state_dir: Option<PathBuf>,
     },
     /// Simulate a fleet of virtual hosts reporting to a collector.
     Simulate {
@@ -172,6 +173,7 @@ fn main() -> ExitCode {
                     }
                     v
                 };
+                let state_dir = state_dir.unwrap_or_else(|| std::env::temp_dir().join("tilsyn-agent-collect"));
                 let mut probes = Probes::new(state_dir);
                 let settings = agent::default_settings();
                 let mut out = serde_json::Map::new();

@@ -57,10 +57,10 @@ pub fn machine_id() -> Option<String> {
         .filter(|s| !s.is_empty())
 }
 
-/// The FQDN as the resolver sees it (`hostname --fqdn`), bounded: a slow DNS must not
-/// stall the inventory.
+/// The FQDN as the resolver sees it (`hostname -f`, which GNU and BSD/macOS hostname both
+/// understand), bounded: a slow DNS must not stall the inventory.
 pub async fn fqdn() -> Result<String, PlatformError> {
-    let out = cmd::run_ok("hostname", &["--fqdn"], Duration::from_secs(3)).await?;
+    let out = cmd::run_ok("hostname", &["-f"], Duration::from_secs(3)).await?;
     Ok(out.trim().to_string())
 }
 
