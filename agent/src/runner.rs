@@ -148,12 +148,16 @@ impl<S: Source> Runner<S> {
             self.sections.entry(k).or_default().due.get_or_insert(now);
         }
         loop {
-            let (kind, due) = ProbeKind::ALL
+            // With every probe disabled there is nothing to run; wake up now and then to
+            // deliver the spool and to pick up new settings from the acks.
+            let next_probe = ProbeKind::ALL
                 .into_iter()
                 .filter(|k| self.enabled(*k))
                 .filter_map(|k| self.sections[&k].due.map(|d| (k, d)))
-                .min_by_key(|(_, d)| *d)
-                .unwrap_or((ProbeKind::Health, now + Duration::from_secs(60)));
+                .min_by_key(|(_, d)| *d);
+            let due = next_probe
+                .map(|(_, d)| d)
+                .unwrap_or_else(|| Instant::now() + Duration::from_secs(60));
             let send_at = if self.spool.is_empty() {
                 None
             } else {
@@ -164,6 +168,7 @@ impl<S: Source> Runner<S> {
                     return Exit::Shutdown;
                 }
                 _ = tokio::time::sleep_until(due) => {
+                    let Some((kind, _)) = next_probe else { continue };
                     let every = check_every(&self.settings, kind);
                     self.sections.get_mut(&kind).expect("section").due = Some(next_due(due, Instant::now(), every));
                     if self.source.online() {
