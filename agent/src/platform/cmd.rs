@@ -98,6 +98,28 @@ pub fn mtime_ms(path: &Path) -> Option<i64> {
     Some(d.as_millis() as i64)
 }
 
+/// Newest modification time (ms) of files named one of `names` under `root`, at most
+/// `max_depth` directories deep: when a package manager last refreshed its metadata cache
+/// (dnf's `repomd.xml`, zypper's raw cache). Symlinks are not followed.
+pub fn newest_mtime_ms(root: &Path, names: &[&str], max_depth: usize) -> Option<i64> {
+    let mut newest = None;
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return None;
+    };
+    for e in entries.flatten() {
+        let Ok(ft) = e.file_type() else { continue };
+        let path = e.path();
+        if ft.is_dir() {
+            if max_depth > 0 {
+                newest = newest.max(newest_mtime_ms(&path, names, max_depth - 1));
+            }
+        } else if ft.is_file() && names.iter().any(|n| e.file_name() == **n) {
+            newest = newest.max(mtime_ms(&path));
+        }
+    }
+    newest
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -24,6 +24,8 @@ use std::time::Duration;
 
 use tilsyn_proto::v1::{Package, PatchLevel, PendingUpdate};
 
+use super::cmd::newest_mtime_ms;
+use super::time::parse_timestamp_ms;
 use super::{cmd, rpm, PlatformError};
 
 /// dnf loads the whole repository cache for each command, which takes tens of seconds on
@@ -539,104 +541,6 @@ fn keep_newest<'a, K: std::hash::Hash + Eq>(map: &mut HashMap<K, &'a str>, key: 
     if rpm::compare_evr(evr, current).is_gt() {
         *current = evr;
     }
-}
-
-/// Newest modification time (ms) of files named one of `names` under `root`, at most
-/// `max_depth` directories deep. dnf rewrites or touches each repository's
-/// `repodata/repomd.xml` (and `last_makecache`) whenever it checks the metadata, so this
-/// is when the cache was last refreshed. Symlinks are not followed.
-pub fn newest_mtime_ms(root: &Path, names: &[&str], max_depth: usize) -> Option<i64> {
-    let mut newest = None;
-    let Ok(entries) = std::fs::read_dir(root) else {
-        return None;
-    };
-    for e in entries.flatten() {
-        let Ok(ft) = e.file_type() else { continue };
-        let path = e.path();
-        if ft.is_dir() {
-            if max_depth > 0 {
-                newest = newest.max(newest_mtime_ms(&path, names, max_depth - 1));
-            }
-        } else if ft.is_file() && names.iter().any(|n| e.file_name() == **n) {
-            newest = newest.max(cmd::mtime_ms(&path));
-        }
-    }
-    newest
-}
-
-/// A timestamp as ms since the epoch: `YYYY-MM-DD`, optionally followed (after `T` or a
-/// space) by `HH:MM[:SS[.fff]]` and an offset `Z`, `±HH:MM`, `±HHMM` or `±HH` (possibly
-/// after a space). Without an offset the time is taken as UTC. Covers dnf's advisory dates
-/// (`2024-03-12 09:23:10`), ISO 8601 from PowerShell and plists, and `defaults read`
-/// dates (`2024-04-20 08:15:02 +0000`). Shared by the other platform parsers.
-pub fn parse_timestamp_ms(s: &str) -> Option<i64> {
-    let s = s.trim();
-    let (date, rest) = match s.find([' ', 'T']) {
-        Some(i) => (&s[..i], s[i + 1..].trim_start()),
-        None => (s, ""),
-    };
-    let mut d = date.split('-');
-    let y: i64 = d.next()?.parse().ok()?;
-    let m: i64 = d.next()?.parse().ok()?;
-    let day: i64 = d.next()?.parse().ok()?;
-    if d.next().is_some() || !(1..=12).contains(&m) || !(1..=31).contains(&day) {
-        return None;
-    }
-    let (time, zone) = match rest.find(['Z', 'z', '+', '-', ' ']) {
-        Some(i) => (&rest[..i], rest[i..].trim()),
-        None => (rest, ""),
-    };
-    let (mut hh, mut mm, mut ss, mut ms) = (0i64, 0i64, 0i64, 0i64);
-    if !time.is_empty() {
-        let (hms, frac) = time.split_once('.').unwrap_or((time, ""));
-        let mut t = hms.split(':');
-        hh = t.next()?.parse().ok()?;
-        mm = t.next()?.parse().ok()?;
-        ss = t.next().map(|v| v.parse().ok()).unwrap_or(Some(0))?;
-        if t.next().is_some() || hh > 23 || mm > 59 || ss > 60 {
-            return None;
-        }
-        if !frac.is_empty() {
-            if !frac.bytes().all(|c| c.is_ascii_digit()) {
-                return None;
-            }
-            let f = format!("{:0<3}", &frac[..frac.len().min(3)]);
-            ms = f.parse().ok()?;
-        }
-    }
-    let offset_s = match zone {
-        "" | "Z" | "z" => 0,
-        z => {
-            let sign = match z.as_bytes()[0] {
-                b'+' => 1,
-                b'-' => -1,
-                _ => return None,
-            };
-            let digits: String = z[1..].chars().filter(|c| *c != ':').collect();
-            if digits.is_empty() || digits.len() > 4 || !digits.bytes().all(|c| c.is_ascii_digit())
-            {
-                return None;
-            }
-            let (oh, om) = if digits.len() <= 2 {
-                (digits.parse::<i64>().ok()?, 0)
-            } else {
-                let (h, mi) = digits.split_at(digits.len() - 2);
-                (h.parse::<i64>().ok()?, mi.parse::<i64>().ok()?)
-            };
-            sign * (oh * 3600 + om * 60)
-        }
-    };
-    Some((days_from_civil(y, m, day) * 86_400 + hh * 3600 + mm * 60 + ss - offset_s) * 1000 + ms)
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = if y >= 0 { y } else { y - 399 } / 400;
-    let yoe = y - era * 400;
-    let doy = (153 * ((m + 9) % 12) + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@ use std::path::Path;
 
 use tilsyn_proto::v1::Package;
 
+use super::time::parse_timestamp_ms;
 use super::{cmd, PlatformError};
 
 pub const STATUS: &str = "/var/lib/dpkg/status";
@@ -76,31 +77,7 @@ pub fn parse_last_install(log: &str) -> Option<i64> {
     log.lines()
         .rev()
         .find(|l| l.contains(" status installed "))
-        .and_then(|l| parse_datetime(l.get(..19)?))
-}
-
-/// `YYYY-MM-DD HH:MM:SS` as UTC ms since the epoch.
-pub fn parse_datetime(s: &str) -> Option<i64> {
-    let (date, time) = s.split_once(' ')?;
-    let mut d = date.split('-').map(|p| p.parse::<i64>());
-    let (y, m, day) = (d.next()?.ok()?, d.next()?.ok()?, d.next()?.ok()?);
-    let mut t = time.split(':').map(|p| p.parse::<i64>());
-    let (hh, mm, ss) = (t.next()?.ok()?, t.next()?.ok()?, t.next()?.ok()?);
-    if !(1..=12).contains(&m) || !(1..=31).contains(&day) || hh > 23 || mm > 59 || ss > 60 {
-        return None;
-    }
-    Some((days_from_civil(y, m, day) * 86_400 + hh * 3600 + mm * 60 + ss) * 1000)
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
-pub fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = if y >= 0 { y } else { y - 399 } / 400;
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+        .and_then(|l| parse_timestamp_ms(l.get(..19)?))
 }
 
 #[cfg(test)]
@@ -135,12 +112,12 @@ mod tests {
     #[test]
     fn last_install_from_the_log() {
         let t = parse_last_install(include_str!("../../tests/fixtures/debian/dpkg.log")).unwrap();
-        assert_eq!(t, parse_datetime("2026-09-22 04:51:30").unwrap());
-        assert_eq!(parse_datetime("1970-01-02 00:00:00"), Some(86_400_000));
+        assert_eq!(t, parse_timestamp_ms("2026-09-22 04:51:30").unwrap());
+        assert_eq!(parse_timestamp_ms("1970-01-02 00:00:00"), Some(86_400_000));
         assert_eq!(
-            parse_datetime("2024-02-29 12:00:00"),
+            parse_timestamp_ms("2024-02-29 12:00:00"),
             Some(1_709_208_000_000)
         );
-        assert_eq!(parse_datetime("2024-13-01 00:00:00"), None);
+        assert_eq!(parse_timestamp_ms("2024-13-01 00:00:00"), None);
     }
 }

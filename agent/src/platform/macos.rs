@@ -19,8 +19,9 @@ use std::time::Duration;
 use serde_json::Value;
 use tilsyn_proto::v1::{Hardware, OsInfo, Package, PatchLevel, PendingUpdate, ServiceStatus};
 
-use super::zypper::{xml_events, XmlEvent};
-use super::{cmd, dnf, PlatformError};
+use super::time::parse_timestamp_ms;
+use super::xml::{xml_events, XmlEvent};
+use super::{cmd, PlatformError};
 
 const APPS: &str = "system_profiler SPApplicationsDataType";
 const HARDWARE: &str = "system_profiler SPHardwareDataType";
@@ -353,7 +354,7 @@ pub fn build_patch_level(
 
 /// The date `defaults read … LastSuccessfulDate` prints: `2024-10-08 07:41:12 +0000`.
 pub fn parse_defaults_date(text: &str) -> Option<i64> {
-    dnf::parse_timestamp_ms(text.trim())
+    parse_timestamp_ms(text.trim())
 }
 
 /// One entry of `/Library/Receipts/InstallHistory.plist`.
@@ -430,7 +431,7 @@ pub fn parse_install_history(text: &str) -> Result<Vec<InstallRecord>, PlatformE
 fn set_field(r: &mut InstallRecord, key: &str, value: String, in_array: bool) {
     match (key, in_array) {
         ("packageIdentifiers", true) => r.package_ids.push(value.trim().to_string()),
-        ("date", false) => r.date_ms = dnf::parse_timestamp_ms(&value),
+        ("date", false) => r.date_ms = parse_timestamp_ms(&value),
         ("displayName", false) => r.display_name = value.trim().to_string(),
         ("displayVersion", false) => r.display_version = value.trim().to_string(),
         ("processName", false) => r.process_name = value.trim().to_string(),

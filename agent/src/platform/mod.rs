@@ -17,7 +17,9 @@ pub mod macos;
 pub mod os_release;
 pub mod rpm;
 pub mod systemd;
+pub mod time;
 pub mod windows;
+pub mod xml;
 pub mod zypper;
 
 /// Why a platform source could not deliver.

@@ -17,7 +17,8 @@ use std::collections::HashSet;
 use serde_json::Value;
 use tilsyn_proto::v1::{Hardware, OsInfo, Package, PatchLevel, PendingUpdate, ServiceStatus};
 
-use super::{cmd, dnf, PlatformError};
+use super::time::parse_timestamp_ms;
+use super::{cmd, PlatformError};
 
 const UNINSTALL: &str = "uninstall registry";
 const WINDOWS_UPDATE: &str = "Windows Update";
@@ -594,7 +595,7 @@ pub fn ps_date_ms(v: &Value) -> Option<i64> {
                 let n: i64 = digits.split('-').next()?.parse().ok()?;
                 sign * n
             } else {
-                dnf::parse_timestamp_ms(s)?
+                parse_timestamp_ms(s)?
             }
         }
         Value::Object(o) => return o.get("value").and_then(ps_date_ms),
