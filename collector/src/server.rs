@@ -129,33 +129,20 @@ async fn background(s: Arc<Shared>, mut stop: tokio::sync::watch::Receiver<bool>
         tokio::select! {
             _ = async { let _ = stop.wait_for(|v| *v).await; } => return,
             _ = offline_tick.tick() => {
-                let st = s.store.clone();
                 let missed = s.cfg.offline.missed_intervals;
                 let now = (s.clock)();
-                match tokio::task::spawn_blocking(move || st.mark_offline(now)).await {
-                    Ok(Ok(ids)) => {
-                        for id in &ids {
-                            tracing::warn!(agent_id = %id, "host offline: missed {missed} health intervals");
-                        }
-                        s.metrics.state_changes.with_label_values(&["offline"]).inc_by(ids.len() as u64);
+                // Failures are counted and logged by with_store; the next tick retries.
+                if let Ok(ids) = s.with_store("mark_offline", move |st| st.mark_offline(now)).await {
+                    for id in &ids {
+                        tracing::warn!(agent_id = %id, "host offline: missed {missed} health intervals");
                     }
-                    Ok(Err(e)) => {
-                        s.metrics.store_errors.with_label_values(&["mark_offline"]).inc();
-                        tracing::error!(error = %e, "offline detection failed");
-                    }
-                    Err(e) => tracing::error!(error = %e, "offline detection task failed"),
+                    s.metrics.state_changes.with_label_values(&["offline"]).inc_by(ids.len() as u64);
                 }
             }
             _ = prune_tick.tick() => {
-                let st = s.store.clone();
                 let before = (s.clock)() - s.cfg.store.health_retention.0.as_millis() as i64;
-                match tokio::task::spawn_blocking(move || st.prune_health(before)).await {
-                    Ok(Ok(n)) => s.metrics.health_pruned.inc_by(n),
-                    Ok(Err(e)) => {
-                        s.metrics.store_errors.with_label_values(&["prune_health"]).inc();
-                        tracing::error!(error = %e, "health retention failed");
-                    }
-                    Err(e) => tracing::error!(error = %e, "health retention task failed"),
+                if let Ok(n) = s.with_store("prune_health", move |st| st.prune_health(before)).await {
+                    s.metrics.health_pruned.inc_by(n);
                 }
             }
         }

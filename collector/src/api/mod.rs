@@ -63,13 +63,7 @@ async fn store<T: Send + 'static>(
     op: &'static str,
     f: impl FnOnce(&dyn Store) -> Result<T, StoreError> + Send + 'static,
 ) -> Result<T, ApiError> {
-    let st = s.store.clone();
-    let r = tokio::task::spawn_blocking(move || f(&*st))
-        .await
-        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
-    r.map_err(|e| {
-        s.metrics.store_errors.with_label_values(&[op]).inc();
-        tracing::error!(operation = op, error = %e, "store error");
+    s.with_store(op, f).await.map_err(|e| {
         ApiError(
             StatusCode::SERVICE_UNAVAILABLE,
             format!("store unavailable: {e}"),

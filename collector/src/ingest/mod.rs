@@ -60,18 +60,35 @@ impl Shared {
             .clone()
     }
 
+    /// Runs a store call on the blocking pool; a failure is counted by operation and
+    /// logged here, once, for every surface (gRPC, HTTP, background loops).
+    pub async fn with_store<T: Send + 'static>(
+        &self,
+        op: &'static str,
+        f: impl FnOnce(&dyn Store) -> crate::store::Result<T> + Send + 'static,
+    ) -> crate::store::Result<T> {
+        let store = self.store.clone();
+        let r = tokio::task::spawn_blocking(move || f(&*store))
+            .await
+            .unwrap_or_else(|e| {
+                Err(crate::store::StoreError::Db(format!(
+                    "store task failed: {e}"
+                )))
+            });
+        if let Err(e) = &r {
+            self.metrics.store_errors.with_label_values(&[op]).inc();
+            tracing::error!(operation = op, error = %e, "store error");
+        }
+        r
+    }
+
+    /// [`Self::with_store`] for gRPC handlers: a failure is UNAVAILABLE, so agents retry.
     async fn blocking<T: Send + 'static>(
         &self,
         f: impl FnOnce(&dyn Store) -> crate::store::Result<T> + Send + 'static,
         op: &'static str,
     ) -> Result<T, Status> {
-        let store = self.store.clone();
-        let r = tokio::task::spawn_blocking(move || f(&*store))
-            .await
-            .map_err(|e| Status::internal(format!("store task failed: {e}")))?;
-        r.map_err(|e| {
-            self.metrics.store_errors.with_label_values(&[op]).inc();
-            tracing::error!(operation = op, error = %e, "store error");
+        self.with_store(op, f).await.map_err(|_| {
             Status::unavailable(format!("collector store unavailable ({op}); retry later"))
         })
     }
