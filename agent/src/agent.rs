@@ -87,26 +87,19 @@ pub async fn run(cfg: AgentConfig) -> anyhow::Result<()> {
                         "identity was issued by another collector address; using it anyway");
                 }
                 let mut c = Client::new(channel.clone(), &id.agent_id, &id.secret)?;
-                let settings = match c.settings().await {
-                    Ok(s) => s,
+                match c.settings().await {
+                    Ok(s) => (id, s),
                     Err(transport::TransportError::Unauthenticated(m)) => {
                         tracing::warn!(reason = %m, "collector does not know this agent; enrolling again");
                         enroll_until_done(&cfg, &target).await?
                     }
                     Err(e) => {
                         tracing::warn!(error = %e, "cannot fetch settings yet; starting with defaults");
-                        default_settings()
+                        (id, default_settings())
                     }
-                }.clone();
-                (state::load(&cfg.state_dir)?.unwrap_or(id), settings)
+                }
             }
-            None => {
-                let settings = enroll_until_done(&cfg, &target).await?;
-                (
-                    state::load(&cfg.state_dir)?.context("identity just saved")?,
-                    settings,
-                )
-            }
+            None => enroll_until_done(&cfg, &target).await?,
         };
         let client = Client::new(channel.clone(), &id.agent_id, &id.secret)?;
         let mut runner = Runner::new(
@@ -138,11 +131,14 @@ pub async fn run(cfg: AgentConfig) -> anyhow::Result<()> {
 }
 
 /// Enrolls, retrying while the collector is unreachable; a refused token is fatal.
-async fn enroll_until_done(cfg: &AgentConfig, target: &Target) -> anyhow::Result<AgentSettings> {
+async fn enroll_until_done(
+    cfg: &AgentConfig,
+    target: &Target,
+) -> anyhow::Result<(Identity, AgentSettings)> {
     let mut wait = std::time::Duration::from_secs(1);
     loop {
         match enroll(cfg, target).await {
-            Ok((_, s)) => return Ok(s),
+            Ok(done) => return Ok(done),
             Err(e) => {
                 let unavailable = e
                     .downcast_ref::<transport::TransportError>()

@@ -3,22 +3,20 @@
 use prost::Message;
 use tilsyn_proto::v1::{Inventory, SoftwareList};
 
-fn sha256_hex(bytes: &[u8]) -> String {
-    hex::encode(ring::digest::digest(&ring::digest::SHA256, bytes).as_ref())
+/// SHA-256 of a section's protobuf encoding with its own hash field cleared (encoding is
+/// deterministic for these messages: they have no maps).
+fn content_hash<M: Message + Clone>(section: &M, clear_hash: impl FnOnce(&mut M)) -> String {
+    let mut c = section.clone();
+    clear_hash(&mut c);
+    hex::encode(ring::digest::digest(&ring::digest::SHA256, &c.encode_to_vec()).as_ref())
 }
 
-/// Hash of the inventory without its own hash field (protobuf encoding is deterministic
-/// for these messages: no maps).
 pub fn inventory_hash(inv: &Inventory) -> String {
-    let mut c = inv.clone();
-    c.content_hash.clear();
-    sha256_hex(&c.encode_to_vec())
+    content_hash(inv, |i| i.content_hash.clear())
 }
 
 pub fn software_hash(list: &SoftwareList) -> String {
-    let mut c = list.clone();
-    c.content_hash.clear();
-    sha256_hex(&c.encode_to_vec())
+    content_hash(list, |l| l.content_hash.clear())
 }
 
 #[cfg(test)]
