@@ -1,6 +1,5 @@
 //! The agent's identity on disk: `agent-state.json` in the state directory, mode 0600.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -67,27 +66,7 @@ pub fn save(state_dir: &Path, id: &Identity) -> Result<(), StateError> {
     write_private(&path, &bytes).map_err(|source| StateError::Write { path, source })
 }
 
-/// Writes a file atomically (temp file, fsync, rename) with mode 0600 on Unix, so a crash
-/// leaves either the old or the new content and no other user can read secrets.
-pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)?;
-    let tmp = path.with_extension("tmp");
-    {
-        let mut opts = std::fs::OpenOptions::new();
-        opts.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            opts.mode(0o600);
-        }
-        let mut f = opts.open(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-    }
-    std::fs::rename(&tmp, path)?;
-    Ok(())
-}
+pub use tilsyn_proto::files::write_private;
 
 #[cfg(test)]
 mod tests {

@@ -114,8 +114,12 @@ fn generate(dir: &Path, extra_names: &[String]) -> Result<(), TlsError> {
 
     let write = |name: &str, data: String, private: bool| -> Result<(), TlsError> {
         let path = dir.join(name);
-        write_file(&path, data.as_bytes(), private)
-            .map_err(|source| TlsError::Write { path, source })
+        tilsyn_proto::files::write_atomic(
+            &path,
+            data.as_bytes(),
+            if private { 0o600 } else { 0o644 },
+        )
+        .map_err(|source| TlsError::Write { path, source })
     };
     write("ca.key", issuer_key_pem(&issuer), true)?;
     write("ca.pem", ca_cert.pem(), false)?;
@@ -130,20 +134,4 @@ fn generate(dir: &Path, extra_names: &[String]) -> Result<(), TlsError> {
 
 fn issuer_key_pem(issuer: &Issuer<'_, KeyPair>) -> String {
     issuer.key().serialize_pem()
-}
-
-fn write_file(path: &Path, data: &[u8], private: bool) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut o = std::fs::OpenOptions::new();
-    o.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        o.mode(if private { 0o600 } else { 0o644 });
-    }
-    #[cfg(not(unix))]
-    let _ = private;
-    let mut f = o.open(path)?;
-    f.write_all(data)?;
-    f.sync_all()
 }

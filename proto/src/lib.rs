@@ -2,7 +2,8 @@
 //!
 //! `v1` is generated from `proto/tilsyn/v1/agent.proto` at build time (protox, no system
 //! `protoc`). `meta` names the gRPC metadata keys; `duration` and `yaml` hold the small
-//! config helpers both binaries use, so their config files behave alike.
+//! config helpers both binaries use, so their config files behave alike; `files` writes
+//! state files atomically.
 
 pub mod v1 {
     #![allow(clippy::large_enum_variant, clippy::doc_lazy_continuation)]
@@ -10,6 +11,7 @@ pub mod v1 {
 }
 
 pub mod duration;
+pub mod files;
 pub mod yaml;
 
 /// gRPC metadata keys used for agent authentication.
