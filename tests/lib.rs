@@ -10,13 +10,18 @@ use std::time::{Duration, Instant};
 
 pub const TOKEN: &str = "e2e-token-for-social-services";
 
+/// The workspace root (shipped configs and fixtures live there).
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
 /// Path of a workspace binary, built (once per test run) so it is never stale.
 pub fn bin(name: &str) -> PathBuf {
     static BUILD: Once = Once::new();
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf();
+    let root = repo_root();
     BUILD.call_once(|| {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let st = Command::new(cargo)
@@ -107,8 +112,14 @@ pub struct Collector {
 }
 
 impl Collector {
-    /// Writes a config (TLS auto, short offline detection) and starts the collector.
+    /// Writes a config (TLS auto, short offline detection, the shipped standards) and
+    /// starts the collector.
     pub fn start(dir: &Path, extra: &str) -> Collector {
+        Self::start_with_standards(dir, extra, &repo_root().join("configs/standards"))
+    }
+
+    /// [`Self::start`] with another standards directory (watched every second).
+    pub fn start_with_standards(dir: &Path, extra: &str, standards: &Path) -> Collector {
         let grpc_port = free_port();
         let http_port = free_port();
         let config = dir.join("collector.yaml");
@@ -129,10 +140,14 @@ departments:
   - id: social-services
     name: Social Services
     tokens: [{TOKEN}]
+compliance:
+  standards_dir: '{standards}'
+  watch_every: 1s
 settings:
   defaults:
     health_interval: 5s
-{extra}"
+{extra}",
+                standards = standards.display()
             ),
         )
         .unwrap();

@@ -181,7 +181,7 @@ impl AgentConfig {
             if crate::probes::ProbeKind::from_name(p).is_none() {
                 is.push(
                     format!("overrides.disabled_probes[{i}]"),
-                    format!("unknown probe {p:?} (inventory, software, patches, health)"),
+                    format!("unknown probe {p:?} (inventory, software, patches, health, facts)"),
                 );
             }
         }

@@ -71,13 +71,15 @@ pub fn kind_of(r: &Report) -> &'static str {
         Some(Body::Software(_)) => "software",
         Some(Body::Patches(_)) => "patches",
         Some(Body::Health(_)) | None => "health",
+        Some(Body::Facts(_)) => "facts",
         Some(Body::Unchanged(s)) if s.section == "software" => "software",
+        Some(Body::Unchanged(s)) if s.section == "facts" => "facts",
         Some(Body::Unchanged(_)) => "inventory",
     }
 }
 
 fn kind_from_name(s: &str) -> Option<&'static str> {
-    ["inventory", "software", "patches", "health"]
+    ["inventory", "software", "patches", "health", "facts"]
         .into_iter()
         .find(|k| *k == s)
 }

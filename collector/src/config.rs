@@ -28,6 +28,9 @@ pub struct CollectorConfig {
     /// Settings handed to agents, per department and class.
     #[serde(default)]
     pub settings: SettingsConfig,
+    /// Standards, waivers and how often results are refreshed.
+    #[serde(default)]
+    pub compliance: ComplianceConfig,
     #[serde(default = "default_log")]
     pub log: String,
 }
@@ -214,6 +217,49 @@ pub struct SettingsConfig {
     pub overrides: Vec<SettingsOverride>,
 }
 
+/// Compliance with the organisation's standards (see `configs/standards/README.md`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ComplianceConfig {
+    /// Directory of standards and waivers (`*.yaml`), relative to this file. Reloaded on
+    /// change and on SIGHUP; a set with errors never replaces the loaded one.
+    #[serde(default = "d_standards_dir")]
+    pub standards_dir: PathBuf,
+    /// Every host is re-evaluated this often even without new facts: patch ages grow.
+    #[serde(default = "d_reevaluate")]
+    pub reevaluate_every: HumanDuration,
+    /// Waivers expiring within this period are shown as `expiring`.
+    #[serde(default = "d_waiver_warning")]
+    pub waiver_warning: HumanDuration,
+    /// How often the directory is checked for changed files (0s = only on SIGHUP).
+    #[serde(default = "d_watch")]
+    pub watch_every: HumanDuration,
+}
+
+fn d_standards_dir() -> PathBuf {
+    PathBuf::from("standards")
+}
+fn d_reevaluate() -> HumanDuration {
+    HumanDuration::secs(3600)
+}
+fn d_waiver_warning() -> HumanDuration {
+    HumanDuration::secs(14 * 86_400)
+}
+fn d_watch() -> HumanDuration {
+    HumanDuration::secs(2)
+}
+
+impl Default for ComplianceConfig {
+    fn default() -> Self {
+        ComplianceConfig {
+            standards_dir: d_standards_dir(),
+            reevaluate_every: d_reevaluate(),
+            waiver_warning: d_waiver_warning(),
+            watch_every: d_watch(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct AgentSettingsConfig {
@@ -225,6 +271,9 @@ pub struct AgentSettingsConfig {
     pub software_interval: HumanDuration,
     #[serde(default = "d_patch")]
     pub patch_interval: HumanDuration,
+    /// How often the security and configuration facts are read (compliance).
+    #[serde(default = "d_patch")]
+    pub facts_interval: HumanDuration,
     #[serde(default)]
     pub watched_services: Vec<String>,
     #[serde(default)]
@@ -250,6 +299,7 @@ impl Default for AgentSettingsConfig {
             inventory_interval: d_inventory(),
             software_interval: d_inventory(),
             patch_interval: d_patch(),
+            facts_interval: d_patch(),
             watched_services: Vec::new(),
             watched_processes: Vec::new(),
             disabled_probes: Vec::new(),
@@ -267,6 +317,7 @@ pub struct SettingsOverride {
     pub inventory_interval: Option<HumanDuration>,
     pub software_interval: Option<HumanDuration>,
     pub patch_interval: Option<HumanDuration>,
+    pub facts_interval: Option<HumanDuration>,
     /// Replaces the list when given.
     pub watched_services: Option<Vec<String>>,
     pub watched_processes: Option<Vec<String>>,
@@ -280,7 +331,7 @@ pub struct SettingsMatch {
     pub class: Option<String>,
 }
 
-const PROBES: [&str; 4] = ["inventory", "software", "patches", "health"];
+const PROBES: [&str; 5] = ["inventory", "software", "patches", "health", "facts"];
 
 impl CollectorConfig {
     /// Loads and validates; every problem is listed with file and line.
@@ -310,6 +361,7 @@ impl CollectorConfig {
         for d in &mut self.departments {
             d.token_files = d.token_files.iter().map(|p| abs(base, p)).collect();
         }
+        self.compliance.standards_dir = abs(base, &self.compliance.standards_dir);
     }
 
     fn load_token_files(&mut self, is: &mut Issues) {
@@ -332,6 +384,18 @@ impl CollectorConfig {
 
     fn validate(&self) -> Issues {
         let mut is = Issues::default();
+        if self.compliance.reevaluate_every.as_secs() < 60 {
+            is.push("compliance.reevaluate_every", "at least 1m");
+        }
+        if !self.compliance.standards_dir.is_dir() {
+            is.push(
+                "compliance.standards_dir",
+                format!(
+                    "{} is not a directory (create it, or point standards_dir at configs/standards)",
+                    self.compliance.standards_dir.display()
+                ),
+            );
+        }
         let tls = &self.grpc.tls;
         match tls.mode {
             TlsMode::Files => {
@@ -478,6 +542,7 @@ impl CollectorConfig {
                     inventory_interval: o.inventory_interval,
                     software_interval: o.software_interval,
                     patch_interval: o.patch_interval,
+                    facts_interval: o.facts_interval,
                     disabled_probes: o.disabled_probes.clone().unwrap_or_default(),
                 },
             );
@@ -500,6 +565,7 @@ struct PartialSettings {
     inventory_interval: Option<HumanDuration>,
     software_interval: Option<HumanDuration>,
     patch_interval: Option<HumanDuration>,
+    facts_interval: Option<HumanDuration>,
     disabled_probes: Vec<String>,
 }
 
@@ -510,6 +576,7 @@ impl From<AgentSettingsConfig> for PartialSettings {
             inventory_interval: Some(s.inventory_interval),
             software_interval: Some(s.software_interval),
             patch_interval: Some(s.patch_interval),
+            facts_interval: Some(s.facts_interval),
             disabled_probes: s.disabled_probes,
         }
     }
@@ -521,6 +588,7 @@ fn check_settings(is: &mut Issues, path: &str, s: &PartialSettings) {
         ("inventory_interval", s.inventory_interval, 60),
         ("software_interval", s.software_interval, 60),
         ("patch_interval", s.patch_interval, 60),
+        ("facts_interval", s.facts_interval, 60),
     ] {
         if let Some(d) = d {
             if d.as_secs() < min {
@@ -535,7 +603,7 @@ fn check_settings(is: &mut Issues, path: &str, s: &PartialSettings) {
         if !PROBES.contains(&p.as_str()) {
             is.push(
                 format!("{path}.disabled_probes[{i}]"),
-                format!("unknown probe {p:?} (inventory, software, patches, health)"),
+                format!("unknown probe {p:?} (inventory, software, patches, health, facts)"),
             );
         }
     }
@@ -556,6 +624,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("collector.yaml");
         std::fs::write(&p, text).unwrap();
+        std::fs::create_dir(dir.path().join("standards")).unwrap();
         CollectorConfig::load(&p)
     }
 

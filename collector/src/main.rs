@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use tilsyn_collector::compliance::standard::StandardSet;
 use tilsyn_collector::config::CollectorConfig;
 
 #[derive(Parser)]
@@ -24,16 +25,46 @@ enum Cmd {
         #[arg(short, long, default_value = "/etc/tilsyn/collector.yaml")]
         config: PathBuf,
     },
-    /// Check the config file and print every error with its line.
+    /// Check the config file (and the standards it names) and print every error.
     Validate {
         #[arg(short, long, default_value = "/etc/tilsyn/collector.yaml")]
         config: PathBuf,
+    },
+    /// Work with standards files without a running collector.
+    Standards {
+        #[command(subcommand)]
+        cmd: StandardsCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum StandardsCmd {
+    /// Check every standard and waiver in DIR; print every error with file and line.
+    Validate { dir: PathBuf },
+    /// Evaluate a standard against a host's facts (e.g. saved from
+    /// GET /api/v1/hosts/{id}/facts) and print a table.
+    Test {
+        /// The standard file.
+        #[arg(long)]
+        standard: PathBuf,
+        /// Facts file (JSON, or YAML in the same shape).
+        #[arg(long)]
+        facts: PathBuf,
+        /// Waiver files to apply, if any.
+        #[arg(long)]
+        waivers: Vec<PathBuf>,
+        /// Evaluate as of this date (YYYY-MM-DD) instead of now: try waiver expiry.
+        #[arg(long)]
+        at: Option<String>,
     },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let (Cmd::Run { config } | Cmd::Validate { config }) = &cli.cmd;
+    let config = match &cli.cmd {
+        Cmd::Run { config } | Cmd::Validate { config } => config,
+        Cmd::Standards { cmd } => return standards(cmd),
+    };
     let cfg = match CollectorConfig::load(config) {
         Ok(c) => c,
         Err(e) => {
@@ -42,12 +73,22 @@ fn main() -> ExitCode {
         }
     };
     if let Cmd::Validate { .. } = cli.cmd {
+        let set = match StandardSet::load_dir(&cfg.compliance.standards_dir) {
+            Ok(s) => s,
+            Err(e) => {
+                eprint!("{e}");
+                return ExitCode::from(2);
+            }
+        };
         println!(
-            "{}: ok ({} departments, grpc {}, http {})",
+            "{}: ok ({} departments, grpc {}, http {}, {} standards with {} rules from {})",
             config.display(),
             cfg.departments.len(),
             cfg.grpc.listen,
-            cfg.http.listen
+            cfg.http.listen,
+            set.standards.len(),
+            set.rule_count(),
+            cfg.compliance.standards_dir.display()
         );
         return ExitCode::SUCCESS;
     }
@@ -77,6 +118,62 @@ fn main() -> ExitCode {
         Err(e) => {
             eprintln!("tilsyn-collector: {e:#}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+fn standards(cmd: &StandardsCmd) -> ExitCode {
+    match cmd {
+        StandardsCmd::Validate { dir } => match StandardSet::load_dir(dir) {
+            Ok(set) => {
+                for s in &set.standards {
+                    println!(
+                        "{}: {} {} ({} rules)",
+                        s.file.display(),
+                        s.id,
+                        s.version,
+                        s.rules.len()
+                    );
+                }
+                println!(
+                    "{}: ok ({} standards, {} rules, {} waivers)",
+                    dir.display(),
+                    set.standards.len(),
+                    set.rule_count(),
+                    set.waivers.len()
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprint!("{e}");
+                ExitCode::from(2)
+            }
+        },
+        StandardsCmd::Test {
+            standard,
+            facts,
+            waivers,
+            at,
+        } => {
+            match tilsyn_collector::compliance::try_standard(
+                standard,
+                facts,
+                waivers,
+                at.as_deref(),
+            ) {
+                Ok((table, compliant)) => {
+                    print!("{table}");
+                    if compliant {
+                        ExitCode::SUCCESS
+                    } else {
+                        ExitCode::from(1)
+                    }
+                }
+                Err(e) => {
+                    eprintln!("{e}");
+                    ExitCode::from(2)
+                }
+            }
         }
     }
 }

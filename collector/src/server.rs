@@ -41,7 +41,8 @@ pub async fn run(
         .with_context(|| format!("cannot create data_dir {}", cfg.data_dir.display()))?;
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&cfg.store.sqlite_path)?);
     let metrics = Arc::new(Metrics::new());
-    let shared = Shared::new(cfg.clone(), store.clone(), metrics.clone(), now_ms);
+    let shared = Shared::new(cfg.clone(), store.clone(), metrics.clone(), now_ms)
+        .map_err(|e| anyhow::anyhow!("{e}").context("the standards cannot be loaded; fix them (tilsyn-collector standards validate DIR) and start again"))?;
 
     let tls = match cfg.grpc.tls.mode {
         TlsMode::Auto => Some(tls::auto(
@@ -120,14 +121,43 @@ fn tokio_stream_incoming(l: tokio::net::TcpListener) -> tonic::transport::server
     tonic::transport::server::TcpIncoming::from(l).with_nodelay(Some(true))
 }
 
-/// Offline detection and health retention.
+/// SIGHUP as a stream (Unix); elsewhere a receiver that never fires.
+fn hangup_signal() -> tokio::sync::mpsc::Receiver<()> {
+    let (tx, rx) = tokio::sync::mpsc::channel(1);
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::hangup()) {
+            Ok(mut sig) => {
+                tokio::spawn(async move {
+                    while sig.recv().await.is_some() {
+                        let _ = tx.try_send(());
+                    }
+                });
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGHUP; standards reload on file change only")
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    std::mem::forget(tx);
+    rx
+}
+
+/// Offline detection, health retention, standards reload on SIGHUP.
 async fn background(s: Arc<Shared>, mut stop: tokio::sync::watch::Receiver<bool>) {
     let mut offline_tick =
         tokio::time::interval(s.cfg.offline.check_every.0.max(Duration::from_secs(1)));
     let mut prune_tick = tokio::time::interval(Duration::from_secs(600));
+    let mut hangup = hangup_signal();
     loop {
         tokio::select! {
             _ = async { let _ = stop.wait_for(|v| *v).await; } => return,
+            _ = hangup.recv() => {
+                tracing::info!("SIGHUP: reloading standards");
+                s.compliance.request_reload();
+            }
             _ = offline_tick.tick() => {
                 let missed = s.cfg.offline.missed_intervals;
                 let now = (s.clock)();

@@ -28,6 +28,9 @@ pub fn resolve(cfg: &SettingsConfig, department: &str, class: &str) -> AgentSett
         if let Some(d) = o.patch_interval {
             s.patch_interval = d;
         }
+        if let Some(d) = o.facts_interval {
+            s.facts_interval = d;
+        }
         if let Some(v) = &o.watched_services {
             s.watched_services = v.clone();
         }
@@ -47,6 +50,7 @@ pub fn resolve(cfg: &SettingsConfig, department: &str, class: &str) -> AgentSett
         inventory_interval_seconds: secs(s.inventory_interval),
         software_interval_seconds: secs(s.software_interval),
         patch_interval_seconds: secs(s.patch_interval),
+        facts_interval_seconds: secs(s.facts_interval),
         watched_services: s.watched_services,
         watched_processes: s.watched_processes,
         disabled_probes: s.disabled_probes,
@@ -134,6 +138,7 @@ mod tests {
             inventory_interval: None,
             software_interval: None,
             patch_interval: None,
+            facts_interval: None,
             watched_services: Some(vec!["sshd.service".into()]),
             watched_processes: None,
             disabled_probes: None,
@@ -147,6 +152,7 @@ mod tests {
             inventory_interval: None,
             software_interval: None,
             patch_interval: None,
+            facts_interval: None,
             watched_services: None,
             watched_processes: None,
             disabled_probes: None,

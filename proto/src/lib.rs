@@ -12,6 +12,7 @@ pub mod v1 {
 
 pub mod duration;
 pub mod files;
+pub mod time;
 pub mod yaml;
 
 /// gRPC metadata keys used for agent authentication.

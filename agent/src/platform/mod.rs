@@ -17,7 +17,7 @@ pub mod macos;
 pub mod os_release;
 pub mod rpm;
 pub mod systemd;
-pub mod time;
+pub use tilsyn_proto::time;
 pub mod windows;
 pub mod xml;
 pub mod zypper;

@@ -14,6 +14,8 @@ use serde::Deserialize;
 use crate::ingest::Shared;
 use crate::store::{HostFilter, Store, StoreError};
 
+mod compliance;
+
 pub fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
@@ -24,6 +26,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/api/v1/hosts/{agent_id}/health", get(health_history))
         .route("/api/v1/hosts/{agent_id}/events", get(host_events))
         .route("/api/v1/summary", get(summary))
+        .merge(compliance::routes())
         .fallback(|| async {
             ApiError(
                 StatusCode::NOT_FOUND,
@@ -79,6 +82,8 @@ async fn readyz(State(s): State<Arc<Shared>>) -> Result<&'static str, ApiError> 
 async fn metrics(State(s): State<Arc<Shared>>) -> Result<Response, ApiError> {
     let counts = store(&s, "host_counts", |st| st.host_counts()).await?;
     s.metrics.set_fleet(&counts, (s.clock)());
+    let c = s.compliance.clone();
+    let _ = tokio::task::spawn_blocking(move || c.export_metrics()).await;
     Ok((
         [(
             header::CONTENT_TYPE,

@@ -28,27 +28,36 @@ pub struct Shared {
     pub metrics: Arc<Metrics>,
     pub writer: writer::Writer,
     pub clock: fn() -> i64,
+    pub compliance: Arc<crate::compliance::Compliance>,
     auth_cache: RwLock<HashMap<String, AgentAuth>>,
     settings_cache: Mutex<HashMap<(String, String), AgentSettings>>,
 }
 
 impl Shared {
+    /// Starts the writer and the compliance engine; fails when the standards have errors.
     pub fn new(
         cfg: CollectorConfig,
         store: Arc<dyn Store>,
         metrics: Arc<Metrics>,
         clock: fn() -> i64,
-    ) -> Arc<Self> {
+    ) -> Result<Arc<Self>, crate::compliance::standard::LoadErrors> {
+        let compliance = crate::compliance::Compliance::start(
+            cfg.compliance.clone(),
+            store.clone(),
+            metrics.clone(),
+            clock,
+        )?;
         let writer = writer::Writer::start(store.clone(), metrics.clone(), 8192, clock);
-        Arc::new(Shared {
+        Ok(Arc::new(Shared {
             cfg,
             store,
             metrics,
             writer,
             clock,
+            compliance,
             auth_cache: RwLock::new(HashMap::new()),
             settings_cache: Mutex::new(HashMap::new()),
-        })
+        }))
     }
 
     pub fn settings_for(&self, department: &str, class: &str) -> AgentSettings {
@@ -312,7 +321,7 @@ impl AgentService for IngestService {
         for r in &valid {
             for e in &r.errors {
                 let probe = match e.probe.as_str() {
-                    p @ ("inventory" | "software" | "patches" | "health") => p,
+                    p @ ("inventory" | "software" | "patches" | "health" | "facts") => p,
                     _ => "other",
                 };
                 s.metrics.probe_errors.with_label_values(&[probe]).inc();
@@ -333,6 +342,10 @@ impl AgentService for IngestService {
         })?;
         for (_, kind) in &outcome.applied {
             s.metrics.reports_ingested.with_label_values(&[kind]).inc();
+        }
+        // Health samples do not feed compliance; every other section may change facts.
+        if outcome.applied.iter().any(|(_, k)| *k != "health") {
+            s.compliance.host_changed(&who.agent_id);
         }
         s.metrics.reports_duplicate.inc_by(outcome.duplicates);
         if outcome.came_online {

@@ -214,11 +214,42 @@ pub fn validate(r: &Report, l: &Limits) -> Result<(), Rejection> {
             )?;
             Ok(())
         }
+        Some(Body::Facts(f)) => {
+            if f.content_hash.is_empty() {
+                return reject("missing_hash", "facts.content_hash is empty");
+            }
+            for (name, v) in [
+                ("content_hash", &f.content_hash),
+                ("auto_updates_detail", &f.auto_updates_detail),
+                ("disk_encryption_detail", &f.disk_encryption_detail),
+                ("firewall_detail", &f.firewall_detail),
+                ("screen_lock_detail", &f.screen_lock_detail),
+                ("antivirus_product", &f.antivirus_product),
+                ("ssh_permit_root_login", &f.ssh_permit_root_login),
+                ("time_source", &f.time_source),
+            ] {
+                text(&format!("facts.{name}"), v)?;
+            }
+            for (name, list) in [
+                ("local_admins", &f.local_admins),
+                ("running_services", &f.running_services),
+            ] {
+                let values = list.as_ref().map(|l| l.values.as_slice()).unwrap_or(&[]);
+                count(&format!("facts.{name}"), values.len(), MAX_LIST)?;
+                for v in values {
+                    text(&format!("facts.{name}"), v)?;
+                }
+            }
+            Ok(())
+        }
         Some(Body::Unchanged(s)) => {
-            if s.section != "inventory" && s.section != "software" {
+            if !["inventory", "software", "facts"].contains(&s.section.as_str()) {
                 return reject(
                     "unknown_section",
-                    format!("unchanged.section {:?} (inventory or software)", s.section),
+                    format!(
+                        "unchanged.section {:?} (inventory, software or facts)",
+                        s.section
+                    ),
                 );
             }
             if s.content_hash.is_empty() || s.content_hash.len() > 128 {

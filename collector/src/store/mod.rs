@@ -5,6 +5,9 @@
 use serde::Serialize;
 use tilsyn_proto::v1::Report;
 
+pub use crate::compliance::engine::ComplianceRow;
+pub use crate::compliance::facts::HostInputs;
+
 pub mod sqlite;
 
 #[derive(Debug, thiserror::Error)]
@@ -123,6 +126,9 @@ pub struct HostDetail {
     pub patches_at_ms: Option<i64>,
     pub health: Option<serde_json::Value>,
     pub health_at_ms: Option<i64>,
+    /// Security and configuration facts as the agent reported them.
+    pub facts: Option<serde_json::Value>,
+    pub facts_at_ms: Option<i64>,
     /// Latest errors per probe: `{probe: [{message, at_ms}]}`.
     pub probe_errors: serde_json::Value,
 }
@@ -179,4 +185,20 @@ pub trait Store: Send + Sync + 'static {
     fn host_events(&self, agent_id: &str, limit: u32) -> Result<Vec<HostEvent>>;
     /// Deletes health samples older than `before_ms`; returns how many.
     fn prune_health(&self, before_ms: i64) -> Result<u64>;
+    /// The sections compliance evaluates, for one host or (None) every host, streamed.
+    fn compliance_inputs(
+        &self,
+        agent_id: Option<&str>,
+        f: &mut dyn FnMut(HostInputs),
+    ) -> Result<()>;
+    /// Every stored compliance row, streamed (to restore `since` after a restart).
+    fn load_compliance(&self, f: &mut dyn FnMut(ComplianceRow)) -> Result<()>;
+    /// One host's compliance rows.
+    fn host_compliance(&self, agent_id: &str) -> Result<Vec<ComplianceRow>>;
+    /// Writes changed rows and deletes rows of standards that no longer apply.
+    fn save_compliance(
+        &self,
+        upserts: &[ComplianceRow],
+        deletes: &[(String, String)],
+    ) -> Result<()>;
 }

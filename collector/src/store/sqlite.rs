@@ -12,7 +12,15 @@ use tilsyn_proto::v1::{Health, Inventory, PatchLevel, SoftwareList};
 
 use super::*;
 
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
+
+/// Upgrades from each older schema version, applied in order after `SCHEMA` (which only
+/// creates what is missing).
+const MIGRATIONS: &[(i64, &str)] = &[(
+    2,
+    "ALTER TABLE hosts ADD COLUMN facts_hash TEXT; ALTER TABLE hosts ADD COLUMN facts_pb BLOB; \
+     ALTER TABLE hosts ADD COLUMN facts_at_ms BIGINT;",
+)];
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL);
@@ -51,7 +59,10 @@ CREATE TABLE IF NOT EXISTS hosts (
     reboot_required INTEGER,
     health_pb BLOB,
     health_at_ms BIGINT,
-    probe_errors_json TEXT NOT NULL DEFAULT '{}'
+    probe_errors_json TEXT NOT NULL DEFAULT '{}',
+    facts_hash TEXT,
+    facts_pb BLOB,
+    facts_at_ms BIGINT
 );
 CREATE INDEX IF NOT EXISTS hosts_by_group ON hosts (department, class, state);
 CREATE INDEX IF NOT EXISTS hosts_by_state_deadline ON hosts (state, offline_after_ms);
@@ -73,6 +84,16 @@ CREATE TABLE IF NOT EXISTS host_events (
     kind TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS host_events_by_host ON host_events (agent_id, at_ms);
+-- The compliance of one host with one standard: its status and every rule's result
+-- (JSON: state, observed value, since when, waiver), rewritten only when something changed.
+CREATE TABLE IF NOT EXISTS compliance (
+    agent_id TEXT NOT NULL,
+    standard_id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    results_json TEXT NOT NULL,
+    evaluated_at_ms BIGINT NOT NULL,
+    PRIMARY KEY (agent_id, standard_id)
+) WITHOUT ROWID;
 ";
 
 const SUMMARY_COLS: &str = "agent_id, hostname, fqdn, department, class, state, os_family, os_name, os_version, \
@@ -141,14 +162,10 @@ fn decode_json<M: Message + Default + serde::Serialize>(
     what: &str,
     blob: Option<Vec<u8>>,
 ) -> Result<Option<serde_json::Value>> {
-    blob.map(|b| {
-        let m = M::decode(b.as_slice()).map_err(|e| StoreError::Corrupt {
-            what: what.into(),
-            message: e.to_string(),
-        })?;
-        Ok(serde_json::to_value(m).expect("protocol types serialize"))
-    })
-    .transpose()
+    Ok(
+        decode::<M>(what, blob)?
+            .map(|m| serde_json::to_value(m).expect("protocol types serialize")),
+    )
 }
 
 impl SqliteStore {
@@ -189,14 +206,22 @@ impl SqliteStore {
         b: &IngestBatch,
         now_ms: i64,
     ) -> Result<BatchOutcome> {
-        type HostRow = (i64, String, Option<String>, Option<String>, String);
+        type HostRow = (
+            i64,
+            String,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            String,
+        );
         let row: Option<HostRow> = tx
-            .prepare_cached("SELECT last_seq, state, inventory_hash, software_hash, probe_errors_json FROM hosts WHERE agent_id = ?1")
+            .prepare_cached("SELECT last_seq, state, inventory_hash, software_hash, facts_hash, probe_errors_json FROM hosts WHERE agent_id = ?1")
             .map_err(db)?
-            .query_row(params![b.agent_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
+            .query_row(params![b.agent_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)))
             .optional()
             .map_err(db)?;
-        let Some((last_seq, state, mut inv_hash, mut sw_hash, errors_json)) = row else {
+        let Some((last_seq, state, mut inv_hash, mut sw_hash, mut facts_hash, errors_json)) = row
+        else {
             return Err(StoreError::Db(format!("unknown agent {}", b.agent_id)));
         };
         let mut last_seq = last_seq as u64;
@@ -266,9 +291,18 @@ impl SqliteStore {
                     .map_err(db)?;
                     "health"
                 }
+                Some(Body::Facts(f)) => {
+                    tx.prepare_cached("UPDATE hosts SET facts_hash = ?2, facts_pb = ?3, facts_at_ms = ?4 WHERE agent_id = ?1")
+                        .map_err(db)?
+                        .execute(params![b.agent_id, f.content_hash, f.encode_to_vec(), r.collected_at_ms])
+                        .map_err(db)?;
+                    facts_hash = Some(f.content_hash.clone());
+                    "facts"
+                }
                 Some(Body::Unchanged(s)) => {
                     let known = match s.section.as_str() {
                         "inventory" => &inv_hash,
+                        "facts" => &facts_hash,
                         _ => &sw_hash,
                     };
                     if known.as_deref() != Some(s.content_hash.as_str())
@@ -276,10 +310,10 @@ impl SqliteStore {
                     {
                         out.resend_sections.push(s.section.clone());
                     }
-                    if s.section == "inventory" {
-                        "inventory"
-                    } else {
-                        "software"
+                    match s.section.as_str() {
+                        "inventory" => "inventory",
+                        "facts" => "facts",
+                        _ => "software",
                     }
                 }
                 None => r
@@ -335,20 +369,35 @@ fn probe_kind(p: &str) -> &'static str {
         "inventory" => "inventory",
         "software" => "software",
         "patches" => "patches",
+        "facts" => "facts",
         _ => "health",
     }
 }
 
 impl Store for SqliteStore {
     fn migrate(&self) -> Result<()> {
-        let c = self.writer.lock().expect("writer");
-        c.execute_batch(SCHEMA).map_err(db)?;
-        let v: Option<i64> = c
-            .query_row("SELECT MAX(version) FROM schema_version", [], |r| r.get(0))
-            .map_err(db)?;
+        let mut c = self.writer.lock().expect("writer");
+        let tx = c.transaction().map_err(db)?;
+        // Read the version before SCHEMA runs: `CREATE TABLE IF NOT EXISTS` leaves an old
+        // hosts table as it was, and the migrations below add what it lacks.
+        let has_versions: bool = tx
+            .query_row(
+                "SELECT COUNT(*) FROM sqlite_master WHERE name = 'schema_version'",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .map_err(db)?
+            > 0;
+        let v: Option<i64> = if has_versions {
+            tx.query_row("SELECT MAX(version) FROM schema_version", [], |r| r.get(0))
+                .map_err(db)?
+        } else {
+            None
+        };
+        tx.execute_batch(SCHEMA).map_err(db)?;
         match v {
             None => {
-                c.execute("INSERT INTO schema_version (version) VALUES (?1)", [SCHEMA_VERSION]).map_err(db)?;
+                tx.execute("INSERT INTO schema_version (version) VALUES (?1)", [SCHEMA_VERSION]).map_err(db)?;
             }
             Some(v) if v > SCHEMA_VERSION => {
                 return Err(StoreError::Open {
@@ -356,8 +405,18 @@ impl Store for SqliteStore {
                     message: format!("database schema version {v} is newer than this collector understands ({SCHEMA_VERSION}); upgrade the collector"),
                 })
             }
-            Some(_) => {}
+            Some(v) => {
+                for (to, sql) in MIGRATIONS.iter().filter(|(to, _)| *to > v) {
+                    tx.execute_batch(sql).map_err(|e| StoreError::Open {
+                        path: self.path.clone(),
+                        message: format!("upgrading the schema to version {to}: {e}"),
+                    })?;
+                    tx.execute("INSERT INTO schema_version (version) VALUES (?1)", [to]).map_err(db)?;
+                    tracing::info!(path = %self.path, version = to, "database schema upgraded");
+                }
+            }
         }
+        tx.commit().map_err(db)?;
         Ok(())
     }
 
@@ -438,18 +497,18 @@ impl Store for SqliteStore {
         self.read(|c| {
             let sql = format!(
                 "SELECT {SUMMARY_COLS}, class_source, labels_json, machine_id, last_seq, inventory_pb, inventory_at_ms, \
-                 software_pb, software_at_ms, patches_pb, patches_at_ms, health_pb, health_at_ms, probe_errors_json \
-                 FROM hosts WHERE agent_id = ?1"
+                 software_pb, software_at_ms, patches_pb, patches_at_ms, health_pb, health_at_ms, probe_errors_json, \
+                 facts_pb, facts_at_ms FROM hosts WHERE agent_id = ?1"
             );
             type Blob = Option<Vec<u8>>;
-            type Raw = (HostSummary, String, String, String, i64, Blob, Option<i64>, Blob, Option<i64>, Blob, Option<i64>, Blob, Option<i64>, String);
+            type Raw = (HostSummary, String, String, String, i64, Blob, Option<i64>, Blob, Option<i64>, Blob, Option<i64>, Blob, Option<i64>, String, Blob, Option<i64>);
             let raw: Option<Raw> = c
                 .query_row(&sql, [agent_id], |r| {
-                    Ok((summary(r)?, r.get(17)?, r.get(18)?, r.get(19)?, r.get(20)?, r.get(21)?, r.get(22)?, r.get(23)?, r.get(24)?, r.get(25)?, r.get(26)?, r.get(27)?, r.get(28)?, r.get(29)?))
+                    Ok((summary(r)?, r.get(17)?, r.get(18)?, r.get(19)?, r.get(20)?, r.get(21)?, r.get(22)?, r.get(23)?, r.get(24)?, r.get(25)?, r.get(26)?, r.get(27)?, r.get(28)?, r.get(29)?, r.get(30)?, r.get(31)?))
                 })
                 .optional()
                 .map_err(db)?;
-            let Some((summary, class_source, labels, machine_id, last_seq, inv, inv_at, sw, sw_at, p, p_at, h, h_at, errs)) = raw else {
+            let Some((summary, class_source, labels, machine_id, last_seq, inv, inv_at, sw, sw_at, p, p_at, h, h_at, errs, facts, facts_at)) = raw else {
                 return Ok(None);
             };
             let what = |s: &str| format!("{s} of host {agent_id}");
@@ -467,6 +526,8 @@ impl Store for SqliteStore {
                 patches_at_ms: p_at,
                 health: decode_json::<Health>(&what("health"), h)?,
                 health_at_ms: h_at,
+                facts: decode_json::<tilsyn_proto::v1::Facts>(&what("facts"), facts)?,
+                facts_at_ms: facts_at,
                 probe_errors: json_opt(&what("probe errors"), Some(errs))?.unwrap_or_default(),
             }))
         })
@@ -578,6 +639,138 @@ impl Store for SqliteStore {
             )
             .map_err(db)?;
         Ok(n as u64)
+    }
+
+    fn compliance_inputs(
+        &self,
+        agent_id: Option<&str>,
+        f: &mut dyn FnMut(HostInputs),
+    ) -> Result<()> {
+        self.compliance_inputs_impl(agent_id, f)
+    }
+
+    fn load_compliance(&self, f: &mut dyn FnMut(ComplianceRow)) -> Result<()> {
+        self.read(|c| {
+            let mut st = c
+                .prepare("SELECT agent_id, standard_id, status, results_json, evaluated_at_ms FROM compliance")
+                .map_err(db)?;
+            let mut rows = st.query([]).map_err(db)?;
+            while let Some(r) = rows.next().map_err(db)? {
+                f(compliance_row(r).map_err(db)?);
+            }
+            Ok(())
+        })
+    }
+
+    fn host_compliance(&self, agent_id: &str) -> Result<Vec<ComplianceRow>> {
+        self.read(|c| {
+            let mut st = c
+                .prepare_cached(
+                    "SELECT agent_id, standard_id, status, results_json, evaluated_at_ms FROM compliance \
+                     WHERE agent_id = ?1 ORDER BY standard_id",
+                )
+                .map_err(db)?;
+            let rows = st.query_map([agent_id], compliance_row).map_err(db)?;
+            rows.collect::<rusqlite::Result<_>>().map_err(db)
+        })
+    }
+
+    fn save_compliance(
+        &self,
+        upserts: &[ComplianceRow],
+        deletes: &[(String, String)],
+    ) -> Result<()> {
+        // Chunks keep each transaction short: ingest shares this writer. Deletes go with
+        // the first chunk (or alone when nothing is upserted).
+        let mut chunks: Vec<&[ComplianceRow]> = upserts.chunks(2000).collect();
+        if chunks.is_empty() {
+            chunks.push(&[]);
+        }
+        for (i, chunk) in chunks.into_iter().enumerate() {
+            let mut c = self.writer.lock().expect("writer");
+            let tx = c.transaction().map_err(db)?;
+            for r in chunk {
+                tx.prepare_cached(
+                    "INSERT INTO compliance (agent_id, standard_id, status, results_json, evaluated_at_ms) \
+                     VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (agent_id, standard_id) DO UPDATE SET \
+                     status = excluded.status, results_json = excluded.results_json, evaluated_at_ms = excluded.evaluated_at_ms",
+                )
+                .map_err(db)?
+                .execute(params![r.agent_id, r.standard_id, r.status, r.results_json, r.evaluated_at_ms])
+                .map_err(db)?;
+            }
+            for (a, s) in deletes.iter().filter(|_| i == 0) {
+                tx.prepare_cached(
+                    "DELETE FROM compliance WHERE agent_id = ?1 AND standard_id = ?2",
+                )
+                .map_err(db)?
+                .execute(params![a, s])
+                .map_err(db)?;
+            }
+            tx.commit().map_err(db)?;
+        }
+        Ok(())
+    }
+}
+
+fn decode<T: Message + Default>(what: &str, blob: Option<Vec<u8>>) -> Result<Option<T>> {
+    blob.map(|b| {
+        T::decode(b.as_slice()).map_err(|e| StoreError::Corrupt {
+            what: what.to_string(),
+            message: e.to_string(),
+        })
+    })
+    .transpose()
+}
+
+fn compliance_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ComplianceRow> {
+    Ok(ComplianceRow {
+        agent_id: r.get(0)?,
+        standard_id: r.get(1)?,
+        status: r.get(2)?,
+        results_json: r.get(3)?,
+        evaluated_at_ms: r.get(4)?,
+    })
+}
+
+impl SqliteStore {
+    pub(crate) fn compliance_inputs_impl(
+        &self,
+        agent_id: Option<&str>,
+        f: &mut dyn FnMut(HostInputs),
+    ) -> Result<()> {
+        self.read(|c| {
+            let sql = format!(
+                "SELECT agent_id, hostname, department, class, labels_json, inventory_pb, software_pb, patches_pb, facts_pb \
+                 FROM hosts {}",
+                if agent_id.is_some() { "WHERE agent_id = ?1" } else { "" }
+            );
+            let mut st = c.prepare(&sql).map_err(db)?;
+            let args: Vec<&str> = agent_id.into_iter().collect();
+            let mut rows = st.query(rusqlite::params_from_iter(args)).map_err(db)?;
+            while let Some(r) = rows.next().map_err(db)? {
+                let id: String = r.get(0).map_err(db)?;
+                let labels: String = r.get(4).map_err(db)?;
+                let what = |s: &str| format!("{s} of host {id}");
+                let labels: std::collections::BTreeMap<String, String> =
+                    serde_json::from_str(&labels).map_err(|e| StoreError::Corrupt { what: what("labels"), message: e.to_string() })?;
+                let inputs = HostInputs {
+                    ctx: crate::compliance::facts::HostContext {
+                        agent_id: id.clone(),
+                        hostname: r.get(1).map_err(db)?,
+                        department: r.get::<_, String>(2).map_err(db)?.into(),
+                        class: r.get::<_, String>(3).map_err(db)?.into(),
+                        labels,
+                    },
+                    inventory: decode(&what("inventory"), r.get(5).map_err(db)?)?,
+                    software: decode(&what("software"), r.get(6).map_err(db)?)?,
+                    patches: decode(&what("patches"), r.get(7).map_err(db)?)?,
+                    facts: decode(&what("facts"), r.get(8).map_err(db)?)?,
+                };
+                f(inputs);
+            }
+            Ok(())
+        })
     }
 }
 
@@ -771,6 +964,67 @@ mod tests {
         let c = s.host_counts().unwrap();
         assert_eq!(c.iter().map(|c| c.hosts).sum::<i64>(), 2);
         assert_eq!(s.prune_health(2_000).unwrap(), 1);
+    }
+
+    #[test]
+    fn a_version_1_database_is_upgraded_in_place() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("t.db");
+        {
+            let s = SqliteStore::open(&p).unwrap();
+            agent(&s, "a");
+            let c = s.writer.lock().unwrap();
+            c.execute_batch(
+                "ALTER TABLE hosts DROP COLUMN facts_hash; ALTER TABLE hosts DROP COLUMN facts_pb; \
+                 ALTER TABLE hosts DROP COLUMN facts_at_ms; DELETE FROM schema_version; \
+                 INSERT INTO schema_version (version) VALUES (1);",
+            )
+            .unwrap();
+        }
+        let s = SqliteStore::open(&p).unwrap();
+        let f = tilsyn_proto::v1::Facts {
+            content_hash: "f1".into(),
+            firewall_enabled: Some(true),
+            ..Default::default()
+        };
+        s.ingest(&[batch("a", vec![rep(1, Body::Facts(f))])], 10)
+            .unwrap();
+        let mut got = None;
+        s.compliance_inputs(Some("a"), &mut |i| got = i.facts)
+            .unwrap();
+        assert_eq!(got.unwrap().firewall_enabled, Some(true));
+        let v: i64 = s
+            .read(|c| {
+                c.query_row("SELECT MAX(version) FROM schema_version", [], |r| r.get(0))
+                    .map_err(db)
+            })
+            .unwrap();
+        assert_eq!(v, SCHEMA_VERSION);
+    }
+
+    #[test]
+    fn compliance_rows_are_upserted_and_deleted() {
+        let (_d, s) = store();
+        let row = |std: &str, status: &str| ComplianceRow {
+            agent_id: "a".into(),
+            standard_id: std.into(),
+            status: status.into(),
+            results_json: "[]".into(),
+            evaluated_at_ms: 1,
+        };
+        s.save_compliance(&[row("s1", "compliant"), row("s2", "unknown")], &[])
+            .unwrap();
+        s.save_compliance(&[row("s1", "noncompliant")], &[("a".into(), "s2".into())])
+            .unwrap();
+        assert_eq!(
+            s.host_compliance("a").unwrap(),
+            vec![row("s1", "noncompliant")]
+        );
+        s.save_compliance(&[], &[("a".into(), "s1".into())])
+            .unwrap();
+        let mut n = 0;
+        s.load_compliance(&mut |_| n += 1).unwrap();
+        assert_eq!(n, 0);
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! Dates in package-manager and OS outputs, as ms since the Unix epoch (UTC).
+//! Dates as ms since the Unix epoch (UTC): in package-manager and OS outputs (agent), and
+//! in config files such as waiver expiry dates (collector).
 
 /// A timestamp as ms since the epoch: `YYYY-MM-DD`, optionally followed (after `T` or a
 /// space) by `HH:MM[:SS[.fff]]` and an offset `Z`, `±HH:MM`, `±HHMM` or `±HH` (possibly

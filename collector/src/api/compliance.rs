@@ -1,0 +1,132 @@
+//! Compliance endpoints: one host's results and facts, pass rates per standard, standing
+//! per department, findings, waivers, and the state of the loaded standards.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Json, Router};
+
+use super::ApiError;
+use crate::compliance::report::FindingFilter;
+use crate::ingest::Shared;
+
+pub fn routes() -> Router<Arc<Shared>> {
+    Router::new()
+        .route("/api/v1/hosts/{agent_id}/compliance", get(host))
+        .route("/api/v1/hosts/{agent_id}/facts", get(facts))
+        .route("/api/v1/compliance/standards", get(standards))
+        .route("/api/v1/compliance/standards/{id}", get(standard))
+        .route("/api/v1/compliance/departments", get(departments))
+        .route("/api/v1/compliance/findings", get(findings))
+        .route("/api/v1/compliance/waivers", get(waivers))
+        .route("/api/v1/compliance/status", get(status))
+}
+
+fn not_found(what: String) -> ApiError {
+    ApiError(StatusCode::NOT_FOUND, what)
+}
+
+/// Runs a compliance query off the async threads (it takes the engine's read lock).
+async fn blocking<T: Send + 'static>(
+    s: &Arc<Shared>,
+    op: &'static str,
+    f: impl FnOnce(&crate::compliance::Compliance) -> Result<T, crate::store::StoreError>
+        + Send
+        + 'static,
+) -> Result<T, ApiError> {
+    let c = s.compliance.clone();
+    let r = tokio::task::spawn_blocking(move || f(&c))
+        .await
+        .unwrap_or_else(|e| Err(crate::store::StoreError::Db(format!("task failed: {e}"))));
+    r.map_err(|e| {
+        s.metrics.store_errors.with_label_values(&[op]).inc();
+        tracing::error!(operation = op, error = %e, "compliance query failed");
+        ApiError(StatusCode::SERVICE_UNAVAILABLE, format!("{op}: {e}"))
+    })
+}
+
+async fn host(
+    State(s): State<Arc<Shared>>,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let key = id.clone();
+    match blocking(&s, "host_compliance", move |c| c.host(&key)).await? {
+        Some(v) => Ok(Json(serde_json::json!({ "agent_id": id, "standards": v }))),
+        None => Err(not_found(format!(
+            "no compliance results for agent id {id:?} (unknown host, or not evaluated yet)"
+        ))),
+    }
+}
+
+/// The host's facts as a facts file: save it and try a standard with `standards test`.
+async fn facts(
+    State(s): State<Arc<Shared>>,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let key = id.clone();
+    match blocking(&s, "host_facts", move |c| c.host_facts(&key)).await? {
+        Some(f) => Ok(Json(serde_json::to_value(f).unwrap_or_default())),
+        None => Err(not_found(format!("no host with agent id {id:?}"))),
+    }
+}
+
+async fn standards(State(s): State<Arc<Shared>>) -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "standards": s.compliance.standards() }))
+}
+
+async fn standard(
+    State(s): State<Arc<Shared>>,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    s.compliance
+        .standards()
+        .into_iter()
+        .find(|v| v.standard == id)
+        .map(|v| Json(serde_json::to_value(v).unwrap_or_default()))
+        .ok_or_else(|| {
+            not_found(format!(
+                "no standard {id:?} loaded; see /api/v1/compliance/standards"
+            ))
+        })
+}
+
+async fn departments(State(s): State<Arc<Shared>>) -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "departments": s.compliance.departments() }))
+}
+
+async fn findings(
+    State(s): State<Arc<Shared>>,
+    q: Result<Query<FindingFilter>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let Query(q) = q.map_err(|e| {
+        ApiError(
+            StatusCode::BAD_REQUEST,
+            format!("{e}; filters: state, department, standard, severity, agent_id"),
+        )
+    })?;
+    if let Some(st) = &q.state {
+        if !["fail", "unknown", "waived"].contains(&st.as_str()) {
+            return Err(ApiError(
+                StatusCode::BAD_REQUEST,
+                format!("state {st:?}: findings are fail, unknown or waived"),
+            ));
+        }
+    }
+    let c = s.compliance.clone();
+    let list = tokio::task::spawn_blocking(move || c.findings(&q))
+        .await
+        .unwrap_or_default();
+    Ok(Json(
+        serde_json::json!({ "count": list.len(), "findings": list }),
+    ))
+}
+
+async fn waivers(State(s): State<Arc<Shared>>) -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "waivers": s.compliance.waivers() }))
+}
+
+async fn status(State(s): State<Arc<Shared>>) -> Json<serde_json::Value> {
+    Json(serde_json::to_value(s.compliance.status()).unwrap_or_default())
+}

@@ -1,0 +1,397 @@
+//! What the API and the CLI show: one host's results, pass rates per standard, standing per
+//! department, findings, waivers — all read from the engine's memory (and, for the observed
+//! values of one host, from the store).
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::engine::StoredRule;
+use super::evaluate::{StandardResult, State, Status};
+use super::standard::{Severity, StandardSet};
+use super::waiver::WaiverState;
+use super::Compliance;
+use crate::store::StoreError;
+
+#[derive(Debug, Serialize)]
+pub struct RuleView {
+    pub rule: String,
+    pub title: String,
+    pub severity: Severity,
+    pub state: State,
+    pub observed: String,
+    pub since_ms: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub waiver: Option<WaiverRef>,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub remediation: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub references: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct WaiverRef {
+    pub id: String,
+    pub expires: String,
+    pub state: WaiverState,
+}
+
+#[derive(Debug, Serialize)]
+pub struct HostStandardView {
+    pub standard: String,
+    pub title: String,
+    pub version: String,
+    pub status: String,
+    pub evaluated_at_ms: i64,
+    pub rules: Vec<RuleView>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RuleRate {
+    pub rule: String,
+    pub title: String,
+    pub severity: Severity,
+    pub pass: i64,
+    pub fail: i64,
+    pub unknown: i64,
+    pub not_applicable: i64,
+    pub waived: i64,
+    /// (pass + waived) / (pass + fail + unknown + waived); null when no host applies.
+    pub pass_rate: Option<f64>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct StandardView {
+    pub standard: String,
+    pub title: String,
+    pub version: String,
+    pub description: String,
+    pub hosts: Counts,
+    pub rules: Vec<RuleRate>,
+}
+
+#[derive(Debug, Default, Serialize, Clone, Copy)]
+pub struct Counts {
+    pub compliant: i64,
+    pub noncompliant: i64,
+    pub unknown: i64,
+}
+
+impl Counts {
+    fn add(&mut self, c: &[i64; 3]) {
+        self.compliant += c[Status::Compliant.index()];
+        self.noncompliant += c[Status::Noncompliant.index()];
+        self.unknown += c[Status::Unknown.index()];
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct DepartmentView {
+    pub department: String,
+    /// Hosts by their worst standing over all standards that apply to them.
+    pub hosts: Counts,
+    pub standards: BTreeMap<String, Counts>,
+}
+
+/// A non-passing result: what the incident engine consumes.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Finding {
+    pub agent_id: String,
+    pub hostname: String,
+    pub department: String,
+    pub standard: String,
+    pub rule: String,
+    pub severity: Severity,
+    pub state: State,
+    pub since_ms: i64,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct FindingFilter {
+    pub state: Option<String>,
+    pub department: Option<String>,
+    pub standard: Option<String>,
+    pub severity: Option<String>,
+    pub agent_id: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct WaiverView {
+    #[serde(flatten)]
+    pub waiver: super::waiver::Waiver,
+    pub state: WaiverState,
+    pub days_left: i64,
+    /// Hosts whose failing result this waiver currently covers.
+    pub hosts_waived: usize,
+}
+
+impl Compliance {
+    /// Every rule of every standard applying to the host, with observed values.
+    pub fn host(&self, agent_id: &str) -> Result<Option<Vec<HostStandardView>>, StoreError> {
+        let rows = self.store.host_compliance(agent_id)?;
+        let mem = self.mem.read().expect("mem");
+        if rows.is_empty() && !mem.hosts.contains_key(agent_id) {
+            return Ok(None);
+        }
+        let now = self.now_ms();
+        let warn = self.waiver_warning_ms();
+        let set = &mem.set;
+        let mut out = Vec::new();
+        for row in rows {
+            let Some(std) = set.standards.iter().find(|s| s.id == row.standard_id) else {
+                continue;
+            };
+            let stored: Vec<StoredRule> =
+                serde_json::from_str(&row.results_json).map_err(|e| StoreError::Corrupt {
+                    what: format!(
+                        "compliance results of host {agent_id}, standard {}",
+                        row.standard_id
+                    ),
+                    message: e.to_string(),
+                })?;
+            let rules = std
+                .rules
+                .iter()
+                .filter_map(|r| {
+                    let s = stored.iter().find(|s| s.rule == r.id)?;
+                    Some(RuleView {
+                        rule: r.id.clone(),
+                        title: r.title.clone(),
+                        severity: r.severity,
+                        state: s.state,
+                        observed: s.observed.clone(),
+                        since_ms: s.since_ms,
+                        waiver: s
+                            .waiver
+                            .as_ref()
+                            .and_then(|id| set.waivers.iter().find(|w| &w.id == id))
+                            .map(|w| WaiverRef {
+                                id: w.id.clone(),
+                                expires: w.expires.clone(),
+                                state: w.state(now, warn),
+                            }),
+                        remediation: if matches!(s.state, State::Fail | State::Waived) {
+                            r.remediation.clone()
+                        } else {
+                            String::new()
+                        },
+                        references: r.references.clone(),
+                    })
+                })
+                .collect();
+            out.push(HostStandardView {
+                standard: std.id.clone(),
+                title: std.title.clone(),
+                version: std.version.clone(),
+                status: row.status,
+                evaluated_at_ms: row.evaluated_at_ms,
+                rules,
+            });
+        }
+        Ok(Some(out))
+    }
+
+    pub fn standards(&self) -> Vec<StandardView> {
+        let mem = self.mem.read().expect("mem");
+        mem.set
+            .standards
+            .iter()
+            .enumerate()
+            .map(|(si, s)| {
+                let mut hosts = Counts::default();
+                for ((i, _), c) in &mem.agg.by_standard_department {
+                    if *i == si {
+                        hosts.add(c);
+                    }
+                }
+                let rules = s
+                    .rules
+                    .iter()
+                    .zip(&mem.agg.by_rule[si])
+                    .map(|(r, c)| {
+                        let n = |st: State| c[st.index()];
+                        let denom =
+                            n(State::Pass) + n(State::Fail) + n(State::Unknown) + n(State::Waived);
+                        RuleRate {
+                            rule: r.id.clone(),
+                            title: r.title.clone(),
+                            severity: r.severity,
+                            pass: n(State::Pass),
+                            fail: n(State::Fail),
+                            unknown: n(State::Unknown),
+                            not_applicable: n(State::NotApplicable),
+                            waived: n(State::Waived),
+                            pass_rate: (denom > 0)
+                                .then(|| (n(State::Pass) + n(State::Waived)) as f64 / denom as f64),
+                        }
+                    })
+                    .collect();
+                StandardView {
+                    standard: s.id.clone(),
+                    title: s.title.clone(),
+                    version: s.version.clone(),
+                    description: s.description.clone(),
+                    hosts,
+                    rules,
+                }
+            })
+            .collect()
+    }
+
+    pub fn departments(&self) -> Vec<DepartmentView> {
+        let mem = self.mem.read().expect("mem");
+        let mut out: BTreeMap<String, DepartmentView> = BTreeMap::new();
+        for (dept, c) in &mem.agg.by_department {
+            let v = out
+                .entry(dept.to_string())
+                .or_insert_with(|| DepartmentView {
+                    department: dept.to_string(),
+                    hosts: Counts::default(),
+                    standards: BTreeMap::new(),
+                });
+            v.hosts.add(c);
+        }
+        for ((si, dept), c) in &mem.agg.by_standard_department {
+            if let Some(v) = out.get_mut(&**dept) {
+                v.standards
+                    .entry(mem.set.standards[*si].id.clone())
+                    .or_default()
+                    .add(c);
+            }
+        }
+        out.into_values()
+            .filter(|v| v.hosts.compliant + v.hosts.noncompliant + v.hosts.unknown > 0)
+            .collect()
+    }
+
+    /// Failing, unknown and waived results (the incident engine's input).
+    pub fn findings(&self, f: &FindingFilter) -> Vec<Finding> {
+        let mem = self.mem.read().expect("mem");
+        let set = &mem.set;
+        let want =
+            |v: &Option<String>, x: &str| v.as_deref().is_none_or(|v| v.eq_ignore_ascii_case(x));
+        let mut out = Vec::new();
+        for (id, e) in &mem.hosts {
+            if !want(&f.agent_id, id) || !want(&f.department, &e.facts.ctx.department) {
+                continue;
+            }
+            for r in &e.results {
+                let s = &set.standards[r.standard];
+                if !want(&f.standard, &s.id) {
+                    continue;
+                }
+                for (rule, m) in s.rules.iter().zip(r.rules.iter()) {
+                    let relevant = matches!(m.state, State::Fail | State::Unknown | State::Waived);
+                    if relevant
+                        && want(&f.state, m.state.as_str())
+                        && want(&f.severity, rule.severity.as_str())
+                    {
+                        out.push(Finding {
+                            agent_id: id.clone(),
+                            hostname: e.facts.ctx.hostname.clone(),
+                            department: e.facts.ctx.department.to_string(),
+                            standard: s.id.clone(),
+                            rule: rule.id.clone(),
+                            severity: rule.severity,
+                            state: m.state,
+                            since_ms: m.since_ms,
+                        });
+                    }
+                }
+            }
+        }
+        out.sort_by(|a, b| {
+            b.severity
+                .cmp(&a.severity)
+                .then(a.since_ms.cmp(&b.since_ms))
+                .then(a.hostname.cmp(&b.hostname))
+        });
+        out
+    }
+
+    pub fn waivers(&self) -> Vec<WaiverView> {
+        let mem = self.mem.read().expect("mem");
+        let now = self.now_ms();
+        let set = &mem.set;
+        set.waivers
+            .iter()
+            .map(|w| {
+                let si = set.standards.iter().position(|s| s.id == w.standard);
+                let ri =
+                    si.and_then(|si| set.standards[si].rules.iter().position(|r| r.id == w.rule));
+                let hosts_waived = match (si, ri) {
+                    (Some(si), Some(ri)) => mem
+                        .hosts
+                        .values()
+                        .filter(|e| {
+                            w.covers(&e.facts.ctx)
+                                && e.results
+                                    .iter()
+                                    .any(|r| r.standard == si && r.rules[ri].state == State::Waived)
+                        })
+                        .count(),
+                    _ => 0,
+                };
+                WaiverView {
+                    waiver: w.clone(),
+                    state: w.state(now, self.waiver_warning_ms()),
+                    days_left: (w.expires_at_ms - now).max(0) / 86_400_000,
+                    hosts_waived,
+                }
+            })
+            .collect()
+    }
+}
+
+/// A readable table of one evaluation (`standards test`).
+pub fn table(set: &StandardSet, results: &[StandardResult], host: &str) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    if results.is_empty() {
+        let _ = writeln!(out, "{host}: no standard applies to this host (check applies_to and the host's os/class/department)");
+        return out;
+    }
+    for r in results {
+        let s = &set.standards[r.standard];
+        let _ = writeln!(
+            out,
+            "{} {} — {} — {host}: {}",
+            s.id,
+            s.version,
+            s.title,
+            r.status.as_str().to_uppercase()
+        );
+        let w_rule = s.rules.iter().map(|r| r.id.len()).max().unwrap_or(4).max(4);
+        let _ = writeln!(
+            out,
+            "  {:<14} {:<8} {:<w_rule$}  observed",
+            "result", "severity", "rule"
+        );
+        for (rule, rr) in s.rules.iter().zip(&r.rules) {
+            let mut observed = rr.observed.clone();
+            if let Some(w) = rr.waiver {
+                let w = &set.waivers[w];
+                observed.push_str(&format!(" [waiver {} until {}]", w.id, w.expires));
+            }
+            let _ = writeln!(
+                out,
+                "  {:<14} {:<8} {:<w_rule$}  {}",
+                rr.state.as_str().to_uppercase(),
+                rule.severity.as_str(),
+                rule.id,
+                observed
+            );
+        }
+        let count = |st: State| r.rules.iter().filter(|x| x.state == st).count();
+        let _ = writeln!(
+            out,
+            "  {} pass, {} fail, {} unknown, {} waived, {} not applicable\n",
+            count(State::Pass),
+            count(State::Fail),
+            count(State::Unknown),
+            count(State::Waived),
+            count(State::NotApplicable)
+        );
+    }
+    out
+}
