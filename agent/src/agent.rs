@@ -162,6 +162,7 @@ pub fn default_settings() -> AgentSettings {
         inventory_interval_seconds: 6 * 3600,
         software_interval_seconds: 6 * 3600,
         patch_interval_seconds: 3600,
+        facts_interval_seconds: 3600,
         ..Default::default()
     }
 }

@@ -102,6 +102,7 @@ pub struct Overrides {
     pub inventory_interval: Option<HumanDuration>,
     pub software_interval: Option<HumanDuration>,
     pub patch_interval: Option<HumanDuration>,
+    pub facts_interval: Option<HumanDuration>,
     /// Added to the central list.
     #[serde(default)]
     pub watched_services: Vec<String>,
@@ -167,6 +168,7 @@ impl AgentConfig {
             ("inventory_interval", self.overrides.inventory_interval),
             ("software_interval", self.overrides.software_interval),
             ("patch_interval", self.overrides.patch_interval),
+            ("facts_interval", self.overrides.facts_interval),
         ] {
             if let Some(d) = d {
                 if d.0.as_secs() < 5 {

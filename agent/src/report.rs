@@ -1,7 +1,7 @@
 //! Content hashes of the sections that are sent in full only when they change.
 
 use prost::Message;
-use tilsyn_proto::v1::{Inventory, SoftwareList};
+use tilsyn_proto::v1::{Facts, Inventory, SoftwareList};
 
 /// SHA-256 of a section's protobuf encoding with its own hash field cleared (encoding is
 /// deterministic for these messages: they have no maps).
@@ -17,6 +17,10 @@ pub fn inventory_hash(inv: &Inventory) -> String {
 
 pub fn software_hash(list: &SoftwareList) -> String {
     content_hash(list, |l| l.content_hash.clear())
+}
+
+pub fn facts_hash(f: &Facts) -> String {
+    content_hash(f, |f| f.content_hash.clear())
 }
 
 #[cfg(test)]

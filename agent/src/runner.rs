@@ -50,6 +50,7 @@ pub fn effective(central: &AgentSettings, o: &Overrides) -> AgentSettings {
     secs(o.inventory_interval, &mut s.inventory_interval_seconds);
     secs(o.software_interval, &mut s.software_interval_seconds);
     secs(o.patch_interval, &mut s.patch_interval_seconds);
+    secs(o.facts_interval, &mut s.facts_interval_seconds);
     for (dst, src) in [
         (&mut s.watched_services, &o.watched_services),
         (&mut s.watched_processes, &o.watched_processes),
@@ -70,6 +71,7 @@ fn interval(s: &AgentSettings, k: ProbeKind) -> Duration {
         ProbeKind::Software => s.software_interval_seconds,
         ProbeKind::Patches => s.patch_interval_seconds,
         ProbeKind::Health => s.health_interval_seconds,
+        ProbeKind::Facts => s.facts_interval_seconds,
     };
     Duration::from_secs(secs.max(5) as u64)
 }
@@ -78,7 +80,9 @@ fn interval(s: &AgentSettings, k: ProbeKind) -> Duration {
 /// often than their full interval.
 fn check_every(s: &AgentSettings, k: ProbeKind) -> Duration {
     match k {
-        ProbeKind::Inventory | ProbeKind::Software => interval(s, k).min(CHANGE_CHECK),
+        ProbeKind::Inventory | ProbeKind::Software | ProbeKind::Facts => {
+            interval(s, k).min(CHANGE_CHECK)
+        }
         _ => interval(s, k),
     }
 }
@@ -224,6 +228,14 @@ impl<S: Source> Runner<S> {
                 s.content_hash.clone(),
                 Body::Software(s),
             ),
+            Some(Body::Facts(f)) => section_body(
+                st,
+                now,
+                full_every,
+                "facts",
+                f.content_hash.clone(),
+                Body::Facts(f),
+            ),
             other => other,
         };
         if body.is_none() && errors.is_empty() {
@@ -268,6 +280,7 @@ impl<S: Source> Runner<S> {
                         let kind = match s.as_str() {
                             "inventory" => ProbeKind::Inventory,
                             "software" => ProbeKind::Software,
+                            "facts" => ProbeKind::Facts,
                             _ => continue,
                         };
                         let st = self.sections.entry(kind).or_default();

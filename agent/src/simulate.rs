@@ -8,8 +8,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tilsyn_proto::v1::{
-    report::Body, AgentSettings, Disk, EnrollRequest, FilesystemUsage, Hardware, Health, Inventory,
-    NetInterface, OsInfo, Package, PatchLevel, PendingUpdate, ServiceStatus, SoftwareList,
+    report::Body, AgentSettings, Disk, EnrollRequest, Facts, FilesystemUsage, Hardware, Health,
+    Inventory, NetInterface, OsInfo, Package, PatchLevel, PendingUpdate, ServiceStatus,
+    SoftwareList, StringList,
 };
 use tokio::time::Instant;
 
@@ -170,6 +171,7 @@ pub struct SimHost {
     mem_used: f64,
     inventory: Inventory,
     software: SoftwareList,
+    facts: Facts,
 }
 
 impl SimHost {
@@ -208,6 +210,7 @@ impl SimHost {
         });
         let inventory = make_inventory(&mut rng, index, family, &hostname, server);
         let software = make_software(&mut rng, family);
+        let facts = make_facts(&mut rng, family, server);
         SimHost {
             index,
             family,
@@ -221,6 +224,7 @@ impl SimHost {
             mem_used: 0.3 + rng.unit() * 0.3,
             inventory,
             software,
+            facts,
             rng,
         }
     }
@@ -511,6 +515,80 @@ fn make_inventory(
     inv
 }
 
+/// Security settings of a managed fleet: most hosts meet the baseline, a realistic few
+/// deviate (firewall off, no encryption, a lax SSH setting, a remote-control tool).
+fn make_facts(rng: &mut Rng, family: Family, server: bool) -> Facts {
+    let yes = |rng: &mut Rng, percent: u64| Some(rng.below(100) < percent);
+    let list = |v: &[&str]| {
+        Some(StringList {
+            values: v.iter().map(|s| s.to_string()).collect(),
+        })
+    };
+    let mut f = Facts {
+        auto_updates_enabled: yes(rng, if server { 70 } else { 95 }),
+        disk_encrypted: yes(rng, if server { 60 } else { 93 }),
+        firewall_enabled: yes(rng, 96),
+        time_synchronized: yes(rng, 98),
+        secure_boot: yes(rng, 90),
+        ..Default::default()
+    };
+    match family {
+        Family::Windows => {
+            f.antivirus_realtime = yes(rng, 98);
+            f.antivirus_product = "Microsoft Defender Antivirus".into();
+            f.antivirus_signature_age_days = Some(rng.below(3) as u32);
+            f.screen_lock_timeout_seconds = Some(*rng.pick(&[300, 600, 900, 900, 1800]));
+            f.ssh_server_installed = Some(false);
+            f.local_admins = list(&[
+                "Administrator",
+                "DOMAIN\\Domain Admins",
+                "DOMAIN\\it-support",
+            ]);
+            f.time_source = "dc01.corp.example".into();
+            f.running_services = list(&[
+                "WinDefend",
+                "mpssvc",
+                "W32Time",
+                "wuauserv",
+                "BITS",
+                "Dnscache",
+                "EventLog",
+            ]);
+        }
+        Family::Macos => {
+            f.antivirus_realtime = Some(true);
+            f.antivirus_product = "XProtect".into();
+            f.screen_lock_timeout_seconds = Some(*rng.pick(&[300, 600, 1200]));
+            f.ssh_server_installed = Some(false);
+            f.secure_boot = None;
+            f.local_admins = list(&["root", "itadmin"]);
+            f.time_source = "time.apple.com".into();
+            f.running_services = list(&[
+                "com.apple.timed",
+                "com.apple.mDNSResponder",
+                "com.apple.syslogd",
+            ]);
+        }
+        Family::Debian | Family::Ubuntu | Family::Rhel => {
+            f.ssh_server_installed = Some(server || rng.below(100) < 10);
+            if f.ssh_server_installed == Some(true) {
+                f.ssh_permit_root_login = rng
+                    .pick(&["no", "no", "no", "prohibit-password", "yes"])
+                    .to_string();
+                f.ssh_password_authentication = yes(rng, 15);
+            }
+            if !server {
+                f.screen_lock_timeout_seconds = Some(*rng.pick(&[300, 600, 900, 0]));
+            }
+            f.local_admins = list(&["root", "opsadmin"]);
+            f.time_source = "ntp.corp.example".into();
+            f.running_services = list(&["cron", "rsyslog", "chrony", "sshd", "systemd-journald"]);
+        }
+    }
+    f.content_hash = crate::report::facts_hash(&f);
+    f
+}
+
 fn make_software(rng: &mut Rng, family: Family) -> SoftwareList {
     let (base, source): (&[(&str, &str)], &str) = match family {
         Family::Windows => (WIN_APPS, "windows-registry"),
@@ -520,7 +598,15 @@ fn make_software(rng: &mut Rng, family: Family) -> SoftwareList {
     };
     let mut packages: Vec<Package> = base
         .iter()
-        .filter(|_| rng.below(100) < 75)
+        // Remote-control tools are forbidden by the baselines: a few hosts still have one.
+        .filter(|(n, _)| {
+            rng.below(100)
+                < if matches!(*n, "TeamViewer" | "AnyDesk") {
+                    4
+                } else {
+                    75
+                }
+        })
         .map(|(n, v)| Package {
             name: (*n).into(),
             version: (*v).into(),
@@ -557,6 +643,7 @@ impl Source for SimHost {
             ProbeKind::Software => Body::Software(self.software.clone()),
             ProbeKind::Patches => Body::Patches(self.patches()),
             ProbeKind::Health => Body::Health(self.health(settings)),
+            ProbeKind::Facts => Body::Facts(self.facts.clone()),
         };
         Collected {
             body: Some(body),

@@ -11,6 +11,7 @@ pub mod apt;
 pub mod cmd;
 pub mod dnf;
 pub mod dpkg;
+pub mod facts;
 pub mod first_seen;
 pub mod linux;
 pub mod macos;

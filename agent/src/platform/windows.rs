@@ -535,7 +535,7 @@ fn str_field(v: &Value, key: &str) -> String {
 }
 
 /// A field as an unsigned number, also from numeric text.
-fn u64_field(v: &Value, key: &str) -> Option<u64> {
+pub(crate) fn u64_field(v: &Value, key: &str) -> Option<u64> {
     match v.get(key)? {
         Value::Number(n) => n
             .as_u64()

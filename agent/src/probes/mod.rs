@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use tilsyn_proto::v1::{report::Body, AgentSettings, ProbeError};
 
+pub mod facts;
 pub mod health;
 pub mod inventory;
 pub mod patches;
@@ -36,14 +37,16 @@ pub enum ProbeKind {
     Software,
     Patches,
     Health,
+    Facts,
 }
 
 impl ProbeKind {
-    pub const ALL: [ProbeKind; 4] = [
+    pub const ALL: [ProbeKind; 5] = [
         ProbeKind::Inventory,
         ProbeKind::Software,
         ProbeKind::Patches,
         ProbeKind::Health,
+        ProbeKind::Facts,
     ];
 
     pub fn name(self) -> &'static str {
@@ -52,6 +55,7 @@ impl ProbeKind {
             ProbeKind::Software => "software",
             ProbeKind::Patches => "patches",
             ProbeKind::Health => "health",
+            ProbeKind::Facts => "facts",
         }
     }
 
@@ -96,6 +100,7 @@ impl Source for Probes {
             ProbeKind::Inventory => inventory::collect().await,
             ProbeKind::Software => software::collect().await,
             ProbeKind::Patches => patches::collect(&self.state_dir).await,
+            ProbeKind::Facts => facts::collect().await,
             ProbeKind::Health => return self.health.collect(settings).await,
         };
         // Reading package databases briefly needs megabytes; give them back to the OS.

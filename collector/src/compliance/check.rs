@@ -198,15 +198,15 @@ fn decide(evals: Vec<Eval>, decisive: Tri, otherwise: Tri) -> Eval {
     }
 }
 
+/// The children's observed texts, each once.
 fn join(es: &[&Eval]) -> String {
-    let mut s = String::new();
+    let mut seen: Vec<&str> = Vec::new();
     for e in es {
-        if !s.is_empty() {
-            s.push_str("; ");
+        if !seen.contains(&e.observed.as_str()) {
+            seen.push(&e.observed);
         }
-        s.push_str(&e.observed);
     }
-    s
+    seen.join("; ")
 }
 
 #[cfg(test)]

@@ -104,6 +104,17 @@ pub fn parse_date(s: &str) -> Option<(i64, i64, i64)> {
     ((1..=12).contains(&m) && d >= 1 && d <= days[(m - 1) as usize]).then_some((y, m, d))
 }
 
+fn loaded(standards: &[Standard]) -> String {
+    if standards.is_empty() {
+        return "none".into();
+    }
+    standards
+        .iter()
+        .map(|s| s.id.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 impl Waiver {
     pub fn compile(
         d: WaiverDoc,
@@ -120,11 +131,7 @@ impl Waiver {
                 format!(
                     "{who}: unknown standard {:?} (loaded: {})",
                     d.standard,
-                    standards
-                        .iter()
-                        .map(|s| s.id.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    loaded(standards)
                 ),
             ),
             Some(s) if !s.rules.iter().any(|r| r.id == d.rule) => issues.push(

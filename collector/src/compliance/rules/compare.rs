@@ -240,8 +240,17 @@ impl Compare {
                 _ => false,
             },
             Op::Order(rel, c) => order(v, c, now_ms).is_some_and(|o| rel.holds(o)),
-            Op::Contains(x) => list(v).iter().any(|s| s.eq_ignore_ascii_case(x)),
-            Op::NotContains(x) => !list(v).iter().any(|s| s.eq_ignore_ascii_case(x)),
+            // Lists can be long: say what was looked for, not the whole list.
+            Op::Contains(x) | Op::NotContains(x) => {
+                let has = list(v).iter().any(|s| s.eq_ignore_ascii_case(x));
+                let seen = format!("{} {} {x}", def.name, if has { "has" } else { "lacks" });
+                let ok = has == matches!(self.op, Op::Contains(_));
+                return if ok {
+                    Eval::pass(seen)
+                } else {
+                    Eval::fail(seen)
+                };
+            }
             Op::SubsetOf(allowed) => {
                 let extra: Vec<&str> = list(v)
                     .iter()
@@ -418,6 +427,10 @@ mod tests {
         for (src, want) in cases {
             assert_eq!(tri(src, &f), *want, "{src}");
         }
+        let e = check("{fact: accounts.local_admins, not_contains: root}")
+            .unwrap()
+            .eval(&f, 0);
+        assert_eq!(e.observed, "accounts.local_admins has root");
         let e = check("{fact: accounts.local_admins, subset_of: [root]}")
             .unwrap()
             .eval(&f, 0);
