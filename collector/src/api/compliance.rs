@@ -52,7 +52,7 @@ async fn host(
     Path(id): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let key = id.clone();
-    match blocking(&s, "host_compliance", move |c| c.host(&key)).await? {
+    match blocking(&s, "host_compliance", move |c| Ok(c.host(&key))).await? {
         Some(v) => Ok(Json(serde_json::json!({ "agent_id": id, "standards": v }))),
         None => Err(not_found(format!(
             "no compliance results for agent id {id:?} (unknown host, or not evaluated yet)"

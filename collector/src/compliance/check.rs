@@ -25,22 +25,19 @@ pub struct Eval {
 }
 
 impl Eval {
-    pub fn pass(observed: String) -> Self {
-        Eval {
-            tri: Tri::Pass,
-            observed,
-        }
-    }
-    pub fn fail(observed: String) -> Self {
-        Eval {
-            tri: Tri::Fail,
-            observed,
-        }
-    }
     pub fn unknown(missing: &str) -> Self {
         Eval {
             tri: Tri::Unknown,
             observed: format!("not reported: {missing}"),
+        }
+    }
+
+    /// An outcome whose text is rendered only when `text` asks for it: full re-evaluations
+    /// need only the state, and formatting millions of texts would dominate their cost.
+    pub fn lazy(tri: Tri, text: bool, observed: impl FnOnce() -> String) -> Self {
+        Eval {
+            tri,
+            observed: if text { observed() } else { String::new() },
         }
     }
 }
@@ -141,20 +138,26 @@ impl Check {
         None
     }
 
+    /// The outcome with its observed text.
     pub fn eval(&self, f: &HostFacts, now_ms: i64) -> Eval {
+        self.eval_with(f, now_ms, true)
+    }
+
+    /// The outcome; the observed text only when `text` (see [`Eval::lazy`]).
+    pub fn eval_with(&self, f: &HostFacts, now_ms: i64, text: bool) -> Eval {
         match self {
-            Check::Compare(c) => c.eval(f, now_ms),
-            Check::Software(s) => s.eval(f),
+            Check::Compare(c) => c.eval_with(f, now_ms, text),
+            Check::Software(s) => s.eval_with(f, text),
             Check::All(cs) => {
-                let evals: Vec<Eval> = cs.iter().map(|c| c.eval(f, now_ms)).collect();
+                let evals: Vec<Eval> = cs.iter().map(|c| c.eval_with(f, now_ms, text)).collect();
                 decide(evals, Tri::Fail, Tri::Pass)
             }
             Check::Any(cs) => {
-                let evals: Vec<Eval> = cs.iter().map(|c| c.eval(f, now_ms)).collect();
+                let evals: Vec<Eval> = cs.iter().map(|c| c.eval_with(f, now_ms, text)).collect();
                 decide(evals, Tri::Pass, Tri::Fail)
             }
             Check::None(cs) => {
-                let evals: Vec<Eval> = cs.iter().map(|c| c.eval(f, now_ms)).collect();
+                let evals: Vec<Eval> = cs.iter().map(|c| c.eval_with(f, now_ms, text)).collect();
                 let mut e = decide(evals, Tri::Pass, Tri::Fail);
                 e.tri = match e.tri {
                     Tri::Pass => Tri::Fail,

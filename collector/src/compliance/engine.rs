@@ -1,11 +1,12 @@
 //! The compliance engine: every host's facts and results in memory, re-evaluated when a
 //! host's facts change, when the standards change, and when time alone changes a result
-//! (patch ages grow, waivers expire). Results are persisted only when they change, with
-//! the time they entered their state; aggregates for metrics and the API are kept up to
-//! date incrementally.
+//! (patch ages grow, waivers expire). Memory keeps each rule's state and since when; the
+//! observed values are rendered on demand from the facts (the API evaluates one host
+//! afresh). A host's row is persisted only when a rule changes state, so `since` survives
+//! restarts without rewriting the fleet every time a patch age ticks; aggregates for
+//! metrics and the API are kept up to date incrementally.
 
 use std::collections::HashMap;
-use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -14,12 +15,10 @@ use super::evaluate::{evaluate, StandardResult, State, Status};
 use super::facts::{HostFacts, HostInputs, Interner};
 use super::standard::StandardSet;
 
-/// One rule's result as kept in memory: the observed text is kept only as a hash (the
-/// text itself is in the store), which keeps 100k hosts × 60 rules in about 100 MB.
+/// One rule's result as kept in memory.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct RuleMem {
     pub state: State,
-    pub observed_hash: u32,
     pub since_ms: i64,
 }
 
@@ -73,12 +72,6 @@ impl Changes {
         self.deletes.append(&mut o.deletes);
         self.transitions += o.transitions;
     }
-}
-
-pub fn hash_observed(s: &str) -> u32 {
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    s.hash(&mut h);
-    h.finish() as u32
 }
 
 /// Counts kept up to date as results change: what metrics and summaries read.
@@ -162,13 +155,11 @@ impl Memory {
             .map(|r| match rules.iter().find(|s| s.rule == r.id) {
                 Some(s) => RuleMem {
                     state: s.state,
-                    observed_hash: hash_observed(&s.observed),
                     since_ms: s.since_ms,
                 },
                 // A rule added since: no previous result; the next evaluation writes it.
                 None => RuleMem {
                     state: State::NotApplicable,
-                    observed_hash: u32::MAX,
                     since_ms: 0,
                 },
             })
@@ -203,32 +194,39 @@ impl Memory {
         }
     }
 
-    /// Re-evaluates every host (standards changed, or time passed), on `threads` threads.
-    pub fn reevaluate_all(&mut self, now_ms: i64, threads: usize) -> Changes {
+    /// Re-evaluates every host (standards changed, or time passed) on `threads` threads,
+    /// handing what to persist to `sink` in batches of at most [`SINK_BATCH`] hosts, so
+    /// the first evaluation of a large fleet never holds all its rows at once. Returns the
+    /// number of rule results that changed state.
+    pub fn reevaluate_all(
+        &mut self,
+        now_ms: i64,
+        threads: usize,
+        sink: &(dyn Fn(Changes) + Sync),
+    ) -> u64 {
         let set = self.set.clone();
         let mut entries: Vec<(&String, &mut HostEntry)> = self.hosts.iter_mut().collect();
         let chunk = entries.len().div_ceil(threads.max(1)).max(1);
-        let mut all = Changes::default();
+        let transitions = std::sync::atomic::AtomicU64::new(0);
         std::thread::scope(|sc| {
-            let handles: Vec<_> = entries
-                .chunks_mut(chunk)
-                .map(|part| {
-                    let set = &set;
-                    sc.spawn(move || {
+            for part in entries.chunks_mut(chunk) {
+                let (set, transitions) = (&set, &transitions);
+                sc.spawn(move || {
+                    for batch in part.chunks_mut(SINK_BATCH) {
                         let mut ch = Changes::default();
-                        for (id, e) in part.iter_mut() {
+                        for (id, e) in batch.iter_mut() {
                             ch.append(reevaluate(set, id, e, now_ms));
                         }
-                        ch
-                    })
-                })
-                .collect();
-            for h in handles {
-                all.append(h.join().expect("evaluation thread"));
+                        transitions.fetch_add(ch.transitions, std::sync::atomic::Ordering::Relaxed);
+                        if !ch.upserts.is_empty() || !ch.deletes.is_empty() {
+                            sink(ch);
+                        }
+                    }
+                });
             }
         });
         self.rebuild_aggregates();
-        all
+        transitions.into_inner()
     }
 
     /// Replaces the standards: results of rules that still exist keep their `since`.
@@ -249,7 +247,6 @@ impl Memory {
                         Some(oi) => r.rules[oi],
                         None => RuleMem {
                             state: State::NotApplicable,
-                            observed_hash: u32::MAX,
                             since_ms: 0,
                         },
                     })
@@ -274,11 +271,16 @@ impl Memory {
     }
 }
 
-/// Evaluates one host and diffs against its previous results.
+/// Hosts per batch handed to the sink by [`Memory::reevaluate_all`].
+pub const SINK_BATCH: usize = 2000;
+
+/// Evaluates one host and diffs its states against the previous ones; the observed texts
+/// are rendered only for the standards whose rows must be written.
 fn reevaluate(set: &StandardSet, agent_id: &str, e: &mut HostEntry, now_ms: i64) -> Changes {
-    let fresh = evaluate(set, &e.facts, now_ms);
+    let fresh = evaluate(set, &e.facts, now_ms, false);
     let mut ch = Changes::default();
     let mut next = Vec::with_capacity(fresh.len());
+    let mut rendered: Option<Vec<StandardResult>> = None;
     for r in &fresh {
         let prev = e.results.iter().find(|p| p.standard == r.standard);
         let mut changed = prev.is_none_or(|p| p.status != r.status);
@@ -286,33 +288,26 @@ fn reevaluate(set: &StandardSet, agent_id: &str, e: &mut HostEntry, now_ms: i64)
             .rules
             .iter()
             .enumerate()
-            .map(|(i, rr)| {
-                let h = hash_observed(&rr.observed);
-                match prev.and_then(|p| p.rules.get(i)) {
-                    Some(p) if p.state == rr.state => {
-                        if p.observed_hash != h {
-                            changed = true;
-                        }
-                        RuleMem {
-                            state: rr.state,
-                            observed_hash: h,
-                            since_ms: p.since_ms,
-                        }
-                    }
-                    _ => {
-                        changed = true;
-                        ch.transitions += 1;
-                        RuleMem {
-                            state: rr.state,
-                            observed_hash: h,
-                            since_ms: now_ms,
-                        }
+            .map(|(i, rr)| match prev.and_then(|p| p.rules.get(i)) {
+                Some(p) if p.state == rr.state => RuleMem {
+                    state: rr.state,
+                    since_ms: p.since_ms,
+                },
+                _ => {
+                    changed = true;
+                    ch.transitions += 1;
+                    RuleMem {
+                        state: rr.state,
+                        since_ms: now_ms,
                     }
                 }
             })
             .collect();
         if changed {
-            ch.upserts.push(row(set, agent_id, r, &mems, now_ms));
+            let full = rendered.get_or_insert_with(|| evaluate(set, &e.facts, now_ms, true));
+            let with_text = full.iter().find(|x| x.standard == r.standard).unwrap_or(r);
+            ch.upserts
+                .push(row(set, agent_id, with_text, &mems, now_ms));
         }
         next.push(StdMem {
             standard: r.standard,
@@ -400,6 +395,16 @@ standard:
 
     const DAY: i64 = 86_400_000;
 
+    /// Full re-evaluation with the sink's batches gathered.
+    fn all(st: &mut Memory, now: i64, threads: usize) -> Changes {
+        let got = std::sync::Mutex::new(Changes::default());
+        let t = st.reevaluate_all(now, threads, &|c| got.lock().unwrap().append(c));
+        let mut ch = got.into_inner().unwrap();
+        assert_eq!(ch.transitions, t);
+        ch.upserts.sort_by(|a, b| a.agent_id.cmp(&b.agent_id));
+        ch
+    }
+
     #[test]
     fn since_and_persistence_follow_changes_only() {
         let mut st = Memory::new(set(STD));
@@ -410,7 +415,7 @@ standard:
         let ch = st.update_host("a", facts("schools", true, 0), DAY + 1000);
         assert!(ch.upserts.is_empty(), "{:?}", ch.upserts);
         // Time alone makes the patch rule fail after 14 days.
-        let ch = st.reevaluate_all(20 * DAY, 2);
+        let ch = all(&mut st, 20 * DAY, 2);
         assert_eq!(ch.transitions, 1);
         let rules: Vec<StoredRule> = serde_json::from_str(&ch.upserts[0].results_json).unwrap();
         assert_eq!(rules[0].since_ms, DAY, "unchanged rule keeps its since");
@@ -438,7 +443,7 @@ standard:
             "- {id: enc, title: Encrypted, severity: high, check: {fact: disk.encrypted, equals: true}}",
         );
         st.replace_set(set(&v2));
-        let ch = st.reevaluate_all(5 * DAY, 1);
+        let ch = all(&mut st, 5 * DAY, 1);
         let a = ch.upserts.iter().find(|r| r.agent_id == "a").unwrap();
         let rules: Vec<StoredRule> = serde_json::from_str(&a.results_json).unwrap();
         assert_eq!((rules[0].rule.as_str(), rules[0].since_ms), ("fw", DAY));
@@ -472,8 +477,7 @@ standard:
         st.seed("a", "ws", "noncompliant", &stored);
         let ch = st.update_host("a", facts("schools", false, 0), DAY);
         assert_eq!(ch.transitions, 0);
-        assert_eq!(ch.upserts.len(), 1, "the patch age text changed");
-        let rules: Vec<StoredRule> = serde_json::from_str(&ch.upserts[0].results_json).unwrap();
-        assert_eq!(rules[0].since_ms, 7);
+        assert!(ch.upserts.is_empty(), "no state changed: nothing to write");
+        assert_eq!(st.hosts["a"].results[0].rules[0].since_ms, 7);
     }
 }

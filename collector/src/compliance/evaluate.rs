@@ -135,8 +135,9 @@ pub fn os_view(f: &HostFacts) -> OsView<'_> {
     }
 }
 
-/// Evaluates every standard whose selector matches the host.
-pub fn evaluate(set: &StandardSet, f: &HostFacts, now_ms: i64) -> Vec<StandardResult> {
+/// Evaluates every standard whose selector matches the host; observed texts only when
+/// `text` (a full re-evaluation needs the states alone).
+pub fn evaluate(set: &StandardSet, f: &HostFacts, now_ms: i64, text: bool) -> Vec<StandardResult> {
     let os = os_view(f);
     let mut out = Vec::new();
     for (si, s) in set.standards.iter().enumerate() {
@@ -157,7 +158,7 @@ pub fn evaluate(set: &StandardSet, f: &HostFacts, now_ms: i64) -> Vec<StandardRe
                         waiver: None,
                     };
                 }
-                let e = r.check.eval(f, now_ms);
+                let e = r.check.eval_with(f, now_ms, text);
                 let mut state = match e.tri {
                     Tri::Pass => State::Pass,
                     Tri::Fail => State::Fail,
@@ -264,7 +265,12 @@ standard:
     #[test]
     fn states_per_rule_and_status() {
         let s = set();
-        let r = evaluate(&s, &host("pc1", "linux", Some(false)), day(2026, 11, 22));
+        let r = evaluate(
+            &s,
+            &host("pc1", "linux", Some(false)),
+            day(2026, 11, 22),
+            true,
+        );
         assert_eq!(r.len(), 1);
         let states: Vec<State> = r[0].rules.iter().map(|r| r.state).collect();
         assert_eq!(
@@ -273,10 +279,10 @@ standard:
         );
         assert_eq!(r[0].status, Status::Noncompliant);
         assert_eq!(r[0].rules[1].observed, "not reported: disk.encrypted");
-        let r = evaluate(&s, &host("pc1", "linux", Some(true)), 0);
+        let r = evaluate(&s, &host("pc1", "linux", Some(true)), 0, true);
         assert_eq!(r[0].status, Status::Unknown);
         assert!(
-            evaluate(&s, &host("mac1", "macos", Some(true)), 0).is_empty(),
+            evaluate(&s, &host("mac1", "macos", Some(true)), 0, true).is_empty(),
             "standard does not apply"
         );
     }
@@ -285,23 +291,23 @@ standard:
     fn a_waiver_holds_until_it_expires_then_the_rule_fails_again() {
         let s = set();
         let lab = host("lab-3", "linux", Some(false));
-        let r = evaluate(&s, &lab, day(2026, 11, 22));
+        let r = evaluate(&s, &lab, day(2026, 11, 22), true);
         assert_eq!(r[0].rules[0].state, State::Waived);
         assert_eq!(r[0].rules[0].waiver, Some(0));
         assert_eq!(r[0].rules[0].observed, "firewall.enabled = false");
-        let r = evaluate(&s, &lab, day(2026, 12, 1) + 3_600_000);
+        let r = evaluate(&s, &lab, day(2026, 12, 1) + 3_600_000, true);
         assert_eq!(
             r[0].rules[0].state,
             State::Waived,
             "valid through the named day"
         );
-        let r = evaluate(&s, &lab, day(2026, 12, 2));
+        let r = evaluate(&s, &lab, day(2026, 12, 2), true);
         assert_eq!(r[0].rules[0].state, State::Fail);
         assert_eq!(next_expiry(&s, day(2026, 11, 22)), Some(day(2026, 12, 2)));
         assert_eq!(next_expiry(&s, day(2026, 12, 2)), None);
         let other = host("pc1", "linux", Some(false));
         assert_eq!(
-            evaluate(&s, &other, day(2026, 11, 22))[0].rules[0].state,
+            evaluate(&s, &other, day(2026, 11, 22), true)[0].rules[0].state,
             State::Fail
         );
     }

@@ -235,8 +235,7 @@ impl Compliance {
             }
         }
         self.load_all_facts();
-        let ch = self.reevaluate_all();
-        self.persist(ch);
+        self.full("start");
         let mut s = self.status.lock().expect("status");
         s.ready = true;
         tracing::info!(
@@ -261,28 +260,28 @@ impl Compliance {
         }
     }
 
-    fn reevaluate_all(&self) -> Changes {
+    /// Re-evaluates every host, persisting changed rows batch by batch.
+    fn full(&self, why: &str) {
         let started = Instant::now();
         let now = self.now_ms();
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let ch = self.mem.write().expect("mem").reevaluate_all(now, threads);
+        let transitions = self
+            .mem
+            .write()
+            .expect("mem")
+            .reevaluate_all(now, threads, &|ch| self.persist(ch));
         let took = started.elapsed();
         self.metrics
             .compliance_duration
             .with_label_values(&["full"])
             .observe(took.as_secs_f64());
         self.status.lock().expect("status").last_full_evaluation_ms = Some(took.as_millis() as u64);
-        ch
-    }
-
-    fn full(&self, why: &str) {
-        let ch = self.reevaluate_all();
         tracing::debug!(
             why,
-            changed = ch.upserts.len(),
+            transitions,
+            ms = took.as_millis() as u64,
             "full compliance evaluation"
         );
-        self.persist(ch);
     }
 
     fn hosts(&self, ids: BTreeSet<String>) {
@@ -455,7 +454,7 @@ pub fn try_standard(
             tilsyn_proto::time::days_from_civil(y, m, day) * 86_400_000 + 43_200_000
         }
     };
-    let results = evaluate::evaluate(&set, &f, now);
+    let results = evaluate::evaluate(&set, &f, now, true);
     let host = if f.ctx.hostname.is_empty() {
         facts_file.display().to_string()
     } else {

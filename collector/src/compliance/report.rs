@@ -6,12 +6,10 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::engine::StoredRule;
 use super::evaluate::{StandardResult, State, Status};
 use super::standard::{Severity, StandardSet};
 use super::waiver::WaiverState;
 use super::Compliance;
-use crate::store::StoreError;
 
 #[derive(Debug, Serialize)]
 pub struct RuleView {
@@ -126,69 +124,59 @@ pub struct WaiverView {
 }
 
 impl Compliance {
-    /// Every rule of every standard applying to the host, with observed values.
-    pub fn host(&self, agent_id: &str) -> Result<Option<Vec<HostStandardView>>, StoreError> {
-        let rows = self.store.host_compliance(agent_id)?;
+    /// Every rule of every standard applying to the host, with observed values rendered
+    /// now from the facts in memory and since-times from the results.
+    pub fn host(&self, agent_id: &str) -> Option<Vec<HostStandardView>> {
         let mem = self.mem.read().expect("mem");
-        if rows.is_empty() && !mem.hosts.contains_key(agent_id) {
-            return Ok(None);
-        }
+        let e = mem.hosts.get(agent_id)?;
         let now = self.now_ms();
         let warn = self.waiver_warning_ms();
         let set = &mem.set;
+        let fresh = super::evaluate::evaluate(set, &e.facts, now, true);
         let mut out = Vec::new();
-        for row in rows {
-            let Some(std) = set.standards.iter().find(|s| s.id == row.standard_id) else {
-                continue;
-            };
-            let stored: Vec<StoredRule> =
-                serde_json::from_str(&row.results_json).map_err(|e| StoreError::Corrupt {
-                    what: format!(
-                        "compliance results of host {agent_id}, standard {}",
-                        row.standard_id
-                    ),
-                    message: e.to_string(),
-                })?;
+        for r in &fresh {
+            let std = &set.standards[r.standard];
+            let since = e.results.iter().find(|m| m.standard == r.standard);
             let rules = std
                 .rules
                 .iter()
-                .filter_map(|r| {
-                    let s = stored.iter().find(|s| s.rule == r.id)?;
-                    Some(RuleView {
-                        rule: r.id.clone(),
-                        title: r.title.clone(),
-                        severity: r.severity,
-                        state: s.state,
-                        observed: s.observed.clone(),
-                        since_ms: s.since_ms,
-                        waiver: s
-                            .waiver
-                            .as_ref()
-                            .and_then(|id| set.waivers.iter().find(|w| &w.id == id))
-                            .map(|w| WaiverRef {
-                                id: w.id.clone(),
-                                expires: w.expires.clone(),
-                                state: w.state(now, warn),
-                            }),
-                        remediation: if matches!(s.state, State::Fail | State::Waived) {
-                            r.remediation.clone()
-                        } else {
-                            String::new()
-                        },
-                        references: r.references.clone(),
-                    })
+                .zip(&r.rules)
+                .enumerate()
+                .map(|(i, (rule, rr))| RuleView {
+                    rule: rule.id.clone(),
+                    title: rule.title.clone(),
+                    severity: rule.severity,
+                    state: rr.state,
+                    observed: rr.observed.clone(),
+                    // The stored state is the one since-times belong to; a host evaluated
+                    // this instant for the first time has none yet.
+                    since_ms: since
+                        .and_then(|m| m.rules.get(i))
+                        .filter(|m| m.state == rr.state)
+                        .map_or(now, |m| m.since_ms),
+                    waiver: rr.waiver.map(|w| &set.waivers[w]).map(|w| WaiverRef {
+                        id: w.id.clone(),
+                        expires: w.expires.clone(),
+                        state: w.state(now, warn),
+                    }),
+                    remediation: if matches!(rr.state, State::Fail | State::Waived) {
+                        rule.remediation.clone()
+                    } else {
+                        String::new()
+                    },
+                    references: rule.references.clone(),
                 })
                 .collect();
             out.push(HostStandardView {
                 standard: std.id.clone(),
                 title: std.title.clone(),
                 version: std.version.clone(),
-                status: row.status,
-                evaluated_at_ms: row.evaluated_at_ms,
+                status: r.status.as_str().to_string(),
+                evaluated_at_ms: now,
                 rules,
             });
         }
-        Ok(Some(out))
+        Some(out)
     }
 
     pub fn standards(&self) -> Vec<StandardView> {

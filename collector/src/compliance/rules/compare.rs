@@ -14,7 +14,7 @@ use std::cmp::Ordering;
 use regex::Regex;
 use serde_yaml::{Mapping, Value as Yaml};
 
-use crate::compliance::check::{Ctx, Eval};
+use crate::compliance::check::{Ctx, Eval, Tri};
 use crate::compliance::facts::{self, FactId, FactType, HostFacts, Value, FACTS};
 use crate::compliance::version::{self, Scheme};
 
@@ -225,7 +225,7 @@ impl Compare {
         Some(Compare { fact, op })
     }
 
-    pub fn eval(&self, f: &HostFacts, now_ms: i64) -> Eval {
+    pub fn eval_with(&self, f: &HostFacts, now_ms: i64, text: bool) -> Eval {
         let def = &FACTS[self.fact];
         let Some(v) = f.get(self.fact) else {
             return Eval::unknown(def.name);
@@ -243,13 +243,11 @@ impl Compare {
             // Lists can be long: say what was looked for, not the whole list.
             Op::Contains(x) | Op::NotContains(x) => {
                 let has = list(v).iter().any(|s| s.eq_ignore_ascii_case(x));
-                let seen = format!("{} {} {x}", def.name, if has { "has" } else { "lacks" });
                 let ok = has == matches!(self.op, Op::Contains(_));
-                return if ok {
-                    Eval::pass(seen)
-                } else {
-                    Eval::fail(seen)
-                };
+                let tri = if ok { Tri::Pass } else { Tri::Fail };
+                return Eval::lazy(tri, text, || {
+                    format!("{} {} {x}", def.name, if has { "has" } else { "lacks" })
+                });
             }
             Op::SubsetOf(allowed) => {
                 let extra: Vec<&str> = list(v)
@@ -258,19 +256,23 @@ impl Compare {
                     .map(|s| &**s)
                     .collect();
                 if !extra.is_empty() {
-                    return Eval::fail(format!("{} not allowed: {}", def.name, extra.join(", ")));
+                    return Eval::lazy(Tri::Fail, text, || {
+                        format!("{} not allowed: {}", def.name, extra.join(", "))
+                    });
                 }
                 true
             }
         };
         if ok {
-            Eval::pass(shown())
+            Eval::lazy(Tri::Pass, text, shown)
         } else {
-            let want = match &self.op {
-                Op::Order(rel, c) => format!(" (wanted {} {})", rel.symbol(), show(c)),
-                _ => String::new(),
-            };
-            Eval::fail(format!("{}{want}", shown()))
+            Eval::lazy(Tri::Fail, text, || {
+                let want = match &self.op {
+                    Op::Order(rel, c) => format!(" (wanted {} {})", rel.symbol(), show(c)),
+                    _ => String::new(),
+                };
+                format!("{}{want}", shown())
+            })
         }
     }
 }

@@ -13,7 +13,7 @@
 use regex::Regex;
 use serde_yaml::Value as Yaml;
 
-use crate::compliance::check::{Ctx, Eval};
+use crate::compliance::check::{Ctx, Eval, Tri};
 use crate::compliance::facts::{HostFacts, Pkg};
 use crate::compliance::version::{self, Scheme};
 
@@ -150,7 +150,7 @@ impl Software {
         version::compare(p.scheme, &p.version, v) == std::cmp::Ordering::Less
     }
 
-    pub fn eval(&self, f: &HostFacts) -> Eval {
+    pub fn eval_with(&self, f: &HostFacts, text: bool) -> Eval {
         let Some(pkgs) = &f.software else {
             return Eval::unknown("software");
         };
@@ -163,7 +163,9 @@ impl Software {
         };
         if self.present {
             if found.is_empty() {
-                return Eval::fail(format!("{} not installed", self.describe()));
+                return Eval::lazy(Tri::Fail, text, || {
+                    format!("{} not installed", self.describe())
+                });
             }
             match &self.version {
                 Some(min) => {
@@ -173,12 +175,14 @@ impl Software {
                         .filter(|p| !self.below(p, min))
                         .collect();
                     if good.is_empty() {
-                        Eval::fail(format!("installed {} (wanted >= {min})", list(&found)))
+                        Eval::lazy(Tri::Fail, text, || {
+                            format!("installed {} (wanted >= {min})", list(&found))
+                        })
                     } else {
-                        Eval::pass(format!("installed {}", list(&good)))
+                        Eval::lazy(Tri::Pass, text, || format!("installed {}", list(&good)))
                     }
                 }
-                None => Eval::pass(format!("installed {}", list(&found))),
+                None => Eval::lazy(Tri::Pass, text, || format!("installed {}", list(&found))),
             }
         } else {
             let bad: Vec<&Pkg> = match &self.version {
@@ -186,9 +190,11 @@ impl Software {
                 None => found,
             };
             if bad.is_empty() {
-                Eval::pass(format!("{} not installed", self.describe()))
+                Eval::lazy(Tri::Pass, text, || {
+                    format!("{} not installed", self.describe())
+                })
             } else {
-                Eval::fail(format!("installed {}", list(&bad)))
+                Eval::lazy(Tri::Fail, text, || format!("installed {}", list(&bad)))
             }
         }
     }
