@@ -432,7 +432,11 @@ mod tests {
 
     #[test]
     fn sshd_t_effective_config() {
-        let s = parse_sshd_t(&fixture("linux/sshd-T-debian12.txt")).unwrap();
+        // Recorded: a drop-in setting only PasswordAuthentication no (note sshd's own
+        // spelling "permitrootlogin without-password").
+        let text = fixture("linux/sshd-T-recorded-debian12-password-no.txt");
+        assert!(text.contains("\npermitrootlogin without-password\n"));
+        let s = parse_sshd_t(&text).unwrap();
         assert_eq!(s.permit_root_login, "prohibit-password");
         assert!(!s.password_authentication);
         // Upper-case keys and the old spelling read the same.
@@ -446,10 +450,65 @@ mod tests {
     }
 
     #[test]
+    fn sshd_t_recorded_debian12() {
+        // openssh-server 1:9.2p1-2+deb12u10 with its shipped configuration: OpenSSH's
+        // compiled-in defaults.
+        let s = parse_sshd_t(&fixture("linux/sshd-T-recorded-debian12-default.txt")).unwrap();
+        assert_eq!(s, SshdSettings::default());
+        assert_eq!(s.permit_root_login, "prohibit-password");
+        assert!(s.password_authentication);
+        // With /etc/ssh/sshd_config.d/50-test.conf: PermitRootLogin no, PasswordAuthentication no.
+        let s = parse_sshd_t(&fixture("linux/sshd-T-recorded-debian12-50-test.txt")).unwrap();
+        assert_eq!(s.permit_root_login, "no");
+        assert!(!s.password_authentication);
+        // In a container without /run/sshd, `sshd -T` exits 255 with only this on stderr;
+        // the agent then reads the files.
+        let err = parse_sshd_t(&fixture(
+            "linux/sshd-T-recorded-debian12-no-privsep-dir.stderr.txt",
+        ))
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("Missing privilege separation directory"),
+            "{err}"
+        );
+    }
+
+    /// The fallback reading of the files gives what sshd itself printed for the same files.
+    #[test]
+    fn sshd_config_recorded_debian12_agrees_with_sshd_t() {
+        let main = fixture("linux/sshd_config-recorded-debian12");
+        let dropins = |texts: Vec<String>| {
+            MapIncludes(HashMap::from([("/etc/ssh/sshd_config.d/*.conf", texts)]))
+        };
+        let cases = [
+            (vec![], "linux/sshd-T-recorded-debian12-default.txt"),
+            (
+                vec![fixture(
+                    "linux/sshd_config.d-50-test-recorded-debian12.conf",
+                )],
+                "linux/sshd-T-recorded-debian12-50-test.txt",
+            ),
+            (
+                vec!["PasswordAuthentication no\n".to_string()],
+                "linux/sshd-T-recorded-debian12-password-no.txt",
+            ),
+        ];
+        for (texts, sshd_t) in cases {
+            let from_files = parse_sshd_config(&main, &mut dropins(texts)).unwrap();
+            assert_eq!(
+                from_files,
+                parse_sshd_t(&fixture(sshd_t)).unwrap(),
+                "{sshd_t}"
+            );
+        }
+    }
+
+    #[test]
     fn sshd_config_with_includes_first_value_wins() {
         // Debian 12: the drop-in sets PasswordAuthentication no before the main file's
         // commented defaults; Ubuntu cloud images ship exactly this.
-        let main = fixture("linux/sshd_config-debian12");
+        let main = fixture("linux/sshd_config-recorded-debian12");
         let dropin = fixture("linux/sshd_config.d-50-hardening.conf");
         let mut inc = MapIncludes(HashMap::from([(
             "/etc/ssh/sshd_config.d/*.conf",
