@@ -5,6 +5,7 @@ pub mod api;
 pub mod auth;
 pub mod compliance;
 pub mod config;
+pub mod incidents;
 pub mod ingest;
 pub mod metrics;
 pub mod server;
