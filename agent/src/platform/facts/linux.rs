@@ -1305,8 +1305,12 @@ pub async fn read_time() -> Result<Finding<bool>, PlatformError> {
         None
     };
     let chrony = if cmd::on_path("chronyc") {
-        match cmd::run_ok("chronyc", &["tracking"], TIMEOUT).await {
-            Ok(t) => Some(parse_chronyc_tracking(&t)?),
+        match cmd::run("chronyc", &["tracking"], TIMEOUT).await {
+            Ok(out) if out.status == Some(0) => Some(parse_chronyc_tracking(&out.stdout)?),
+            Ok(out) => {
+                problems.push(chronyc_failure(&out));
+                None
+            }
             Err(e) => {
                 problems.push(format!("chronyc: {e}"));
                 None
@@ -1360,17 +1364,39 @@ pub fn parse_timedatectl_show(text: &str) -> Result<TimedateStatus, PlatformErro
     })
 }
 
+/// Why `chronyc tracking` gave nothing, in words. chronyc prints its own errors on
+/// *stdout* with a non-zero exit (`506 Cannot talk to daemon` when chronyd is not
+/// running), so stdout is used when stderr is empty.
+pub fn chronyc_failure(out: &cmd::Output) -> String {
+    let why = match first_line(&out.stderr) {
+        e if e.is_empty() => first_line(&out.stdout),
+        e => e,
+    };
+    let status = out
+        .status
+        .map_or_else(|| "a signal".to_string(), |s| format!("status {s}"));
+    format!("chronyc: \"chronyc tracking\" exited with {status}: {why}")
+}
+
 /// What `chronyc tracking` says.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChronyTracking {
     /// The server's name (or address) chrony follows; empty when it follows none.
     pub reference: String,
     pub synchronized: bool,
+    /// chronyd serves its own clock (`local` directive, reference ID 7F7F0101) because it
+    /// has no usable time source.
+    pub local_reference: bool,
 }
 
+/// chrony's reference ID for its `local` reference mode (127.127.1.1, "LOCL" in chrony's
+/// own source): the daemon appears synchronised to its NTP clients with `Leap status :
+/// Normal` although it follows no time source.
+const CHRONY_LOCAL_REFID: &str = "7F7F0101";
+
 /// Parses `chronyc tracking`: `Reference ID    : C0A80001 (ntp.example.com)` and
-/// `Leap status     : Normal`. Synchronised means a non-zero reference and a leap status
-/// other than "Not synchronised".
+/// `Leap status     : Normal`. Synchronised means a reference that is neither zero nor the
+/// local reference, and a leap status other than "Not synchronised".
 pub fn parse_chronyc_tracking(text: &str) -> Result<ChronyTracking, PlatformError> {
     const CHRONYC: &str = "chronyc tracking";
     let mut reference = None;
@@ -1386,10 +1412,14 @@ pub fn parse_chronyc_tracking(text: &str) -> Result<ChronyTracking, PlatformErro
                     Some((id, rest)) => (id.trim(), rest.trim_end_matches(')').trim()),
                     None => (v, ""),
                 };
-                let zero = id.chars().all(|c| c == '0');
+                // A server's name is shown in parentheses, a reference clock's refid
+                // (GPS, PPS) or nothing for the local reference.
+                let local = id.eq_ignore_ascii_case(CHRONY_LOCAL_REFID);
+                let none = local || id.chars().all(|c| c == '0');
                 reference = Some((
-                    zero,
-                    if zero {
+                    none,
+                    local,
+                    if none {
                         ""
                     } else if name.is_empty() {
                         id
@@ -1404,9 +1434,10 @@ pub fn parse_chronyc_tracking(text: &str) -> Result<ChronyTracking, PlatformErro
         }
     }
     match (reference, leap) {
-        (Some((zero, reference)), Some(leap)) => Ok(ChronyTracking {
-            synchronized: !zero && leap != "Not synchronised",
+        (Some((none, local_reference, reference)), Some(leap)) => Ok(ChronyTracking {
+            synchronized: !none && leap != "Not synchronised",
             reference,
+            local_reference,
         }),
         _ => Err(PlatformError::parse(
             CHRONYC,
@@ -1441,6 +1472,9 @@ pub fn time_finding(
 ) -> Option<Finding<bool>> {
     let source = match (chrony, timedated) {
         (Some(c), _) if !c.reference.is_empty() => format!("chrony: {}", c.reference),
+        (Some(c), _) if c.local_reference => {
+            "chrony (local reference mode: serves its own clock, no time source)".to_string()
+        }
         (Some(_), _) => "chrony (no reference)".to_string(),
         (None, Some(t)) if t.ntp == Some(true) => match timesyncd_server {
             Some(s) => format!("systemd-timesyncd: {s}"),
@@ -1592,6 +1626,32 @@ mod tests {
     }
 
     #[test]
+    fn apt_unattended_upgrades_recorded_debian12() {
+        // unattended-upgrades 2.9.1+nmu3 installed: its postinst writes 20auto-upgrades
+        // with both settings "1"; 50unattended-upgrades adds list items with ${…}.
+        let dump =
+            parse_apt_config_dump(&fx("apt-config-dump-recorded-debian12-auto.txt")).unwrap();
+        let f = apt_auto_updates(&dump, true);
+        assert!(f.value, "{}", f.detail);
+        assert_eq!(
+            f.detail,
+            "unattended-upgrades installed, APT::Periodic::Unattended-Upgrade \"1\", APT::Periodic::Update-Package-Lists \"1\""
+        );
+        // The package's own "disabled" variant (/usr/share/unattended-upgrades/
+        // 20auto-upgrades-disabled): both "0".
+        let dump =
+            parse_apt_config_dump(&fx("apt-config-dump-recorded-debian12-auto-disabled.txt"))
+                .unwrap();
+        let f = apt_auto_updates(&dump, true);
+        assert!(!f.value);
+        assert!(
+            f.detail.contains("APT::Periodic::Unattended-Upgrade \"0\""),
+            "{}",
+            f.detail
+        );
+    }
+
+    #[test]
     fn dnf_automatic() {
         let conf = fx("dnf-automatic.conf-rhel9");
         assert!(!parse_dnf_automatic_apply_updates(&conf).unwrap());
@@ -1646,9 +1706,12 @@ mod tests {
 
     #[test]
     fn firewall_front_ends() {
-        assert!(parse_ufw_status(&fx("ufw-status-active.txt")).unwrap());
+        // Recorded (ufw 0.36.2): the rule table is padded with trailing spaces.
+        assert!(parse_ufw_status(&fx("ufw-status-recorded-debian12-active.txt")).unwrap());
+        assert!(!parse_ufw_status(&fx("ufw-status-recorded-debian12-inactive.txt")).unwrap());
         assert!(!parse_ufw_status("Status: inactive\n").unwrap());
-        assert!(parse_ufw_status("ERROR: You need to be root to run this script\n").is_err());
+        // As a user other than root: exit status 1 and this on stderr.
+        assert!(parse_ufw_status(&fx("ufw-status-recorded-debian12-nonroot.stderr.txt")).is_err());
         assert!(parse_firewalld_state("running\n", "").unwrap());
         assert!(!parse_firewalld_state("not running\n", "").unwrap());
         assert!(!parse_firewalld_state("", "not running\n").unwrap());
@@ -1694,9 +1757,11 @@ mod tests {
 
     #[test]
     fn iptables_input() {
-        let (on, d) = parse_iptables_input(&fx("iptables-S-INPUT-reject.txt")).unwrap();
+        // Recorded: RHEL's iptables-services default INPUT rules, entered by hand.
+        let (on, d) =
+            parse_iptables_input(&fx("iptables-S-INPUT-recorded-debian12-reject.txt")).unwrap();
         assert!(on, "{d}");
-        assert!(d.contains("REJECT"));
+        assert_eq!(d, "iptables: INPUT ends in -j REJECT");
         assert!(
             parse_iptables_input("-P INPUT DROP\n-A INPUT -i lo -j ACCEPT\n")
                 .unwrap()
@@ -1919,8 +1984,12 @@ mod tests {
             (f.value, f.detail.as_str()),
             (true, "chrony: ntp1.example.net")
         );
-        let c = parse_chronyc_tracking(&fx("chronyc-tracking-unsynced.txt")).unwrap();
+        // Recorded: chronyd -x with Debian's configuration and no network (the pool's
+        // name never resolves), as just after a start.
+        let c = parse_chronyc_tracking(&fx("chronyc-tracking-recorded-debian12-no-sources.txt"))
+            .unwrap();
         assert!(!c.synchronized);
+        assert!(!c.local_reference);
         assert_eq!(
             time_finding(None, Some(&c), None).unwrap().detail,
             "chrony (no reference)"
@@ -1936,6 +2005,190 @@ mod tests {
         )
         .is_err());
         assert!(parse_chronyc_tracking("506 Cannot talk to daemon\n").is_err());
+    }
+
+    #[test]
+    fn nftables_recorded_debian12() {
+        // nftables 1.0.6: `nft add table inet filter` and
+        // `nft add chain inet filter input { type filter hook input priority 0; policy drop; }`;
+        // nft prints the priority by name.
+        let text = fx("nft-ruleset-recorded-debian12-policy-drop.txt");
+        assert!(text.contains("type filter hook input priority filter; policy drop;"));
+        let chains = parse_nft_ruleset(&text).unwrap();
+        assert_eq!(
+            chains,
+            [NftChain {
+                family: "inet".into(),
+                table: "filter".into(),
+                name: "input".into(),
+                hook: "input".into(),
+                policy: "drop".into(),
+                rules: vec![],
+            }]
+        );
+        assert_eq!(
+            nft_input_filtering(&chains),
+            (
+                true,
+                "nftables: chain inet filter input has policy drop".to_string()
+            )
+        );
+        // No rule set at all: nft prints nothing and exits 0.
+        let chains = parse_nft_ruleset(&fx("nft-ruleset-recorded-debian12-empty.txt")).unwrap();
+        assert!(chains.is_empty());
+        assert_eq!(
+            nft_input_filtering(&chains),
+            (false, "nftables: no input chain".to_string())
+        );
+        // The RHEL rules entered through iptables-nft (Debian's default iptables): nft
+        // shows them with counters and the "managed by iptables-nft" warning on stderr.
+        let chains =
+            parse_nft_ruleset(&fx("nft-ruleset-recorded-debian12-iptables-nft-reject.txt"))
+                .unwrap();
+        let (on, d) = nft_input_filtering(&chains);
+        assert!(on, "{d}");
+        assert_eq!(
+            d,
+            "nftables: chain ip filter INPUT drops what reaches \"counter packets 0 bytes 0 reject with icmp type host-prohibited\""
+        );
+        // ufw 0.36.2 enabled (with `ufw allow 22/tcp`), through iptables-nft: ip and ip6
+        // tables, dozens of chains, rate limits and log prefixes.
+        let chains =
+            parse_nft_ruleset(&fx("nft-ruleset-recorded-debian12-ufw-active.txt")).unwrap();
+        assert!(chains.len() > 50, "{}", chains.len());
+        assert!(chains
+            .iter()
+            .any(|c| c.family == "ip6" && c.name == "ufw6-user-input"));
+        assert_eq!(
+            nft_input_filtering(&chains),
+            (
+                true,
+                "nftables: chain ip filter INPUT has policy drop".to_string()
+            )
+        );
+        // As a user other than root: exit status 1 and this on stderr.
+        assert!(
+            parse_nft_ruleset(&fx("nft-ruleset-recorded-debian12-nonroot.stderr.txt")).is_err()
+        );
+    }
+
+    #[test]
+    fn iptables_recorded_debian12() {
+        // iptables 1.8.9 (nf_tables) in a fresh network namespace.
+        assert_eq!(
+            parse_iptables_input(&fx("iptables-S-INPUT-recorded-debian12-empty.txt")).unwrap(),
+            (
+                false,
+                "iptables: INPUT policy ACCEPT, no final DROP/REJECT".to_string()
+            )
+        );
+        // -P INPUT DROP, loopback and established traffic accepted.
+        assert_eq!(
+            parse_iptables_input(&fx("iptables-S-INPUT-recorded-debian12-policy-drop.txt"))
+                .unwrap(),
+            (true, "iptables: INPUT policy DROP".to_string())
+        );
+        // ufw enabled: policy DROP and jumps into ufw's chains.
+        assert!(
+            parse_iptables_input(&fx("iptables-S-INPUT-recorded-debian12-ufw-active.txt"))
+                .unwrap()
+                .0
+        );
+        let err =
+            parse_iptables_input(&fx("iptables-S-INPUT-recorded-debian12-nonroot.stderr.txt"))
+                .unwrap_err();
+        assert!(err.to_string().contains("you must be root"), "{err}");
+    }
+
+    /// What the agent concludes on a Debian 12 machine with ufw, nftables and iptables
+    /// installed and nothing configured, and with ufw enabled.
+    #[test]
+    fn firewall_verdict_recorded_debian12() {
+        let ufw = |name: &str| {
+            let on = parse_ufw_status(&fx(name)).unwrap();
+            Ok(Some((
+                on,
+                format!("ufw {}", if on { "active" } else { "inactive" }),
+            )))
+        };
+        let nft = |name: &str| {
+            Ok(Some(nft_input_filtering(
+                &parse_nft_ruleset(&fx(name)).unwrap(),
+            )))
+        };
+        let ipt = |name: &str| Ok(Some(parse_iptables_input(&fx(name)).unwrap()));
+        let f = firewall_verdict(vec![
+            ("ufw", ufw("ufw-status-recorded-debian12-inactive.txt")),
+            ("firewalld", Ok(None)),
+            ("nftables", nft("nft-ruleset-recorded-debian12-empty.txt")),
+            (
+                "iptables",
+                ipt("iptables-S-INPUT-recorded-debian12-empty.txt"),
+            ),
+        ])
+        .unwrap();
+        assert!(!f.value);
+        assert_eq!(
+            f.detail,
+            "ufw inactive; nftables: no input chain; iptables: INPUT policy ACCEPT, no final DROP/REJECT"
+        );
+        let f = firewall_verdict(vec![
+            ("ufw", ufw("ufw-status-recorded-debian12-active.txt")),
+            ("firewalld", Ok(None)),
+            (
+                "nftables",
+                nft("nft-ruleset-recorded-debian12-ufw-active.txt"),
+            ),
+            (
+                "iptables",
+                ipt("iptables-S-INPUT-recorded-debian12-ufw-active.txt"),
+            ),
+        ])
+        .unwrap();
+        assert_eq!((f.value, f.detail.as_str()), (true, "ufw active"));
+    }
+
+    #[test]
+    fn chrony_recorded_debian12() {
+        // chrony 4.3, chronyd -x following a second chronyd on 127.0.0.1.
+        let c = parse_chronyc_tracking(&fx("chronyc-tracking-recorded-debian12-localhost.txt"))
+            .unwrap();
+        assert_eq!(
+            c,
+            ChronyTracking {
+                reference: "localhost".into(),
+                synchronized: true,
+                local_reference: false,
+            }
+        );
+        let f = time_finding(None, Some(&c), None).unwrap();
+        assert_eq!((f.value, f.detail.as_str()), (true, "chrony: localhost"));
+        // `local stratum 10` and no source: "Leap status : Normal" under the local
+        // reference ID, but the clock follows nothing.
+        let c = parse_chronyc_tracking(&fx("chronyc-tracking-recorded-debian12-local-stratum.txt"))
+            .unwrap();
+        assert!(!c.synchronized);
+        assert!(c.local_reference);
+        assert_eq!(c.reference, "");
+        let f = time_finding(None, Some(&c), None).unwrap();
+        assert!(!f.value);
+        assert!(
+            f.detail.starts_with("chrony (local reference mode"),
+            "{}",
+            f.detail
+        );
+        // chronyd not running: exit status 1, and the message on stdout, not stderr.
+        let text = fx("chronyc-tracking-recorded-debian12-no-daemon.txt");
+        assert!(parse_chronyc_tracking(&text).is_err());
+        let out = cmd::Output {
+            status: Some(1),
+            stdout: text,
+            stderr: String::new(),
+        };
+        assert_eq!(
+            chronyc_failure(&out),
+            "chronyc: \"chronyc tracking\" exited with status 1: 506 Cannot talk to daemon"
+        );
     }
 
     #[test]
