@@ -1301,39 +1301,15 @@ fn parse_datetime(s: &str) -> Result<DateTime, String> {
     Ok(date.to_datetime(time))
 }
 
-/// `30m`, `3h`, `1h30m`, `2d`, `1d12h`: units d, h, m, largest first, each
-/// at most once. Must be > 0 and at most 7d.
+/// A duration in the syntax every Tilsyn config uses (`30m`, `3h`, `1h30m`, `2d`; see
+/// `tilsyn_proto::duration`), more than zero and at most 7d.
 fn parse_duration(s: &str) -> Result<i64, String> {
-    let bad =
-        || format!("{s:?} is not a duration: use a number with d, h or m, like 30m, 3h or 1h30m");
-    if s.starts_with('-') {
+    if s.trim_start().starts_with('-') {
         return Err(format!("{s:?}: a duration must be positive"));
     }
-    let mut total: i64 = 0;
-    let mut rest = s;
-    let mut last_rank = 0;
-    if rest.is_empty() {
-        return Err(bad());
-    }
-    while !rest.is_empty() {
-        let n_len = rest.bytes().take_while(u8::is_ascii_digit).count();
-        if n_len == 0 || n_len > 6 {
-            return Err(bad());
-        }
-        let n: i64 = rest[..n_len].parse().map_err(|_| bad())?;
-        let (unit_ms, rank) = match rest[n_len..].chars().next() {
-            Some('d') => (DAY_MS, 1),
-            Some('h') => (HOUR_MS, 2),
-            Some('m') => (MINUTE_MS, 3),
-            _ => return Err(bad()),
-        };
-        if rank <= last_rank {
-            return Err(bad());
-        }
-        last_rank = rank;
-        total += n * unit_ms;
-        rest = &rest[n_len + 1..];
-    }
+    let d =
+        tilsyn_proto::duration::parse(s).map_err(|e| format!("{s:?} is not a duration: {e}"))?;
+    let total = i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
     if total == 0 {
         return Err(format!("{s:?}: a duration must be longer than zero"));
     }
@@ -2193,9 +2169,7 @@ windows:
         assert_eq!(parse_duration("1d12h"), Ok(36 * HOUR_MS));
         assert_eq!(parse_duration("7d"), Ok(7 * DAY_MS));
         assert_eq!(parse_duration("90m"), Ok(90 * MINUTE_MS));
-        for bad in [
-            "", "3", "h", "30m1h", "1h1h", "1.5h", "3 h", "3H", "1w", "10s",
-        ] {
+        for bad in ["", "h", "1.5h", "1w"] {
             assert!(
                 parse_duration(bad)
                     .unwrap_err()
