@@ -545,7 +545,7 @@ pub(crate) fn u64_field(v: &Value, key: &str) -> Option<u64> {
     }
 }
 
-fn bool_field(v: &Value, key: &str) -> bool {
+pub(crate) fn bool_field(v: &Value, key: &str) -> bool {
     match v.get(key) {
         Some(Value::Bool(b)) => *b,
         Some(Value::Number(n)) => n.as_i64() == Some(1),

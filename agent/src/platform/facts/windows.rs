@@ -17,7 +17,7 @@
 use serde_json::Value;
 use tilsyn_proto::v1::{Facts, StringList};
 
-use super::super::windows::{command_line, items, u64_field};
+use super::super::windows::{bool_field, command_line, items, u64_field};
 use super::super::{cmd, PlatformError};
 use super::{first_line, Antivirus, Errors, Finding, IncludeResolver};
 
@@ -229,15 +229,6 @@ fn str_field(v: &Value, key: &str) -> String {
         Some(Value::Number(n)) => n.to_string(),
         Some(Value::Bool(b)) => b.to_string(),
         _ => String::new(),
-    }
-}
-
-fn bool_field(v: &Value, key: &str) -> bool {
-    match v.get(key) {
-        Some(Value::Bool(b)) => *b,
-        Some(Value::Number(n)) => n.as_i64() == Some(1),
-        Some(Value::String(s)) => matches!(s.trim().to_ascii_lowercase().as_str(), "true" | "1"),
-        _ => false,
     }
 }
 
