@@ -20,10 +20,10 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde_json::Value;
-use tilsyn_proto::v1::{Facts, StringList};
+use tilsyn_proto::v1::Facts;
 
 use super::super::{cmd, systemd, PlatformError};
-use super::{first_line, Antivirus, Errors, Finding, FsIncludes, SshdSettings};
+use super::{first_line, some, Antivirus, Finding, FsIncludes, Readings, SshdSettings};
 
 /// Everything here is a local query; none should take long.
 const TIMEOUT: Duration = Duration::from_secs(20);
@@ -39,48 +39,20 @@ pub async fn collect() -> (Facts, Vec<String>) {
         read_time(),
         read_running_services(),
     );
-    let mut errors = Errors::default();
-    let mut f = Facts::default();
-    if let Some(a) = errors.take_opt("auto_updates", auto) {
-        f.auto_updates_enabled = Some(a.value);
-        f.auto_updates_detail = a.detail;
-    }
-    if let Some(d) = errors.take("disk_encryption", disk) {
-        f.disk_encrypted = Some(d.value);
-        f.disk_encryption_detail = d.detail;
-    }
-    if let Some(fw) = errors.take("firewall", firewall) {
-        f.firewall_enabled = Some(fw.value);
-        f.firewall_detail = fw.detail;
-    }
-    if let Some(s) = errors.take_opt("screen_lock", read_screen_lock()) {
-        f.screen_lock_timeout_seconds = Some(s.value);
-        f.screen_lock_detail = s.detail;
-    }
-    if let Some(av) = errors.take_opt("antivirus", antivirus) {
-        f.antivirus_realtime = Some(av.realtime);
-        f.antivirus_product = av.product;
-        f.antivirus_signature_age_days = av.signature_age_days;
-    }
-    if let Some(ssh) = errors.take("ssh", ssh) {
-        f.ssh_server_installed = Some(ssh.is_some());
-        if let Some(s) = ssh {
-            f.ssh_permit_root_login = s.permit_root_login;
-            f.ssh_password_authentication = Some(s.password_authentication);
-        }
-    }
-    if let Some(admins) = errors.take("local_admins", read_local_admins()) {
-        f.local_admins = Some(StringList { values: admins });
-    }
-    if let Some(t) = errors.take("time", time) {
-        f.time_synchronized = Some(t.value);
-        f.time_source = t.detail;
-    }
-    f.secure_boot = errors.take_opt("secure_boot", read_secure_boot());
-    if let Some(s) = errors.take("running_services", services) {
-        f.running_services = Some(StringList { values: s });
-    }
-    (f, errors.0)
+    let mut r = Readings {
+        auto_updates: auto,
+        disk_encryption: some(disk),
+        firewall: some(firewall),
+        screen_lock: read_screen_lock(),
+        antivirus,
+        local_admins: some(read_local_admins()),
+        time: some(time),
+        secure_boot: read_secure_boot(),
+        running_services: some(services),
+        ..Default::default()
+    };
+    r.set_ssh(ssh);
+    r.into_facts()
 }
 
 // --- automatic updates ----------------------------------------------------------------------

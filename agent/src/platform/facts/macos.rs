@@ -19,12 +19,12 @@
 use std::path::Path;
 use std::time::Duration;
 
-use tilsyn_proto::v1::{Facts, StringList};
+use tilsyn_proto::v1::Facts;
 
 use super::super::macos::{parse_launchctl_list, LaunchdJob};
 use super::super::xml::{xml_events, XmlEvent};
 use super::super::{cmd, PlatformError};
-use super::{first_line, Antivirus, Errors, Finding};
+use super::{first_line, some, Antivirus, Finding, Readings};
 
 const TIMEOUT: Duration = Duration::from_secs(30);
 const XPROTECT: &str = "/Library/Apple/System/Library/CoreServices/XProtect.bundle";
@@ -51,50 +51,19 @@ pub async fn collect() -> (Facts, Vec<String>) {
         read_time(),
         launchd,
     );
-    let mut errors = Errors::default();
-    let mut f = Facts::default();
-    if let Some(d) = errors.take("disk_encryption", disk) {
-        f.disk_encrypted = Some(d.value);
-        f.disk_encryption_detail = d.detail;
-    }
-    if let Some(fw) = errors.take("firewall", firewall) {
-        f.firewall_enabled = Some(fw.value);
-        f.firewall_detail = fw.detail;
-    }
-    if let Some(s) = errors.take("screen_lock", lock) {
-        f.screen_lock_timeout_seconds = Some(s.value);
-        f.screen_lock_detail = s.detail;
-    }
-    if let Some(a) = errors.take("auto_updates", auto) {
-        f.auto_updates_enabled = Some(a.value);
-        f.auto_updates_detail = a.detail;
-    }
-    if let Some(av) = errors.take_opt("antivirus", av) {
-        f.antivirus_realtime = Some(av.realtime);
-        f.antivirus_product = av.product;
-        f.antivirus_signature_age_days = av.signature_age_days;
-    }
-    if let Some(a) = errors.take("local_admins", admins) {
-        f.local_admins = Some(StringList { values: a });
-    }
-    if let Some(t) = errors.take("time", time) {
-        f.time_synchronized = Some(t.value);
-        f.time_source = t.detail;
-    }
-    let jobs = errors.take("running_services", jobs);
-    if let Some(j) = &jobs {
-        f.running_services = Some(StringList {
-            values: running_labels(j),
-        });
-    }
-    if let Some(ssh) = errors.take("ssh", read_ssh(jobs.as_deref()).await) {
-        f.ssh_server_installed = Some(ssh.is_some());
-        if let Some(s) = ssh {
-            f.ssh_permit_root_login = s.permit_root_login;
-            f.ssh_password_authentication = Some(s.password_authentication);
-        }
-    }
-    (f, errors.0)
+    let mut r = Readings {
+        auto_updates: some(auto),
+        disk_encryption: some(disk),
+        firewall: some(firewall),
+        screen_lock: some(lock),
+        antivirus: av,
+        local_admins: some(admins),
+        time: some(time),
+        ..Default::default()
+    };
+    r.set_ssh(read_ssh(jobs.as_ref().ok().map(Vec::as_slice)).await);
+    r.running_services = jobs.map(|j| Some(running_labels(&j)));
+    r.into_facts()
 }
 
 /// `defaults read DOMAIN KEY`: the value, or `None` when the key (or domain) does not

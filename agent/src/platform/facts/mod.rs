@@ -17,7 +17,7 @@
 
 use std::path::{Path, PathBuf};
 
-use tilsyn_proto::v1::Facts;
+use tilsyn_proto::v1::{Facts, StringList};
 
 use super::PlatformError;
 
@@ -75,7 +75,7 @@ pub struct Antivirus {
 
 /// The errors of one collection, each prefixed with the fact it belongs to.
 #[derive(Debug, Default)]
-pub struct Errors(pub Vec<String>);
+struct Errors(Vec<String>);
 
 impl Errors {
     /// The value of a successful read; a failed one is recorded as "`fact`: reason".
@@ -92,6 +92,102 @@ impl Errors {
     /// Like [`take`](Self::take) for reads whose "nothing to conclude" is `Ok(None)`.
     pub fn take_opt<T>(&mut self, fact: &str, r: Result<Option<T>, PlatformError>) -> Option<T> {
         self.take(fact, r).flatten()
+    }
+}
+
+/// One fact as read: `Ok(None)` when nothing can be concluded (the field stays unset
+/// without an error).
+pub type Reading<T> = Result<Option<T>, PlatformError>;
+
+/// A read that always concludes something, as a [`Reading`].
+pub fn some<T>(r: Result<T, PlatformError>) -> Reading<T> {
+    r.map(Some)
+}
+
+/// What one OS read, fact by fact. Every OS fills this its own way;
+/// [`Readings::into_facts`] turns it into the report section the same way for all.
+pub struct Readings {
+    pub auto_updates: Reading<Finding<bool>>,
+    pub disk_encryption: Reading<Finding<bool>>,
+    pub firewall: Reading<Finding<bool>>,
+    pub screen_lock: Reading<Finding<u32>>,
+    pub antivirus: Reading<Antivirus>,
+    pub local_admins: Reading<Vec<String>>,
+    pub time: Reading<Finding<bool>>,
+    pub secure_boot: Reading<bool>,
+    /// Whether an SSH server is installed; [`Self::ssh`] holds its settings when it is.
+    pub ssh_installed: Reading<bool>,
+    pub ssh: Reading<SshdSettings>,
+    pub running_services: Reading<Vec<String>>,
+}
+
+impl Default for Readings {
+    fn default() -> Self {
+        Readings {
+            auto_updates: Ok(None),
+            disk_encryption: Ok(None),
+            firewall: Ok(None),
+            screen_lock: Ok(None),
+            antivirus: Ok(None),
+            local_admins: Ok(None),
+            time: Ok(None),
+            secure_boot: Ok(None),
+            ssh_installed: Ok(None),
+            ssh: Ok(None),
+            running_services: Ok(None),
+        }
+    }
+}
+
+impl Readings {
+    /// The SSH server as the Unix readers report it: `None` = not installed.
+    pub fn set_ssh(&mut self, r: Result<Option<SshdSettings>, PlatformError>) {
+        match r {
+            Ok(s) => {
+                self.ssh_installed = Ok(Some(s.is_some()));
+                self.ssh = Ok(s);
+            }
+            Err(e) => self.ssh = Err(e),
+        }
+    }
+
+    /// The facts section and the errors, each prefixed with its fact ("firewall: …").
+    pub fn into_facts(self) -> (Facts, Vec<String>) {
+        let mut e = Errors::default();
+        let mut f = Facts::default();
+        if let Some(x) = e.take_opt("auto_updates", self.auto_updates) {
+            (f.auto_updates_enabled, f.auto_updates_detail) = (Some(x.value), x.detail);
+        }
+        if let Some(x) = e.take_opt("disk_encryption", self.disk_encryption) {
+            (f.disk_encrypted, f.disk_encryption_detail) = (Some(x.value), x.detail);
+        }
+        if let Some(x) = e.take_opt("firewall", self.firewall) {
+            (f.firewall_enabled, f.firewall_detail) = (Some(x.value), x.detail);
+        }
+        if let Some(x) = e.take_opt("screen_lock", self.screen_lock) {
+            (f.screen_lock_timeout_seconds, f.screen_lock_detail) = (Some(x.value), x.detail);
+        }
+        if let Some(av) = e.take_opt("antivirus", self.antivirus) {
+            f.antivirus_realtime = Some(av.realtime);
+            f.antivirus_product = av.product;
+            f.antivirus_signature_age_days = av.signature_age_days;
+        }
+        f.local_admins = e
+            .take_opt("local_admins", self.local_admins)
+            .map(|values| StringList { values });
+        if let Some(x) = e.take_opt("time", self.time) {
+            (f.time_synchronized, f.time_source) = (Some(x.value), x.detail);
+        }
+        f.secure_boot = e.take_opt("secure_boot", self.secure_boot);
+        f.ssh_server_installed = e.take_opt("ssh", self.ssh_installed);
+        if let Some(s) = e.take_opt("ssh", self.ssh) {
+            f.ssh_permit_root_login = s.permit_root_login;
+            f.ssh_password_authentication = Some(s.password_authentication);
+        }
+        f.running_services = e
+            .take_opt("running_services", self.running_services)
+            .map(|values| StringList { values });
+        (f, e.0)
     }
 }
 

@@ -15,11 +15,11 @@
 //!   `DefaultInboundAction`: 0 NotConfigured, 2 Allow, 4 Block.
 
 use serde_json::Value;
-use tilsyn_proto::v1::{Facts, StringList};
+use tilsyn_proto::v1::Facts;
 
 use super::super::windows::{bool_field, command_line, items, u64_field};
 use super::super::{cmd, PlatformError};
-use super::{first_line, Antivirus, Errors, Finding, IncludeResolver};
+use super::{first_line, some, Antivirus, Finding, IncludeResolver, Readings};
 
 const FACTS: &str = "Windows facts script";
 
@@ -129,68 +129,34 @@ pub fn parse_facts_json(text: &str) -> Result<(Facts, Vec<String>), PlatformErro
     if !v.is_object() || v.get("BitLocker").is_none() {
         return Err(PlatformError::parse(FACTS, "expected the facts object"));
     }
-    let mut errors = Errors::default();
-    let mut f = Facts::default();
-    if let Some(d) = errors.take("disk_encryption", part(&v, "BitLocker").and_then(bitlocker)) {
-        f.disk_encrypted = Some(d.value);
-        f.disk_encryption_detail = d.detail;
-    }
-    if let Some(fw) = errors.take("firewall", part(&v, "Firewall").and_then(firewall)) {
-        f.firewall_enabled = Some(fw.value);
-        f.firewall_detail = fw.detail;
-    }
-    if let Some(av) = errors.take_opt(
-        "antivirus",
-        antivirus(part(&v, "Defender"), part(&v, "SecurityCenter")),
-    ) {
-        f.antivirus_realtime = Some(av.realtime);
-        f.antivirus_product = av.product;
-        f.antivirus_signature_age_days = av.signature_age_days;
-    }
-    if let Some(s) = errors.take_opt("screen_lock", part(&v, "ScreenLock").and_then(screen_lock)) {
-        f.screen_lock_timeout_seconds = Some(s.value);
-        f.screen_lock_detail = s.detail;
-    }
-    if let Some(u) = errors.take(
-        "auto_updates",
-        part(&v, "WindowsUpdate").and_then(windows_update),
-    ) {
-        f.auto_updates_enabled = Some(u.value);
-        f.auto_updates_detail = u.detail;
-    }
-    if let Some(a) = errors.take("local_admins", part(&v, "Admins").and_then(admins)) {
-        f.local_admins = Some(StringList { values: a });
-    }
-    if let Some(t) = errors.take("time", part(&v, "Time").and_then(time)) {
-        f.time_synchronized = Some(t.value);
-        f.time_source = t.detail;
-    }
-    f.secure_boot = errors.take_opt("secure_boot", part(&v, "SecureBoot").map(secure_boot));
-    match part(&v, "Ssh") {
-        Err(e) => errors.0.push(format!("ssh: {e}")),
-        Ok(s) => {
-            let installed = bool_field(&s, "Installed");
-            f.ssh_server_installed = Some(installed);
-            if installed {
-                if let Some(st) = errors.take("ssh", ssh_settings(&s)) {
-                    f.ssh_permit_root_login = st.permit_root_login;
-                    f.ssh_password_authentication = Some(st.password_authentication);
-                }
-            }
-        }
-    }
-    if let Some(s) = errors.take(
-        "running_services",
-        part(&v, "Services").map(|s| {
+    let mut r = Readings {
+        auto_updates: some(part(&v, "WindowsUpdate").and_then(windows_update)),
+        disk_encryption: some(part(&v, "BitLocker").and_then(bitlocker)),
+        firewall: some(part(&v, "Firewall").and_then(firewall)),
+        screen_lock: part(&v, "ScreenLock").and_then(screen_lock),
+        antivirus: antivirus(part(&v, "Defender"), part(&v, "SecurityCenter")),
+        local_admins: some(part(&v, "Admins").and_then(admins)),
+        time: some(part(&v, "Time").and_then(time)),
+        secure_boot: part(&v, "SecureBoot").map(secure_boot),
+        running_services: some(part(&v, "Services").map(|s| {
             let mut names = strings(s.get("Running"));
             names.sort_by_key(|n| n.to_lowercase());
             names.dedup();
             names
-        }),
-    ) {
-        f.running_services = Some(StringList { values: s });
+        })),
+        ..Default::default()
+    };
+    match part(&v, "Ssh") {
+        Err(e) => r.ssh_installed = Err(e),
+        Ok(s) => {
+            let installed = bool_field(&s, "Installed");
+            r.ssh_installed = Ok(Some(installed));
+            if installed {
+                r.ssh = some(ssh_settings(&s));
+            }
+        }
     }
-    Ok((f, errors.0))
+    Ok(r.into_facts())
 }
 
 /// One part of the object: its `Error` when the part failed.
