@@ -84,27 +84,44 @@ pub fn classify(c: &Classification, inv: &Inventory) -> String {
 
 /// Case-insensitive glob: `*` any run of characters, `?` exactly one.
 pub fn glob(pattern: &str, text: &str) -> bool {
-    let p: Vec<char> = pattern.to_lowercase().chars().collect();
-    let t: Vec<char> = text.to_lowercase().chars().collect();
-    let (mut pi, mut ti) = (0, 0);
-    let (mut star, mut mark) = (None, 0);
-    while ti < t.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
-            pi += 1;
-            ti += 1;
-        } else if pi < p.len() && p[pi] == '*' {
-            star = Some(pi);
-            mark = ti;
-            pi += 1;
-        } else if let Some(s) = star {
-            pi = s + 1;
-            mark += 1;
-            ti = mark;
-        } else {
-            return false;
+    glob_with(pattern, text, true)
+}
+
+/// [`glob`] with the choice of folding case; matches without allocating (it runs on hot
+/// paths: waivers per failing rule, maintenance windows per condition).
+pub fn glob_with(pattern: &str, text: &str, fold_case: bool) -> bool {
+    let (mut p, mut t) = (0usize, 0usize);
+    // (pattern index after the last '*', text index that '*' is tried up to)
+    let mut star: Option<(usize, usize)> = None;
+    loop {
+        let tc = text[t..].chars().next();
+        if let Some(pc) = pattern[p..].chars().next() {
+            if pc == '*' {
+                p += 1;
+                star = Some((p, t));
+                continue;
+            }
+            let same = |tc: &char| {
+                pc == '?' || pc == *tc || (fold_case && pc.to_lowercase().eq(tc.to_lowercase()))
+            };
+            if let Some(tc) = tc.filter(same) {
+                p += pc.len_utf8();
+                t += tc.len_utf8();
+                continue;
+            }
+        } else if tc.is_none() {
+            return true;
         }
+        // Mismatch: let the last '*' swallow one more character.
+        let Some((sp, st)) = star else { return false };
+        let Some(c) = text[st..].chars().next() else {
+            return false;
+        };
+        let nt = st + c.len_utf8();
+        star = Some((sp, nt));
+        p = sp;
+        t = nt;
     }
-    p[pi..].iter().all(|&c| c == '*')
 }
 
 #[cfg(test)]

@@ -65,6 +65,10 @@ impl Issues {
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
+    /// How many issues so far (to tell whether a check added any).
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
     /// Turns the collected issues into errors with lines looked up in `text`.
     pub fn into_result(self, file: &Path, text: &str) -> Result<(), ConfigErrors> {
         if self.0.is_empty() {

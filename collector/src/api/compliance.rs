@@ -28,31 +28,11 @@ fn not_found(what: String) -> ApiError {
     ApiError(StatusCode::NOT_FOUND, what)
 }
 
-/// Runs a compliance query off the async threads (it takes the engine's read lock).
-async fn blocking<T: Send + 'static>(
-    s: &Arc<Shared>,
-    op: &'static str,
-    f: impl FnOnce(&crate::compliance::Compliance) -> Result<T, crate::store::StoreError>
-        + Send
-        + 'static,
-) -> Result<T, ApiError> {
-    let c = s.compliance.clone();
-    let r = tokio::task::spawn_blocking(move || f(&c))
-        .await
-        .unwrap_or_else(|e| Err(crate::store::StoreError::Db(format!("task failed: {e}"))));
-    r.map_err(|e| {
-        s.metrics.store_errors.with_label_values(&[op]).inc();
-        tracing::error!(operation = op, error = %e, "compliance query failed");
-        ApiError(StatusCode::SERVICE_UNAVAILABLE, format!("{op}: {e}"))
-    })
-}
-
 async fn host(
     State(s): State<Arc<Shared>>,
     Path(id): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let key = id.clone();
-    match blocking(&s, "host_compliance", move |c| Ok(c.host(&key))).await? {
+    match s.compliance.host(&id) {
         Some(v) => Ok(Json(serde_json::json!({ "agent_id": id, "standards": v }))),
         None => Err(not_found(format!(
             "no compliance results for agent id {id:?} (unknown host, or not evaluated yet)"
@@ -65,8 +45,12 @@ async fn facts(
     State(s): State<Arc<Shared>>,
     Path(id): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let key = id.clone();
-    match blocking(&s, "host_facts", move |c| c.host_facts(&key)).await? {
+    let (key, now) = (id.clone(), (s.clock)());
+    match super::store(&s, "host_facts", move |st| {
+        crate::compliance::host_facts(st, &key, now)
+    })
+    .await?
+    {
         Some(f) => Ok(Json(serde_json::to_value(f).unwrap_or_default())),
         None => Err(not_found(format!("no host with agent id {id:?}"))),
     }

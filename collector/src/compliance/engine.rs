@@ -67,7 +67,7 @@ pub struct Changes {
 }
 
 impl Changes {
-    fn append(&mut self, mut o: Changes) {
+    pub fn append(&mut self, mut o: Changes) {
         self.upserts.append(&mut o.upserts);
         self.deletes.append(&mut o.deletes);
         self.transitions += o.transitions;

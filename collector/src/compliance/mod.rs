@@ -61,7 +61,7 @@ pub struct Compliance {
     metrics: Arc<Metrics>,
     clock: fn() -> i64,
     cfg: ComplianceConfig,
-    tx: Mutex<Sender<Msg>>,
+    tx: Sender<Msg>,
     status: Mutex<LoadStatus>,
 }
 
@@ -87,7 +87,7 @@ impl Compliance {
                 ..Default::default()
             }),
             cfg,
-            tx: Mutex::new(tx),
+            tx,
         });
         c.loaded(&set, now);
         tracing::info!(dir = %c.cfg.standards_dir.display(), standards = set.standards.len(), rules = set.rule_count(),
@@ -111,36 +111,18 @@ impl Compliance {
 
     /// A host's facts may have changed (called after ingest commits).
     pub fn host_changed(&self, agent_id: &str) {
-        let _ = self
-            .tx
-            .lock()
-            .expect("tx")
-            .send(Msg::Host(agent_id.to_string()));
+        let _ = self.tx.send(Msg::Host(agent_id.to_string()));
     }
 
     /// Re-read the standards directory (SIGHUP, file change).
     pub fn request_reload(&self) {
-        let _ = self.tx.lock().expect("tx").send(Msg::Reload);
+        let _ = self.tx.send(Msg::Reload);
     }
 
     pub fn status(&self) -> LoadStatus {
         let mut s = self.status.lock().expect("status").clone();
         s.hosts = self.mem.read().expect("mem").hosts.len();
         s
-    }
-
-    /// A host's facts with its full software list, as a facts file.
-    pub fn host_facts(
-        &self,
-        agent_id: &str,
-    ) -> Result<Option<facts::FactsFile>, crate::store::StoreError> {
-        let mut out = None;
-        let now = self.now_ms();
-        self.store.compliance_inputs(Some(agent_id), &mut |inp| {
-            let f = facts::HostFacts::build(&inp, &|_| true, &mut facts::Interner::default());
-            out = Some(f.to_file(now));
-        })?;
-        Ok(out)
     }
 
     pub fn waiver_warning_ms(&self) -> i64 {
@@ -317,9 +299,7 @@ impl Compliance {
                 .compliance_duration
                 .with_label_values(&["host"])
                 .observe(started.elapsed().as_secs_f64());
-            all.upserts.extend(ch.upserts);
-            all.deletes.extend(ch.deletes);
-            all.transitions += ch.transitions;
+            all.append(ch);
         }
         self.persist(all);
     }
@@ -413,6 +393,20 @@ impl Compliance {
                 .inc();
         }
     }
+}
+
+/// A host's facts with its full software list, as a facts file (`None`: unknown host).
+pub fn host_facts(
+    store: &dyn Store,
+    agent_id: &str,
+    now_ms: i64,
+) -> crate::store::Result<Option<facts::FactsFile>> {
+    let mut out = None;
+    store.compliance_inputs(Some(agent_id), &mut |inp| {
+        let f = facts::HostFacts::build(&inp, &|_| true, &mut facts::Interner::default());
+        out = Some(f.to_file(now_ms));
+    })?;
+    Ok(out)
 }
 
 /// `standards test`: evaluates one standard file (plus waiver files) against a facts file

@@ -123,7 +123,7 @@ impl Waiver {
         standards: &[Standard],
         issues: &mut Issues,
     ) -> Option<Waiver> {
-        let before = format!("{issues:?}");
+        let before = issues.len();
         let who = format!("waiver {}", d.id);
         match standards.iter().find(|s| s.id == d.standard) {
             None => issues.push(
@@ -161,7 +161,7 @@ impl Waiver {
                 0
             }
         };
-        if format!("{issues:?}") != before {
+        if issues.len() != before {
             return None;
         }
         Some(Waiver {

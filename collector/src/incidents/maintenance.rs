@@ -94,6 +94,8 @@ use jiff::tz::{Offset, TimeZone};
 use jiff::Timestamp;
 use serde::Deserialize;
 
+use crate::settings::glob_with;
+
 const MINUTE_MS: i64 = 60_000;
 const HOUR_MS: i64 = 60 * MINUTE_MS;
 const DAY_MS: i64 = 24 * HOUR_MS;
@@ -206,7 +208,7 @@ pub struct HostRef<'a> {
 
 /// Which hosts and checks a window covers. `None` means "not restricted".
 /// Department and class compare case-insensitively (Unicode lower case),
-/// host globs case-insensitively (ASCII, as DNS does), labels exactly and
+/// host globs case-insensitively (`settings::glob`), labels exactly and
 /// check globs case-sensitively. In globs `*` matches any run of characters
 /// (including `/` and `.`) and `?` exactly one character.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -227,12 +229,12 @@ impl Scope {
                 .labels
                 .iter()
                 .all(|(k, v)| host.labels.get(k).is_some_and(|hv| hv == v))
-            && any_or_all(&self.hosts, |g| glob_match(g, host.hostname, true))
+            && any_or_all(&self.hosts, |g| glob_with(g, host.hostname, true))
     }
 
     /// Does the window suppress this check id? (No `checks` = every check.)
     pub fn matches_check(&self, check: &str) -> bool {
-        any_or_all(&self.checks, |g| glob_match(g, check, false))
+        any_or_all(&self.checks, |g| glob_with(g, check, false))
     }
 
     pub fn matches(&self, host: &HostRef, check: &str) -> bool {
@@ -254,42 +256,6 @@ fn eq_fold(value: &str, pattern: &str) -> bool {
 
 fn fold(s: &str) -> String {
     s.chars().flat_map(char::to_lowercase).collect()
-}
-
-/// Glob with `*` (any run, possibly empty) and `?` (one char); linear-time
-/// backtracking to the last `*`, no allocation.
-fn glob_match(pattern: &str, text: &str, ascii_fold: bool) -> bool {
-    let (mut p, mut t) = (0usize, 0usize);
-    // (pattern index after the last '*', text index that '*' is tried up to)
-    let mut star: Option<(usize, usize)> = None;
-    loop {
-        let tc = text[t..].chars().next();
-        if let Some(pc) = pattern[p..].chars().next() {
-            if pc == '*' {
-                p += 1;
-                star = Some((p, t));
-                continue;
-            }
-            let same =
-                |tc: &char| pc == '?' || pc == *tc || (ascii_fold && pc.eq_ignore_ascii_case(tc));
-            if let Some(tc) = tc.filter(same) {
-                p += pc.len_utf8();
-                t += tc.len_utf8();
-                continue;
-            }
-        } else if tc.is_none() {
-            return true;
-        }
-        // Mismatch: let the last '*' swallow one more character.
-        let Some((sp, st)) = star else { return false };
-        let Some(c) = text[st..].chars().next() else {
-            return false;
-        };
-        let nt = st + c.len_utf8();
-        star = Some((sp, nt));
-        p = sp;
-        t = nt;
-    }
 }
 
 /// When a window recurs. Times are civil times in the window's zone;
@@ -2058,16 +2024,16 @@ windows:
 
     #[test]
     fn glob_cases() {
-        assert!(glob_match("*", "", false));
-        assert!(glob_match("a*b*c", "axxbyyc", false));
-        assert!(!glob_match("a*b*c", "axxbyy", false));
-        assert!(glob_match("*.example.org", "a.b.example.org", false));
-        assert!(glob_match("??", "æø", false));
-        assert!(!glob_match("?", "", false));
-        assert!(glob_match("SRV-*", "srv-1", true));
-        assert!(!glob_match("SRV-*", "srv-1", false));
-        assert!(glob_match("*a*a*a*a*b", "aaaaaaaaaaaaaaaaaaaaaab", false));
-        assert!(!glob_match("*a*a*a*a*b", "aaaaaaaaaaaaaaaaaaaaaaa", false));
+        assert!(glob_with("*", "", false));
+        assert!(glob_with("a*b*c", "axxbyyc", false));
+        assert!(!glob_with("a*b*c", "axxbyy", false));
+        assert!(glob_with("*.example.org", "a.b.example.org", false));
+        assert!(glob_with("??", "æø", false));
+        assert!(!glob_with("?", "", false));
+        assert!(glob_with("SRV-*", "srv-1", true));
+        assert!(!glob_with("SRV-*", "srv-1", false));
+        assert!(glob_with("*a*a*a*a*b", "aaaaaaaaaaaaaaaaaaaaaab", false));
+        assert!(!glob_with("*a*a*a*a*b", "aaaaaaaaaaaaaaaaaaaaaaa", false));
     }
 
     // --- validation -------------------------------------------------------

@@ -193,8 +193,6 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<()>;
     /// Every stored compliance row, streamed (to restore `since` after a restart).
     fn load_compliance(&self, f: &mut dyn FnMut(ComplianceRow)) -> Result<()>;
-    /// One host's compliance rows.
-    fn host_compliance(&self, agent_id: &str) -> Result<Vec<ComplianceRow>>;
     /// Writes changed rows and deletes rows of standards that no longer apply.
     fn save_compliance(
         &self,

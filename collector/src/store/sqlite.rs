@@ -662,19 +662,6 @@ impl Store for SqliteStore {
         })
     }
 
-    fn host_compliance(&self, agent_id: &str) -> Result<Vec<ComplianceRow>> {
-        self.read(|c| {
-            let mut st = c
-                .prepare_cached(
-                    "SELECT agent_id, standard_id, status, results_json, evaluated_at_ms FROM compliance \
-                     WHERE agent_id = ?1 ORDER BY standard_id",
-                )
-                .map_err(db)?;
-            let rows = st.query_map([agent_id], compliance_row).map_err(db)?;
-            rows.collect::<rusqlite::Result<_>>().map_err(db)
-        })
-    }
-
     fn save_compliance(
         &self,
         upserts: &[ComplianceRow],
@@ -1016,10 +1003,9 @@ mod tests {
             .unwrap();
         s.save_compliance(&[row("s1", "noncompliant")], &[("a".into(), "s2".into())])
             .unwrap();
-        assert_eq!(
-            s.host_compliance("a").unwrap(),
-            vec![row("s1", "noncompliant")]
-        );
+        let mut rows = Vec::new();
+        s.load_compliance(&mut |r| rows.push(r)).unwrap();
+        assert_eq!(rows, vec![row("s1", "noncompliant")]);
         s.save_compliance(&[], &[("a".into(), "s1".into())])
             .unwrap();
         let mut n = 0;
