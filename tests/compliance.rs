@@ -6,11 +6,6 @@ use std::time::Duration;
 
 use tilsyn_e2e::*;
 
-fn this_hostname() -> String {
-    let out = std::process::Command::new("hostname").output().unwrap();
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
 #[test]
 fn this_machine_is_evaluated_against_the_shipped_linux_baseline() {
     let dir = tempfile::tempdir().unwrap();

@@ -7,11 +7,6 @@ use tilsyn_proto::v1::agent_service_client::AgentServiceClient;
 use tilsyn_proto::v1::{report::Body, EnrollRequest, Health, Report, ReportBatch};
 use tonic::transport::{Certificate, Channel, ClientTlsConfig};
 
-fn this_hostname() -> String {
-    let out = std::process::Command::new("hostname").output().unwrap();
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
 fn os_release_name() -> String {
     let t = std::fs::read_to_string("/etc/os-release").unwrap_or_default();
     t.lines()

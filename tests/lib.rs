@@ -10,6 +10,12 @@ use std::time::{Duration, Instant};
 
 pub const TOKEN: &str = "e2e-token-for-social-services";
 
+/// This machine's hostname, as the agent reports it.
+pub fn this_hostname() -> String {
+    let out = Command::new("hostname").output().unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
 /// The workspace root (shipped configs and fixtures live there).
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

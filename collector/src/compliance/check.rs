@@ -25,11 +25,9 @@ pub struct Eval {
 }
 
 impl Eval {
-    pub fn unknown(missing: &str) -> Self {
-        Eval {
-            tri: Tri::Unknown,
-            observed: format!("not reported: {missing}"),
-        }
+    /// A fact the host did not report: `unknown`, naming it (when `text`).
+    pub fn unknown(missing: &str, text: bool) -> Self {
+        Eval::lazy(Tri::Unknown, text, || format!("not reported: {missing}"))
     }
 
     /// An outcome whose text is rendered only when `text` asks for it: full re-evaluations

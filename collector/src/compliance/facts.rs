@@ -124,17 +124,7 @@ impl Value {
             Value::Int(i) => i.to_string(),
             Value::Num(n) => fmt_num(*n),
             Value::Str(s) | Value::Version(s) => s.to_string(),
-            Value::List(l) => {
-                let mut s = String::from("[");
-                for (i, v) in l.iter().enumerate() {
-                    if i > 0 {
-                        s.push_str(", ");
-                    }
-                    s.push_str(v);
-                }
-                s.push(']');
-                s
-            }
+            Value::List(l) => format!("[{}]", l.join(", ")),
             Value::DaysSince(_) => fmt_num(self.number(now_ms).unwrap_or(0.0)),
         }
     }

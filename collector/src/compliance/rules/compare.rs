@@ -228,7 +228,7 @@ impl Compare {
     pub fn eval_with(&self, f: &HostFacts, now_ms: i64, text: bool) -> Eval {
         let def = &FACTS[self.fact];
         let Some(v) = f.get(self.fact) else {
-            return Eval::unknown(def.name);
+            return Eval::unknown(def.name, text);
         };
         let shown = || format!("{} = {}", def.name, v.display(now_ms));
         let ok = match &self.op {

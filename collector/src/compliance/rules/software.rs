@@ -152,7 +152,7 @@ impl Software {
 
     pub fn eval_with(&self, f: &HostFacts, text: bool) -> Eval {
         let Some(pkgs) = &f.software else {
-            return Eval::unknown("software");
+            return Eval::unknown("software", text);
         };
         let found: Vec<&Pkg> = pkgs.iter().filter(|p| self.matches(p)).collect();
         let list = |ps: &[&Pkg]| {
