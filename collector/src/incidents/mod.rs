@@ -1,11 +1,12 @@
 //! Incidents (work in progress, issue 4): the pure core that later layers build on —
 //! the per-key state machine ([`engine`]), correlation keys ([`correlation`]), ITIL
 //! priority ([`priority`]), storm detection ([`problems`]) and maintenance windows
-//! ([`maintenance`]), and the conditions that observe a host's state ([`conditions`]).
-//! The store of tracks, the outbox and the desk adapters come next.
+//! ([`maintenance`]), the conditions that observe a host's state ([`conditions`]), and
+//! the service desk adapters ([`desks`]).
 
 pub mod conditions;
 pub mod correlation;
+pub mod desks;
 pub mod engine;
 pub mod maintenance;
 pub mod priority;

@@ -1,0 +1,256 @@
+//! Service desk adapters. A desk is somebody else's product; each adapter speaks its
+//! documented REST API and implements [`Desk`]: create a ticket, find the open ticket for
+//! a correlation key, add an internal work note, resolve, reopen, and (where the desk
+//! exposes it) read back when a person first responded and when it was resolved by hand.
+//!
+//! Adapters never retry by themselves: they classify each failure as [`DeskError`]
+//! `Transient` (5xx, 429, timeout, connection refused, an answer that cannot be read) or
+//! `Permanent` (a 4xx that will fail again as sent), and the outbox decides. A new desk
+//! is one file here implementing [`Desk`], plus one line in `build` (`crate::incidents::outbox`).
+//!
+//! This module depends on nothing else in the collector, so every adapter can be built
+//! and tested on its own.
+
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::time::Duration;
+
+use serde::Serialize;
+
+pub mod http;
+#[cfg(test)]
+pub mod mock;
+
+/// What a ticket says. Built by the incident engine; adapters map it to their fields.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Ticket {
+    /// Correlation key: `tilsyn-` + 32 hex digits, stable for host + check. Stored in
+    /// the desk (custom field, label, correlation id, tag …) so a search finds it.
+    pub key: String,
+    /// One line, e.g. `[Tilsyn P2] web01: filesystem / above 90 %`.
+    pub title: String,
+    /// Plain text description: what was observed, on which host, since when, what to do.
+    pub body: String,
+    /// ITIL priority 1 (most urgent) … 5.
+    pub priority: u8,
+    /// ITIL impact 1 (high) … 3 (low), from the host's criticality.
+    pub impact: u8,
+    /// ITIL urgency 1 (high) … 3 (low), from the check's severity.
+    pub urgency: u8,
+    /// `critical`, `high`, `medium` or `low`.
+    pub severity: String,
+    pub hostname: String,
+    pub agent_id: String,
+    pub department: String,
+    /// The check's id, e.g. `filesystem:/` or `compliance:debian-server/firewall`.
+    pub check: String,
+    /// When the incident opened (ms since the Unix epoch).
+    pub opened_at_ms: i64,
+}
+
+/// The desk's identifier of a ticket (sys_id, issue key, numeric id …) and, where the
+/// desk has one, its human-facing number and link.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq, Default)]
+pub struct TicketRef {
+    /// What the adapter needs to address the ticket again.
+    pub id: String,
+    /// What people see (INC0010001, SD-12, I 2611 001, #42); defaults to `id`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub number: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+}
+
+impl TicketRef {
+    pub fn new(id: impl Into<String>) -> TicketRef {
+        TicketRef {
+            id: id.into(),
+            number: None,
+            url: None,
+        }
+    }
+    pub fn display(&self) -> &str {
+        self.number.as_deref().unwrap_or(&self.id)
+    }
+}
+
+/// What a person did with a ticket, read back from the desk.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct TicketStatus {
+    /// The desk's own state name (`open`, `In Progress`, `6` …).
+    pub state: String,
+    /// A person has responded: acknowledged, assigned, in progress, or replied.
+    pub responded: bool,
+    /// When, if the desk records it (RT's Started, Zammad's first_response_at, TOPdesk's
+    /// responseDate …). When it does not, the poller takes the time it first saw
+    /// `responded`.
+    pub first_response_at_ms: Option<i64>,
+    /// Resolved or closed, by anybody (ms since the Unix epoch).
+    pub resolved_at_ms: Option<i64>,
+    /// The ticket is no longer active in the desk.
+    pub closed: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum DeskError {
+    /// Try again later: 5xx, 408, 429, timeout, connection failure, or an answer that
+    /// cannot be read. `retry_after` is the desk's own Retry-After, when it sent one.
+    #[error("{message}")]
+    Transient {
+        message: String,
+        retry_after: Option<Duration>,
+    },
+    /// Fails again as sent (401, 403, 404, 400 …): stop and surface it to the operator.
+    #[error("{message}")]
+    Permanent { message: String },
+}
+
+impl DeskError {
+    pub fn transient(message: impl Into<String>) -> DeskError {
+        DeskError::Transient {
+            message: message.into(),
+            retry_after: None,
+        }
+    }
+    pub fn permanent(message: impl Into<String>) -> DeskError {
+        DeskError::Permanent {
+            message: message.into(),
+        }
+    }
+    pub fn is_permanent(&self) -> bool {
+        matches!(self, DeskError::Permanent { .. })
+    }
+}
+
+pub type DeskResult<T> = Result<T, DeskError>;
+pub type DeskFuture<'a, T> = Pin<Box<dyn Future<Output = DeskResult<T>> + Send + 'a>>;
+
+/// One service desk. Every method is one logical action; an adapter may make several
+/// HTTP calls for it (GLPI's session, Jira's transition lookup) but never retries.
+pub trait Desk: Send + Sync {
+    /// The adapter's type name (`rt5`, `servicenow` …), for logs and metrics.
+    fn kind(&self) -> &'static str;
+    /// Opens a ticket carrying `t.key` so that [`Desk::find_open`] finds it.
+    fn create<'a>(&'a self, t: &'a Ticket) -> DeskFuture<'a, TicketRef>;
+    /// The ticket for `key` that is not resolved/closed, if any (crash recovery: a
+    /// create whose answer was lost must not make a second ticket).
+    fn find_open<'a>(&'a self, key: &'a str) -> DeskFuture<'a, Option<TicketRef>>;
+    /// Adds an internal work note (never a message to the customer).
+    fn note<'a>(&'a self, t: &'a TicketRef, text: &'a str) -> DeskFuture<'a, ()>;
+    /// Resolves the ticket with `text` as the resolution. Resolving a ticket that is
+    /// already resolved or closed succeeds.
+    fn resolve<'a>(&'a self, t: &'a TicketRef, text: &'a str) -> DeskFuture<'a, ()>;
+    /// Reopens a resolved ticket (a recurrence within the reopen window) with a note.
+    fn reopen<'a>(&'a self, t: &'a TicketRef, text: &'a str) -> DeskFuture<'a, ()>;
+    /// Reads back what people did with the ticket. `Ok(None)`: this desk cannot tell.
+    fn read_back<'a>(&'a self, t: &'a TicketRef) -> DeskFuture<'a, Option<TicketStatus>>;
+}
+
+/// A credential given in the config as a file (preferred) or an environment variable;
+/// never printed.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(…)")
+    }
+}
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Secret {
+        Secret(s.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+    /// Reads `<what>_file` or `<what>_env`; exactly one must be set and non-empty.
+    /// Errors name the setting and say what to do.
+    pub fn load(file: Option<&Path>, env: Option<&str>, what: &str) -> Result<Secret, String> {
+        match (file, env) {
+            (Some(_), Some(_)) => Err(format!("set either {what}_file or {what}_env, not both")),
+            (None, None) => Err(format!(
+                "missing credential: set {what}_file (a file holding it) or {what}_env (an environment variable)"
+            )),
+            (Some(p), None) => match std::fs::read_to_string(p) {
+                Ok(s) if !s.trim().is_empty() => Ok(Secret(s.trim().to_string())),
+                Ok(_) => Err(format!("{what}_file {} is empty", p.display())),
+                Err(e) => Err(format!("{what}_file {}: {e}", p.display())),
+            },
+            (None, Some(v)) => match std::env::var(v) {
+                Ok(s) if !s.trim().is_empty() => Ok(Secret(s.trim().to_string())),
+                _ => Err(format!(
+                    "{what}_env: environment variable {v} is not set or empty"
+                )),
+            },
+        }
+    }
+}
+
+/// Checks a desk's base URL: http or https, a host, no query; returns it without a
+/// trailing slash so paths can be appended.
+pub fn base_url(url: &str, what: &str) -> Result<String, String> {
+    let u = reqwest::Url::parse(url).map_err(|e| format!("{what}: {url:?} is not a URL: {e}"))?;
+    if !matches!(u.scheme(), "http" | "https") {
+        return Err(format!(
+            "{what}: {url:?} must start with https:// (or http://)"
+        ));
+    }
+    if u.host_str().is_none_or(str::is_empty) {
+        return Err(format!("{what}: {url:?} has no host"));
+    }
+    if u.query().is_some() || u.fragment().is_some() {
+        return Err(format!("{what}: {url:?} must not have a query or fragment"));
+    }
+    Ok(url.trim_end_matches('/').to_string())
+}
+
+/// A path relative to the config file becomes absolute (used by desk configs holding
+/// `*_file` settings).
+pub fn resolve_path(p: &mut Option<PathBuf>, base: &Path) {
+    if let Some(x) = p {
+        if x.is_relative() {
+            *x = base.join(&*x);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base_urls_are_checked() {
+        assert_eq!(
+            base_url("https://desk.example.org/", "url").unwrap(),
+            "https://desk.example.org"
+        );
+        assert!(base_url("desk.example.org", "url")
+            .unwrap_err()
+            .contains("not a URL"));
+        assert!(base_url("ftp://x", "url").unwrap_err().contains("https://"));
+        assert!(base_url("https://x/?a=1", "url")
+            .unwrap_err()
+            .contains("query"));
+    }
+
+    #[test]
+    fn secrets_come_from_one_place_and_never_print() {
+        let d = tempfile::tempdir().unwrap();
+        let f = d.path().join("tok");
+        std::fs::write(&f, "s3cret\n").unwrap();
+        let s = Secret::load(Some(&f), None, "token").unwrap();
+        assert_eq!(s.expose(), "s3cret");
+        assert_eq!(format!("{s:?}"), "Secret(…)");
+        assert!(Secret::load(None, None, "token")
+            .unwrap_err()
+            .contains("token_file"));
+        assert!(Secret::load(Some(&f), Some("X"), "token")
+            .unwrap_err()
+            .contains("not both"));
+        assert!(Secret::load(None, Some("TILSYN_SURELY_UNSET_VAR"), "token")
+            .unwrap_err()
+            .contains("TILSYN_SURELY_UNSET_VAR"));
+    }
+}
