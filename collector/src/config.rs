@@ -31,6 +31,9 @@ pub struct CollectorConfig {
     /// Standards, waivers and how often results are refreshed.
     #[serde(default)]
     pub compliance: ComplianceConfig,
+    /// Conditions, priorities, storms, maintenance windows and service desks.
+    #[serde(default)]
+    pub incidents: crate::incidents::config::IncidentsConfig,
     #[serde(default = "default_log")]
     pub log: String,
 }
@@ -362,6 +365,7 @@ impl CollectorConfig {
             d.token_files = d.token_files.iter().map(|p| abs(base, p)).collect();
         }
         self.compliance.standards_dir = abs(base, &self.compliance.standards_dir);
+        self.incidents.resolve_paths(base);
     }
 
     fn load_token_files(&mut self, is: &mut Issues) {
@@ -384,6 +388,24 @@ impl CollectorConfig {
 
     fn validate(&self) -> Issues {
         let mut is = Issues::default();
+        self.incidents.validate(&mut is);
+        if is.is_empty() {
+            // Desks (credentials, URLs) and maintenance windows are checked by building
+            // them, so a bad one stops the collector before it serves.
+            let timeout = self.incidents.delivery.timeout.0;
+            for (i, d) in self.incidents.desks.iter().enumerate() {
+                if let Err(es) = d.build(timeout) {
+                    for e in es {
+                        is.push(format!("incidents.desks[{i}]"), e);
+                    }
+                }
+            }
+            if let Err(es) = self.incidents.compile() {
+                for e in es {
+                    is.push("incidents.maintenance_file", e);
+                }
+            }
+        }
         if self.compliance.reevaluate_every.as_secs() < 60 {
             is.push("compliance.reevaluate_every", "at least 1m");
         }

@@ -42,7 +42,7 @@ pub async fn run(
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&cfg.store.sqlite_path)?);
     let metrics = Arc::new(Metrics::new());
     let shared = Shared::new(cfg.clone(), store.clone(), metrics.clone(), now_ms)
-        .map_err(|e| anyhow::anyhow!("{e}").context("the standards cannot be loaded; fix them (tilsyn-collector standards validate DIR) and start again"))?;
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
 
     let tls = match cfg.grpc.tls.mode {
         TlsMode::Auto => Some(tls::auto(
@@ -104,6 +104,7 @@ pub async fn run(
         .with_graceful_shutdown(wait(stop_rx.clone()));
     let http = tokio::spawn(async move { http_srv.await });
     let bg = tokio::spawn(background(shared.clone(), stop_rx.clone()));
+    let delivery = tokio::spawn(shared.incidents.clone().run_delivery(stop_rx.clone()));
 
     shutdown.await;
     tracing::info!("collector stopping");
@@ -114,6 +115,7 @@ pub async fn run(
     grpc.await?.context("gRPC server")?;
     http.await?.context("HTTP server")?;
     let _ = bg.await;
+    let _ = delivery.await;
     Ok(())
 }
 
@@ -167,6 +169,7 @@ async fn background(s: Arc<Shared>, mut stop: tokio::sync::watch::Receiver<bool>
                         tracing::warn!(agent_id = %id, "host offline: missed {missed} health intervals");
                     }
                     s.metrics.state_changes.with_label_values(&["offline"]).inc_by(ids.len() as u64);
+                    s.incidents.offline(ids);
                 }
             }
             _ = prune_tick.tick() => {

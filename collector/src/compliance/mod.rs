@@ -55,6 +55,9 @@ pub struct LoadStatus {
     pub last_full_evaluation_ms: Option<u64>,
 }
 
+/// Told the id of each host whose results changed.
+pub type Listener = Box<dyn Fn(&str) + Send + Sync>;
+
 pub struct Compliance {
     pub mem: RwLock<Memory>,
     store: Arc<dyn Store>,
@@ -63,6 +66,8 @@ pub struct Compliance {
     cfg: ComplianceConfig,
     tx: Sender<Msg>,
     status: Mutex<LoadStatus>,
+    /// Told about every host whose results changed state (the incident engine).
+    listener: std::sync::OnceLock<Listener>,
 }
 
 impl Compliance {
@@ -88,6 +93,7 @@ impl Compliance {
             }),
             cfg,
             tx,
+            listener: std::sync::OnceLock::new(),
         });
         c.loaded(&set, now);
         tracing::info!(dir = %c.cfg.standards_dir.display(), standards = set.standards.len(), rules = set.rule_count(),
@@ -107,6 +113,11 @@ impl Compliance {
                 .expect("spawn standards watcher");
         }
         Ok(c)
+    }
+
+    /// Calls `f` with each host whose rule results change state (set once).
+    pub fn on_change(&self, f: Listener) {
+        let _ = self.listener.set(f);
     }
 
     /// A host's facts may have changed (called after ingest commits).
@@ -352,6 +363,17 @@ impl Compliance {
             return;
         }
         self.metrics.compliance_transitions.inc_by(ch.transitions);
+        if let Some(l) = self.listener.get() {
+            let hosts: BTreeSet<&str> = ch
+                .upserts
+                .iter()
+                .map(|r| r.agent_id.as_str())
+                .chain(ch.deletes.iter().map(|(a, _)| a.as_str()))
+                .collect();
+            for h in hosts {
+                l(h);
+            }
+        }
         if let Err(e) = self.store.save_compliance(&ch.upserts, &ch.deletes) {
             // Memory holds the truth; the next change or full pass writes again.
             tracing::error!(error = %e, rows = ch.upserts.len(), "cannot store compliance results");

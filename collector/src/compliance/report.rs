@@ -255,35 +255,22 @@ impl Compliance {
     /// Failing, unknown and waived results (the incident engine's input).
     pub fn findings(&self, f: &FindingFilter) -> Vec<Finding> {
         let mem = self.mem.read().expect("mem");
-        let set = &mem.set;
         let want =
             |v: &Option<String>, x: &str| v.as_deref().is_none_or(|v| v.eq_ignore_ascii_case(x));
         let mut out = Vec::new();
-        for (id, e) in &mem.hosts {
-            if !want(&f.agent_id, id) || !want(&f.department, &e.facts.ctx.department) {
-                continue;
-            }
-            for r in &e.results {
-                let s = &set.standards[r.standard];
-                if !want(&f.standard, &s.id) {
-                    continue;
+        match &f.agent_id {
+            // One host: a lookup, not a scan of the fleet.
+            Some(id) => {
+                if let Some((id, e)) = mem.hosts.get_key_value(id.as_str()) {
+                    if want(&f.department, &e.facts.ctx.department) {
+                        host_findings(&mem.set, id, e, f, &mut out);
+                    }
                 }
-                for (rule, m) in s.rules.iter().zip(r.rules.iter()) {
-                    let relevant = matches!(m.state, State::Fail | State::Unknown | State::Waived);
-                    if relevant
-                        && want(&f.state, m.state.as_str())
-                        && want(&f.severity, rule.severity.as_str())
-                    {
-                        out.push(Finding {
-                            agent_id: id.clone(),
-                            hostname: e.facts.ctx.hostname.clone(),
-                            department: e.facts.ctx.department.to_string(),
-                            standard: s.id.clone(),
-                            rule: rule.id.clone(),
-                            severity: rule.severity,
-                            state: m.state,
-                            since_ms: m.since_ms,
-                        });
+            }
+            None => {
+                for (id, e) in &mem.hosts {
+                    if want(&f.department, &e.facts.ctx.department) {
+                        host_findings(&mem.set, id, e, f, &mut out);
                     }
                 }
             }
@@ -382,4 +369,39 @@ pub fn table(set: &StandardSet, results: &[StandardResult], host: &str) -> Strin
         );
     }
     out
+}
+
+/// One host's failing, unknown and waived results matching `f`.
+fn host_findings(
+    set: &super::standard::StandardSet,
+    id: &str,
+    e: &super::engine::HostEntry,
+    f: &FindingFilter,
+    out: &mut Vec<Finding>,
+) {
+    let want = |v: &Option<String>, x: &str| v.as_deref().is_none_or(|v| v.eq_ignore_ascii_case(x));
+    for r in &e.results {
+        let s = &set.standards[r.standard];
+        if !want(&f.standard, &s.id) {
+            continue;
+        }
+        for (rule, m) in s.rules.iter().zip(r.rules.iter()) {
+            let relevant = matches!(m.state, State::Fail | State::Unknown | State::Waived);
+            if relevant
+                && want(&f.state, m.state.as_str())
+                && want(&f.severity, rule.severity.as_str())
+            {
+                out.push(Finding {
+                    agent_id: id.to_string(),
+                    hostname: e.facts.ctx.hostname.clone(),
+                    department: e.facts.ctx.department.to_string(),
+                    standard: s.id.clone(),
+                    rule: rule.id.clone(),
+                    severity: rule.severity,
+                    state: m.state,
+                    since_ms: m.since_ms,
+                });
+            }
+        }
+    }
 }

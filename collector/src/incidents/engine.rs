@@ -42,7 +42,7 @@ impl Default for Hysteresis {
 }
 
 /// Where a condition stands.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Phase {
     /// Good, no incident.
     Quiet,
@@ -58,7 +58,7 @@ pub enum Phase {
 }
 
 /// One correlation key's state: what the store keeps per key.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Track {
     pub phase: Phase,
     /// The ticket generation: 0 before the first incident, +1 for every new ticket.

@@ -5,9 +5,13 @@
 //! the service desk adapters ([`desks`]).
 
 pub mod conditions;
+pub mod config;
+pub mod core;
 pub mod correlation;
 pub mod desks;
 pub mod engine;
 pub mod maintenance;
 pub mod priority;
 pub mod problems;
+pub mod records;
+pub mod service;

@@ -25,6 +25,22 @@ pub enum Scope {
     Department(String),
 }
 
+impl Scope {
+    /// `fleet` or `department:<id>` (stored with the problem).
+    pub fn as_string(&self) -> String {
+        match self {
+            Scope::Fleet => "fleet".into(),
+            Scope::Department(d) => format!("department:{d}"),
+        }
+    }
+    pub fn parse(s: &str) -> Scope {
+        match s.strip_prefix("department:") {
+            Some(d) => Scope::Department(d.to_string()),
+            None => Scope::Fleet,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ProblemEvent {
     /// A problem opens for `check` in `scope`, with the incidents (host ids) it starts with.
@@ -63,6 +79,16 @@ impl Problems {
             rules,
             ..Default::default()
         }
+    }
+
+    /// Restores an open problem after a restart, with the hosts whose incidents are open.
+    pub fn restore(&mut self, check: &str, scope: Scope, hosts: impl IntoIterator<Item = String>) {
+        self.open.insert(
+            (check.to_string(), scope),
+            Problem {
+                open_hosts: hosts.into_iter().collect(),
+            },
+        );
     }
 
     /// The open problem a new incident of `check` on a host of `department` belongs to.

@@ -21,6 +21,17 @@ use crate::store::{AgentAuth, IngestBatch, NewAgent, Store};
 pub mod validate;
 pub mod writer;
 
+/// Why the collector cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("the standards cannot be loaded; fix them (tilsyn-collector standards validate DIR) and start again:\n{0}")]
+    Standards(crate::compliance::standard::LoadErrors),
+    #[error("the incidents configuration is invalid (tilsyn-collector validate --config FILE):\n  {}", .0.join("\n  "))]
+    Incidents(Vec<String>),
+    #[error("cannot load the incident state from the store: {0}")]
+    Store(crate::store::StoreError),
+}
+
 /// Everything the gRPC and HTTP sides share.
 pub struct Shared {
     pub cfg: CollectorConfig,
@@ -29,24 +40,40 @@ pub struct Shared {
     pub writer: writer::Writer,
     pub clock: fn() -> i64,
     pub compliance: Arc<crate::compliance::Compliance>,
+    pub incidents: Arc<crate::incidents::service::Incidents>,
     auth_cache: RwLock<HashMap<String, AgentAuth>>,
     settings_cache: Mutex<HashMap<(String, String), AgentSettings>>,
 }
 
 impl Shared {
-    /// Starts the writer and the compliance engine; fails when the standards have errors.
+    /// Starts the writer, the compliance engine and the incident engine; fails when the
+    /// standards, the desks or the maintenance windows have errors.
     pub fn new(
         cfg: CollectorConfig,
         store: Arc<dyn Store>,
         metrics: Arc<Metrics>,
         clock: fn() -> i64,
-    ) -> Result<Arc<Self>, crate::compliance::standard::LoadErrors> {
+    ) -> Result<Arc<Self>, StartError> {
         let compliance = crate::compliance::Compliance::start(
             cfg.compliance.clone(),
             store.clone(),
             metrics.clone(),
             clock,
-        )?;
+        )
+        .map_err(StartError::Standards)?;
+        let policy = cfg.incidents.compile().map_err(StartError::Incidents)?;
+        let desks = crate::incidents::service::build_desks(&cfg.incidents, &cfg.data_dir)
+            .map_err(StartError::Incidents)?;
+        let incidents = crate::incidents::service::Incidents::start(
+            cfg.incidents.clone(),
+            policy,
+            desks,
+            store.clone(),
+            metrics.clone(),
+            compliance.clone(),
+            clock,
+        )
+        .map_err(StartError::Store)?;
         let writer = writer::Writer::start(store.clone(), metrics.clone(), 8192, clock);
         Ok(Arc::new(Shared {
             cfg,
@@ -55,6 +82,7 @@ impl Shared {
             writer,
             clock,
             compliance,
+            incidents,
             auth_cache: RwLock::new(HashMap::new()),
             settings_cache: Mutex::new(HashMap::new()),
         }))
@@ -327,6 +355,15 @@ impl AgentService for IngestService {
                 s.metrics.probe_errors.with_label_values(&[probe]).inc();
             }
         }
+        let had_errors =
+            valid.iter().any(|r| !r.errors.is_empty()) || who_had_errors(s, &who.agent_id);
+        let reports_health: Vec<(u64, tilsyn_proto::v1::Health)> = valid
+            .iter()
+            .filter_map(|r| match &r.body {
+                Some(Body::Health(h)) => Some((r.seq, h.clone())),
+                _ => None,
+            })
+            .collect();
         let ib = IngestBatch {
             agent_id: who.agent_id.clone(),
             reports: valid,
@@ -344,8 +381,21 @@ impl AgentService for IngestService {
             s.metrics.reports_ingested.with_label_values(&[kind]).inc();
         }
         // Health samples do not feed compliance; every other section may change facts.
-        if outcome.applied.iter().any(|(_, k)| *k != "health") {
+        let sections = outcome.applied.iter().any(|(_, k)| *k != "health");
+        if sections {
             s.compliance.host_changed(&who.agent_id);
+        }
+        if !outcome.applied.is_empty() {
+            // The latest health sample goes to the incident engine directly (no store
+            // round trip on the fault-to-ticket path); other sections and probe errors are
+            // read back from the store.
+            let health = health_of(&reports_health, &outcome);
+            s.incidents.report(
+                &who.agent_id,
+                health,
+                sections || had_errors,
+                outcome.came_online,
+            );
         }
         s.metrics.reports_duplicate.inc_by(outcome.duplicates);
         if outcome.came_online {
@@ -376,4 +426,27 @@ impl AgentService for IngestService {
         let who = s.authenticate(&req).await?;
         Ok(Response::new(s.settings_for(&who.department, &who.class)))
     }
+}
+
+/// The newest health sample among the reports that were applied (not duplicates).
+fn health_of(
+    health: &[(u64, tilsyn_proto::v1::Health)],
+    outcome: &crate::store::BatchOutcome,
+) -> Option<tilsyn_proto::v1::Health> {
+    health
+        .iter()
+        .rev()
+        .find(|(seq, _)| {
+            outcome
+                .applied
+                .iter()
+                .any(|(s, k)| s == seq && *k == "health")
+        })
+        .map(|(_, h)| h.clone())
+}
+
+/// Whether the incident engine last saw probe errors on this host (then a report without
+/// errors may have healed them, and the host is read again).
+fn who_had_errors(s: &Shared, agent_id: &str) -> bool {
+    s.incidents.has_probe_errors(agent_id)
 }

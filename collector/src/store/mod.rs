@@ -8,7 +8,15 @@ use tilsyn_proto::v1::Report;
 pub use crate::compliance::engine::ComplianceRow;
 pub use crate::compliance::facts::HostInputs;
 
+pub mod incidents;
 pub mod sqlite;
+
+pub use crate::incidents::desks::{TicketRef, TicketStatus};
+pub use crate::incidents::records::*;
+pub use incidents::OutboxUpdate;
+
+/// Tracks, open incidents, open problems, and the highest incident and problem ids.
+pub type IncidentState = (Vec<TrackRow>, Vec<IncidentRow>, Vec<ProblemRow>, i64, i64);
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -199,4 +207,38 @@ pub trait Store: Send + Sync + 'static {
         upserts: &[ComplianceRow],
         deletes: &[(String, String)],
     ) -> Result<()>;
+
+    /// Every host as incident conditions see it (after a restart).
+    fn incident_hosts(&self, agent_id: Option<&str>, f: &mut dyn FnMut(IncidentHost))
+        -> Result<()>;
+    fn load_incident_state(&self) -> Result<IncidentState>;
+    /// One engine step in one transaction; returns the new outbox item ids.
+    fn save_incidents(&self, w: &IncidentWrite, now_ms: i64) -> Result<Vec<i64>>;
+    /// Due outbox items: the first undelivered action of each subject.
+    fn outbox_due(&self, now_ms: i64, limit: u32) -> Result<Vec<OutboxItem>>;
+    fn outbox_update(&self, u: &OutboxUpdate, now_ms: i64) -> Result<()>;
+    /// An operator retries (`retry`) or abandons an item; returns it as it is now.
+    fn outbox_operator(&self, id: i64, retry: bool, now_ms: i64) -> Result<Option<OutboxItem>>;
+    fn outbox_list(
+        &self,
+        state: Option<&str>,
+        subject: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<OutboxItem>>;
+    fn outbox_stats(&self) -> Result<Vec<OutboxStat>>;
+    /// The ticket of `incident:<id>` / `problem:<id>`, once created.
+    fn ticket_of(&self, subject: &str) -> Result<Option<TicketRef>>;
+    /// Tickets to read back: (subject, desk, ticket).
+    fn read_back_due(
+        &self,
+        checked_before_ms: i64,
+        opened_after_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<(String, String, TicketRef)>>;
+    fn save_read_back(&self, subject: &str, st: Option<&TicketStatus>, now_ms: i64) -> Result<()>;
+    fn list_incidents(&self, f: &IncidentFilter) -> Result<Vec<IncidentRow>>;
+    fn get_incident(&self, id: i64) -> Result<Option<IncidentRow>>;
+    fn list_problems(&self, state: Option<&str>, limit: u32) -> Result<Vec<ProblemRow>>;
+    /// Unresolved incidents per (department, priority, state).
+    fn incident_counts(&self) -> Result<Vec<(String, String, String, i64)>>;
 }

@@ -12,15 +12,20 @@ use tilsyn_proto::v1::{Health, Inventory, PatchLevel, SoftwareList};
 
 use super::*;
 
-const SCHEMA_VERSION: i64 = 2;
+const SCHEMA_VERSION: i64 = 3;
 
 /// Upgrades from each older schema version, applied in order after `SCHEMA` (which only
 /// creates what is missing).
-const MIGRATIONS: &[(i64, &str)] = &[(
-    2,
-    "ALTER TABLE hosts ADD COLUMN facts_hash TEXT; ALTER TABLE hosts ADD COLUMN facts_pb BLOB; \
+const MIGRATIONS: &[(i64, &str)] = &[
+    (
+        2,
+        "ALTER TABLE hosts ADD COLUMN facts_hash TEXT; ALTER TABLE hosts ADD COLUMN facts_pb BLOB; \
      ALTER TABLE hosts ADD COLUMN facts_at_ms BIGINT;",
-)];
+    ),
+    // Version 3 only adds tables (incidents, problems, tracks, outbox): SCHEMA_V3 creates
+    // them on every open.
+    (3, ""),
+];
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL);
@@ -102,11 +107,11 @@ const SUMMARY_COLS: &str = "agent_id, hostname, fqdn, department, class, state, 
 
 pub struct SqliteStore {
     path: String,
-    writer: Mutex<Connection>,
+    pub(super) writer: Mutex<Connection>,
     readers: Mutex<Vec<Connection>>,
 }
 
-fn db(e: rusqlite::Error) -> StoreError {
+pub(super) fn db(e: rusqlite::Error) -> StoreError {
     StoreError::Db(e.to_string())
 }
 
@@ -187,7 +192,7 @@ impl SqliteStore {
         Ok(s)
     }
 
-    fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+    pub(super) fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
         let conn = self.readers.lock().expect("reader pool").pop();
         let conn = match conn {
             Some(c) => c,
@@ -395,6 +400,7 @@ impl Store for SqliteStore {
             None
         };
         tx.execute_batch(SCHEMA).map_err(db)?;
+        tx.execute_batch(super::incidents::SCHEMA_V3).map_err(db)?;
         match v {
             None => {
                 tx.execute("INSERT INTO schema_version (version) VALUES (?1)", [SCHEMA_VERSION]).map_err(db)?;
@@ -698,9 +704,69 @@ impl Store for SqliteStore {
         }
         Ok(())
     }
+
+    fn incident_hosts(
+        &self,
+        agent_id: Option<&str>,
+        f: &mut dyn FnMut(IncidentHost),
+    ) -> Result<()> {
+        self.incident_hosts_impl(agent_id, f)
+    }
+    fn load_incident_state(&self) -> Result<IncidentState> {
+        self.load_incident_state_impl()
+    }
+    fn save_incidents(&self, w: &IncidentWrite, now_ms: i64) -> Result<Vec<i64>> {
+        self.save_incidents_impl(w, now_ms)
+    }
+    fn outbox_due(&self, now_ms: i64, limit: u32) -> Result<Vec<OutboxItem>> {
+        self.outbox_due_impl(now_ms, limit)
+    }
+    fn outbox_update(&self, u: &OutboxUpdate, now_ms: i64) -> Result<()> {
+        self.outbox_update_impl(u, now_ms)
+    }
+    fn outbox_operator(&self, id: i64, retry: bool, now_ms: i64) -> Result<Option<OutboxItem>> {
+        self.outbox_operator_impl(id, retry, now_ms)
+    }
+    fn outbox_list(
+        &self,
+        state: Option<&str>,
+        subject: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<OutboxItem>> {
+        self.outbox_list_impl(state, subject, limit)
+    }
+    fn outbox_stats(&self) -> Result<Vec<OutboxStat>> {
+        self.outbox_stats_impl()
+    }
+    fn ticket_of(&self, subject: &str) -> Result<Option<TicketRef>> {
+        self.ticket_of_impl(subject)
+    }
+    fn read_back_due(
+        &self,
+        checked_before_ms: i64,
+        opened_after_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<(String, String, TicketRef)>> {
+        self.read_back_due_impl(checked_before_ms, opened_after_ms, limit)
+    }
+    fn save_read_back(&self, subject: &str, st: Option<&TicketStatus>, now_ms: i64) -> Result<()> {
+        self.save_read_back_impl(subject, st, now_ms)
+    }
+    fn list_incidents(&self, f: &IncidentFilter) -> Result<Vec<IncidentRow>> {
+        self.list_incidents_impl(f)
+    }
+    fn get_incident(&self, id: i64) -> Result<Option<IncidentRow>> {
+        self.get_incident_impl(id)
+    }
+    fn list_problems(&self, state: Option<&str>, limit: u32) -> Result<Vec<ProblemRow>> {
+        self.list_problems_impl(state, limit)
+    }
+    fn incident_counts(&self) -> Result<Vec<(String, String, String, i64)>> {
+        self.incident_counts_impl()
+    }
 }
 
-fn decode<T: Message + Default>(what: &str, blob: Option<Vec<u8>>) -> Result<Option<T>> {
+pub(super) fn decode<T: Message + Default>(what: &str, blob: Option<Vec<u8>>) -> Result<Option<T>> {
     blob.map(|b| {
         T::decode(b.as_slice()).map_err(|e| StoreError::Corrupt {
             what: what.to_string(),

@@ -18,12 +18,13 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+pub mod file;
 pub mod http;
 #[cfg(test)]
 pub mod mock;
 
 /// What a ticket says. Built by the incident engine; adapters map it to their fields.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
 pub struct Ticket {
     /// Correlation key: `tilsyn-` + 32 hex digits, stable for host + check. Stored in
     /// the desk (custom field, label, correlation id, tag …) so a search finds it.

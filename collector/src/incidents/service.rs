@@ -1,0 +1,702 @@
+//! The running incident service: a worker thread that feeds observations to the
+//! [`Core`] and commits each step (incidents, tracks, outbox items) in one transaction,
+//! the outbox worker that delivers desk actions in order with retries, and the read-back
+//! poller that learns from the desk when a person responded or resolved by hand.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tilsyn_proto::v1::Health;
+
+use super::config::{IncidentsConfig, Policy};
+use super::core::{Core, Counted, Group, HostMeta, Payload, Routing};
+use super::desks::{self, Desk, DeskError, TicketRef};
+use super::records::*;
+use crate::compliance::report::FindingFilter;
+use crate::compliance::Compliance;
+use crate::metrics::Metrics;
+use crate::store::{OutboxUpdate, Store};
+
+/// The desks by name, and how departments are routed to them.
+pub struct DeskSet {
+    pub desks: HashMap<String, Arc<dyn Desk>>,
+    pub routing: Routing,
+}
+
+/// Builds every configured desk (all errors at once); none configured: the file desk.
+pub fn build_desks(
+    cfg: &IncidentsConfig,
+    data_dir: &std::path::Path,
+) -> Result<DeskSet, Vec<String>> {
+    let timeout = cfg.delivery.timeout.0;
+    let mut errors = Vec::new();
+    let mut desks: HashMap<String, Arc<dyn Desk>> = HashMap::new();
+    if cfg.desks.is_empty() {
+        let f = desks::file::FileConfig {
+            path: data_dir.join("incidents.jsonl"),
+        };
+        let d = desks::file::FileDesk::new(&f)
+            .map_err(|e| e.join("; "))
+            .map_err(|e| vec![e])?;
+        desks.insert("file".into(), Arc::new(d));
+        return Ok(DeskSet {
+            desks,
+            routing: Routing::single("file"),
+        });
+    }
+    for (i, d) in cfg.desks.iter().enumerate() {
+        let built: Result<Arc<dyn Desk>, Vec<String>> = d.build(timeout);
+        match built {
+            Ok(x) => {
+                desks.insert(d.name.clone(), x);
+            }
+            Err(es) => errors.extend(
+                es.into_iter()
+                    .map(|e| format!("incidents.desks[{i}] ({}): {e}", d.name)),
+            ),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let default = cfg
+        .desks
+        .iter()
+        .find(|d| d.departments.is_empty())
+        .unwrap_or(&cfg.desks[0])
+        .name
+        .clone();
+    let problems = cfg
+        .desks
+        .iter()
+        .find(|d| d.problems)
+        .map_or(default.clone(), |d| d.name.clone());
+    Ok(DeskSet {
+        desks,
+        routing: Routing {
+            routes: cfg
+                .desks
+                .iter()
+                .filter(|d| !d.departments.is_empty())
+                .map(|d| (d.name.clone(), d.departments.clone()))
+                .collect(),
+            default,
+            problems,
+        },
+    })
+}
+
+enum Msg {
+    /// A report was committed. `health`: the latest health sample in it; `reload`: other
+    /// sections or probe errors changed, so the host is read again from the store.
+    Report {
+        agent_id: String,
+        health: Option<Health>,
+        reload: bool,
+        came_online: bool,
+    },
+    Offline(Vec<String>),
+    Compliance(String),
+}
+
+pub struct Incidents {
+    pub core: Mutex<Core>,
+    store: Arc<dyn Store>,
+    metrics: Arc<Metrics>,
+    clock: fn() -> i64,
+    cfg: IncidentsConfig,
+    desks: HashMap<String, Arc<dyn Desk>>,
+    tx: Mutex<Sender<Msg>>,
+    /// Wakes the outbox worker when new actions were committed.
+    pub outbox_wake: tokio::sync::Notify,
+    compliance: Arc<Compliance>,
+}
+
+impl Incidents {
+    /// Restores the state from the store and starts the worker thread. The outbox worker
+    /// and read-back poller are started by [`Incidents::run_delivery`].
+    pub fn start(
+        cfg: IncidentsConfig,
+        policy: Policy,
+        desks: DeskSet,
+        store: Arc<dyn Store>,
+        metrics: Arc<Metrics>,
+        compliance: Arc<Compliance>,
+        clock: fn() -> i64,
+    ) -> crate::store::Result<Arc<Incidents>> {
+        let mut core = Core::new(policy, desks.routing);
+        core.restore(store.load_incident_state()?);
+        store.incident_hosts(None, &mut |h| {
+            let id = h.agent_id.clone();
+            core.hosts.insert(id, HostMeta::from(h));
+        })?;
+        let (tx, rx) = std::sync::mpsc::channel();
+        let s = Arc::new(Incidents {
+            core: Mutex::new(core),
+            store,
+            metrics,
+            clock,
+            cfg,
+            desks: desks.desks,
+            tx: Mutex::new(tx),
+            outbox_wake: tokio::sync::Notify::new(),
+            compliance: compliance.clone(),
+        });
+        let weak = Arc::downgrade(&s);
+        compliance.on_change(Box::new(move |agent| {
+            if let Some(s) = weak.upgrade() {
+                s.send(Msg::Compliance(agent.to_string()));
+            }
+        }));
+        if s.cfg.enabled {
+            let w = s.clone();
+            std::thread::Builder::new()
+                .name("incidents".into())
+                .spawn(move || w.worker(rx))
+                .expect("spawn incident worker");
+        }
+        Ok(s)
+    }
+
+    fn send(&self, m: Msg) {
+        let _ = self.tx.lock().expect("tx").send(m);
+    }
+
+    /// Ingest committed reports of `agent_id`.
+    pub fn report(&self, agent_id: &str, health: Option<Health>, reload: bool, came_online: bool) {
+        self.send(Msg::Report {
+            agent_id: agent_id.to_string(),
+            health,
+            reload,
+            came_online,
+        });
+    }
+
+    /// Offline detection marked these hosts offline.
+    pub fn offline(&self, ids: Vec<String>) {
+        if !ids.is_empty() {
+            self.send(Msg::Offline(ids));
+        }
+    }
+
+    fn now(&self) -> i64 {
+        (self.clock)()
+    }
+
+    fn worker(self: Arc<Self>, rx: Receiver<Msg>) {
+        let tick = self.cfg.tick_every.0;
+        let full_every = Duration::from_secs(3600);
+        let mut next_tick = Instant::now() + tick;
+        // Patch ages grow and compliance may have settled while we were down: look at
+        // every host once at start, then hourly.
+        let mut next_full = Instant::now();
+        let mut pending = IncidentWrite::default();
+        loop {
+            let wait = next_tick.saturating_duration_since(Instant::now());
+            let first = match rx.recv_timeout(wait) {
+                Ok(m) => Some(m),
+                Err(RecvTimeoutError::Timeout) => None,
+                Err(RecvTimeoutError::Disconnected) => return,
+            };
+            let now = self.now();
+            let mut core = self.core.lock().expect("core");
+            for m in first.into_iter().chain(rx.try_iter()) {
+                self.handle(&mut core, m, now, &mut pending);
+            }
+            if Instant::now() >= next_tick {
+                next_tick = Instant::now() + tick;
+                for id in core.offline_hosts() {
+                    core.observe(&id, &[Group::Offline], now, &mut pending);
+                }
+                core.end_of_maintenance(now, &mut pending);
+                if Instant::now() >= next_full {
+                    next_full = Instant::now() + full_every;
+                    self.observe_all(&mut core, now, &mut pending);
+                }
+            }
+            let counted = std::mem::take(&mut core.counted);
+            drop(core);
+            self.count(counted);
+            if !pending.is_empty() {
+                match self.store.save_incidents(&pending, now) {
+                    Ok(ids) => {
+                        pending = IncidentWrite::default();
+                        if !ids.is_empty() {
+                            self.outbox_wake.notify_one();
+                        }
+                    }
+                    Err(e) => {
+                        // Memory has moved on; the write is kept and retried with the next
+                        // step, so no desk action is lost.
+                        self.metrics
+                            .store_errors
+                            .with_label_values(&["save_incidents"])
+                            .inc();
+                        tracing::error!(error = %e, "cannot store incident changes; retrying");
+                        std::thread::sleep(Duration::from_millis(500));
+                    }
+                }
+            }
+        }
+    }
+
+    fn observe_all(&self, core: &mut Core, now: i64, w: &mut IncidentWrite) {
+        let mut by_host: HashMap<String, Vec<crate::compliance::report::Finding>> = HashMap::new();
+        for f in self.compliance.findings(&FindingFilter::default()) {
+            by_host.entry(f.agent_id.clone()).or_default().push(f);
+        }
+        let ids: Vec<String> = core.hosts.keys().cloned().collect();
+        for id in ids {
+            if let Some(h) = core.hosts.get_mut(&id) {
+                h.findings = by_host.remove(&id).unwrap_or_default();
+            }
+            core.observe(&id, &[Group::Patch, Group::Compliance], now, w);
+        }
+    }
+
+    fn handle(&self, core: &mut Core, m: Msg, now: i64, w: &mut IncidentWrite) {
+        match m {
+            Msg::Report {
+                agent_id,
+                health,
+                reload,
+                came_online,
+            } => {
+                let known = core.hosts.contains_key(&agent_id);
+                let mut groups = vec![Group::Health, Group::Agent];
+                if reload || !known {
+                    let mut fresh = None;
+                    if let Err(e) = self
+                        .store
+                        .incident_hosts(Some(&agent_id), &mut |h| fresh = Some(h))
+                    {
+                        tracing::warn!(agent_id = %agent_id, error = %e, "cannot read host for incident conditions");
+                        return;
+                    }
+                    let Some(fresh) = fresh else { return };
+                    let findings = core
+                        .hosts
+                        .remove(&agent_id)
+                        .map(|h| h.findings)
+                        .unwrap_or_default();
+                    let mut meta = HostMeta::from(fresh);
+                    meta.findings = findings;
+                    core.hosts.insert(agent_id.clone(), meta);
+                    groups.push(Group::Patch);
+                }
+                let Some(h) = core.hosts.get_mut(&agent_id) else {
+                    return;
+                };
+                if let Some(hl) = health {
+                    h.health = Some(hl);
+                }
+                if came_online || h.offline {
+                    h.offline = false;
+                    groups.push(Group::Offline);
+                }
+                core.observe(&agent_id, &groups, now, w);
+            }
+            Msg::Offline(ids) => {
+                for id in ids {
+                    if let Some(h) = core.hosts.get_mut(&id) {
+                        h.offline = true;
+                        core.observe(&id, &[Group::Offline], now, w);
+                    }
+                }
+            }
+            Msg::Compliance(id) => {
+                let findings = self.compliance.findings(&FindingFilter {
+                    agent_id: Some(id.clone()),
+                    ..Default::default()
+                });
+                if let Some(h) = core.hosts.get_mut(&id) {
+                    h.findings = findings;
+                    core.observe(&id, &[Group::Compliance], now, w);
+                }
+            }
+        }
+    }
+
+    fn count(&self, counted: Vec<Counted>) {
+        let m = &self.metrics;
+        for c in counted {
+            match c {
+                Counted::Opened {
+                    department,
+                    priority,
+                } => m
+                    .incidents_opened
+                    .with_label_values(&[&department, &priority])
+                    .inc(),
+                Counted::Suppressed { department } => m
+                    .incidents_suppressed
+                    .with_label_values(&[&department])
+                    .inc(),
+                Counted::Resolved {
+                    department,
+                    priority,
+                    open_seconds,
+                } => {
+                    m.incidents_resolved
+                        .with_label_values(&[&department, &priority])
+                        .inc();
+                    m.incident_open_duration
+                        .with_label_values(&[&priority])
+                        .observe(open_seconds);
+                }
+                Counted::ProblemOpened => m.problems_opened.inc(),
+            }
+        }
+    }
+
+    /// Sets the incident gauges (called at scrape time).
+    pub fn export_metrics(&self) {
+        let m = &self.metrics;
+        {
+            let core = self.core.lock().expect("core");
+            m.incidents_open.reset();
+            for i in core.open_incidents() {
+                m.incidents_open
+                    .with_label_values(&[&i.department, &i.priority, &i.state])
+                    .inc();
+            }
+            m.problems_open.set(core.open_problems() as i64);
+            m.maintenance_active.reset();
+            let now = self.now();
+            for w in core.policy.windows.windows() {
+                m.maintenance_active
+                    .with_label_values(&[&w.id])
+                    .set(w.is_active(now) as i64);
+            }
+        }
+        m.outbox_items.reset();
+        m.outbox_oldest_age.reset();
+        for d in self.desks.keys() {
+            m.outbox_items.with_label_values(&[d, "pending"]).set(0);
+            m.outbox_items.with_label_values(&[d, "failed"]).set(0);
+            m.outbox_oldest_age.with_label_values(&[d]).set(0.0);
+        }
+        if let Ok(stats) = self.store.outbox_stats() {
+            let now = self.now();
+            for s in stats {
+                m.outbox_items
+                    .with_label_values(&[&s.desk, &s.state])
+                    .set(s.items);
+                let age = (now - s.oldest_created_at_ms).max(0) as f64 / 1000.0;
+                let g = m.outbox_oldest_age.with_label_values(&[&s.desk]);
+                if age > g.get() {
+                    g.set(age);
+                }
+            }
+        }
+    }
+
+    /// Maintenance windows and their occurrences in `[from, to)` (published for the SLA).
+    pub fn maintenance(&self, from_ms: i64, to_ms: i64) -> Vec<(String, i64, i64)> {
+        self.core
+            .lock()
+            .expect("core")
+            .policy
+            .windows
+            .occurrences(from_ms, to_ms)
+    }
+
+    /// Runs the outbox worker and the read-back poller until `stop`.
+    pub async fn run_delivery(self: Arc<Self>, mut stop: tokio::sync::watch::Receiver<bool>) {
+        let poll = self.clone();
+        let stop2 = stop.clone();
+        let rb = tokio::spawn(async move { poll.read_back_loop(stop2).await });
+        loop {
+            let delivered = self.clone().deliver_due().await;
+            if delivered > 0 {
+                continue;
+            }
+            tokio::select! {
+                _ = stop.wait_for(|v| *v) => break,
+                _ = self.outbox_wake.notified() => {}
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            }
+        }
+        rb.abort();
+    }
+
+    async fn blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&dyn Store) -> crate::store::Result<T> + Send + 'static,
+    ) -> crate::store::Result<T> {
+        let st = self.store.clone();
+        tokio::task::spawn_blocking(move || f(&*st))
+            .await
+            .unwrap_or_else(|e| {
+                Err(crate::store::StoreError::Db(format!(
+                    "store task failed: {e}"
+                )))
+            })
+    }
+
+    /// Delivers the due items (at most `concurrency` at once); returns how many it tried.
+    async fn deliver_due(self: Arc<Self>) -> usize {
+        let now = self.now();
+        let limit = (self.cfg.delivery.concurrency * 16) as u32;
+        let due = match self.blocking(move |s| s.outbox_due(now, limit)).await {
+            Ok(d) => d,
+            Err(e) => {
+                self.metrics
+                    .store_errors
+                    .with_label_values(&["outbox_due"])
+                    .inc();
+                tracing::error!(error = %e, "cannot read the outbox");
+                return 0;
+            }
+        };
+        let n = due.len();
+        let sem = Arc::new(tokio::sync::Semaphore::new(self.cfg.delivery.concurrency));
+        let mut set = tokio::task::JoinSet::new();
+        for item in due {
+            let s = self.clone();
+            let permit = sem.clone().acquire_owned().await.expect("semaphore");
+            set.spawn(async move {
+                s.deliver(item).await;
+                drop(permit);
+            });
+        }
+        while set.join_next().await.is_some() {}
+        n
+    }
+
+    async fn update(&self, u: OutboxUpdate) {
+        let now = self.now();
+        // The outbox row is the record of truth: keep trying until it is written.
+        for attempt in 0u32.. {
+            let u2 = u.clone();
+            match self.blocking(move |s| s.outbox_update(&u2, now)).await {
+                Ok(()) => return,
+                Err(e) => {
+                    self.metrics
+                        .store_errors
+                        .with_label_values(&["outbox_update"])
+                        .inc();
+                    tracing::error!(error = %e, attempt, "cannot record an outbox result; retrying");
+                    tokio::time::sleep(Duration::from_millis(200 * (attempt as u64 + 1).min(25)))
+                        .await;
+                }
+            }
+        }
+    }
+
+    async fn deliver(&self, item: OutboxItem) {
+        let Some(desk) = self.desks.get(&item.desk).cloned() else {
+            self.update(OutboxUpdate::Failed {
+                id: item.id,
+                error: format!("desk {:?} is not configured any more; add it back, or abandon this item (tilsyn-collector outbox abandon {})", item.desk, item.id),
+            })
+            .await;
+            return;
+        };
+        let payload: Payload = match serde_json::from_str(&item.payload) {
+            Ok(p) => p,
+            Err(e) => {
+                self.update(OutboxUpdate::Failed {
+                    id: item.id,
+                    error: format!("unreadable payload: {e}"),
+                })
+                .await;
+                return;
+            }
+        };
+        // Recorded before the call: after a crash, a create with attempts > 0 first
+        // searches the desk, so it never makes a second ticket.
+        self.update(OutboxUpdate::Attempt { id: item.id }).await;
+        let started = Instant::now();
+        let subject = item.subject.clone();
+        let result: Result<Option<TicketRef>, DeskError> = match item.action.as_str() {
+            "create" => match payload.ticket.as_ref() {
+                None => Err(DeskError::permanent("create without a ticket")),
+                Some(t) => self.create(&*desk, t, item.attempts > 0).await.map(Some),
+            },
+            action => {
+                let subj = subject.clone();
+                match self.blocking(move |s| s.ticket_of(&subj)).await {
+                    Err(e) => Err(DeskError::transient(format!("store: {e}"))),
+                    Ok(None) => {
+                        self.update(OutboxUpdate::Skipped {
+                            id: item.id,
+                            reason: "no ticket to act on (its create was abandoned)".into(),
+                        })
+                        .await;
+                        return;
+                    }
+                    Ok(Some(t)) => match action {
+                        "note" => desk.note(&t, &payload.text).await.map(|_| None),
+                        "resolve" => desk.resolve(&t, &payload.text).await.map(|_| None),
+                        "reopen" => desk.reopen(&t, &payload.text).await.map(|_| None),
+                        other => Err(DeskError::permanent(format!("unknown action {other:?}"))),
+                    },
+                }
+            }
+        };
+        let took = started.elapsed().as_secs_f64();
+        let m = &self.metrics;
+        m.desk_duration
+            .with_label_values(&[&item.desk])
+            .observe(took);
+        match result {
+            Ok(ticket) => {
+                m.desk_requests
+                    .with_label_values(&[&item.desk, &item.action, "ok"])
+                    .inc();
+                if item.action == "create" {
+                    m.fault_to_outbox
+                        .observe((self.now() - item.created_at_ms).max(0) as f64 / 1000.0);
+                    if let Some(t) = &ticket {
+                        tracing::info!(subject = %subject, desk = %item.desk, ticket = %t.display(), "ticket created");
+                    }
+                }
+                let ticket = ticket.map(|t| (subject, t));
+                self.update(OutboxUpdate::Done {
+                    id: item.id,
+                    ticket,
+                })
+                .await;
+            }
+            Err(DeskError::Transient {
+                message,
+                retry_after,
+            }) => {
+                m.desk_requests
+                    .with_label_values(&[&item.desk, &item.action, "transient"])
+                    .inc();
+                m.desk_errors
+                    .with_label_values(&[&item.desk, "transient"])
+                    .inc();
+                let wait = retry_after.unwrap_or_else(|| self.backoff(item.attempts + 1));
+                tracing::warn!(desk = %item.desk, action = %item.action, subject = %item.subject, attempt = item.attempts + 1,
+                    retry_in_s = wait.as_secs_f64(), error = %message, "desk action failed; will retry");
+                self.update(OutboxUpdate::Later {
+                    id: item.id,
+                    next_at_ms: self.now() + wait.as_millis() as i64,
+                    error: message,
+                })
+                .await;
+            }
+            Err(DeskError::Permanent { message }) => {
+                m.desk_requests
+                    .with_label_values(&[&item.desk, &item.action, "permanent"])
+                    .inc();
+                m.desk_errors
+                    .with_label_values(&[&item.desk, "permanent"])
+                    .inc();
+                tracing::error!(desk = %item.desk, action = %item.action, subject = %item.subject, item = item.id, error = %message,
+                    "desk refused the action; it is held until an operator runs `tilsyn-collector outbox retry|abandon`");
+                self.update(OutboxUpdate::Failed {
+                    id: item.id,
+                    error: message,
+                })
+                .await;
+            }
+        }
+    }
+
+    /// Creates the ticket — unless an earlier attempt may have created it already, in
+    /// which case the desk is searched by correlation key first.
+    async fn create(
+        &self,
+        desk: &dyn Desk,
+        t: &desks::Ticket,
+        maybe_exists: bool,
+    ) -> Result<TicketRef, DeskError> {
+        if maybe_exists {
+            if let Some(found) = desk.find_open(&t.key).await? {
+                tracing::info!(key = %t.key, ticket = %found.display(), "found the ticket of an earlier attempt; not creating another");
+                return Ok(found);
+            }
+        }
+        desk.create(t).await
+    }
+
+    /// Exponential backoff with full jitter: uniform in [base·2^(n-1) / 2, base·2^(n-1)],
+    /// capped at `max_backoff`.
+    fn backoff(&self, attempt: u32) -> Duration {
+        let base = self.cfg.delivery.initial_backoff.0.as_millis() as u64;
+        let cap = self.cfg.delivery.max_backoff.0.as_millis() as u64;
+        let exp = base
+            .saturating_mul(1u64 << attempt.saturating_sub(1).min(30))
+            .min(cap)
+            .max(1);
+        let mut b = [0u8; 8];
+        let _ = ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut b);
+        let r = u64::from_le_bytes(b) % (exp / 2 + 1);
+        Duration::from_millis(exp / 2 + r)
+    }
+
+    async fn read_back_loop(self: Arc<Self>, mut stop: tokio::sync::watch::Receiver<bool>) {
+        let every = self.cfg.read_back_every.0.max(Duration::from_secs(1));
+        loop {
+            tokio::select! {
+                _ = stop.wait_for(|v| *v) => return,
+                _ = tokio::time::sleep(every) => {}
+            }
+            self.read_back_once().await;
+        }
+    }
+
+    /// Reads back tickets whose first response or resolution is unknown.
+    pub async fn read_back_once(&self) {
+        let now = self.now();
+        let every = self.cfg.read_back_every.0.as_millis() as i64;
+        let month = 31 * 86_400_000;
+        let due = match self
+            .blocking(move |s| s.read_back_due(now - every / 2, now - month, 500))
+            .await
+        {
+            Ok(d) => d,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot list tickets to read back");
+                return;
+            }
+        };
+        for (subject, desk, ticket) in due {
+            let Some(d) = self.desks.get(&desk).cloned() else {
+                continue;
+            };
+            match d.read_back(&ticket).await {
+                Ok(st) => {
+                    let now = self.now();
+                    let _ = self
+                        .blocking(move |s| s.save_read_back(&subject, st.as_ref(), now))
+                        .await;
+                }
+                Err(e) => {
+                    self.metrics
+                        .desk_errors
+                        .with_label_values(&[&desk, "read_back"])
+                        .inc();
+                    tracing::warn!(desk = %desk, ticket = %ticket.display(), error = %e, "cannot read the ticket back");
+                }
+            }
+        }
+    }
+
+    /// Whether the host had probe errors when last read.
+    pub fn has_probe_errors(&self, agent_id: &str) -> bool {
+        self.core
+            .lock()
+            .expect("core")
+            .hosts
+            .get(agent_id)
+            .is_some_and(|h| !h.probe_errors.is_empty())
+    }
+
+    /// Known hosts (for tests and diagnostics).
+    pub fn hosts(&self) -> BTreeSet<String> {
+        self.core
+            .lock()
+            .expect("core")
+            .hosts
+            .keys()
+            .cloned()
+            .collect()
+    }
+}
