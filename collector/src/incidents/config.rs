@@ -190,51 +190,60 @@ impl Default for DeliveryConfig {
     }
 }
 
-/// One service desk: a name, the departments routed to it, and exactly one adapter.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DeskConfig {
-    /// Used in metrics, logs and the API (`[a-z0-9_-]`).
-    pub name: String,
-    /// Departments whose incidents go here (globs). Empty: every department not routed to
-    /// another desk (the default desk; at most one).
-    #[serde(default)]
-    pub departments: Vec<String>,
-    /// Where problems (storms) go when their scope is the whole fleet: the default desk
-    /// unless one desk says `problems: true`.
-    #[serde(default)]
-    pub problems: bool,
-    #[serde(default)]
-    pub file: Option<desks::file::FileConfig>,
+/// Declares the desk entry with one optional field per adapter, and what follows from
+/// the list: which adapter an entry chose, path resolution, and building it. A new
+/// adapter is one line here.
+macro_rules! adapters {
+    ($($(#[$doc:meta])* $field:ident: $cfg:ty => $desk:ty,)*) => {
+        /// One service desk: a name, the departments routed to it, and exactly one adapter.
+        #[derive(Debug, Clone, Deserialize)]
+        #[serde(deny_unknown_fields)]
+        pub struct DeskConfig {
+            /// Used in metrics, logs and the API (`[a-z0-9_-]`).
+            pub name: String,
+            /// Departments whose incidents go here (globs). Empty: every department not
+            /// routed to another desk (the default desk; at most one).
+            #[serde(default)]
+            pub departments: Vec<String>,
+            /// Fleet-wide problems (storms) go to the default desk unless one desk says
+            /// `problems: true`.
+            #[serde(default)]
+            pub problems: bool,
+            $($(#[$doc])* #[serde(default)] pub $field: Option<$cfg>,)*
+        }
+
+        impl DeskConfig {
+            /// The adapters configured in this entry (exactly one is valid).
+            fn adapters(&self) -> Vec<&'static str> {
+                let mut v = Vec::new();
+                $(if self.$field.is_some() { v.push(stringify!($field)); })*
+                v
+            }
+
+            fn resolve_paths(&mut self, base: &Path) {
+                $(if let Some(c) = &mut self.$field { c.resolve_paths(base); })*
+            }
+
+            /// The adapter, checked (credentials read, URLs parsed); every problem listed.
+            pub fn build(&self, timeout: std::time::Duration) -> Result<std::sync::Arc<dyn desks::Desk>, Vec<String>> {
+                $(if let Some(c) = &self.$field {
+                    return Ok(std::sync::Arc::new(<$desk>::new(c, timeout)?));
+                })*
+                Err(vec![format!("choose the desk's adapter: one of {ADAPTERS}")])
+            }
+        }
+
+        const ADAPTERS: &str = concat!($(stringify!($field), " "),*);
+    };
 }
 
-impl DeskConfig {
-    /// The adapters configured in this entry (exactly one is valid).
-    fn adapters(&self) -> Vec<&'static str> {
-        let mut v = Vec::new();
-        if self.file.is_some() {
-            v.push("file");
-        }
-        v
-    }
-}
-
-const ADAPTERS: &str = "file";
-
-impl DeskConfig {
-    /// The adapter, checked (credentials read, URLs parsed); every problem listed.
-    pub fn build(
-        &self,
-        timeout: std::time::Duration,
-    ) -> Result<std::sync::Arc<dyn desks::Desk>, Vec<String>> {
-        let _ = timeout;
-        if let Some(c) = &self.file {
-            return Ok(std::sync::Arc::new(desks::file::FileDesk::new(c)?));
-        }
-        Err(vec![format!(
-            "choose the desk's adapter: one of {ADAPTERS}"
-        )])
-    }
+adapters! {
+    /// JSON lines appended to a local file.
+    file: desks::file::FileConfig => desks::file::FileDesk,
+    /// ServiceNow Table API (incident table).
+    servicenow: desks::servicenow::ServiceNowConfig => desks::servicenow::ServiceNow,
+    /// Jira Service Management / Jira Software (Cloud or Data Center), REST API v2.
+    jira: desks::jira::JiraConfig => desks::jira::Jira,
 }
 
 /// The compiled section.
@@ -290,9 +299,7 @@ impl IncidentsConfig {
     pub fn resolve_paths(&mut self, base: &Path) {
         desks::resolve_path(&mut self.maintenance_file, base);
         for d in &mut self.desks {
-            if let Some(f) = &mut d.file {
-                f.resolve_paths(base);
-            }
+            d.resolve_paths(base);
         }
     }
 

@@ -962,3 +962,267 @@ fn note(w: &mut IncidentWrite, i: &IncidentRow, text: String) {
         });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::incidents::config::IncidentsConfig;
+    use tilsyn_proto::v1::FilesystemUsage;
+
+    const MIN: i64 = 60_000;
+
+    fn core(yaml: &str) -> Core {
+        let (cfg, windows) = yaml.split_once("WINDOWS:").unwrap_or((yaml, ""));
+        let cfg: IncidentsConfig = serde_yaml::from_str(cfg).unwrap();
+        let mut policy = cfg.compile().unwrap();
+        if !windows.is_empty() {
+            let doc = serde_yaml::from_str(windows).unwrap();
+            policy.windows = crate::incidents::maintenance::Windows::compile(doc).unwrap();
+        }
+        Core::new(policy, Routing::single("desk"))
+    }
+
+    fn host(c: &mut Core, id: &str, dept: &str, class: &str, used: u64) {
+        c.hosts.insert(
+            id.into(),
+            HostMeta {
+                hostname: format!("{id}.example"),
+                department: dept.into(),
+                class: class.into(),
+                health: Some(Health {
+                    filesystems: vec![FilesystemUsage {
+                        mount_point: "/".into(),
+                        total_bytes: 100,
+                        used_bytes: used,
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+        );
+    }
+
+    fn set_used(c: &mut Core, id: &str, used: u64) {
+        c.hosts
+            .get_mut(id)
+            .unwrap()
+            .health
+            .as_mut()
+            .unwrap()
+            .filesystems[0]
+            .used_bytes = used;
+    }
+
+    fn actions(w: &IncidentWrite) -> Vec<String> {
+        w.outbox
+            .iter()
+            .map(|o| format!("{} {}", o.action, o.subject))
+            .collect()
+    }
+
+    const FS: &str = "conditions:\n  - {when: {filesystem_above: 0.9}, severity: high, for: 10m, resolve_after: 5m}\n";
+
+    #[test]
+    fn a_full_disk_opens_after_its_duration_and_resolves_after_its_own() {
+        let mut c = core(FS);
+        host(&mut c, "a", "social", "server", 95);
+        let mut w = IncidentWrite::default();
+        for m in 0..10 {
+            c.observe("a", &[Group::Health], m * MIN, &mut w);
+        }
+        assert!(w.outbox.is_empty(), "9 minutes is not yet 10");
+        c.observe("a", &[Group::Health], 10 * MIN, &mut w);
+        assert_eq!(actions(&w), ["create incident:1"]);
+        let t: Payload = serde_json::from_str(&w.outbox[0].payload).unwrap();
+        let t = t.ticket.unwrap();
+        // Server impact is medium by default; high severity → P3 with the default matrix.
+        assert_eq!((t.priority, t.impact, t.urgency), (3, 2, 1));
+        assert_eq!(t.key, correlation::key("a", "health/filesystem:/"));
+        assert!(
+            t.title.contains("a.example") && t.title.contains("/ used 95 %"),
+            "{}",
+            t.title
+        );
+        assert_eq!(w.incidents.last().unwrap().state, "open");
+        assert_eq!(w.tracks.len(), 1, "the track is saved when it opens");
+
+        let mut w = IncidentWrite::default();
+        set_used(&mut c, "a", 50);
+        for m in 11..=15 {
+            c.observe("a", &[Group::Health], m * MIN, &mut w);
+        }
+        assert!(w.outbox.is_empty(), "good for 4 minutes only");
+        c.observe("a", &[Group::Health], 16 * MIN, &mut w);
+        assert_eq!(actions(&w), ["resolve incident:1"]);
+        assert_eq!(w.incidents.last().unwrap().state, "resolved");
+        assert!(c.counted.iter().any(
+            |x| matches!(x, Counted::Resolved { open_seconds, .. } if *open_seconds == 360.0)
+        ));
+
+        // A recurrence within the reopen window reopens the same ticket.
+        let mut w = IncidentWrite::default();
+        set_used(&mut c, "a", 99);
+        for m in 20..=30 {
+            c.observe("a", &[Group::Health], m * MIN, &mut w);
+        }
+        assert_eq!(actions(&w), ["reopen incident:1"]);
+        assert_eq!(w.incidents.last().unwrap().reopened, 1);
+    }
+
+    #[test]
+    fn other_sources_and_other_hosts_do_not_count_as_observations() {
+        let mut c = core("conditions:\n  - {when: {filesystem_above: 0.9}, observations: 2}\n");
+        host(&mut c, "a", "d", "workstation", 95);
+        host(&mut c, "b", "d", "workstation", 95);
+        let mut w = IncidentWrite::default();
+        c.observe("a", &[Group::Health], 0, &mut w);
+        c.observe("a", &[Group::Compliance, Group::Patch], 1, &mut w);
+        c.observe("b", &[Group::Health], 2, &mut w);
+        assert!(w.outbox.is_empty());
+        c.observe("a", &[Group::Health], 3, &mut w);
+        assert_eq!(actions(&w), ["create incident:1"]);
+    }
+
+    #[test]
+    fn an_unmounted_filesystem_resolves_its_incident() {
+        let mut c = core("conditions:\n  - {when: {filesystem_above: 0.9}, observations: 1, resolve_observations: 1}\n");
+        host(&mut c, "a", "d", "server", 95);
+        let mut w = IncidentWrite::default();
+        c.observe("a", &[Group::Health], 0, &mut w);
+        c.hosts
+            .get_mut("a")
+            .unwrap()
+            .health
+            .as_mut()
+            .unwrap()
+            .filesystems
+            .clear();
+        c.observe("a", &[Group::Health], MIN, &mut w);
+        assert_eq!(actions(&w), ["create incident:1", "resolve incident:1"]);
+    }
+
+    #[test]
+    fn a_silent_host_keeps_its_health_incidents_and_opens_offline() {
+        let mut c = core("conditions:\n  - {when: offline, observations: 1, resolve_observations: 1}\n  - {when: {filesystem_above: 0.9}, observations: 1}\n");
+        host(&mut c, "a", "d", "server", 95);
+        let mut w = IncidentWrite::default();
+        c.observe("a", &[Group::Health], 0, &mut w);
+        c.hosts.get_mut("a").unwrap().offline = true;
+        c.observe("a", &Group::ALL, MIN, &mut w);
+        assert_eq!(actions(&w), ["create incident:1", "create incident:2"]);
+        assert_eq!(w.incidents.last().unwrap().check, "offline");
+        c.hosts.get_mut("a").unwrap().offline = false;
+        c.observe("a", &[Group::Offline], 2 * MIN, &mut w);
+        assert_eq!(actions(&w).last().unwrap(), "resolve incident:2");
+        assert_eq!(
+            w.incidents.iter().rfind(|i| i.id == 1).unwrap().state,
+            "open"
+        );
+    }
+
+    #[test]
+    fn inside_a_maintenance_window_an_incident_is_suppressed_and_ticketed_if_it_outlasts_it() {
+        // A window from 00:00 to 01:00 UTC on 2026-11-23 for department "social".
+        let y = "conditions:\n  - {when: {filesystem_above: 0.9}, observations: 1}\nWINDOWS:\nwindows:\n  - id: patch-night\n    title: Patch night\n    time_zone: UTC\n    once: {start: '2026-11-23T00:00', end: '2026-11-23T01:00'}\n    scope: {department: [social]}\n";
+        let mut c = core(y);
+        let t0 = jiff::Timestamp::from_second(1_795_392_000)
+            .unwrap()
+            .as_millisecond(); // 2026-11-23T00:00:00Z
+        host(&mut c, "a", "social", "server", 95);
+        host(&mut c, "b", "schools", "server", 95);
+        let mut w = IncidentWrite::default();
+        c.observe("a", &[Group::Health], t0 + 10 * MIN, &mut w);
+        c.observe("b", &[Group::Health], t0 + 10 * MIN, &mut w);
+        assert_eq!(
+            actions(&w),
+            ["create incident:2"],
+            "only the host outside the window gets a ticket"
+        );
+        let a = w.incidents.iter().find(|i| i.agent_id == "a").unwrap();
+        assert_eq!(
+            (a.state.as_str(), a.suppressed_by.as_deref()),
+            ("suppressed", Some("patch-night"))
+        );
+        let mut w = IncidentWrite::default();
+        c.end_of_maintenance(t0 + 30 * MIN, &mut w);
+        assert!(w.outbox.is_empty(), "the window is still on");
+        c.end_of_maintenance(t0 + 61 * MIN, &mut w);
+        assert_eq!(actions(&w), ["create incident:1"]);
+        assert_eq!(w.incidents[0].state, "open");
+    }
+
+    #[test]
+    fn a_storm_is_one_problem_ticket_and_clears_with_its_incidents() {
+        let mut c = core("conditions:\n  - {when: offline, observations: 1, resolve_observations: 1}\nstorms:\n  - {checks: offline, min_hosts: 20, window: 10m}\n");
+        for i in 0..500 {
+            host(&mut c, &format!("h{i}"), "schools", "workstation", 10);
+        }
+        let mut w = IncidentWrite::default();
+        for i in 0..500 {
+            c.hosts.get_mut(&format!("h{i}")).unwrap().offline = true;
+            c.observe(&format!("h{i}"), &[Group::Offline], i as i64 * 100, &mut w);
+        }
+        let creates: Vec<&NewOutbox> = w.outbox.iter().filter(|o| o.action == "create").collect();
+        assert_eq!(
+            creates.len(),
+            20,
+            "19 host tickets before the storm shows, then one problem"
+        );
+        assert_eq!(creates.last().unwrap().subject, "problem:1");
+        assert_eq!(
+            w.outbox.iter().filter(|o| o.action == "note").count(),
+            19,
+            "the early tickets are told"
+        );
+        assert_eq!(c.open_problems(), 1);
+        let mut w = IncidentWrite::default();
+        for i in 0..500 {
+            c.hosts.get_mut(&format!("h{i}")).unwrap().offline = false;
+            c.observe(&format!("h{i}"), &[Group::Offline], 100_000, &mut w);
+        }
+        let acts = actions(&w);
+        assert_eq!(
+            acts.iter()
+                .filter(|a| a.starts_with("resolve incident"))
+                .count(),
+            19
+        );
+        assert_eq!(acts.last().unwrap(), "resolve problem:1");
+        assert_eq!(c.open_problems(), 0);
+    }
+
+    #[test]
+    fn state_survives_a_restart() {
+        let mut c = core(FS);
+        host(&mut c, "a", "d", "server", 95);
+        let mut w = IncidentWrite::default();
+        c.observe("a", &[Group::Health], 0, &mut w);
+        c.observe("a", &[Group::Health], 10 * MIN, &mut w);
+        let tracks = w.tracks.clone();
+        let incidents = vec![w.incidents.last().unwrap().clone()];
+        let mut c2 = core(FS);
+        c2.restore((tracks, incidents, vec![], 1, 0));
+        host(&mut c2, "a", "d", "server", 40);
+        let mut w = IncidentWrite::default();
+        c2.observe("a", &[Group::Health], 11 * MIN, &mut w);
+        c2.observe("a", &[Group::Health], 17 * MIN, &mut w);
+        assert_eq!(
+            actions(&w),
+            ["resolve incident:1"],
+            "the restored incident resolves, no new one"
+        );
+        assert_eq!(c2.open_incidents().count(), 0);
+    }
+
+    #[test]
+    fn routing_by_department() {
+        let r = Routing {
+            routes: vec![("schooldesk".into(), vec!["school*".into()])],
+            default: "main".into(),
+            problems: "main".into(),
+        };
+        assert_eq!(r.desk_for("Schools"), "schooldesk");
+        assert_eq!(r.desk_for("social"), "main");
+    }
+}

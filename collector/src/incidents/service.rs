@@ -37,7 +37,7 @@ pub fn build_desks(
         let f = desks::file::FileConfig {
             path: data_dir.join("incidents.jsonl"),
         };
-        let d = desks::file::FileDesk::new(&f)
+        let d = desks::file::FileDesk::new(&f, timeout)
             .map_err(|e| e.join("; "))
             .map_err(|e| vec![e])?;
         desks.insert("file".into(), Arc::new(d));
@@ -531,7 +531,17 @@ impl Incidents {
                     Ok(Some(t)) => match action {
                         "note" => desk.note(&t, &payload.text).await.map(|_| None),
                         "resolve" => desk.resolve(&t, &payload.text).await.map(|_| None),
-                        "reopen" => desk.reopen(&t, &payload.text).await.map(|_| None),
+                        "reopen" => match (
+                            desk.reopen(&t, &payload.text).await,
+                            payload.ticket.as_ref(),
+                        ) {
+                            // Closed for good (e.g. ServiceNow's Closed state): a new ticket.
+                            (Err(DeskError::Permanent { message }), Some(nt)) => {
+                                tracing::info!(subject = %subject, error = %message, "ticket cannot be reopened; creating a new one");
+                                self.create(&*desk, nt, true).await.map(Some)
+                            }
+                            (r, _) => r.map(|_| None),
+                        },
                         other => Err(DeskError::permanent(format!("unknown action {other:?}"))),
                     },
                 }

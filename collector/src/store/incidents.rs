@@ -226,9 +226,7 @@ impl SqliteStore {
         })
     }
 
-    pub(super) fn load_incident_state_impl(
-        &self,
-    ) -> Result<super::IncidentState> {
+    pub(super) fn load_incident_state_impl(&self) -> Result<super::IncidentState> {
         self.read(|c| {
             let tracks = collect(
                 c,

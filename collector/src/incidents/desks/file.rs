@@ -37,7 +37,7 @@ pub struct FileDesk {
 }
 
 impl FileDesk {
-    pub fn new(cfg: &FileConfig) -> Result<FileDesk, Vec<String>> {
+    pub fn new(cfg: &FileConfig, _timeout: std::time::Duration) -> Result<FileDesk, Vec<String>> {
         if let Some(dir) = cfg.path.parent().filter(|d| !d.as_os_str().is_empty()) {
             if let Err(e) = std::fs::create_dir_all(dir) {
                 return Err(vec![format!(
@@ -182,9 +182,12 @@ mod tests {
     #[tokio::test]
     async fn the_file_replays_to_the_open_ticket() {
         let d = tempfile::tempdir().unwrap();
-        let desk = FileDesk::new(&FileConfig {
-            path: d.path().join("sub/incidents.jsonl"),
-        })
+        let desk = FileDesk::new(
+            &FileConfig {
+                path: d.path().join("sub/incidents.jsonl"),
+            },
+            std::time::Duration::from_secs(1),
+        )
         .unwrap();
         assert_eq!(desk.find_open("tilsyn-k").await.unwrap(), None);
         let r = desk.create(&ticket("tilsyn-k")).await.unwrap();

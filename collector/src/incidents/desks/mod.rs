@@ -20,8 +20,10 @@ use serde::Serialize;
 
 pub mod file;
 pub mod http;
+pub mod jira;
 #[cfg(test)]
 pub mod mock;
+pub mod servicenow;
 
 /// What a ticket says. Built by the incident engine; adapters map it to their fields.
 #[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
