@@ -287,3 +287,52 @@ pub mod reqwest {
         })
     }
 }
+
+/// Runs this machine's real agent against `c` until the host is online; returns the agent
+/// process (its config and state live in `dir/agent`) and the host's agent id.
+pub fn agent_online(c: &Collector, dir: &Path) -> (Proc, PathBuf, String) {
+    let adir = dir.join("agent");
+    std::fs::create_dir_all(&adir).unwrap();
+    let acfg = c.agent_config(&adir, "  health_interval: 5s");
+    let agent = Proc::spawn(
+        &bin("tilsyn-agent"),
+        &["run", "--config", acfg.to_str().unwrap()],
+        adir.join("agent-0.log"),
+    );
+    let me = this_hostname();
+    let id = wait_for(Duration::from_secs(60), "this host online", || {
+        let hosts = c.get("/api/v1/hosts");
+        let h = hosts["hosts"]
+            .as_array()?
+            .iter()
+            .find(|h| h["hostname"] == me && h["state"] == "online")?
+            .clone();
+        Some(h["agent_id"].as_str()?.to_string())
+    })
+    .unwrap_or_else(|e| panic!("{e}\nagent log:\n{}", agent.log_text()));
+    (agent, acfg, id)
+}
+
+/// The host's `offline` incident once it matches `pred`.
+pub fn offline_incident(
+    c: &Collector,
+    agent_id: &str,
+    what: &str,
+    pred: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    wait_for(Duration::from_secs(60), what, || {
+        let r = c.get(&format!(
+            "/api/v1/incidents?host={agent_id}&check=offline&limit=1"
+        ));
+        let i = r["incidents"].as_array()?.first()?.clone();
+        pred(&i).then_some(i)
+    })
+    .unwrap_or_else(|e| {
+        panic!(
+            "{e}\nincidents: {}\noutbox: {}\ncollector log:\n{}",
+            c.get("/api/v1/incidents"),
+            c.get("/api/v1/outbox?limit=20"),
+            c.proc.as_ref().map(|p| p.log_text()).unwrap_or_default()
+        )
+    })
+}

@@ -35,6 +35,50 @@ enum Cmd {
         #[command(subcommand)]
         cmd: StandardsCmd,
     },
+    /// List incidents from the collector's database (works while it runs).
+    Incidents {
+        #[arg(short, long, default_value = "/etc/tilsyn/collector.yaml")]
+        config: PathBuf,
+        /// open, suppressed or resolved.
+        #[arg(long)]
+        state: Option<String>,
+        #[arg(long)]
+        department: Option<String>,
+        /// P1 … P5.
+        #[arg(long)]
+        priority: Option<String>,
+        /// Hostname or agent id.
+        #[arg(long)]
+        host: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        /// Print JSON lines instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Desk actions waiting for delivery: list them, retry a failed one, or abandon one.
+    Outbox {
+        #[arg(short, long, default_value = "/etc/tilsyn/collector.yaml")]
+        config: PathBuf,
+        #[command(subcommand)]
+        cmd: OutboxCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum OutboxCmd {
+    /// Undelivered actions (pending and failed), newest first; --state to choose.
+    List {
+        /// pending, failed, done, abandoned or skipped.
+        #[arg(long)]
+        state: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
+    /// Deliver a failed (or waiting) action again, now.
+    Retry { id: i64 },
+    /// Give up on an action; the ones after it for the same incident go ahead.
+    Abandon { id: i64 },
 }
 
 #[derive(Subcommand)]
@@ -64,6 +108,7 @@ fn main() -> ExitCode {
     let config = match &cli.cmd {
         Cmd::Run { config } | Cmd::Validate { config } => config,
         Cmd::Standards { cmd } => return standards(cmd),
+        Cmd::Incidents { config, .. } | Cmd::Outbox { config, .. } => config,
     };
     let cfg = match CollectorConfig::load(config) {
         Ok(c) => c,
@@ -72,6 +117,68 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    match &cli.cmd {
+        Cmd::Incidents {
+            state,
+            department,
+            priority,
+            host,
+            limit,
+            json,
+            ..
+        } => {
+            let f = tilsyn_collector::incidents::records::IncidentFilter {
+                state: state.clone(),
+                department: department.clone(),
+                priority: priority.clone(),
+                host: host.clone(),
+                limit: Some(*limit),
+                ..Default::default()
+            };
+            return offline_store(&cfg, |st| {
+                let rows = st.list_incidents(&f)?;
+                print!(
+                    "{}",
+                    tilsyn_collector::incidents::cli::incident_table(&rows, *json)
+                );
+                Ok(())
+            });
+        }
+        Cmd::Outbox { cmd, .. } => {
+            return offline_store(&cfg, |st| {
+                let now = tilsyn_collector::server::now_ms();
+                match cmd {
+                    OutboxCmd::List { state, limit } => {
+                        let rows = match state {
+                            Some(s) => st.outbox_list(Some(s), None, *limit)?,
+                            None => {
+                                let mut v = st.outbox_list(Some("failed"), None, *limit)?;
+                                v.extend(st.outbox_list(Some("pending"), None, *limit)?);
+                                v
+                            }
+                        };
+                        print!("{}", tilsyn_collector::incidents::cli::outbox_table(&rows));
+                    }
+                    OutboxCmd::Retry { id } | OutboxCmd::Abandon { id } => {
+                        let retry = matches!(cmd, OutboxCmd::Retry { .. });
+                        match st.outbox_operator(*id, retry, now)? {
+                            Some(i) => println!(
+                                "outbox item {id} ({} {} on desk {}) is now {}",
+                                i.action, i.subject, i.desk, i.state
+                            ),
+                            None => {
+                                return Err(tilsyn_collector::store::StoreError::Db(format!(
+                                    "no outbox item {id}"
+                                )))
+                            }
+                        }
+                    }
+                }
+                Ok(())
+            });
+        }
+        _ => {}
+    }
     if let Cmd::Validate { .. } = cli.cmd {
         let set = match StandardSet::load_dir(&cfg.compliance.standards_dir) {
             Ok(s) => s,
@@ -117,6 +224,28 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("tilsyn-collector: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Opens the configured database for a CLI command (the running collector may share it:
+/// SQLite in WAL mode lets both work).
+fn offline_store(
+    cfg: &CollectorConfig,
+    f: impl FnOnce(&dyn tilsyn_collector::store::Store) -> tilsyn_collector::store::Result<()>,
+) -> ExitCode {
+    let st = match tilsyn_collector::store::sqlite::SqliteStore::open(&cfg.store.sqlite_path) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("tilsyn-collector: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match f(&st) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("tilsyn-collector: {e}");
             ExitCode::FAILURE
         }
     }

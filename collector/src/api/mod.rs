@@ -15,6 +15,7 @@ use crate::ingest::Shared;
 use crate::store::{HostFilter, Store, StoreError};
 
 mod compliance;
+mod incidents;
 
 pub fn router(shared: Arc<Shared>) -> Router {
     Router::new()
@@ -27,6 +28,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/api/v1/hosts/{agent_id}/events", get(host_events))
         .route("/api/v1/summary", get(summary))
         .merge(compliance::routes())
+        .merge(incidents::routes())
         .fallback(|| async {
             ApiError(
                 StatusCode::NOT_FOUND,
@@ -84,6 +86,8 @@ async fn metrics(State(s): State<Arc<Shared>>) -> Result<Response, ApiError> {
     s.metrics.set_fleet(&counts, (s.clock)());
     let c = s.compliance.clone();
     let _ = tokio::task::spawn_blocking(move || c.export_metrics()).await;
+    let i = s.incidents.clone();
+    let _ = tokio::task::spawn_blocking(move || i.export_metrics()).await;
     Ok((
         [(
             header::CONTENT_TYPE,

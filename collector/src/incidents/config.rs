@@ -244,6 +244,16 @@ adapters! {
     servicenow: desks::servicenow::ServiceNowConfig => desks::servicenow::ServiceNow,
     /// Jira Service Management / Jira Software (Cloud or Data Center), REST API v2.
     jira: desks::jira::JiraConfig => desks::jira::Jira,
+    /// TOPdesk incident API (`/tas/api/incidents`).
+    topdesk: desks::topdesk::TopdeskConfig => desks::topdesk::Topdesk,
+    /// GLPI 10 REST API (`apirest.php`).
+    glpi: desks::glpi::GlpiConfig => desks::glpi::Glpi,
+    /// Zammad REST API v1.
+    zammad: desks::zammad::ZammadConfig => desks::zammad::Zammad,
+    /// Request Tracker 5 REST2.
+    rt5: desks::rt5::Rt5Config => desks::rt5::Rt5,
+    /// A generic JSON webhook signed with HMAC-SHA256.
+    webhook: desks::webhook::WebhookConfig => desks::webhook::Webhook,
 }
 
 /// The compiled section.

@@ -4,6 +4,7 @@
 //! ([`maintenance`]), the conditions that observe a host's state ([`conditions`]), and
 //! the service desk adapters ([`desks`]).
 
+pub mod cli;
 pub mod conditions;
 pub mod config;
 pub mod core;

@@ -19,11 +19,16 @@ use std::time::Duration;
 use serde::Serialize;
 
 pub mod file;
+pub mod glpi;
 pub mod http;
 pub mod jira;
 #[cfg(test)]
 pub mod mock;
+pub mod rt5;
 pub mod servicenow;
+pub mod topdesk;
+pub mod webhook;
+pub mod zammad;
 
 /// What a ticket says. Built by the incident engine; adapters map it to their fields.
 #[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]

@@ -1,0 +1,82 @@
+//! Text tables for the `incidents` and `outbox` commands.
+
+use std::fmt::Write;
+
+use super::records::{IncidentRow, OutboxItem};
+
+fn when(ms: i64) -> String {
+    jiff::Timestamp::from_millisecond(ms)
+        .map(|t| t.strftime("%Y-%m-%d %H:%M:%SZ").to_string())
+        .unwrap_or_default()
+}
+
+fn cut(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_string()
+    } else {
+        let mut c: String = s.chars().take(n - 1).collect();
+        c.push('…');
+        c
+    }
+}
+
+pub fn incident_table(rows: &[IncidentRow], json: bool) -> String {
+    let mut out = String::new();
+    if json {
+        for r in rows {
+            let _ = writeln!(out, "{}", serde_json::to_string(r).expect("json"));
+        }
+        return out;
+    }
+    let _ = writeln!(
+        out,
+        "{:>6}  {:<10}  {:<3}  {:<20}  {:<14}  {:<28}  {:<20}  {:<14}  {}",
+        "ID", "STATE", "PRI", "OPENED", "DEPARTMENT", "CHECK", "HOST", "TICKET", "DETAIL"
+    );
+    for r in rows {
+        let ticket = match (&r.desk_side.ticket, r.problem_id, r.desk.is_empty()) {
+            (Some(t), _, _) => format!("{}:{}", r.desk, t.display()),
+            (None, Some(p), _) => format!("problem #{p}"),
+            (None, None, true) => "-".into(),
+            (None, None, false) => format!("{}:(queued)", r.desk),
+        };
+        let _ = writeln!(
+            out,
+            "{:>6}  {:<10}  {:<3}  {:<20}  {:<14}  {:<28}  {:<20}  {:<14}  {}",
+            r.id,
+            r.state,
+            r.priority,
+            when(r.opened_at_ms),
+            cut(&r.department, 14),
+            cut(&r.check, 28),
+            cut(&r.hostname, 20),
+            cut(&ticket, 14),
+            r.detail
+        );
+    }
+    out
+}
+
+pub fn outbox_table(rows: &[OutboxItem]) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{:>6}  {:<9}  {:<12}  {:<16}  {:<8}  {:>8}  {:<20}  {}",
+        "ID", "STATE", "DESK", "SUBJECT", "ACTION", "ATTEMPTS", "CREATED", "LAST ERROR"
+    );
+    for r in rows {
+        let _ = writeln!(
+            out,
+            "{:>6}  {:<9}  {:<12}  {:<16}  {:<8}  {:>8}  {:<20}  {}",
+            r.id,
+            r.state,
+            cut(&r.desk, 12),
+            r.subject,
+            r.action,
+            r.attempts,
+            when(r.created_at_ms),
+            r.last_error.as_deref().unwrap_or("")
+        );
+    }
+    out
+}
