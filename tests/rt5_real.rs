@@ -340,3 +340,87 @@ async fn rt5_adapter_against_real_request_tracker() {
         "{e}"
     );
 }
+
+/// The whole path on real components: this machine's real agent goes silent, the real
+/// collector raises an `offline` incident and the real RT gets one ticket with the key;
+/// a person takes it (read back as the first response); the agent returns and the ticket
+/// is resolved in RT.
+#[test]
+fn real_agent_to_collector_to_real_rt5() {
+    use tilsyn_e2e::{agent_online, bin, offline_incident, Collector, Proc};
+    let rt = RealRt::start();
+    let dir = tempfile::tempdir().unwrap();
+    let c = Collector::start(
+        dir.path(),
+        &format!(
+            "incidents:\n  read_back_every: 1s\n  desks:\n    - name: rt\n      rt5:\n        url: {}\n        queue: Tilsyn\n        token_file: {}\n",
+            rt.url,
+            rt.dir.path().join("token").display()
+        ),
+    );
+    let (mut agent, acfg, id) = agent_online(&c, dir.path());
+    agent.stop();
+    let inc = offline_incident(&c, &id, "offline incident with an RT ticket", |i| {
+        i["state"] == "open" && i["ticket"]["id"].is_string()
+    });
+    let ticket = inc["ticket"]["id"].as_str().unwrap().to_string();
+    let key = inc["key"].as_str().unwrap().to_string();
+    let rtc = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let t = rtc.block_on(rt.get(&format!("/ticket/{ticket}")));
+    assert_eq!(t["Queue"]["id"].as_str().map(|_| ()), Some(()), "{t}");
+    let cf = t["CustomFields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == "Tilsyn-Key")
+        .unwrap_or_else(|| panic!("no Tilsyn-Key field: {t}"));
+    assert_eq!(cf["values"][0], key.as_str(), "{t}");
+    assert!(
+        t["Subject"].as_str().unwrap().contains("[Tilsyn P4]"),
+        "{t}"
+    );
+    // Exactly one ticket carries the key.
+    let found = rtc.block_on(rt.get(&format!(
+        "/tickets?query={}",
+        urlencode(&format!("'CF.{{Tilsyn-Key}}' = '{key}'"))
+    )));
+    assert_eq!(found["total"].as_f64(), Some(1.0), "{found}");
+
+    // A person takes the ticket: the collector reads the first response back.
+    rtc.block_on(rt.put(&format!("/ticket/{ticket}"), json!({"Status": "open"})));
+    let inc = offline_incident(&c, &id, "first response read back from RT", |i| {
+        i["first_response_at_ms"].is_i64()
+    });
+    assert!(
+        inc["first_response_at_ms"].as_i64().unwrap()
+            >= inc["opened_at_ms"].as_i64().unwrap() - 1000
+    );
+
+    let _agent = Proc::spawn(
+        &bin("tilsyn-agent"),
+        &["run", "--config", acfg.to_str().unwrap()],
+        dir.path().join("agent/agent-1.log"),
+    );
+    offline_incident(&c, &id, "offline incident resolved", |i| {
+        i["state"] == "resolved"
+    });
+    let status = tilsyn_e2e::wait_for(Duration::from_secs(30), "RT ticket resolved", || {
+        let t = rtc.block_on(rt.get(&format!("/ticket/{ticket}")));
+        (t["Status"] == "resolved").then_some(t["Status"].clone())
+    });
+    assert!(status.is_ok(), "{status:?}");
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
