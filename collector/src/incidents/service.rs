@@ -710,3 +710,380 @@ impl Incidents {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::incidents::desks::{DeskFuture, Ticket, TicketStatus};
+    use crate::store::sqlite::SqliteStore;
+    use std::collections::VecDeque;
+
+    #[derive(Debug, Clone)]
+    enum Fault {
+        E500,
+        E429,
+        Timeout,
+        /// Creates the ticket, then the answer is lost.
+        LoseAnswer,
+        E403,
+    }
+
+    #[derive(Default)]
+    struct DeskState {
+        /// key → (ticket id, open)
+        tickets: HashMap<String, (String, bool)>,
+        creates: HashMap<String, u32>,
+        log: Vec<String>,
+        faults: VecDeque<Fault>,
+    }
+
+    /// An in-memory desk with injected failures (the outbox and the store are real).
+    struct Flaky(Arc<Mutex<DeskState>>);
+
+    impl Flaky {
+        fn fault(&self) -> Option<Fault> {
+            self.0.lock().unwrap().faults.pop_front()
+        }
+    }
+
+    fn err(f: &Fault) -> DeskError {
+        match f {
+            Fault::E500 => DeskError::transient("HTTP 500"),
+            Fault::E429 => DeskError::Transient {
+                message: "HTTP 429".into(),
+                retry_after: Some(Duration::from_millis(30)),
+            },
+            Fault::Timeout => DeskError::transient("timed out"),
+            Fault::LoseAnswer => DeskError::transient("HTTP 502 after acting"),
+            Fault::E403 => DeskError::permanent("HTTP 403"),
+        }
+    }
+
+    impl Desk for Flaky {
+        fn kind(&self) -> &'static str {
+            "flaky"
+        }
+        fn create<'a>(&'a self, t: &'a Ticket) -> DeskFuture<'a, TicketRef> {
+            Box::pin(async move {
+                let f = self.fault();
+                if let Some(f) = &f {
+                    if !matches!(f, Fault::LoseAnswer) {
+                        return Err(err(f));
+                    }
+                }
+                let mut s = self.0.lock().unwrap();
+                let id = format!("T{}", s.tickets.len() + 1);
+                s.tickets.insert(t.key.clone(), (id.clone(), true));
+                *s.creates.entry(t.key.clone()).or_default() += 1;
+                s.log.push(format!("create {}", t.key));
+                match f {
+                    Some(f) => Err(err(&f)),
+                    None => Ok(TicketRef::new(id)),
+                }
+            })
+        }
+        fn find_open<'a>(&'a self, key: &'a str) -> DeskFuture<'a, Option<TicketRef>> {
+            Box::pin(async move {
+                let s = self.0.lock().unwrap();
+                Ok(s.tickets
+                    .get(key)
+                    .filter(|(_, open)| *open)
+                    .map(|(id, _)| TicketRef::new(id.clone())))
+            })
+        }
+        fn note<'a>(&'a self, t: &'a TicketRef, _: &'a str) -> DeskFuture<'a, ()> {
+            Box::pin(async move {
+                if let Some(f) = self.fault() {
+                    return Err(err(&f));
+                }
+                self.0.lock().unwrap().log.push(format!("note {}", t.id));
+                Ok(())
+            })
+        }
+        fn resolve<'a>(&'a self, t: &'a TicketRef, _: &'a str) -> DeskFuture<'a, ()> {
+            Box::pin(async move {
+                if let Some(f) = self.fault() {
+                    return Err(err(&f));
+                }
+                let mut s = self.0.lock().unwrap();
+                s.log.push(format!("resolve {}", t.id));
+                for v in s.tickets.values_mut().filter(|(id, _)| *id == t.id) {
+                    v.1 = false;
+                }
+                Ok(())
+            })
+        }
+        fn reopen<'a>(&'a self, _: &'a TicketRef, _: &'a str) -> DeskFuture<'a, ()> {
+            Box::pin(async { Ok(()) })
+        }
+        fn read_back<'a>(&'a self, _: &'a TicketRef) -> DeskFuture<'a, Option<TicketStatus>> {
+            Box::pin(async { Ok(None) })
+        }
+    }
+
+    fn service(
+        store: Arc<dyn Store>,
+        desk: Arc<Mutex<DeskState>>,
+        dir: &std::path::Path,
+    ) -> Arc<Incidents> {
+        let metrics = Arc::new(Metrics::new());
+        let standards = dir.join("standards");
+        std::fs::create_dir_all(&standards).unwrap();
+        let cc = crate::config::ComplianceConfig {
+            standards_dir: standards,
+            watch_every: tilsyn_proto::duration::HumanDuration::secs(0),
+            ..Default::default()
+        };
+        let compliance =
+            Compliance::start(cc, store.clone(), metrics.clone(), crate::server::now_ms).unwrap();
+        let mut cfg: IncidentsConfig = serde_yaml::from_str(
+            "enabled: false\ndelivery: {initial_backoff: 10ms, max_backoff: 40ms}",
+        )
+        .unwrap();
+        cfg.delivery.concurrency = 3;
+        let policy = cfg.compile().unwrap();
+        let mut desks: HashMap<String, Arc<dyn Desk>> = HashMap::new();
+        desks.insert("d".into(), Arc::new(Flaky(desk)));
+        Incidents::start(
+            cfg,
+            policy,
+            DeskSet {
+                desks,
+                routing: Routing::single("d"),
+            },
+            store,
+            metrics,
+            compliance,
+            crate::server::now_ms,
+        )
+        .unwrap()
+    }
+
+    fn incident(id: i64) -> (IncidentRow, Vec<NewOutbox>) {
+        let key = crate::incidents::correlation::key(&format!("h{id}"), "offline");
+        let row = IncidentRow {
+            id,
+            key: key.clone(),
+            agent_id: format!("h{id}"),
+            hostname: format!("h{id}"),
+            department: "d".into(),
+            class: "server".into(),
+            check: "offline".into(),
+            severity: "high".into(),
+            impact: "medium".into(),
+            priority: "P3".into(),
+            title: "t".into(),
+            detail: "d".into(),
+            state: "open".into(),
+            flapping: false,
+            reopened: 0,
+            opened_at_ms: 0,
+            resolved_at_ms: None,
+            suppressed_by: None,
+            problem_id: None,
+            desk: "d".into(),
+            desk_side: DeskSide::default(),
+            updated_at_ms: 0,
+        };
+        let t = Ticket {
+            key,
+            title: "t".into(),
+            body: "b".into(),
+            priority: 3,
+            impact: 2,
+            urgency: 1,
+            severity: "high".into(),
+            hostname: row.hostname.clone(),
+            agent_id: row.agent_id.clone(),
+            department: "d".into(),
+            check: "offline".into(),
+            opened_at_ms: 0,
+        };
+        let subject = format!("incident:{id}");
+        let p = |t: Option<Ticket>, text: &str| {
+            serde_json::to_string(&Payload {
+                ticket: t,
+                text: text.into(),
+            })
+            .unwrap()
+        };
+        let out = vec![
+            NewOutbox {
+                desk: "d".into(),
+                subject: subject.clone(),
+                action: "create".into(),
+                payload: p(Some(t), ""),
+            },
+            NewOutbox {
+                desk: "d".into(),
+                subject: subject.clone(),
+                action: "note".into(),
+                payload: p(None, "n"),
+            },
+            NewOutbox {
+                desk: "d".into(),
+                subject,
+                action: "resolve".into(),
+                payload: p(None, "r"),
+            },
+        ];
+        (row, out)
+    }
+
+    async fn drain(s: &Arc<Incidents>, store: &Arc<dyn Store>, rounds: usize) {
+        for _ in 0..rounds {
+            if store
+                .outbox_stats()
+                .unwrap()
+                .iter()
+                .all(|x| x.state != "pending")
+            {
+                return;
+            }
+            s.clone().deliver_due().await;
+            tokio::time::sleep(Duration::from_millis(15)).await;
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn every_incident_gets_exactly_one_ticket_through_failures_and_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&dir.path().join("t.db")).unwrap());
+        let desk = Arc::new(Mutex::new(DeskState::default()));
+        let mut w = IncidentWrite::default();
+        for id in 1..=12 {
+            let (row, out) = incident(id);
+            w.incidents.push(row);
+            w.outbox.extend(out);
+        }
+        store.save_incidents(&w, 0).unwrap();
+        desk.lock().unwrap().faults = [
+            Fault::LoseAnswer,
+            Fault::E500,
+            Fault::E429,
+            Fault::Timeout,
+            Fault::LoseAnswer,
+            Fault::E500,
+            Fault::E500,
+            Fault::LoseAnswer,
+            Fault::E429,
+        ]
+        .into_iter()
+        .collect();
+        let s = service(store.clone(), desk.clone(), dir.path());
+        drain(&s, &store, 3).await;
+        // The process stops mid-way (an attempt recorded, its answer never committed is
+        // the worst case: simulate it by marking one pending create as attempted).
+        drop(s);
+        if let Some(i) = store
+            .outbox_due(i64::MAX, 100)
+            .unwrap()
+            .into_iter()
+            .find(|i| i.action == "create")
+        {
+            store
+                .outbox_update(&OutboxUpdate::Attempt { id: i.id }, 0)
+                .unwrap();
+            desk.lock().unwrap().faults.push_front(Fault::LoseAnswer);
+        }
+        let s = service(store.clone(), desk.clone(), dir.path());
+        drain(&s, &store, 200).await;
+
+        let st = desk.lock().unwrap();
+        assert_eq!(st.creates.len(), 12, "every incident has a ticket");
+        assert!(
+            st.creates.values().all(|n| *n == 1),
+            "never a second ticket: {:?}",
+            st.creates
+        );
+        assert!(
+            st.tickets.values().all(|(_, open)| !open),
+            "every ticket resolved"
+        );
+        // Order per incident: create, then note, then resolve.
+        for (key, (id, _)) in &st.tickets {
+            let pos = |what: &str| {
+                st.log
+                    .iter()
+                    .position(|l| l == what)
+                    .unwrap_or_else(|| panic!("{what} missing: {:?}", st.log))
+            };
+            assert!(pos(&format!("create {key}")) < pos(&format!("note {id}")));
+            assert!(pos(&format!("note {id}")) < pos(&format!("resolve {id}")));
+        }
+        drop(st);
+        let items = store.outbox_list(None, None, 100).unwrap();
+        assert_eq!(items.len(), 36);
+        assert!(items.iter().all(|i| i.state == "done"), "{items:?}");
+        assert!(items.iter().any(|i| i.attempts > 1), "some needed retries");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_refused_action_holds_its_incident_until_an_operator_acts() {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&dir.path().join("t.db")).unwrap());
+        let desk = Arc::new(Mutex::new(DeskState::default()));
+        let (row, out) = incident(1);
+        store
+            .save_incidents(
+                &IncidentWrite {
+                    incidents: vec![row],
+                    outbox: out,
+                    ..Default::default()
+                },
+                0,
+            )
+            .unwrap();
+        desk.lock().unwrap().faults.push_back(Fault::E403);
+        let s = service(store.clone(), desk.clone(), dir.path());
+        drain(&s, &store, 5).await;
+        let items = store.outbox_list(None, None, 10).unwrap();
+        let state = |a: &str| items.iter().find(|i| i.action == a).unwrap().state.clone();
+        assert_eq!(
+            (state("create"), state("note"), state("resolve")),
+            ("failed".into(), "pending".into(), "pending".into())
+        );
+        assert!(items
+            .iter()
+            .find(|i| i.action == "create")
+            .unwrap()
+            .last_error
+            .as_deref()
+            .unwrap()
+            .contains("403"));
+        assert!(
+            desk.lock().unwrap().log.is_empty(),
+            "nothing after the refused create"
+        );
+        let create = items.iter().find(|i| i.action == "create").unwrap().id;
+        store
+            .outbox_operator(create, true, crate::server::now_ms())
+            .unwrap();
+        drain(&s, &store, 20).await;
+        assert_eq!(
+            desk.lock().unwrap().log.len(),
+            3,
+            "{:?}",
+            desk.lock().unwrap().log
+        );
+        // Abandoning: the later actions have no ticket and are skipped, not stuck.
+        let (row, out) = incident(2);
+        store
+            .save_incidents(
+                &IncidentWrite {
+                    incidents: vec![row],
+                    outbox: out,
+                    ..Default::default()
+                },
+                0,
+            )
+            .unwrap();
+        desk.lock().unwrap().faults.push_back(Fault::E403);
+        drain(&s, &store, 5).await;
+        let failed = store.outbox_list(Some("failed"), None, 10).unwrap();
+        store.outbox_operator(failed[0].id, false, 0).unwrap();
+        drain(&s, &store, 20).await;
+        let skipped = store.outbox_list(Some("skipped"), None, 10).unwrap();
+        assert_eq!(skipped.len(), 2);
+    }
+}
