@@ -23,6 +23,7 @@ grpc: {listen: $grpc, tls: {mode: auto}}
 http: {listen: $http}
 store: {health_retention: 24h}
 log: warn
+compliance: {standards_dir: '$PWD/configs/standards'}
 departments:
   - {id: social-services, name: Social Services, tokens: [bench-token-social-services]}
   - {id: schools, name: Schools, tokens: [bench-token-schools-000000]}

@@ -157,6 +157,9 @@ pub struct Core {
     next_incident: i64,
     next_problem: i64,
     pub counted: Vec<Counted>,
+    /// Hosts per department for percentage storm rules, recounted at most once a second
+    /// (a storm is hundreds of openings in a second; counting the fleet for each is waste).
+    dept_sizes: (i64, HashMap<String, u32>),
 }
 
 /// Payload of an outbox item: the ticket (create, and reopen's fallback) and a text.
@@ -222,6 +225,7 @@ impl Core {
             next_incident: 0,
             next_problem: 0,
             counted: vec![],
+            dept_sizes: (i64::MIN, HashMap::new()),
         }
     }
 
@@ -600,15 +604,14 @@ impl Core {
             department: host.department.clone(),
             priority: row.priority.clone(),
         });
-        let sizes: HashMap<&str, u32> = if self.policy.storms.is_empty() {
-            HashMap::new()
-        } else {
+        if !self.policy.storms.is_empty() && now_ms.saturating_sub(self.dept_sizes.0) >= 1000 {
             let mut m = HashMap::new();
             for h in self.hosts.values() {
-                *m.entry(h.department.as_str()).or_insert(0) += 1;
+                *m.entry(h.department.clone()).or_insert(0) += 1;
             }
-            m
-        };
+            self.dept_sizes = (now_ms, m);
+        }
+        let sizes = &self.dept_sizes.1;
         let pevents = self
             .problems
             .opened(&o.check, agent_id, &host.department, now_ms, &|d| {

@@ -88,6 +88,9 @@ pub fn build_desks(
     })
 }
 
+/// Most messages handled before the changes are committed.
+const MAX_BATCH: usize = 256;
+
 enum Msg {
     /// A report was committed. `health`: the latest health sample in it; `reload`: other
     /// sections or probe errors changed, so the host is read again from the store.
@@ -200,11 +203,21 @@ impl Incidents {
                 Err(RecvTimeoutError::Timeout) => None,
                 Err(RecvTimeoutError::Disconnected) => return,
             };
+            // A bounded batch, so that under a steady stream of reports the changes are
+            // still committed every few hundred messages — and at once when a desk action
+            // is waiting: the fault-to-ticket time must not queue behind other hosts.
+            let mut next = first;
+            let mut n = 0;
+            while let Some(m) = next {
+                self.handle(m, self.now(), &mut pending);
+                n += 1;
+                if n >= MAX_BATCH || !pending.outbox.is_empty() {
+                    break;
+                }
+                next = rx.try_recv().ok();
+            }
             let now = self.now();
             let mut core = self.core.lock().expect("core");
-            for m in first.into_iter().chain(rx.try_iter()) {
-                self.handle(&mut core, m, now, &mut pending);
-            }
             if Instant::now() >= next_tick {
                 next_tick = Instant::now() + tick;
                 for id in core.offline_hosts() {
@@ -256,7 +269,9 @@ impl Incidents {
         }
     }
 
-    fn handle(&self, core: &mut Core, m: Msg, now: i64, w: &mut IncidentWrite) {
+    /// One message; the store is read without holding the core (the API and metrics
+    /// read it meanwhile).
+    fn handle(&self, m: Msg, now: i64, w: &mut IncidentWrite) {
         match m {
             Msg::Report {
                 agent_id,
@@ -264,10 +279,15 @@ impl Incidents {
                 reload,
                 came_online,
             } => {
-                let known = core.hosts.contains_key(&agent_id);
+                let known = self
+                    .core
+                    .lock()
+                    .expect("core")
+                    .hosts
+                    .contains_key(&agent_id);
                 let mut groups = vec![Group::Health, Group::Agent];
+                let mut fresh = None;
                 if reload || !known {
-                    let mut fresh = None;
                     if let Err(e) = self
                         .store
                         .incident_hosts(Some(&agent_id), &mut |h| fresh = Some(h))
@@ -275,7 +295,12 @@ impl Incidents {
                         tracing::warn!(agent_id = %agent_id, error = %e, "cannot read host for incident conditions");
                         return;
                     }
-                    let Some(fresh) = fresh else { return };
+                    if fresh.is_none() {
+                        return;
+                    }
+                }
+                let mut core = self.core.lock().expect("core");
+                if let Some(fresh) = fresh {
                     let findings = core
                         .hosts
                         .remove(&agent_id)
@@ -291,6 +316,12 @@ impl Incidents {
                 };
                 if let Some(hl) = health {
                     h.health = Some(hl);
+                    // A health report without errors heals the health probe (as the store
+                    // records it); errors of other probes heal with their own sections,
+                    // which come with `reload`.
+                    if !reload {
+                        h.probe_errors.retain(|p| p != "health");
+                    }
                 }
                 if came_online || h.offline {
                     h.offline = false;
@@ -299,6 +330,7 @@ impl Incidents {
                 core.observe(&agent_id, &groups, now, w);
             }
             Msg::Offline(ids) => {
+                let mut core = self.core.lock().expect("core");
                 for id in ids {
                     if let Some(h) = core.hosts.get_mut(&id) {
                         h.offline = true;
@@ -311,6 +343,7 @@ impl Incidents {
                     agent_id: Some(id.clone()),
                     ..Default::default()
                 });
+                let mut core = self.core.lock().expect("core");
                 if let Some(h) = core.hosts.get_mut(&id) {
                     h.findings = findings;
                     core.observe(&id, &[Group::Compliance], now, w);
@@ -687,16 +720,6 @@ impl Incidents {
                 }
             }
         }
-    }
-
-    /// Whether the host had probe errors when last read.
-    pub fn has_probe_errors(&self, agent_id: &str) -> bool {
-        self.core
-            .lock()
-            .expect("core")
-            .hosts
-            .get(agent_id)
-            .is_some_and(|h| !h.probe_errors.is_empty())
     }
 
     /// Known hosts (for tests and diagnostics).

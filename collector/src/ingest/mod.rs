@@ -355,8 +355,7 @@ impl AgentService for IngestService {
                 s.metrics.probe_errors.with_label_values(&[probe]).inc();
             }
         }
-        let had_errors =
-            valid.iter().any(|r| !r.errors.is_empty()) || who_had_errors(s, &who.agent_id);
+        let had_errors = valid.iter().any(|r| !r.errors.is_empty());
         let reports_health: Vec<(u64, tilsyn_proto::v1::Health)> = valid
             .iter()
             .filter_map(|r| match &r.body {
@@ -387,8 +386,8 @@ impl AgentService for IngestService {
         }
         if !outcome.applied.is_empty() {
             // The latest health sample goes to the incident engine directly (no store
-            // round trip on the fault-to-ticket path); other sections and probe errors are
-            // read back from the store.
+            // round trip on the fault-to-ticket path, no lock shared with ingest); other
+            // sections and probe errors are read back from the store by its worker.
             let health = health_of(&reports_health, &outcome);
             s.incidents.report(
                 &who.agent_id,
@@ -443,10 +442,4 @@ fn health_of(
                 .any(|(s, k)| s == seq && *k == "health")
         })
         .map(|(_, h)| h.clone())
-}
-
-/// Whether the incident engine last saw probe errors on this host (then a report without
-/// errors may have healed them, and the host is read again).
-fn who_had_errors(s: &Shared, agent_id: &str) -> bool {
-    s.incidents.has_probe_errors(agent_id)
 }

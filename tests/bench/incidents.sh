@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Fault-to-ticket latency: a release collector (TLS, SQLite) fed by the fleet simulator;
+# a share of the simulated hosts fill a disk (+1 % per health report, every 15 s), and the
+# collector raises an incident when a filesystem crosses 72 % (one observation: no
+# hysteresis, so the figure is the pipeline's own time). The desk is the webhook adapter
+# posting to a local receiver that records when each create call arrives.
+#
+#   tests/bench/incidents.sh [HOSTS] [SECONDS] [DEGRADE_PERCENT]
+#
+# Prints, per ticket: arrival at the desk minus the moment the collector took the report
+# that crossed the threshold (ticket.opened_at_ms), as p50/p99/max; the collector's own
+# tilsyn_incident_fault_to_desk_seconds histogram; and the ingest p99 (report received →
+# committed), which comes before that.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+hosts=${1:-10000}
+secs=${2:-300}
+degrade=${3:-10}
+cargo build --release -q -p tilsyn-collector -p tilsyn-agent
+dir=$(mktemp -d /tmp/tilsyn-bench-inc.XXXXXX)
+grpc=127.0.0.1:17543
+http=127.0.0.1:17580
+desk=127.0.0.1:17590
+cat > "$dir/receiver.py" <<'PY'
+import http.server, json, sys, time
+log = open(sys.argv[2], "a", buffering=1)
+class H(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        at = time.time() * 1000
+        try:
+            v = json.loads(body)
+            if v.get("event") == "create":
+                log.write("%d %d %s\n" % (at, v["ticket"]["opened_at_ms"], v["key"]))
+        except Exception:
+            pass
+        self.send_response(200); self.send_header("Content-Length", "0"); self.end_headers()
+    def log_message(self, *a): pass
+http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+PY
+python3 "$dir/receiver.py" "${desk##*:}" "$dir/creates.log" &
+rpid=$!
+cat > "$dir/collector.yaml" <<YAML
+data_dir: data
+grpc: {listen: $grpc, tls: {mode: auto}}
+http: {listen: $http}
+log: warn
+compliance: {standards_dir: '$PWD/configs/standards'}
+departments:
+  - {id: social-services, name: Social Services, tokens: [bench-token-social-services]}
+  - {id: schools, name: Schools, tokens: [bench-token-schools-000000]}
+  - {id: it-operations, name: IT Operations, tokens: [bench-token-it-operations]}
+settings:
+  defaults: {health_interval: 15s}
+incidents:
+  conditions:
+    - {when: {filesystem_above: 0.72}, severity: high, observations: 1}
+  desks:
+    - name: bench
+      webhook: {url: "http://$desk/hook"}
+YAML
+./target/release/tilsyn-collector run --config "$dir/collector.yaml" 2> "$dir/collector.log" &
+cpid=$!
+trap 'kill $cpid $rpid 2>/dev/null; wait 2>/dev/null; rm -rf "$dir"' EXIT
+for _ in $(seq 1 100); do [ -s "$dir/data/tls/ca.pem" ] && break; sleep 0.1; done
+sleep 0.5
+echo "== $hosts simulated hosts for $secs s, $degrade % filling a disk"
+./target/release/tilsyn-agent simulate --collector "https://$grpc" --ca "$dir/data/tls/ca.pem" \
+  --token bench-token-social-services --token bench-token-schools-000000 --token bench-token-it-operations \
+  --hosts "$hosts" --ramp-seconds 60 --duration-seconds "$secs" --stats-seconds 30 \
+  --offline-percent 0 --degrade-percent "$degrade" --enroll-concurrency 256 --connections 8
+sleep 2
+echo "== fault to desk (desk arrival − report taken by the collector), per ticket"
+sort -n "$dir/creates.log" | awk '{print $1-$2}' | sort -n | awk '
+  {v[NR]=$1} END {
+    if (NR==0) { print "no tickets"; exit }
+    printf "tickets %d  p50 %d ms  p99 %d ms  max %d ms\n", NR, v[int(NR*0.5)+ (NR*0.5>int(NR*0.5))], v[int(NR*0.99)+(NR*0.99>int(NR*0.99))], v[NR] }'
+m=$(curl -s "http://$http/metrics")
+echo "$m" | grep -E '^tilsyn_incident_fault_to_desk_seconds_(bucket\{le="(0.01|0.025|0.05|0.1|0.25|0.5|1|\+Inf)"\}|count)' || true
+echo "$m" | grep -E '^tilsyn_ingest_duration_seconds_(bucket\{le="(0.01|0.025|0.05|0.1)"\}|count)' || true
+echo "$m" | grep -E '^tilsyn_(collector_resident_memory_bytes|outbox_items|host_state_changes_total)' || true
+echo "incidents open: $(echo "$m" | awk '/^tilsyn_incidents_open\{/ {n+=$2} END {print n+0}')"
