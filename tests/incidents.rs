@@ -10,7 +10,12 @@ use tilsyn_e2e::*;
 #[test]
 fn a_silent_host_opens_an_incident_and_closes_it_when_it_returns() {
     let dir = tempfile::tempdir().unwrap();
-    let mut c = Collector::start(dir.path(), "");
+    // Only the offline condition, so the counts below are this incident's alone (with
+    // the defaults this machine's failing compliance rules raise incidents too).
+    let mut c = Collector::start(
+        dir.path(),
+        "incidents:\n  conditions:\n    - {when: offline, severity: high, observations: 1, resolve_observations: 1}\n",
+    );
     let (mut agent, acfg, id) = agent_online(&c, dir.path());
 
     agent.stop();

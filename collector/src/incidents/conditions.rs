@@ -34,6 +34,9 @@ pub enum Kind {
     ComplianceAtLeast(Severity),
     /// A probe reporting errors.
     ProbeFailing,
+    /// The host's clock differs from the collector's by more than this many seconds
+    /// (either way), seen on its live reports.
+    ClockSkewAbove(f64),
 }
 
 /// A host's state as conditions see it.
@@ -46,6 +49,8 @@ pub struct HostState<'a> {
     pub findings: &'a [Finding],
     /// Probes with current errors.
     pub probe_errors: &'a [String],
+    /// How far ahead (ms; negative: behind) the host's clock runs, when known.
+    pub clock_skew_ms: Option<i64>,
     pub now_ms: i64,
 }
 
@@ -201,6 +206,19 @@ pub fn observe(kind: &Kind, severity: Severity, h: &HostState<'_>) -> Vec<Observ
                 )
             })
             .collect(),
+        Kind::ClockSkewAbove(limit) => h
+            .clock_skew_ms
+            .map(|skew| {
+                let s = skew as f64 / 1000.0;
+                let dir = if s >= 0.0 { "ahead of" } else { "behind" };
+                vec![obs(
+                    "clock-skew".into(),
+                    s.abs() > *limit,
+                    severity,
+                    format!("clock {:.0} s {dir} the collector's (limit {limit:.0} s); check time synchronisation", s.abs()),
+                )]
+            })
+            .unwrap_or_default(),
         Kind::ProbeFailing => h
             .probe_errors
             .iter()

@@ -303,6 +303,7 @@ pub const DEFAULT_CONDITIONS: &str = "
 - {when: {patch_overdue_days: 30}, severity: medium, observations: 1, resolve_observations: 1}
 - {when: {compliance_at_least: high}, observations: 1, resolve_observations: 1}
 - {when: probe_failing, severity: low, for: 1h, resolve_after: 1h}
+- {when: {clock_skew_above: 120}, severity: medium, for: 15m, resolve_after: 15m}
 ";
 
 impl IncidentsConfig {
@@ -324,6 +325,14 @@ impl IncidentsConfig {
             };
             if ratio.is_some_and(|r| !(0.0..=1.0).contains(&r)) {
                 is.push(format!("{p}.when"), "a ratio between 0 and 1 (0.9 = 90 %)");
+            }
+            if let Kind::ClockSkewAbove(secs) = c.when {
+                if secs.is_nan() || secs <= 0.0 {
+                    is.push(
+                        format!("{p}.when"),
+                        "clock_skew_above is a number of seconds above 0",
+                    );
+                }
             }
             if let Kind::PatchOverdueDays(d) = c.when {
                 if d.is_nan() || d <= 0.0 {
@@ -499,7 +508,7 @@ mod tests {
     #[test]
     fn defaults_compile_and_for_means_time_only() {
         let p = IncidentsConfig::default().compile().unwrap();
-        assert_eq!(p.conditions.len(), 10);
+        assert_eq!(p.conditions.len(), 11);
         let fs = &p.conditions[1];
         assert_eq!(fs.hysteresis.open_after_ms, Some(600_000));
         assert_eq!(fs.hysteresis.open_after_observations, u32::MAX);

@@ -29,15 +29,17 @@ pub enum Group {
     Patch,
     Compliance,
     Agent,
+    Clock,
 }
 
 impl Group {
-    pub const ALL: [Group; 5] = [
+    pub const ALL: [Group; 6] = [
         Group::Offline,
         Group::Health,
         Group::Patch,
         Group::Compliance,
         Group::Agent,
+        Group::Clock,
     ];
     fn of_kind(k: &Kind) -> Group {
         match k {
@@ -45,6 +47,7 @@ impl Group {
             Kind::PatchOverdueDays(_) => Group::Patch,
             Kind::ComplianceAtLeast(_) => Group::Compliance,
             Kind::ProbeFailing => Group::Agent,
+            Kind::ClockSkewAbove(_) => Group::Clock,
             _ => Group::Health,
         }
     }
@@ -54,6 +57,7 @@ impl Group {
             "patch" => Group::Patch,
             "compliance" => Group::Compliance,
             "agent" => Group::Agent,
+            "clock-skew" => Group::Clock,
             _ => Group::Health,
         }
     }
@@ -70,6 +74,8 @@ pub struct HostMeta {
     pub health: Option<Health>,
     pub patches: Option<PatchLevel>,
     pub probe_errors: Vec<String>,
+    /// How far ahead of the collector the host's clock ran on its latest live report.
+    pub clock_skew_ms: Option<i64>,
     /// Failing, unknown and waived compliance results.
     pub findings: Vec<Finding>,
 }
@@ -85,6 +91,7 @@ impl From<IncidentHost> for HostMeta {
             health: h.health,
             patches: h.patches,
             probe_errors: h.probe_errors,
+            clock_skew_ms: None,
             findings: vec![],
         }
     }
@@ -299,6 +306,7 @@ impl Core {
             patches: host.patches.as_ref(),
             findings: &host.findings,
             probe_errors: &host.probe_errors,
+            clock_skew_ms: host.clock_skew_ms,
             now_ms,
         };
         // First matching condition per kind.
@@ -1216,6 +1224,27 @@ mod tests {
             "the restored incident resolves, no new one"
         );
         assert_eq!(c2.open_incidents().count(), 0);
+    }
+
+    #[test]
+    fn a_host_clock_running_ahead_or_behind_is_an_incident() {
+        let mut c = core("conditions:\n  - {when: {clock_skew_above: 120}, observations: 2, resolve_observations: 1}\n");
+        host(&mut c, "a", "d", "server", 10);
+        let mut w = IncidentWrite::default();
+        for (t, skew) in [(0, -300_000), (MIN, -290_000)] {
+            c.hosts.get_mut("a").unwrap().clock_skew_ms = Some(skew);
+            c.observe("a", &[Group::Clock], t, &mut w);
+        }
+        assert_eq!(actions(&w), ["create incident:1"]);
+        let i = w.incidents.last().unwrap();
+        assert_eq!(i.check, "clock-skew");
+        assert!(i.detail.contains("290 s behind"), "{}", i.detail);
+        // Health reports are not clock observations.
+        c.hosts.get_mut("a").unwrap().clock_skew_ms = Some(1_000);
+        c.observe("a", &[Group::Health], 2 * MIN, &mut w);
+        assert_eq!(w.outbox.len(), 1);
+        c.observe("a", &[Group::Clock], 3 * MIN, &mut w);
+        assert_eq!(actions(&w).last().unwrap(), "resolve incident:1");
     }
 
     #[test]

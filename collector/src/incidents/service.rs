@@ -102,6 +102,7 @@ enum Msg {
     },
     Offline(Vec<String>),
     Compliance(String),
+    Clock(String, i64),
 }
 
 pub struct Incidents {
@@ -175,6 +176,11 @@ impl Incidents {
             reload,
             came_online,
         });
+    }
+
+    /// How far ahead (ms; negative: behind) the host's clock ran on its latest live report.
+    pub fn clock(&self, agent_id: &str, skew_ms: i64) {
+        self.send(Msg::Clock(agent_id.to_string(), skew_ms));
     }
 
     /// Offline detection marked these hosts offline.
@@ -336,6 +342,13 @@ impl Incidents {
                         h.offline = true;
                         core.observe(&id, &[Group::Offline], now, w);
                     }
+                }
+            }
+            Msg::Clock(id, skew) => {
+                let mut core = self.core.lock().expect("core");
+                if let Some(h) = core.hosts.get_mut(&id) {
+                    h.clock_skew_ms = Some(skew);
+                    core.observe(&id, &[Group::Clock], now, w);
                 }
             }
             Msg::Compliance(id) => {

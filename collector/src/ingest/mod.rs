@@ -307,10 +307,17 @@ impl AgentService for IngestService {
         reports.dedup_by_key(|r| r.seq);
         let mut rejected = Vec::new();
         let mut valid = Vec::with_capacity(reports.len());
+        // How far ahead of ours the host's clock runs (ms; negative: behind), when the batch
+        // tells: a live batch ending in a health sample, or a report refused as future.
+        let mut clock_skew_ms: Option<i64> = None;
         for r in reports {
             match validate::validate(&r, &limits) {
                 Ok(()) => valid.push(r),
                 Err(rej) => {
+                    if rej.reason == "timestamp_in_future" {
+                        let ahead = r.collected_at_ms - limits.now_ms;
+                        clock_skew_ms = Some(clock_skew_ms.map_or(ahead, |x| x.max(ahead)));
+                    }
                     s.metrics
                         .reports_rejected
                         .with_label_values(&[rej.reason])
@@ -343,6 +350,19 @@ impl AgentService for IngestService {
             resend_sections: vec![],
             settings_revision: settings.revision,
         };
+        // Only a short batch is live: a long one is a spool draining after an outage, whose
+        // samples are old for a good reason.
+        if clock_skew_ms.is_none() && valid.len() <= 2 {
+            if let Some(r) = valid
+                .last()
+                .filter(|r| matches!(r.body, Some(Body::Health(_))))
+            {
+                clock_skew_ms = Some(r.collected_at_ms - limits.now_ms);
+            }
+        }
+        if let Some(skew) = clock_skew_ms {
+            s.incidents.clock(&who.agent_id, skew);
+        }
         if valid.is_empty() {
             return Ok(Response::new(ack));
         }
