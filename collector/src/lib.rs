@@ -10,5 +10,6 @@ pub mod ingest;
 pub mod metrics;
 pub mod server;
 pub mod settings;
+pub mod sla;
 pub mod store;
 pub mod tls;
