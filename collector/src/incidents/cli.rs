@@ -2,22 +2,13 @@
 
 use std::fmt::Write;
 
+use super::desks::one_line;
 use super::records::{IncidentRow, OutboxItem};
 
 fn when(ms: i64) -> String {
     jiff::Timestamp::from_millisecond(ms)
         .map(|t| t.strftime("%Y-%m-%d %H:%M:%SZ").to_string())
         .unwrap_or_default()
-}
-
-fn cut(s: &str, n: usize) -> String {
-    if s.chars().count() <= n {
-        s.to_string()
-    } else {
-        let mut c: String = s.chars().take(n - 1).collect();
-        c.push('…');
-        c
-    }
 }
 
 // The header goes through the rows' format string so the columns line up.
@@ -49,10 +40,10 @@ pub fn incident_table(rows: &[IncidentRow], json: bool) -> String {
             r.state,
             r.priority,
             when(r.opened_at_ms),
-            cut(&r.department, 14),
-            cut(&r.check, 28),
-            cut(&r.hostname, 20),
-            cut(&ticket, 14),
+            one_line(&r.department, 14),
+            one_line(&r.check, 28),
+            one_line(&r.hostname, 20),
+            one_line(&ticket, 14),
             r.detail
         );
     }
@@ -73,7 +64,7 @@ pub fn outbox_table(rows: &[OutboxItem]) -> String {
             "{:>6}  {:<9}  {:<12}  {:<16}  {:<8}  {:>8}  {:<20}  {}",
             r.id,
             r.state,
-            cut(&r.desk, 12),
+            one_line(&r.desk, 12),
             r.subject,
             r.action,
             r.attempts,

@@ -14,6 +14,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{Desk, DeskError, DeskFuture, Ticket, TicketRef, TicketStatus};
+use crate::server::now_ms;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -105,12 +106,6 @@ impl FileDesk {
         // `F-<opened ms>-<key>`
         id.splitn(3, '-').nth(2).unwrap_or_default().to_string()
     }
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
 }
 
 impl Desk for FileDesk {

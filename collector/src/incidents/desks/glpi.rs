@@ -36,8 +36,8 @@ use serde_json::{json, Map, Value};
 
 use super::http::{client, json as read_json, send};
 use super::{
-    base_url, resolve_path, Desk, DeskError, DeskFuture, DeskResult, Secret, Ticket, TicketRef,
-    TicketStatus,
+    base_url, one_line, resolve_path, Desk, DeskError, DeskFuture, DeskResult, Secret, Ticket,
+    TicketRef, TicketStatus,
 };
 
 /// GLPI's ticket title is a VARCHAR(255).
@@ -322,7 +322,7 @@ impl Glpi {
             "name".into(),
             json!(format!(
                 "{}{suffix}",
-                cut(&t.title, NAME_MAX.saturating_sub(suffix.chars().count()))
+                one_line(&t.title, NAME_MAX.saturating_sub(suffix.chars().count()))
             )),
         );
         input.insert("content".into(), json!(html(&t.body)));
@@ -596,17 +596,6 @@ fn html(text: &str) -> String {
         .replace("\r\n", "\n")
         .replace('\n', "<br>");
     format!("<p>{esc}</p>")
-}
-
-/// At most `max` characters; a cut line ends in `…`.
-fn cut(s: &str, max: usize) -> String {
-    let s = s.trim();
-    if s.chars().count() <= max {
-        return s.to_string();
-    }
-    let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
-    out.push('…');
-    out
 }
 
 #[cfg(test)]

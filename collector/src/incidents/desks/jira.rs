@@ -35,8 +35,8 @@ use serde_json::{json, Map, Value};
 
 use super::http;
 use super::{
-    base_url, resolve_path, Desk, DeskError, DeskFuture, DeskResult, Secret, Ticket, TicketRef,
-    TicketStatus,
+    base_url, one_line, resolve_path, utc_ms, Desk, DeskError, DeskFuture, DeskResult, Secret,
+    Ticket, TicketRef, TicketStatus,
 };
 
 /// Jira's limit on `summary`.
@@ -631,20 +631,6 @@ fn custom_field_number(f: &str) -> Option<&str> {
     (!n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())).then_some(n)
 }
 
-fn one_line(s: &str, max: usize) -> String {
-    let s: String = s
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
-    let s = s.trim();
-    if s.chars().count() <= max {
-        return s.to_string();
-    }
-    let mut out: String = s.chars().take(max - 1).collect();
-    out.push('…');
-    out
-}
-
 /// The key goes into a JQL string and a label (which cannot hold spaces): only plain
 /// characters are accepted.
 fn check_key(key: &str) -> DeskResult<()> {
@@ -688,15 +674,7 @@ fn id_of(v: &Value) -> Option<String> {
 
 /// Jira's date-time, e.g. `2026-11-22T10:15:30.000+0100` (or RFC 3339).
 fn parse_time(v: Option<&Value>) -> Option<i64> {
-    let s = v?.as_str()?.trim();
-    if s.is_empty() {
-        return None;
-    }
-    jiff::fmt::strtime::parse("%Y-%m-%dT%H:%M:%S%.f%z", s)
-        .ok()
-        .and_then(|t| t.to_timestamp().ok())
-        .or_else(|| s.parse::<jiff::Timestamp>().ok())
-        .map(|t| t.as_millisecond())
+    utc_ms(v?.as_str()?)
 }
 
 #[derive(Deserialize, Debug)]

@@ -8,8 +8,9 @@
 //! `Permanent` (a 4xx that will fail again as sent), and the outbox decides. A new desk
 //! is one file here implementing [`Desk`], plus one line in `build` (`crate::incidents::outbox`).
 //!
-//! This module depends on nothing else in the collector, so every adapter can be built
-//! and tested on its own.
+//! Adapters share what every desk needs from here: [`http`] for calls and their
+//! classification, [`one_line`] for titles, [`utc_ms`] for the desks' date formats,
+//! [`Secret`] and [`base_url`] for configuration.
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
@@ -214,6 +215,28 @@ pub fn base_url(url: &str, what: &str) -> Result<String, String> {
     Ok(url.trim_end_matches('/').to_string())
 }
 
+/// `s` as one trimmed line of at most `max` characters: control characters (newlines,
+/// tabs) become spaces, and a cut text ends in `…`. For ticket titles and table cells.
+pub fn one_line(s: &str, max: usize) -> String {
+    let s: String = s
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    let s = s.trim();
+    if s.chars().count() <= max {
+        return s.to_string();
+    }
+    let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
+/// A desk's date-time as ms since the epoch: ISO 8601 / RFC 3339 with `Z` or an offset
+/// (`+0100` too), or `YYYY-MM-DD HH:MM:SS` taken as UTC; `None` when empty or unreadable.
+pub fn utc_ms(s: &str) -> Option<i64> {
+    tilsyn_proto::time::parse_timestamp_ms(s)
+}
+
 /// A path relative to the config file becomes absolute (used by desk configs holding
 /// `*_file` settings).
 pub fn resolve_path(p: &mut Option<PathBuf>, base: &Path) {
@@ -241,6 +264,28 @@ mod tests {
         assert!(base_url("https://x/?a=1", "url")
             .unwrap_err()
             .contains("query"));
+    }
+
+    #[test]
+    fn titles_are_one_line_and_cut_with_an_ellipsis() {
+        assert_eq!(one_line(" a\nb\tc ", 10), "a b c");
+        assert_eq!(one_line(&"é".repeat(100), 80).chars().count(), 80);
+        assert!(one_line(&"x".repeat(100), 80).ends_with('…'));
+    }
+
+    #[test]
+    fn desk_dates_in_every_shape_they_come() {
+        let t = 1_795_338_930_000; // 2026-11-22T09:15:30Z
+        for s in [
+            "2026-11-22T10:15:30.000+0100",
+            "2026-11-22T09:15:30Z",
+            "2026-11-22T09:15:30.000+0000",
+            "2026-11-22 09:15:30",
+        ] {
+            assert_eq!(utc_ms(s), Some(t), "{s}");
+        }
+        assert_eq!(utc_ms(""), None);
+        assert_eq!(utc_ms("22/Nov/26"), None);
     }
 
     #[test]

@@ -38,8 +38,8 @@ use serde_json::{json, Value};
 
 use super::http;
 use super::{
-    base_url, resolve_path, Desk, DeskError, DeskFuture, DeskResult, Secret, Ticket, TicketRef,
-    TicketStatus,
+    base_url, one_line, resolve_path, utc_ms, Desk, DeskError, DeskFuture, DeskResult, Secret,
+    Ticket, TicketRef, TicketStatus,
 };
 
 /// RT's `Subject` column holds 200 characters.
@@ -493,8 +493,7 @@ fn id_string(v: &Value) -> Option<String> {
 
 /// RT's dates: ISO 8601 UTC; `1970-01-01T00:00:00Z` (or nothing) means unset.
 fn rt_date(s: Option<&str>) -> Option<i64> {
-    let ts: jiff::Timestamp = s?.trim().parse().ok()?;
-    let ms = ts.as_millisecond();
+    let ms = utc_ms(s?)?;
     (ms > 0).then_some(ms)
 }
 
@@ -511,14 +510,7 @@ fn valid_id(t: &TicketRef) -> DeskResult<&str> {
 }
 
 fn subject(title: &str) -> String {
-    let one_line = title.replace(['\r', '\n'], " ");
-    let t = one_line.trim();
-    if t.chars().count() <= MAX_SUBJECT {
-        return t.to_string();
-    }
-    let mut s: String = t.chars().take(MAX_SUBJECT - 1).collect();
-    s.push('…');
-    s
+    one_line(title, MAX_SUBJECT)
 }
 
 fn content(t: &Ticket) -> String {

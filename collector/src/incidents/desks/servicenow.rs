@@ -35,8 +35,8 @@ use serde_json::{json, Map, Value};
 
 use super::http;
 use super::{
-    base_url, resolve_path, Desk, DeskError, DeskFuture, DeskResult, Secret, Ticket, TicketRef,
-    TicketStatus,
+    base_url, one_line, resolve_path, utc_ms, Desk, DeskError, DeskFuture, DeskResult, Secret,
+    Ticket, TicketRef, TicketStatus,
 };
 
 /// ServiceNow's default length of `short_description`.
@@ -424,20 +424,6 @@ fn level(v: u8) -> String {
     v.clamp(1, 3).to_string()
 }
 
-fn one_line(s: &str, max: usize) -> String {
-    let s: String = s
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
-    let s = s.trim();
-    if s.chars().count() <= max {
-        return s.to_string();
-    }
-    let mut out: String = s.chars().take(max - 1).collect();
-    out.push('…');
-    out
-}
-
 fn is_name(s: &str) -> bool {
     !s.is_empty()
         && s.bytes()
@@ -478,13 +464,7 @@ fn check_id(t: &TicketRef) -> DeskResult<&str> {
 
 /// ServiceNow's raw date-time (`sysparm_display_value=false`): `YYYY-MM-DD HH:MM:SS`, UTC.
 fn parse_time(s: Option<&str>) -> Option<i64> {
-    let s = s?.trim();
-    if s.is_empty() {
-        return None;
-    }
-    let dt = jiff::civil::DateTime::strptime("%Y-%m-%d %H:%M:%S", s).ok()?;
-    let ts = dt.to_zoned(jiff::tz::TimeZone::UTC).ok()?.timestamp();
-    Some(ts.as_millisecond())
+    utc_ms(s?)
 }
 
 #[derive(Deserialize)]

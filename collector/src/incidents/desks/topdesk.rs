@@ -32,8 +32,8 @@ use serde_json::{json, Map, Value};
 
 use super::http::{client, json as read_json, send};
 use super::{
-    base_url, resolve_path, Desk, DeskError, DeskFuture, DeskResult, Secret, Ticket, TicketRef,
-    TicketStatus,
+    base_url, one_line, resolve_path, utc_ms, Desk, DeskError, DeskFuture, DeskResult, Secret,
+    Ticket, TicketRef, TicketStatus,
 };
 
 /// `externalNumber`'s length limit in the incident API.
@@ -262,7 +262,10 @@ impl Topdesk {
             )));
         }
         let mut b = self.fixed.clone();
-        b.insert("briefDescription".into(), json!(cut(&t.title, BRIEF_MAX)));
+        b.insert(
+            "briefDescription".into(),
+            json!(one_line(&t.title, BRIEF_MAX)),
+        );
         b.insert("request".into(), json!(t.body));
         b.insert("externalNumber".into(), json!(t.key));
         if let Some(n) = pick(&self.priorities, t.priority) {
@@ -446,7 +449,7 @@ impl Desk for Topdesk {
 fn status_of(inc: &Incident) -> TicketStatus {
     let completed = inc.completed == Some(true);
     let closed = inc.closed == Some(true);
-    let first_response_at_ms = inc.response_date.as_deref().and_then(parse_date);
+    let first_response_at_ms = inc.response_date.as_deref().and_then(utc_ms);
     let state = inc
         .processing_status
         .as_ref()
@@ -469,8 +472,8 @@ fn status_of(inc: &Incident) -> TicketStatus {
         resolved_at_ms: inc
             .completed_date
             .as_deref()
-            .and_then(parse_date)
-            .or_else(|| inc.closed_date.as_deref().and_then(parse_date)),
+            .and_then(utc_ms)
+            .or_else(|| inc.closed_date.as_deref().and_then(utc_ms)),
         closed: completed || closed,
     }
 }
@@ -531,17 +534,6 @@ fn pick(list: &Option<Vec<String>>, level: u8) -> Option<&str> {
     l.get(i).map(String::as_str)
 }
 
-/// At most `max` characters; a cut line ends in `…`.
-fn cut(s: &str, max: usize) -> String {
-    let s = s.trim();
-    if s.chars().count() <= max {
-        return s.to_string();
-    }
-    let mut out: String = s.chars().take(max - 1).collect();
-    out.push('…');
-    out
-}
-
 /// A FIQL argument: bare when it holds only unreserved characters, else double-quoted.
 fn fiql_value(v: &str) -> String {
     if !v.is_empty()
@@ -552,19 +544,6 @@ fn fiql_value(v: &str) -> String {
     } else {
         format!("\"{}\"", v.replace('\\', "\\\\").replace('"', "\\\""))
     }
-}
-
-/// TOPdesk's `2026-11-22T10:15:30.000+0000` (or RFC 3339) as ms since the epoch.
-fn parse_date(s: &str) -> Option<i64> {
-    let s = s.trim();
-    if s.is_empty() {
-        return None;
-    }
-    jiff::fmt::strtime::parse("%Y-%m-%dT%H:%M:%S%.f%z", s)
-        .and_then(|b| b.to_timestamp())
-        .or_else(|_| s.parse::<jiff::Timestamp>())
-        .ok()
-        .map(|t| t.as_millisecond())
 }
 
 #[cfg(test)]
@@ -1085,21 +1064,21 @@ mod tests {
         t.key = format!("tilsyn-{}", "a".repeat(60));
         assert!(d.create_body(&t).unwrap_err().is_permanent());
 
-        assert_eq!(cut("short", 80), "short");
-        assert_eq!(cut(&"é".repeat(100), 80).chars().count(), 80);
+        assert_eq!(one_line("short", 80), "short");
+        assert_eq!(one_line(&"é".repeat(100), 80).chars().count(), 80);
         assert_eq!(fiql_value(KEY), KEY);
         assert_eq!(fiql_value("a;b"), "\"a;b\"");
         assert!(is_uuid("5d3a8f3e-1c2b-4d5e-8f90-123456789abc"));
         assert!(!is_uuid("Infrastructure"));
         assert_eq!(
-            parse_date("2026-11-22T10:15:30.000+0000"),
+            utc_ms("2026-11-22T10:15:30.000+0000"),
             Some(ts("2026-11-22T10:15:30Z"))
         );
         assert_eq!(
-            parse_date("2026-11-22T10:15:30Z"),
+            utc_ms("2026-11-22T10:15:30Z"),
             Some(ts("2026-11-22T10:15:30Z"))
         );
-        assert_eq!(parse_date("yesterday"), None);
+        assert_eq!(utc_ms("yesterday"), None);
     }
 
     #[test]

@@ -28,8 +28,8 @@ use serde_json::{json, Value};
 
 use super::http::{client, json as read_json, send};
 use super::{
-    base_url, resolve_path, Desk, DeskError, DeskFuture, DeskResult, Secret, Ticket, TicketRef,
-    TicketStatus,
+    base_url, one_line, resolve_path, utc_ms, Desk, DeskError, DeskFuture, DeskResult, Secret,
+    Ticket, TicketRef, TicketStatus,
 };
 
 /// Zammad's ticket title column holds 250 characters.
@@ -227,7 +227,7 @@ impl Zammad {
     }
 
     fn create_body(&self, t: &Ticket) -> Value {
-        let title = cut(&t.title, TITLE_MAX);
+        let title = one_line(&t.title, TITLE_MAX);
         let tags: Vec<&str> = std::iter::once(t.key.as_str())
             .chain(self.tags.iter().map(String::as_str))
             .collect();
@@ -434,24 +434,8 @@ impl Zammad {
     }
 }
 
-/// An ISO 8601 timestamp (`2026-11-22T10:15:30.123Z`) as ms since the epoch.
 fn date(v: &Value) -> Option<i64> {
-    v.as_str()?
-        .trim()
-        .parse::<jiff::Timestamp>()
-        .ok()
-        .map(|t| t.as_millisecond())
-}
-
-/// At most `max` characters; a cut line ends in `…`.
-fn cut(s: &str, max: usize) -> String {
-    let s = s.trim();
-    if s.chars().count() <= max {
-        return s.to_string();
-    }
-    let mut out: String = s.chars().take(max - 1).collect();
-    out.push('…');
-    out
+    utc_ms(v.as_str()?)
 }
 
 #[cfg(test)]
