@@ -115,12 +115,10 @@ struct Range {
 }
 
 fn instant(s: &str) -> Result<i64, String> {
-    if let Ok(ms) = s.parse::<i64>() {
-        return Ok(ms);
-    }
-    s.parse::<jiff::Timestamp>()
-        .map(|t| t.as_millisecond())
-        .map_err(|e| format!("{s:?} is not a time (RFC 3339 like 2026-11-22T00:00:00Z, or ms since the epoch): {e}"))
+    s.parse::<i64>()
+        .ok()
+        .or_else(|| tilsyn_proto::time::parse_timestamp_ms(s))
+        .ok_or_else(|| format!("{s:?} is not a time (RFC 3339 like 2026-11-22T00:00:00Z, a date, or ms since the epoch)"))
 }
 
 async fn maintenance(

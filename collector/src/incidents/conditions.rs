@@ -39,6 +39,24 @@ pub enum Kind {
     ClockSkewAbove(f64),
 }
 
+impl Kind {
+    /// Whether `check` is one of the check ids this kind produces (see [`observe`]).
+    pub fn produces(&self, check: &str) -> bool {
+        match self {
+            Kind::Offline => check == "offline",
+            Kind::FilesystemAbove(_) => check.starts_with("health/filesystem:"),
+            Kind::MemoryAbove(_) => check == "health/memory",
+            Kind::CpuAbove(_) => check == "health/cpu",
+            Kind::ServiceFailed => check.starts_with("health/service:"),
+            Kind::ProcessMissing => check.starts_with("health/process:"),
+            Kind::PatchOverdueDays(_) => check == "patch/overdue",
+            Kind::ComplianceAtLeast(_) => check.starts_with("compliance/"),
+            Kind::ProbeFailing => check.starts_with("agent/probe:"),
+            Kind::ClockSkewAbove(_) => check == "clock-skew",
+        }
+    }
+}
+
 /// A host's state as conditions see it.
 #[derive(Debug, Clone, Default)]
 pub struct HostState<'a> {

@@ -80,6 +80,29 @@ pub struct HostMeta {
     pub findings: Vec<Finding>,
 }
 
+impl HostMeta {
+    /// Who the host is, without its state: what priority, routing, maintenance scope and
+    /// tickets need (cheap to keep while `Core` is changed).
+    fn ident(&self) -> HostMeta {
+        HostMeta {
+            hostname: self.hostname.clone(),
+            department: self.department.clone(),
+            class: self.class.clone(),
+            labels: self.labels.clone(),
+            ..Default::default()
+        }
+    }
+
+    fn host_ref(&self) -> HostRef<'_> {
+        HostRef {
+            hostname: &self.hostname,
+            department: &self.department,
+            class: &self.class,
+            labels: &self.labels,
+        }
+    }
+}
+
 impl From<IncidentHost> for HostMeta {
     fn from(h: IncidentHost) -> Self {
         HostMeta {
@@ -309,21 +332,12 @@ impl Core {
             clock_skew_ms: host.clock_skew_ms,
             now_ms,
         };
-        // First matching condition per kind.
-        let mut seen_kinds = Vec::new();
         let mut observations: Vec<(usize, Observation)> = Vec::new();
-        for (ci, c) in self.policy.conditions.iter().enumerate() {
-            let g = Group::of_kind(&c.kind);
-            if !groups.contains(&g) {
-                continue;
-            }
-            let d = std::mem::discriminant(&c.kind);
-            if seen_kinds.contains(&d) || !c.applies(&host.class, &host.department, &host.labels) {
-                continue;
-            }
-            seen_kinds.push(d);
-            for o in conditions::observe(&c.kind, c.severity, &state) {
-                observations.push((ci, o));
+        for (ci, c) in self.conditions_of(host) {
+            if groups.contains(&Group::of_kind(&c.kind)) {
+                for o in conditions::observe(&c.kind, c.severity, &state) {
+                    observations.push((ci, o));
+                }
             }
         }
         let offline = host.offline;
@@ -380,32 +394,34 @@ impl Core {
         }
     }
 
+    /// The conditions that apply to `host`: for each kind, the first entry whose scope
+    /// matches it.
+    fn conditions_of<'a>(
+        &'a self,
+        host: &'a HostMeta,
+    ) -> impl Iterator<Item = (usize, &'a super::config::Condition)> + 'a {
+        let mut seen = Vec::new();
+        self.policy
+            .conditions
+            .iter()
+            .enumerate()
+            .filter(move |(_, c)| {
+                let d = std::mem::discriminant(&c.kind);
+                let first =
+                    !seen.contains(&d) && c.applies(&host.class, &host.department, &host.labels);
+                if first {
+                    seen.push(d);
+                }
+                first
+            })
+    }
+
+    /// The condition that produces `check` on this host, if it still applies.
     fn condition_for_check(&self, agent_id: &str, check: &str) -> Option<usize> {
         let host = self.hosts.get(agent_id)?;
-        let g = Group::of_check(check);
-        let mut seen = Vec::new();
-        for (ci, c) in self.policy.conditions.iter().enumerate() {
-            let d = std::mem::discriminant(&c.kind);
-            if Group::of_kind(&c.kind) != g
-                || seen.contains(&d)
-                || !c.applies(&host.class, &host.department, &host.labels)
-            {
-                continue;
-            }
-            seen.push(d);
-            let matches = match &c.kind {
-                Kind::FilesystemAbove(_) => check.starts_with("health/filesystem:"),
-                Kind::MemoryAbove(_) => check == "health/memory",
-                Kind::CpuAbove(_) => check == "health/cpu",
-                Kind::ServiceFailed => check.starts_with("health/service:"),
-                Kind::ProcessMissing => check.starts_with("health/process:"),
-                _ => true,
-            };
-            if matches {
-                return Some(ci);
-            }
-        }
-        None
+        self.conditions_of(host)
+            .find(|(_, c)| c.kind.produces(check))
+            .map(|(ci, _)| ci)
     }
 
     fn step(
@@ -552,7 +568,11 @@ impl Core {
         reopen_ms: i64,
         w: &mut IncidentWrite,
     ) {
-        let host = self.hosts.get(agent_id).cloned().unwrap_or_default();
+        let host = self
+            .hosts
+            .get(agent_id)
+            .map(HostMeta::ident)
+            .unwrap_or_default();
         let impact = self
             .policy
             .priority
@@ -592,12 +612,7 @@ impl Core {
             desk_side: DeskSide::default(),
             updated_at_ms: now_ms,
         };
-        let href = HostRef {
-            hostname: &host.hostname,
-            department: &host.department,
-            class: &host.class,
-            labels: &host.labels,
-        };
+        let href = host.host_ref();
         if let Some(win) = self.policy.windows.active_for(&href, &o.check, now_ms) {
             row.state = "suppressed".into();
             row.suppressed_by = Some(win.to_string());
@@ -768,13 +783,12 @@ impl Core {
         now_ms: i64,
         w: &mut IncidentWrite,
     ) {
-        let host = self.hosts.get(agent_id).cloned().unwrap_or_default();
-        let href = HostRef {
-            hostname: &host.hostname,
-            department: &host.department,
-            class: &host.class,
-            labels: &host.labels,
-        };
+        let host = self
+            .hosts
+            .get(agent_id)
+            .map(HostMeta::ident)
+            .unwrap_or_default();
+        let href = host.host_ref();
         let window = self
             .policy
             .windows
@@ -909,12 +923,7 @@ impl Core {
             let Some(host) = self.hosts.get(&ks.agent_id) else {
                 continue;
             };
-            let href = HostRef {
-                hostname: &host.hostname,
-                department: &host.department,
-                class: &host.class,
-                labels: &host.labels,
-            };
+            let href = host.host_ref();
             if self
                 .policy
                 .windows

@@ -376,13 +376,11 @@ impl AgentService for IngestService {
             }
         }
         let had_errors = valid.iter().any(|r| !r.errors.is_empty());
-        let reports_health: Vec<(u64, tilsyn_proto::v1::Health)> = valid
-            .iter()
-            .filter_map(|r| match &r.body {
-                Some(Body::Health(h)) => Some((r.seq, h.clone())),
-                _ => None,
-            })
-            .collect();
+        // The newest health sample (seqs ascend); the older ones of the batch are history.
+        let newest_health = valid.iter().rev().find_map(|r| match &r.body {
+            Some(Body::Health(h)) => Some((r.seq, h.clone())),
+            _ => None,
+        });
         let ib = IngestBatch {
             agent_id: who.agent_id.clone(),
             reports: valid,
@@ -408,7 +406,15 @@ impl AgentService for IngestService {
             // The latest health sample goes to the incident engine directly (no store
             // round trip on the fault-to-ticket path, no lock shared with ingest); other
             // sections and probe errors are read back from the store by its worker.
-            let health = health_of(&reports_health, &outcome);
+            // Resends are skipped: if the newest sample was one, so were the older ones.
+            let health = newest_health
+                .filter(|(seq, _)| {
+                    outcome
+                        .applied
+                        .iter()
+                        .any(|(s, k)| s == seq && *k == "health")
+                })
+                .map(|(_, h)| h);
             s.incidents.report(
                 &who.agent_id,
                 health,
@@ -445,21 +451,4 @@ impl AgentService for IngestService {
         let who = s.authenticate(&req).await?;
         Ok(Response::new(s.settings_for(&who.department, &who.class)))
     }
-}
-
-/// The newest health sample among the reports that were applied (not duplicates).
-fn health_of(
-    health: &[(u64, tilsyn_proto::v1::Health)],
-    outcome: &crate::store::BatchOutcome,
-) -> Option<tilsyn_proto::v1::Health> {
-    health
-        .iter()
-        .rev()
-        .find(|(seq, _)| {
-            outcome
-                .applied
-                .iter()
-                .any(|(s, k)| s == seq && *k == "health")
-        })
-        .map(|(_, h)| h.clone())
 }

@@ -577,17 +577,6 @@ impl SqliteStore {
             )
         })
     }
-
-    pub(super) fn incident_counts_impl(&self) -> Result<Vec<(String, String, String, i64)>> {
-        self.read(|c| {
-            collect(
-                c,
-                "SELECT department, priority, state, COUNT(*) FROM incidents WHERE state != 'resolved' GROUP BY 1, 2, 3",
-                [],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-            )
-        })
-    }
 }
 
 /// What the outbox worker records about one item.

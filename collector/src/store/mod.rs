@@ -239,6 +239,4 @@ pub trait Store: Send + Sync + 'static {
     fn list_incidents(&self, f: &IncidentFilter) -> Result<Vec<IncidentRow>>;
     fn get_incident(&self, id: i64) -> Result<Option<IncidentRow>>;
     fn list_problems(&self, state: Option<&str>, limit: u32) -> Result<Vec<ProblemRow>>;
-    /// Unresolved incidents per (department, priority, state).
-    fn incident_counts(&self) -> Result<Vec<(String, String, String, i64)>>;
 }

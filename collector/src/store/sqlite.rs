@@ -761,9 +761,6 @@ impl Store for SqliteStore {
     fn list_problems(&self, state: Option<&str>, limit: u32) -> Result<Vec<ProblemRow>> {
         self.list_problems_impl(state, limit)
     }
-    fn incident_counts(&self) -> Result<Vec<(String, String, String, i64)>> {
-        self.incident_counts_impl()
-    }
 }
 
 pub(super) fn decode<T: Message + Default>(what: &str, blob: Option<Vec<u8>>) -> Result<Option<T>> {
