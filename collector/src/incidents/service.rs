@@ -91,18 +91,49 @@ pub fn build_desks(
 /// Most messages handled before the changes are committed.
 const MAX_BATCH: usize = 256;
 
+/// What one report call brought about a host, for the incident engine.
+#[derive(Debug, Clone, Default)]
+pub struct News {
+    /// Some reports were committed (not only refused or resent ones).
+    pub applied: bool,
+    /// The newest committed health sample: the only conditions that count it as an
+    /// observation are the health ones, so other sections never hurry their hysteresis.
+    pub health: Option<Health>,
+    /// Other sections or probe errors changed: the worker reads the host again.
+    pub reload: bool,
+    pub came_online: bool,
+    /// How far ahead (ms; negative: behind) the host's clock ran on this live call.
+    pub clock_skew_ms: Option<i64>,
+}
+
+impl News {
+    /// The condition groups this news observes on a host that was `offline` before.
+    fn groups(&self, offline: bool) -> Vec<Group> {
+        let mut g = Vec::new();
+        if self.health.is_some() {
+            g.push(Group::Health);
+        }
+        if self.applied {
+            g.push(Group::Agent);
+            if self.came_online || offline {
+                g.push(Group::Offline);
+            }
+        }
+        if self.reload {
+            g.push(Group::Patch);
+        }
+        if self.clock_skew_ms.is_some() {
+            g.push(Group::Clock);
+        }
+        g
+    }
+}
+
 enum Msg {
-    /// A report was committed. `health`: the latest health sample in it; `reload`: other
-    /// sections or probe errors changed, so the host is read again from the store.
-    Report {
-        agent_id: String,
-        health: Option<Health>,
-        reload: bool,
-        came_online: bool,
-    },
+    /// What a report call brought about one host.
+    Report(String, News),
     Offline(Vec<String>),
     Compliance(String),
-    Clock(String, i64),
 }
 
 pub struct Incidents {
@@ -168,19 +199,9 @@ impl Incidents {
         let _ = self.tx.send(m);
     }
 
-    /// Ingest committed reports of `agent_id`.
-    pub fn report(&self, agent_id: &str, health: Option<Health>, reload: bool, came_online: bool) {
-        self.send(Msg::Report {
-            agent_id: agent_id.to_string(),
-            health,
-            reload,
-            came_online,
-        });
-    }
-
-    /// How far ahead (ms; negative: behind) the host's clock ran on its latest live report.
-    pub fn clock(&self, agent_id: &str, skew_ms: i64) {
-        self.send(Msg::Clock(agent_id.to_string(), skew_ms));
+    /// What a report call of `agent_id` brought.
+    pub fn report(&self, agent_id: &str, news: News) {
+        self.send(Msg::Report(agent_id.to_string(), news));
     }
 
     /// Offline detection marked these hosts offline.
@@ -279,21 +300,15 @@ impl Incidents {
     /// read it meanwhile).
     fn handle(&self, m: Msg, now: i64, w: &mut IncidentWrite) {
         match m {
-            Msg::Report {
-                agent_id,
-                health,
-                reload,
-                came_online,
-            } => {
+            Msg::Report(agent_id, news) => {
                 let known = self
                     .core
                     .lock()
                     .expect("core")
                     .hosts
                     .contains_key(&agent_id);
-                let mut groups = vec![Group::Health, Group::Agent];
                 let mut fresh = None;
-                if reload || !known {
+                if news.reload || (!known && news.applied) {
                     if let Err(e) = self
                         .store
                         .incident_hosts(Some(&agent_id), &mut |h| fresh = Some(h))
@@ -315,23 +330,25 @@ impl Incidents {
                     let mut meta = HostMeta::from(fresh);
                     meta.findings = findings;
                     core.hosts.insert(agent_id.clone(), meta);
-                    groups.push(Group::Patch);
                 }
                 let Some(h) = core.hosts.get_mut(&agent_id) else {
                     return;
                 };
-                if let Some(hl) = health {
+                let groups = news.groups(h.offline);
+                if let Some(hl) = news.health {
                     h.health = Some(hl);
                     // A health report without errors heals the health probe (as the store
                     // records it); errors of other probes heal with their own sections,
                     // which come with `reload`.
-                    if !reload {
+                    if !news.reload {
                         h.probe_errors.retain(|p| p != "health");
                     }
                 }
-                if came_online || h.offline {
+                if groups.contains(&Group::Offline) {
                     h.offline = false;
-                    groups.push(Group::Offline);
+                }
+                if news.clock_skew_ms.is_some() {
+                    h.clock_skew_ms = news.clock_skew_ms;
                 }
                 core.observe(&agent_id, &groups, now, w);
             }
@@ -342,13 +359,6 @@ impl Incidents {
                         h.offline = true;
                         core.observe(&id, &[Group::Offline], now, w);
                     }
-                }
-            }
-            Msg::Clock(id, skew) => {
-                let mut core = self.core.lock().expect("core");
-                if let Some(h) = core.hosts.get_mut(&id) {
-                    h.clock_skew_ms = Some(skew);
-                    core.observe(&id, &[Group::Clock], now, w);
                 }
             }
             Msg::Compliance(id) => {
@@ -742,6 +752,34 @@ mod tests {
     use crate::incidents::desks::{DeskFuture, Ticket, TicketStatus};
     use crate::store::sqlite::SqliteStore;
     use std::collections::VecDeque;
+
+    #[test]
+    fn a_report_observes_only_what_it_brought() {
+        let news = |health: bool, applied: bool, reload: bool, skew: bool| News {
+            applied,
+            health: health.then(Health::default),
+            reload,
+            came_online: false,
+            clock_skew_ms: skew.then_some(0),
+        };
+        // A software or patch report is no health observation (it must not hurry a
+        // `observations: 3` disk condition).
+        assert_eq!(
+            news(false, true, true, false).groups(false),
+            [Group::Agent, Group::Patch]
+        );
+        assert_eq!(
+            news(true, true, false, true).groups(false),
+            [Group::Health, Group::Agent, Group::Clock]
+        );
+        // A silent host's first committed report brings it back.
+        assert_eq!(
+            news(true, true, false, false).groups(true),
+            [Group::Health, Group::Agent, Group::Offline]
+        );
+        // Only refused future-stamped reports: just the clock; the host stays offline.
+        assert_eq!(news(false, false, false, true).groups(true), [Group::Clock]);
+    }
 
     #[derive(Debug, Clone)]
     enum Fault {

@@ -360,10 +360,16 @@ impl AgentService for IngestService {
                 clock_skew_ms = Some(r.collected_at_ms - limits.now_ms);
             }
         }
-        if let Some(skew) = clock_skew_ms {
-            s.incidents.clock(&who.agent_id, skew);
-        }
         if valid.is_empty() {
+            if clock_skew_ms.is_some() {
+                s.incidents.report(
+                    &who.agent_id,
+                    crate::incidents::service::News {
+                        clock_skew_ms,
+                        ..Default::default()
+                    },
+                );
+            }
             return Ok(Response::new(ack));
         }
         for r in &valid {
@@ -417,9 +423,13 @@ impl AgentService for IngestService {
                 .map(|(_, h)| h);
             s.incidents.report(
                 &who.agent_id,
-                health,
-                sections || had_errors,
-                outcome.came_online,
+                crate::incidents::service::News {
+                    applied: true,
+                    health,
+                    reload: sections || had_errors,
+                    came_online: outcome.came_online,
+                    clock_skew_ms,
+                },
             );
         }
         s.metrics.reports_duplicate.inc_by(outcome.duplicates);
