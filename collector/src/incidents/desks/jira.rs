@@ -35,8 +35,8 @@ use serde_json::{json, Map, Value};
 
 use super::http;
 use super::{
-    base_url, one_line, resolve_path, utc_ms, Desk, DeskError, DeskFuture, DeskResult, Secret,
-    Ticket, TicketRef, TicketStatus,
+    base_url, one_line, resolve_path, utc_ms, Auth, AuthSpec, Desk, DeskError, DeskFuture,
+    DeskResult, Ticket, TicketRef, TicketStatus,
 };
 
 /// Jira's limit on `summary`.
@@ -234,11 +234,6 @@ impl JiraConfig {
     }
 }
 
-enum Auth {
-    Basic { email: String, token: Secret },
-    Bearer(Secret),
-}
-
 /// The Jira desk.
 pub struct Jira {
     http: reqwest::Client,
@@ -388,10 +383,7 @@ impl Jira {
             .http
             .request(method, format!("{}{path}", self.base))
             .header(ACCEPT, "application/json");
-        match &self.auth {
-            Auth::Basic { email, token } => rb.basic_auth(email, Some(token.expose())),
-            Auth::Bearer(t) => rb.bearer_auth(t.expose()),
-        }
+        self.auth.apply(rb)
     }
 
     fn ticket_ref(&self, id: String, key: String) -> TicketRef {
@@ -585,45 +577,21 @@ enum Cursor {
 }
 
 fn load_auth(cfg: &JiraConfig) -> Result<Auth, Vec<String>> {
-    let has_token = cfg.api_token_file.is_some() || cfg.api_token_env.is_some();
-    let has_pat = cfg.pat_file.is_some() || cfg.pat_env.is_some();
-    let email = cfg.email.as_deref().map(str::trim);
-    match (email, has_token, has_pat) {
-        (None, false, false) => Err(vec![
-            "jira: missing credential: set email with api_token_file or api_token_env (Jira Cloud), or pat_file or pat_env (a Data Center personal access token)".into(),
-        ]),
-        (_, true, true) | (Some(_), false, true) => Err(vec![
-            "jira: set either email + api_token_file/api_token_env or pat_file/pat_env, not both".into(),
-        ]),
-        (None, false, true) => {
-            Secret::load(cfg.pat_file.as_deref(), cfg.pat_env.as_deref(), "jira.pat")
-                .map(Auth::Bearer)
-                .map_err(|e| vec![e])
-        }
-        (None, true, false) => Err(vec![
-            "jira.email: missing; the API token needs the account's e-mail".into(),
-        ]),
-        (Some(e), _, false) => {
-            let mut errs = Vec::new();
-            if e.is_empty() || e.contains(':') {
-                errs.push("jira.email: must be the account's e-mail (not empty, no ':')".into());
-            }
-            let token = Secret::load(
-                cfg.api_token_file.as_deref(),
-                cfg.api_token_env.as_deref(),
-                "jira.api_token",
-            )
-            .map_err(|e| errs.push(e))
-            .ok();
-            match token {
-                Some(token) if errs.is_empty() => Ok(Auth::Basic {
-                    email: e.to_string(),
-                    token,
-                }),
-                _ => Err(errs),
-            }
-        }
-    }
+    Auth::load(&AuthSpec {
+        desk: "jira",
+        user_key: "email",
+        user: cfg.email.as_deref(),
+        user_is: "the account's e-mail",
+        user_needed: "the API token needs the account's e-mail",
+        secret_key: "api_token",
+        secret_file: cfg.api_token_file.as_deref(),
+        secret_env: cfg.api_token_env.as_deref(),
+        basic_is: "Jira Cloud",
+        token_key: "pat",
+        token_file: cfg.pat_file.as_deref(),
+        token_env: cfg.pat_env.as_deref(),
+        bearer_is: "a Data Center personal access token",
+    })
 }
 
 fn custom_field_number(f: &str) -> Option<&str> {

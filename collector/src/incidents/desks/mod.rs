@@ -215,6 +215,81 @@ pub fn base_url(url: &str, what: &str) -> Result<String, String> {
     Ok(url.trim_end_matches('/').to_string())
 }
 
+/// How a desk that takes either a user with a secret (HTTP basic) or a bearer token
+/// authenticates; read from its config by [`Auth::load`].
+pub enum Auth {
+    Basic { user: String, secret: Secret },
+    Bearer(Secret),
+}
+
+/// The settings and wording of one desk's two ways to authenticate.
+pub struct AuthSpec<'a> {
+    /// `servicenow`, `jira`: the config prefix in messages.
+    pub desk: &'a str,
+    /// The user setting (`username`, `email`), its value, what it must be ("a user name")
+    /// and why it is needed ("the password needs the integration user's name").
+    pub user_key: &'a str,
+    pub user: Option<&'a str>,
+    pub user_is: &'a str,
+    pub user_needed: &'a str,
+    /// The basic secret (`password`, `api_token`) as `<key>_file` / `<key>_env`, and what
+    /// that way is called ("basic authentication").
+    pub secret_key: &'a str,
+    pub secret_file: Option<&'a Path>,
+    pub secret_env: Option<&'a str>,
+    pub basic_is: &'a str,
+    /// The bearer token (`token`, `pat`) and what it is ("an OAuth bearer token").
+    pub token_key: &'a str,
+    pub token_file: Option<&'a Path>,
+    pub token_env: Option<&'a str>,
+    pub bearer_is: &'a str,
+}
+
+impl Auth {
+    /// Exactly one of the two ways must be configured; every problem is listed.
+    pub fn load(a: &AuthSpec<'_>) -> Result<Auth, Vec<String>> {
+        let (d, u, s, t) = (a.desk, a.user_key, a.secret_key, a.token_key);
+        let has_secret = a.secret_file.is_some() || a.secret_env.is_some();
+        let has_token = a.token_file.is_some() || a.token_env.is_some();
+        match (a.user.map(str::trim), has_secret, has_token) {
+            (None, false, false) => Err(vec![format!(
+                "{d}: missing credential: set {u} with {s}_file or {s}_env ({}), or {t}_file or {t}_env ({})",
+                a.basic_is, a.bearer_is
+            )]),
+            (_, true, true) | (Some(_), false, true) => Err(vec![format!(
+                "{d}: set either {u} + {s}_file/{s}_env or {t}_file/{t}_env, not both"
+            )]),
+            (None, false, true) => Secret::load(a.token_file, a.token_env, &format!("{d}.{t}"))
+                .map(Auth::Bearer)
+                .map_err(|e| vec![e]),
+            (None, true, false) => Err(vec![format!("{d}.{u}: missing; {}", a.user_needed)]),
+            (Some(user), _, false) => {
+                let mut errs = Vec::new();
+                if user.is_empty() || user.contains(':') {
+                    errs.push(format!("{d}.{u}: must be {} (not empty, no ':')", a.user_is));
+                }
+                let secret = Secret::load(a.secret_file, a.secret_env, &format!("{d}.{s}"))
+                    .map_err(|e| errs.push(e))
+                    .ok();
+                match secret {
+                    Some(secret) if errs.is_empty() => Ok(Auth::Basic {
+                        user: user.to_string(),
+                        secret,
+                    }),
+                    _ => Err(errs),
+                }
+            }
+        }
+    }
+
+    pub fn apply(&self, rb: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        match self {
+            Auth::Basic { user, secret } => rb.basic_auth(user, Some(secret.expose())),
+            Auth::Bearer(t) => rb.bearer_auth(t.expose()),
+        }
+    }
+}
+
 /// `s` as one trimmed line of at most `max` characters: control characters (newlines,
 /// tabs) become spaces, and a cut text ends in `…`. For ticket titles and table cells.
 pub fn one_line(s: &str, max: usize) -> String {

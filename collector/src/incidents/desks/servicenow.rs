@@ -35,8 +35,8 @@ use serde_json::{json, Map, Value};
 
 use super::http;
 use super::{
-    base_url, one_line, resolve_path, utc_ms, Desk, DeskError, DeskFuture, DeskResult, Secret,
-    Ticket, TicketRef, TicketStatus,
+    base_url, one_line, resolve_path, utc_ms, Auth, AuthSpec, Desk, DeskError, DeskFuture,
+    DeskResult, Ticket, TicketRef, TicketStatus,
 };
 
 /// ServiceNow's default length of `short_description`.
@@ -159,11 +159,6 @@ impl ServiceNowConfig {
         resolve_path(&mut self.password_file, base);
         resolve_path(&mut self.token_file, base);
     }
-}
-
-enum Auth {
-    Basic { user: String, password: Secret },
-    Bearer(Secret),
 }
 
 /// The ServiceNow desk.
@@ -290,10 +285,7 @@ impl ServiceNow {
                 ("sysparm_exclude_reference_link", "true"),
             ])
             .query(params);
-        match &self.auth {
-            Auth::Basic { user, password } => rb.basic_auth(user, Some(password.expose())),
-            Auth::Bearer(t) => rb.bearer_auth(t.expose()),
-        }
+        self.auth.apply(rb)
     }
 
     fn ticket_ref(&self, sys_id: String, number: Option<String>) -> TicketRef {
@@ -376,47 +368,21 @@ impl ServiceNow {
 }
 
 fn load_auth(cfg: &ServiceNowConfig) -> Result<Auth, Vec<String>> {
-    let has_password = cfg.password_file.is_some() || cfg.password_env.is_some();
-    let has_token = cfg.token_file.is_some() || cfg.token_env.is_some();
-    let user = cfg.username.as_deref().map(str::trim);
-    match (user, has_password, has_token) {
-        (None, false, false) => Err(vec![
-            "servicenow: missing credential: set username with password_file or password_env (basic authentication), or token_file or token_env (an OAuth bearer token)".into(),
-        ]),
-        (_, true, true) | (Some(_), false, true) => Err(vec![
-            "servicenow: set either username + password_file/password_env or token_file/token_env, not both".into(),
-        ]),
-        (None, false, true) => Secret::load(
-            cfg.token_file.as_deref(),
-            cfg.token_env.as_deref(),
-            "servicenow.token",
-        )
-        .map(Auth::Bearer)
-        .map_err(|e| vec![e]),
-        (None, true, false) => Err(vec![
-            "servicenow.username: missing; the password needs the integration user's name".into(),
-        ]),
-        (Some(u), _, false) => {
-            let mut errs = Vec::new();
-            if u.is_empty() || u.contains(':') {
-                errs.push("servicenow.username: must be a user name (not empty, no ':')".into());
-            }
-            let p = Secret::load(
-                cfg.password_file.as_deref(),
-                cfg.password_env.as_deref(),
-                "servicenow.password",
-            )
-            .map_err(|e| errs.push(e))
-            .ok();
-            match p {
-                Some(password) if errs.is_empty() => Ok(Auth::Basic {
-                    user: u.to_string(),
-                    password,
-                }),
-                _ => Err(errs),
-            }
-        }
-    }
+    Auth::load(&AuthSpec {
+        desk: "servicenow",
+        user_key: "username",
+        user: cfg.username.as_deref(),
+        user_is: "a user name",
+        user_needed: "the password needs the integration user's name",
+        secret_key: "password",
+        secret_file: cfg.password_file.as_deref(),
+        secret_env: cfg.password_env.as_deref(),
+        basic_is: "basic authentication",
+        token_key: "token",
+        token_file: cfg.token_file.as_deref(),
+        token_env: cfg.token_env.as_deref(),
+        bearer_is: "an OAuth bearer token",
+    })
 }
 
 /// ServiceNow's impact/urgency values are 1 (high) … 3 (low), like Tilsyn's.
