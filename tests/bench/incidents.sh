@@ -7,7 +7,7 @@
 #
 #   tests/bench/incidents.sh [HOSTS] [SECONDS] [DEGRADE_PERCENT]
 #
-# Prints, per ticket: arrival at the desk minus the moment the collector took the report
+# Prints, per ticket: arrival at the desk minus the moment the collector received the report
 # that crossed the threshold (ticket.opened_at_ms), as p50/p99/max; the collector's own
 # tilsyn_incident_fault_to_desk_seconds histogram; and the ingest p99 (report received →
 # committed), which comes before that.
@@ -70,7 +70,7 @@ echo "== $hosts simulated hosts for $secs s, $degrade % filling a disk"
   --hosts "$hosts" --ramp-seconds 60 --duration-seconds "$secs" --stats-seconds 30 \
   --offline-percent 0 --degrade-percent "$degrade" --enroll-concurrency 256 --connections 8
 sleep 2
-echo "== fault to desk (desk arrival − report taken by the collector), per ticket"
+echo "== fault to desk (desk arrival − report received by the collector), per ticket"
 sort -n "$dir/creates.log" | awk '{print $1-$2}' | sort -n | awk '
   {v[NR]=$1} END {
     if (NR==0) { print "no tickets"; exit }

@@ -94,6 +94,9 @@ const MAX_BATCH: usize = 256;
 /// What one report call brought about a host, for the incident engine.
 #[derive(Debug, Clone, Default)]
 pub struct News {
+    /// When the collector received the call (ms): the time of the observation, so an
+    /// incident opens at the report that crossed the threshold even if the worker is busy.
+    pub received_at_ms: i64,
     /// Some reports were committed (not only refused or resent ones).
     pub applied: bool,
     /// The newest committed health sample: the only conditions that count it as an
@@ -350,7 +353,12 @@ impl Incidents {
                 if news.clock_skew_ms.is_some() {
                     h.clock_skew_ms = news.clock_skew_ms;
                 }
-                core.observe(&agent_id, &groups, now, w);
+                let at = if news.received_at_ms > 0 {
+                    news.received_at_ms
+                } else {
+                    now
+                };
+                core.observe(&agent_id, &groups, at, w);
             }
             Msg::Offline(ids) => {
                 let mut core = self.core.lock().expect("core");
@@ -756,6 +764,7 @@ mod tests {
     #[test]
     fn a_report_observes_only_what_it_brought() {
         let news = |health: bool, applied: bool, reload: bool, skew: bool| News {
+            received_at_ms: 0,
             applied,
             health: health.then(Health::default),
             reload,

@@ -365,6 +365,7 @@ impl AgentService for IngestService {
                 s.incidents.report(
                     &who.agent_id,
                     crate::incidents::service::News {
+                        received_at_ms: limits.now_ms,
                         clock_skew_ms,
                         ..Default::default()
                     },
@@ -424,6 +425,7 @@ impl AgentService for IngestService {
             s.incidents.report(
                 &who.agent_id,
                 crate::incidents::service::News {
+                    received_at_ms: limits.now_ms,
                     applied: true,
                     health,
                     reload: sections || had_errors,
