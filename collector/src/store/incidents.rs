@@ -196,13 +196,17 @@ impl SqliteStore {
         f: &mut dyn FnMut(IncidentHost),
     ) -> Result<()> {
         self.read(|c| {
-            let mut st = c
-                .prepare_cached(
-                    "SELECT agent_id, hostname, department, class, labels_json, state, health_pb, patches_pb, probe_errors_json \
-                     FROM hosts WHERE ?1 IS NULL OR agent_id = ?1",
-                )
-                .map_err(db)?;
-            let mut rows = st.query([agent_id]).map_err(db)?;
+            // Two statements, not `?1 IS NULL OR agent_id = ?1`: SQLite cannot use the
+            // primary key for that and would scan every host (with its blobs) per report.
+            const COLS: &str =
+                "SELECT agent_id, hostname, department, class, labels_json, state, health_pb, \
+                 patches_pb, probe_errors_json FROM hosts";
+            let mut st = match agent_id {
+                Some(_) => c.prepare_cached(&format!("{COLS} WHERE agent_id = ?1")),
+                None => c.prepare_cached(COLS),
+            }
+            .map_err(db)?;
+            let mut rows = st.query(rusqlite::params_from_iter(agent_id)).map_err(db)?;
             while let Some(r) = rows.next().map_err(db)? {
                 let id: String = r.get(0).map_err(db)?;
                 let what = |s: &str| format!("{s} of host {id}");
