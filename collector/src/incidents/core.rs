@@ -627,11 +627,19 @@ impl Core {
             department: host.department.clone(),
             priority: row.priority.clone(),
         });
-        if !self.policy.storms.is_empty() && now_ms.saturating_sub(self.dept_sizes.0) >= 1000 {
-            let mut m = HashMap::new();
+        // Only percentage rules need department sizes; count by reference, own the few
+        // distinct names.
+        let by_percent = self
+            .policy
+            .storms
+            .iter()
+            .any(|r| r.department_percent.is_some());
+        if by_percent && now_ms.saturating_sub(self.dept_sizes.0) >= 1000 {
+            let mut m: HashMap<&str, u32> = HashMap::new();
             for h in self.hosts.values() {
-                *m.entry(h.department.clone()).or_insert(0) += 1;
+                *m.entry(h.department.as_str()).or_insert(0) += 1;
             }
+            let m = m.into_iter().map(|(d, n)| (d.to_string(), n)).collect();
             self.dept_sizes = (now_ms, m);
         }
         let sizes = &self.dept_sizes.1;
