@@ -841,7 +841,7 @@ fn cron_value(s: &str, f: &CronField) -> Result<u32, String> {
 // Compilation
 // ---------------------------------------------------------------------------
 
-type Errors = Vec<(String, String)>;
+pub type Errors = Vec<(String, String)>;
 
 fn push(errs: &mut Errors, path: impl Into<String>, msg: impl Into<String>) {
     errs.push((path.into(), msg.into()));
@@ -1178,7 +1178,7 @@ fn compile_monthly_nth(p: &str, m: MonthlyNthDoc, errs: &mut Errors) -> Option<S
     })
 }
 
-fn compile_scope(p: &str, s: ScopeDoc, errs: &mut Errors) -> Scope {
+pub fn compile_scope(p: &str, s: ScopeDoc, errs: &mut Errors) -> Scope {
     let mut list =
         |key: &str, v: Option<Vec<String>>, norm: fn(&str) -> String| -> Option<Vec<String>> {
             let v = v?;

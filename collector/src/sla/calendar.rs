@@ -125,7 +125,12 @@ impl Calendar {
                     }
                 }
                 days[i].sort_unstable();
-                if let Some(w) = days[i].windows(2).find(|w| w[1].0 < w[0].1) {
+                let repeated = key == "weekdays" && i > 0 && days[i] == days[i - 1];
+                if let Some(w) = days[i]
+                    .windows(2)
+                    .find(|w| w[1].0 < w[0].1)
+                    .filter(|_| !repeated)
+                {
                     errs.push((
                         format!("{path}.{key}"),
                         format!(
@@ -160,6 +165,10 @@ impl Calendar {
             Some(tz) if errs.is_empty() => Ok(Calendar { tz, days, holidays }),
             _ => Err(errs),
         }
+    }
+
+    pub fn time_zone(&self) -> &TimeZone {
+        &self.tz
     }
 
     fn instant(&self, day: Date, minute: u16) -> i64 {
@@ -255,6 +264,102 @@ pub fn merge(mut v: Vec<(i64, i64)>) -> Vec<(i64, i64)> {
         }
     }
     out
+}
+
+/// Service time as a lookup table: a calendar's spans over a range with running totals,
+/// so the service time between two instants and the instant a target is reached are a
+/// binary search each (a month's report asks this for every incident).
+#[derive(Debug, Clone)]
+pub struct Clock {
+    spans: Vec<(i64, i64)>,
+    /// Service ms before span i.
+    before: Vec<i64>,
+    to_ms: i64,
+}
+
+impl Clock {
+    /// The calendar's service time over `[from_ms, to_ms)`.
+    pub fn new(cal: &Calendar, from_ms: i64, to_ms: i64) -> Clock {
+        let spans = cal.spans(from_ms, to_ms);
+        let mut before = Vec::with_capacity(spans.len());
+        let mut acc = 0;
+        for (s, e) in &spans {
+            before.push(acc);
+            acc += e - s;
+        }
+        Clock {
+            spans,
+            before,
+            to_ms,
+        }
+    }
+
+    /// Service ms in the clock's range before `t`.
+    fn cum(&self, t: i64) -> i64 {
+        let i = self.spans.partition_point(|&(s, _)| s <= t);
+        if i == 0 {
+            return 0;
+        }
+        let (s, e) = self.spans[i - 1];
+        self.before[i - 1] + t.min(e) - s
+    }
+
+    /// Service time within `[a, b)`, ms.
+    pub fn elapsed(&self, a: i64, b: i64) -> i64 {
+        if b <= a {
+            0
+        } else {
+            self.cum(b) - self.cum(a)
+        }
+    }
+
+    /// Service time within `[a, b)` outside `excluded` (sorted, merged spans).
+    pub fn elapsed_excluding(&self, a: i64, b: i64, excluded: &[(i64, i64)]) -> i64 {
+        let out: i64 = excluded
+            .iter()
+            .map(|&(s, e)| self.elapsed(s.max(a), e.min(b)))
+            .sum();
+        self.elapsed(a, b) - out
+    }
+
+    /// The first instant at which `ms` of service time have passed since `a`, or `None`
+    /// when that lies beyond the clock's range.
+    pub fn deadline(&self, a: i64, ms: i64) -> Option<i64> {
+        let target = self.cum(a) + ms;
+        // Spans are consecutive, so "service ms through the end of span i" grows with i.
+        let i = self
+            .before
+            .partition_point(|&b| b < target)
+            .saturating_sub(1);
+        let i = (i..self.spans.len()).find(|&i| {
+            let (s, e) = self.spans[i];
+            self.before[i] + (e - s) >= target
+        })?;
+        let (s, _) = self.spans[i];
+        Some((s + (target - self.before[i])).max(a)).filter(|&t| t <= self.to_ms)
+    }
+
+    /// [`Self::deadline`] with `excluded` spans not counting.
+    pub fn deadline_excluding(&self, a: i64, ms: i64, excluded: &[(i64, i64)]) -> Option<i64> {
+        let mut t = self.deadline(a, ms)?;
+        // Each pass adds the excluded time found before the current guess; it only moves
+        // forward and stops once no new exclusion falls before it.
+        for _ in 0..64 {
+            let ex = self.elapsed(a, t) - self.elapsed_excluding(a, t, excluded);
+            let next = self.deadline(a, ms + ex)?;
+            if next == t {
+                return Some(t);
+            }
+            t = next;
+        }
+        Some(t)
+    }
+
+    /// Is the clock running at `t`?
+    pub fn running(&self, t: i64) -> bool {
+        let i = self.spans.partition_point(|&(s, _)| s <= t);
+        i > 0 && t < self.spans[i - 1].1
+    }
 }
 
 #[cfg(test)]
@@ -372,5 +477,51 @@ mod tests {
         let empty: CalendarDoc = serde_yaml::from_str("time_zone: UTC\n").unwrap();
         assert!(format!("{:?}", Calendar::compile(&empty, "x").unwrap_err())
             .contains("no service hours"));
+    }
+
+    #[test]
+    fn clock_elapsed_and_deadlines() {
+        let c = cal("{time_zone: Europe/Copenhagen, weekdays: [\"08:00-16:00\"]}");
+        // Friday 2026-11-20 15:00 CET (14:00Z); the clock is built over a fortnight.
+        let clock = Clock::new(&c, at("2026-11-16T00:00Z"), at("2026-11-30T00:00Z"));
+        let fri = at("2026-11-20T14:00Z");
+        assert_eq!(
+            clock.elapsed(fri, at("2026-11-23T09:00Z")),
+            3 * H,
+            "Fri 1h + Mon 2h"
+        );
+        assert_eq!(
+            clock.deadline(fri, 4 * H),
+            Some(at("2026-11-23T10:00Z")),
+            "Mon 11:00 CET"
+        );
+        assert_eq!(
+            clock.deadline(fri, H),
+            Some(at("2026-11-20T15:00Z")),
+            "exactly at closing"
+        );
+        // Maintenance Monday 08:00-09:00 CET pauses the clock.
+        let maint = [(at("2026-11-23T07:00Z"), at("2026-11-23T08:00Z"))];
+        assert_eq!(
+            clock.elapsed_excluding(fri, at("2026-11-23T09:00Z"), &maint),
+            2 * H
+        );
+        assert_eq!(
+            clock.deadline_excluding(fri, 4 * H, &maint),
+            Some(at("2026-11-23T11:00Z"))
+        );
+        assert!(clock.running(at("2026-11-23T10:00Z")));
+        assert!(!clock.running(at("2026-11-22T10:00Z")), "Sunday");
+        assert_eq!(
+            clock.deadline(fri, 200 * H),
+            None,
+            "beyond the clock's range"
+        );
+        // Around the clock across the spring-forward night: 24 h of service = 24 real hours.
+        let c = cal("{time_zone: Europe/Copenhagen, always: true}");
+        let clock = Clock::new(&c, at("2026-03-27T00:00Z"), at("2026-04-01T00:00Z"));
+        let sat = at("2026-03-28T12:00Z");
+        assert_eq!(clock.deadline(sat, 24 * H), Some(at("2026-03-29T12:00Z")));
+        assert_eq!(clock.elapsed(sat, at("2026-03-29T12:00Z")), 24 * H);
     }
 }

@@ -1,6 +1,18 @@
-//! SLA reporting (issue 5, in progress): the pure arithmetic first.
+//! SLA reporting: service hours, availability of services, response and resolution
+//! attainment per department, and the monthly report.
 //!
-//! - [`calendar`]: service hours in a time zone with holidays; intersecting real time
-//!   spans with them, leaving maintenance out.
+//! - [`calendar`]: service hours in a time zone with holidays; [`calendar::Clock`] turns
+//!   them into a lookup of service time between instants.
+//! - [`config`]: the SLA file (tiers, departments' tiers, service catalogue).
+//! - [`availability`]: a service's up / down / planned timeline from its hosts' incidents
+//!   and maintenance windows (pure).
+//! - [`attainment`]: an incident's response and resolution outcome against its target
+//!   (pure).
+//! - [`report`]: one period's figures per department — what the report, the API and the
+//!   metrics all show.
 
+pub mod attainment;
+pub mod availability;
 pub mod calendar;
+pub mod config;
+pub mod report;

@@ -9,6 +9,7 @@ pub use crate::compliance::engine::ComplianceRow;
 pub use crate::compliance::facts::HostInputs;
 
 pub mod incidents;
+pub mod sla;
 pub mod sqlite;
 
 pub use crate::incidents::desks::{TicketRef, TicketStatus};
@@ -239,4 +240,18 @@ pub trait Store: Send + Sync + 'static {
     fn list_incidents(&self, f: &IncidentFilter) -> Result<Vec<IncidentRow>>;
     fn get_incident(&self, id: i64) -> Result<Option<IncidentRow>>;
     fn list_problems(&self, state: Option<&str>, limit: u32) -> Result<Vec<ProblemRow>>;
+
+    /// Every host as the SLA sees it, streamed.
+    fn sla_hosts(&self, f: &mut dyn FnMut(crate::sla::report::SlaHost)) -> Result<()>;
+    /// Incidents that were open at some time in `[from_ms, to_ms)`, streamed by id.
+    fn sla_incidents(
+        &self,
+        from_ms: i64,
+        to_ms: i64,
+        f: &mut dyn FnMut(crate::sla::report::SlaIncident),
+    ) -> Result<()>;
+    /// Replaces the month's figures of the given departments: (department, JSON).
+    fn save_sla_snapshot(&self, month: &str, rows: &[(String, String)], at_ms: i64) -> Result<()>;
+    /// The month's figures: (department, JSON, taken at).
+    fn sla_snapshots(&self, month: &str) -> Result<Vec<(String, String, i64)>>;
 }

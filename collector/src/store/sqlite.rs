@@ -12,7 +12,7 @@ use tilsyn_proto::v1::{Health, Inventory, PatchLevel, SoftwareList};
 
 use super::*;
 
-const SCHEMA_VERSION: i64 = 3;
+const SCHEMA_VERSION: i64 = 4;
 
 /// Upgrades from each older schema version, applied in order after `SCHEMA` (which only
 /// creates what is missing).
@@ -25,6 +25,8 @@ const MIGRATIONS: &[(i64, &str)] = &[
     // Version 3 only adds tables (incidents, problems, tracks, outbox): SCHEMA_V3 creates
     // them on every open.
     (3, ""),
+    // Version 4 adds sla_snapshots (SCHEMA_V4, created on every open).
+    (4, ""),
 ];
 
 const SCHEMA: &str = "
@@ -401,6 +403,7 @@ impl Store for SqliteStore {
         };
         tx.execute_batch(SCHEMA).map_err(db)?;
         tx.execute_batch(super::incidents::SCHEMA_V3).map_err(db)?;
+        tx.execute_batch(super::sla::SCHEMA_V4).map_err(db)?;
         match v {
             None => {
                 tx.execute("INSERT INTO schema_version (version) VALUES (?1)", [SCHEMA_VERSION]).map_err(db)?;
@@ -760,6 +763,23 @@ impl Store for SqliteStore {
     }
     fn list_problems(&self, state: Option<&str>, limit: u32) -> Result<Vec<ProblemRow>> {
         self.list_problems_impl(state, limit)
+    }
+    fn sla_hosts(&self, f: &mut dyn FnMut(crate::sla::report::SlaHost)) -> Result<()> {
+        self.sla_hosts_impl(f)
+    }
+    fn sla_incidents(
+        &self,
+        from_ms: i64,
+        to_ms: i64,
+        f: &mut dyn FnMut(crate::sla::report::SlaIncident),
+    ) -> Result<()> {
+        self.sla_incidents_impl(from_ms, to_ms, f)
+    }
+    fn save_sla_snapshot(&self, month: &str, rows: &[(String, String)], at_ms: i64) -> Result<()> {
+        self.save_sla_snapshot_impl(month, rows, at_ms)
+    }
+    fn sla_snapshots(&self, month: &str) -> Result<Vec<(String, String, i64)>> {
+        self.sla_snapshots_impl(month)
     }
 }
 
