@@ -34,6 +34,9 @@ pub struct CollectorConfig {
     /// Conditions, priorities, storms, maintenance windows and service desks.
     #[serde(default)]
     pub incidents: crate::incidents::config::IncidentsConfig,
+    /// SLA reporting: the SLA file and how often figures are refreshed.
+    #[serde(default)]
+    pub sla: SlaConfig,
     #[serde(default = "default_log")]
     pub log: String,
 }
@@ -263,6 +266,49 @@ impl Default for ComplianceConfig {
     }
 }
 
+/// SLA reporting (see `configs/sla.md`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SlaConfig {
+    /// Tiers, departments' tiers and the service catalogue (relative to this file); no
+    /// file = no SLA figures.
+    pub file: Option<PathBuf>,
+    /// How often availability, attainment and the `tilsyn_sla_*` metrics are refreshed.
+    #[serde(default = "d_sla_every")]
+    pub evaluate_every: HumanDuration,
+}
+
+fn d_sla_every() -> HumanDuration {
+    HumanDuration::secs(60)
+}
+
+impl Default for SlaConfig {
+    fn default() -> Self {
+        SlaConfig {
+            file: None,
+            evaluate_every: d_sla_every(),
+        }
+    }
+}
+
+impl CollectorConfig {
+    /// The departments as (id, name).
+    pub fn department_names(&self) -> Vec<(String, String)> {
+        self.departments
+            .iter()
+            .map(|d| (d.id.clone(), d.name.clone()))
+            .collect()
+    }
+
+    /// The checked SLA file, if one is configured.
+    pub fn sla_policy(&self) -> Result<Option<crate::sla::config::SlaPolicy>, Vec<String>> {
+        match &self.sla.file {
+            None => Ok(None),
+            Some(p) => crate::sla::config::SlaPolicy::load(p, &self.department_names()).map(Some),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct AgentSettingsConfig {
@@ -366,6 +412,9 @@ impl CollectorConfig {
         }
         self.compliance.standards_dir = abs(base, &self.compliance.standards_dir);
         self.incidents.resolve_paths(base);
+        if let Some(f) = &self.sla.file {
+            self.sla.file = Some(abs(base, f));
+        }
     }
 
     fn load_token_files(&mut self, is: &mut Issues) {
@@ -405,6 +454,14 @@ impl CollectorConfig {
                     is.push("incidents.maintenance_file", e);
                 }
             }
+        }
+        if let Err(es) = self.sla_policy() {
+            for e in es {
+                is.push("sla.file", e);
+            }
+        }
+        if self.sla.evaluate_every.0 < std::time::Duration::from_secs(1) {
+            is.push("sla.evaluate_every", "at least 1s");
         }
         if self.compliance.reevaluate_every.as_secs() < 60 {
             is.push("compliance.reevaluate_every", "at least 1m");

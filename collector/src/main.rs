@@ -56,6 +56,11 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Reports from the collector's database (works while it runs).
+    Report {
+        #[command(subcommand)]
+        cmd: ReportCmd,
+    },
     /// Desk actions waiting for delivery: list them, retry a failed one, or abandon one.
     Outbox {
         #[arg(short, long, default_value = "/etc/tilsyn/collector.yaml")]
@@ -79,6 +84,28 @@ enum OutboxCmd {
     Retry { id: i64 },
     /// Give up on an action; the ones after it for the same incident go ahead.
     Abandon { id: i64 },
+}
+
+#[derive(Subcommand)]
+enum ReportCmd {
+    /// The monthly SLA report: per department, availability per service, response and
+    /// resolution attainment per priority, breaches, compliance and patch figures.
+    Sla {
+        #[arg(short, long, default_value = "/etc/tilsyn/collector.yaml")]
+        config: PathBuf,
+        /// YYYY-MM in the SLA file's time zone; default the current month.
+        #[arg(long)]
+        month: Option<String>,
+        /// One department (id); default every department.
+        #[arg(long)]
+        department: Option<String>,
+        /// html (one self-contained file), markdown or csv.
+        #[arg(long, default_value = "markdown")]
+        format: String,
+        /// Write to this file instead of standard output.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -108,7 +135,11 @@ fn main() -> ExitCode {
     let config = match &cli.cmd {
         Cmd::Run { config } | Cmd::Validate { config } => config,
         Cmd::Standards { cmd } => return standards(cmd),
-        Cmd::Incidents { config, .. } | Cmd::Outbox { config, .. } => config,
+        Cmd::Incidents { config, .. }
+        | Cmd::Outbox { config, .. }
+        | Cmd::Report {
+            cmd: ReportCmd::Sla { config, .. },
+        } => config,
     };
     let cfg = match CollectorConfig::load(config) {
         Ok(c) => c,
@@ -143,6 +174,24 @@ fn main() -> ExitCode {
                 );
                 Ok(())
             });
+        }
+        Cmd::Report {
+            cmd:
+                ReportCmd::Sla {
+                    month,
+                    department,
+                    format,
+                    output,
+                    ..
+                },
+        } => {
+            return sla_report(
+                &cfg,
+                month.as_deref(),
+                department.as_deref(),
+                format,
+                output.as_deref(),
+            )
         }
         Cmd::Outbox { cmd, .. } => {
             return offline_store(&cfg, |st| {
@@ -231,6 +280,78 @@ fn main() -> ExitCode {
 
 /// Opens the configured database for a CLI command (the running collector may share it:
 /// SQLite in WAL mode lets both work).
+fn sla_report(
+    cfg: &CollectorConfig,
+    month: Option<&str>,
+    department: Option<&str>,
+    format: &str,
+    output: Option<&std::path::Path>,
+) -> ExitCode {
+    use tilsyn_collector::sla::{render, report::Period, service};
+    let fail = |m: String| {
+        eprintln!("tilsyn-collector report sla: {m}");
+        ExitCode::from(2)
+    };
+    let policy =
+        match cfg.sla_policy() {
+            Ok(Some(p)) => p,
+            Ok(None) => return fail(
+                "no SLA file configured: set sla.file in the collector config (see configs/sla.md)"
+                    .into(),
+            ),
+            Err(es) => return fail(es.join("\n  ")),
+        };
+    let render: fn(&_, &_) -> String = match format {
+        "html" => render::html,
+        "markdown" | "md" => render::markdown,
+        "csv" => render::csv,
+        f => return fail(format!("unknown format {f:?}: use html, markdown or csv")),
+    };
+    if let Some(d) = department {
+        if !policy.department_tier.contains_key(d) {
+            let known: Vec<_> = policy.department_tier.keys().cloned().collect();
+            return fail(format!(
+                "unknown department {d:?}; departments: {}",
+                known.join(", ")
+            ));
+        }
+    }
+    let now = tilsyn_collector::server::now_ms();
+    let period = match month {
+        Some(m) => match Period::month(m, &policy.time_zone) {
+            Ok(p) => p,
+            Err(e) => return fail(e),
+        },
+        None => Period::month_of(now, &policy.time_zone),
+    };
+    let windows = match cfg.incidents.compile() {
+        Ok(p) => p.windows,
+        Err(es) => return fail(es.join("\n  ")),
+    };
+    let departments = cfg.department_names();
+    let src = service::Sources {
+        policy: &policy,
+        windows: &windows,
+        departments: &departments,
+    };
+    let mut text = None;
+    let code = offline_store(cfg, |st| {
+        let r = service::report(st, &src, &period, department, now)?;
+        text = Some(render(&r, &policy.time_zone));
+        Ok(())
+    });
+    let Some(text) = text else { return code };
+    match output {
+        None => print!("{text}"),
+        Some(p) => {
+            if let Err(e) = std::fs::write(p, text) {
+                return fail(format!("cannot write {}: {e}", p.display()));
+            }
+        }
+    }
+    ExitCode::SUCCESS
+}
+
 fn offline_store(
     cfg: &CollectorConfig,
     f: impl FnOnce(&dyn tilsyn_collector::store::Store) -> tilsyn_collector::store::Result<()>,

@@ -56,7 +56,38 @@ pub struct Metrics {
     pub desk_duration: HistogramVec,
     pub fault_to_outbox: Histogram,
     pub maintenance_active: IntGaugeVec,
+    pub sla: SlaMetrics,
+    /// Every family registered, for the metrics reference check.
+    names: Vec<String>,
 }
+
+/// The `tilsyn_sla_*` families (see `configs/metrics.md`).
+pub struct SlaMetrics {
+    pub department_info: IntGaugeVec,
+    pub service_up: IntGaugeVec,
+    pub service_in_maintenance: IntGaugeVec,
+    pub service_in_service_hours: IntGaugeVec,
+    pub service_hosts: IntGaugeVec,
+    pub availability: prometheus::GaugeVec,
+    pub availability_target: prometheus::GaugeVec,
+    pub counted_seconds: prometheus::GaugeVec,
+    pub downtime_seconds: prometheus::GaugeVec,
+    pub target_seconds: prometheus::GaugeVec,
+    pub attainment_target: prometheus::GaugeVec,
+    pub attainment: prometheus::GaugeVec,
+    pub incidents: IntCounterVec,
+    pub response_time: HistogramVec,
+    pub resolution_time: HistogramVec,
+    pub compliance_ratio: prometheus::GaugeVec,
+    pub patch_current_ratio: prometheus::GaugeVec,
+    pub evaluation_duration: Histogram,
+    pub evaluations: IntCounterVec,
+}
+
+/// Incident time buckets when no SLA file gives targets (seconds).
+pub const DEFAULT_SLA_BUCKETS: [f64; 10] = [
+    900.0, 1800.0, 3600.0, 7200.0, 14400.0, 28800.0, 57600.0, 86400.0, 172800.0, 432000.0,
+];
 
 fn opts(name: &str, help: &str) -> Opts {
     Opts::new(name, help)
@@ -70,14 +101,28 @@ impl Default for Metrics {
 
 impl Metrics {
     pub fn new() -> Self {
+        Self::with_sla_buckets(DEFAULT_SLA_BUCKETS.to_vec())
+    }
+
+    /// With the SLA histograms' buckets at the configured targets (seconds).
+    pub fn with_sla_buckets(sla_buckets: Vec<f64>) -> Self {
         let r = Registry::new();
+        let names = std::cell::RefCell::new(Vec::new());
         macro_rules! reg {
             ($m:expr) => {{
                 let m = $m.expect("metric definition");
+                names.borrow_mut().extend(
+                    prometheus::core::Collector::desc(&m)
+                        .iter()
+                        .map(|d| d.fq_name.clone()),
+                );
                 r.register(Box::new(m.clone())).expect("unique metric");
                 m
             }};
         }
+        let sd = &["service", "department"];
+        let sdp = &["service", "department", "period"];
+        let dp = &["department", "priority"];
         let group = &["department", "class"];
         let m = Metrics {
             hosts: reg!(IntGaugeVec::new(opts("tilsyn_hosts", "Enrolled hosts by department, class, OS family and state (new, online, offline)."), &["department", "class", "os_family", "state"])),
@@ -125,7 +170,29 @@ impl Metrics {
             desk_duration: reg!(HistogramVec::new(HistogramOpts::new("tilsyn_desk_action_duration_seconds", "Duration of one desk action, by desk.").buckets(vec![0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0]), &["desk"])),
             fault_to_outbox: reg!(Histogram::with_opts(HistogramOpts::new("tilsyn_incident_fault_to_desk_seconds", "From the observation that opened an incident to the desk's answer to the create call.").buckets(vec![0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0]))),
             maintenance_active: reg!(IntGaugeVec::new(opts("tilsyn_maintenance_window_active", "1 while a maintenance window is in effect."), &["window"])),
+            sla: SlaMetrics {
+                department_info: reg!(IntGaugeVec::new(opts("tilsyn_sla_department_info", "The department's SLA tier (always 1)."), &["department", "tier"])),
+                service_up: reg!(IntGaugeVec::new(opts("tilsyn_sla_service_up", "1 while the service is up by its up rule, else 0."), &["service"])),
+                service_in_maintenance: reg!(IntGaugeVec::new(opts("tilsyn_sla_service_in_maintenance", "1 while the service is down only because of planned maintenance (the time does not count)."), &["service"])),
+                service_in_service_hours: reg!(IntGaugeVec::new(opts("tilsyn_sla_service_clock_running", "1 while the department's tier has service hours."), sd)),
+                service_hosts: reg!(IntGaugeVec::new(opts("tilsyn_sla_service_hosts", "The service's hosts by state (healthy, unhealthy, maintenance)."), &["service", "state"])),
+                availability: reg!(prometheus::GaugeVec::new(opts("tilsyn_sla_availability_ratio", "Up time over counted time (service hours minus planned maintenance), per period (month, 30d); absent without data."), sdp)),
+                availability_target: reg!(prometheus::GaugeVec::new(opts("tilsyn_sla_availability_target_ratio", "The tier's availability target for the service."), sd)),
+                counted_seconds: reg!(prometheus::GaugeVec::new(opts("tilsyn_sla_counted_seconds", "Service hours minus planned maintenance in the period so far."), sdp)),
+                downtime_seconds: reg!(prometheus::GaugeVec::new(opts("tilsyn_sla_downtime_seconds", "Counted time the service was down in the period so far."), sdp)),
+                target_seconds: reg!(prometheus::GaugeVec::new(opts("tilsyn_sla_target_seconds", "Response or resolution target in service-hour seconds."), &["department", "priority", "target"])),
+                attainment_target: reg!(prometheus::GaugeVec::new(opts("tilsyn_sla_attainment_target_ratio", "Share of incidents that must meet their target."), &["department", "target"])),
+                attainment: reg!(prometheus::GaugeVec::new(opts("tilsyn_sla_attainment_ratio", "Incidents that met the target over incidents whose outcome is known in the period; absent without such incidents."), &["department", "priority", "target", "period"])),
+                incidents: reg!(IntCounterVec::new(opts("tilsyn_sla_incidents_total", "Incidents whose outcome became known, by result (met, breached)."), &["department", "priority", "target", "result"])),
+                response_time: reg!(HistogramVec::new(HistogramOpts::new("tilsyn_sla_response_time_seconds", "Incident opening to first human response, in service-hour seconds.").buckets(sla_buckets.clone()), dp)),
+                resolution_time: reg!(HistogramVec::new(HistogramOpts::new("tilsyn_sla_resolution_time_seconds", "Incident opening to resolution, in service-hour seconds.").buckets(sla_buckets), dp)),
+                compliance_ratio: reg!(prometheus::GaugeVec::new(opts("tilsyn_sla_compliance_ratio", "Share of evaluated hosts compliant with every standard that applies to them."), &["department"])),
+                patch_current_ratio: reg!(prometheus::GaugeVec::new(opts("tilsyn_sla_patch_current_ratio", "Share of hosts whose security updates are within their standard's limit."), &["department"])),
+                evaluation_duration: reg!(Histogram::with_opts(HistogramOpts::new("tilsyn_sla_evaluation_duration_seconds", "One SLA evaluation.").buckets(vec![0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0]))),
+                evaluations: reg!(IntCounterVec::new(opts("tilsyn_sla_evaluations_total", "SLA evaluations, by result (ok, error)."), &["result"])),
+            },
             registry: r,
+            names: names.into_inner(),
         };
         m.info
             .with_label_values(&[env!("CARGO_PKG_VERSION")])
@@ -167,6 +234,11 @@ impl Metrics {
         }
     }
 
+    /// Every metric family this collector registers.
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+
     pub fn render(&self) -> String {
         let mut buf = Vec::new();
         TextEncoder::new()
@@ -186,6 +258,29 @@ fn resident_memory() -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_reference_lists_every_metric_and_only_those() {
+        let doc = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../configs/metrics.md"
+        ))
+        .unwrap();
+        let listed: std::collections::BTreeSet<String> = doc
+            .lines()
+            .filter_map(|l| l.strip_prefix("| `"))
+            .filter_map(|l| l.split('`').next())
+            .map(str::to_string)
+            .collect();
+        let m = Metrics::new();
+        let registered: std::collections::BTreeSet<String> = m.names().iter().cloned().collect();
+        let missing: Vec<_> = registered.difference(&listed).collect();
+        let stale: Vec<_> = listed.difference(&registered).collect();
+        assert!(
+            missing.is_empty() && stale.is_empty(),
+            "configs/metrics.md lacks {missing:?} and lists unknown {stale:?}"
+        );
+    }
 
     #[test]
     fn fleet_gauges_follow_the_counts() {

@@ -40,7 +40,15 @@ pub async fn run(
     std::fs::create_dir_all(&cfg.data_dir)
         .with_context(|| format!("cannot create data_dir {}", cfg.data_dir.display()))?;
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&cfg.store.sqlite_path)?);
-    let metrics = Arc::new(Metrics::new());
+    let sla_policy = cfg.sla_policy().map_err(|e| {
+        anyhow::anyhow!(
+            "the SLA file is invalid (tilsyn-collector validate --config FILE):\n  {}",
+            e.join("\n  ")
+        )
+    })?;
+    let metrics = Arc::new(Metrics::with_sla_buckets(crate::sla::service::buckets(
+        sla_policy.as_ref(),
+    )));
     let shared = Shared::new(cfg.clone(), store.clone(), metrics.clone(), now_ms)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
 

@@ -16,6 +16,7 @@ use crate::store::{HostFilter, Store, StoreError};
 
 mod compliance;
 mod incidents;
+mod sla;
 
 pub fn router(shared: Arc<Shared>) -> Router {
     Router::new()
@@ -29,6 +30,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/api/v1/summary", get(summary))
         .merge(compliance::routes())
         .merge(incidents::routes())
+        .merge(sla::routes())
         .fallback(|| async {
             ApiError(
                 StatusCode::NOT_FOUND,

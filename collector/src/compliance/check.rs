@@ -64,6 +64,15 @@ impl Ctx<'_> {
 const COMBINATORS: [&str; 3] = ["all", "any", "none"];
 
 impl Check {
+    /// Does this check (or one inside it) read the fact?
+    pub fn uses_fact(&self, fact: super::facts::FactId) -> bool {
+        match self {
+            Check::All(v) | Check::Any(v) | Check::None(v) => v.iter().any(|c| c.uses_fact(fact)),
+            Check::Compare(c) => c.fact == fact,
+            Check::Software(_) => false,
+        }
+    }
+
     /// Compiles `y` (found at `path`); problems go to `cx` and give `None`.
     pub fn compile(y: &Yaml, path: &str, cx: &mut Ctx<'_>) -> Option<Check> {
         let Some(m) = y.as_mapping() else {

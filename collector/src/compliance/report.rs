@@ -226,6 +226,70 @@ impl Compliance {
             .collect()
     }
 
+    /// Per department: hosts by overall standing, and hosts by patch currency — whether
+    /// their rules on the age of pending security updates
+    /// (`patch.security_update_age_days`) pass (or are waived), fail, or cannot be told.
+    pub fn department_figures(
+        &self,
+        now_ms: i64,
+    ) -> BTreeMap<String, crate::sla::report::DepartmentCompliance> {
+        let mem = self.mem.read().expect("mem");
+        let mut out: BTreeMap<String, crate::sla::report::DepartmentCompliance> = BTreeMap::new();
+        for (dept, c) in &mem.agg.by_department {
+            let f = out.entry(dept.to_string()).or_default();
+            f.as_of_ms = now_ms;
+            f.compliant += c[Status::Compliant.index()];
+            f.noncompliant += c[Status::Noncompliant.index()];
+            f.unknown += c[Status::Unknown.index()];
+        }
+        let Some(age) = super::facts::lookup("patch.security_update_age_days") else {
+            return out;
+        };
+        // Which rules of which standard look at the patch age.
+        let patch_rules: Vec<Vec<usize>> = mem
+            .set
+            .standards
+            .iter()
+            .map(|s| {
+                s.rules
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, r)| r.check.uses_fact(age))
+                    .map(|(i, _)| i)
+                    .collect()
+            })
+            .collect();
+        for h in mem.hosts.values() {
+            let mut states = h.results.iter().flat_map(|r| {
+                patch_rules[r.standard]
+                    .iter()
+                    .filter_map(|&i| r.rules.get(i).map(|m| m.state))
+            });
+            let (mut any, mut fail, mut unknown) = (false, false, false);
+            for st in states.by_ref() {
+                match st {
+                    State::Pass | State::Waived => any = true,
+                    State::Fail => (any, fail) = (true, true),
+                    State::Unknown => (any, unknown) = (true, true),
+                    State::NotApplicable => {}
+                }
+            }
+            if !any {
+                continue;
+            }
+            let f = out.entry(h.facts.ctx.department.to_string()).or_default();
+            f.as_of_ms = now_ms;
+            if fail {
+                f.patch_overdue += 1;
+            } else if unknown {
+                f.patch_unknown += 1;
+            } else {
+                f.patch_current += 1;
+            }
+        }
+        out
+    }
+
     pub fn departments(&self) -> Vec<DepartmentView> {
         let mem = self.mem.read().expect("mem");
         let mut out: BTreeMap<String, DepartmentView> = BTreeMap::new();

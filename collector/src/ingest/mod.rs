@@ -30,6 +30,8 @@ pub enum StartError {
     Incidents(Vec<String>),
     #[error("cannot load the incident state from the store: {0}")]
     Store(crate::store::StoreError),
+    #[error("the SLA file is invalid (tilsyn-collector validate --config FILE):\n  {}", .0.join("\n  "))]
+    Sla(Vec<String>),
 }
 
 /// Everything the gRPC and HTTP sides share.
@@ -41,6 +43,8 @@ pub struct Shared {
     pub clock: fn() -> i64,
     pub compliance: Arc<crate::compliance::Compliance>,
     pub incidents: Arc<crate::incidents::service::Incidents>,
+    /// The SLA evaluator, when an SLA file is configured.
+    pub sla: Option<Arc<crate::sla::service::Sla>>,
     auth_cache: RwLock<HashMap<String, AgentAuth>>,
     settings_cache: Mutex<HashMap<(String, String), AgentSettings>>,
 }
@@ -62,6 +66,19 @@ impl Shared {
         )
         .map_err(StartError::Standards)?;
         let policy = cfg.incidents.compile().map_err(StartError::Incidents)?;
+        let sla = match cfg.sla_policy().map_err(StartError::Sla)? {
+            None => None,
+            Some(p) => Some(crate::sla::service::Sla::start(
+                p,
+                policy.windows.clone(),
+                cfg.department_names(),
+                store.clone(),
+                metrics.clone(),
+                compliance.clone(),
+                clock,
+                cfg.sla.evaluate_every.0,
+            )),
+        };
         let desks = crate::incidents::service::build_desks(&cfg.incidents, &cfg.data_dir)
             .map_err(StartError::Incidents)?;
         let incidents = crate::incidents::service::Incidents::start(
@@ -83,6 +100,7 @@ impl Shared {
             clock,
             compliance,
             incidents,
+            sla,
             auth_cache: RwLock::new(HashMap::new()),
             settings_cache: Mutex::new(HashMap::new()),
         }))

@@ -18,6 +18,8 @@ pub const DEFAULT_UP_CHECKS: [&str; 1] = ["health/*"];
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SlaDoc {
+    /// The zone in which report months begin and end, e.g. `Europe/Copenhagen`.
+    pub time_zone: Option<String>,
     pub tiers: BTreeMap<String, TierDoc>,
     /// Department id → its tier; departments not listed get `default_tier`.
     #[serde(default)]
@@ -140,6 +142,8 @@ impl Service {
 /// The whole checked SLA file.
 #[derive(Debug, Clone)]
 pub struct SlaPolicy {
+    /// Report months run from midnight to midnight in this zone.
+    pub time_zone: jiff::tz::TimeZone,
     pub tiers: Vec<Tier>,
     /// department id → tier index, for every department of the collector.
     pub department_tier: BTreeMap<String, usize>,
@@ -189,6 +193,26 @@ impl SlaPolicy {
         if doc.tiers.is_empty() {
             err("tiers".into(), "define at least one tier".into());
         }
+        let time_zone = match doc.time_zone.as_deref() {
+            None => {
+                err(
+                    "time_zone".into(),
+                    "required: the zone report months are counted in, e.g. Europe/Copenhagen"
+                        .into(),
+                );
+                None
+            }
+            Some(z) => match jiff::tz::TimeZone::get(z) {
+                Ok(tz) => Some(tz),
+                Err(_) => {
+                    err(
+                        "time_zone".into(),
+                        format!("{z:?} is not a known time zone (IANA names like Europe/Oslo)"),
+                    );
+                    None
+                }
+            },
+        };
         let mut tiers = Vec::new();
         let mut tier_index = HashMap::new();
         for (id, t) in &doc.tiers {
@@ -289,7 +313,7 @@ impl SlaPolicy {
 
         let tier_ref = |p: String, t: &str, err: &mut dyn FnMut(String, String)| {
             let found = tier_index.get(t).copied();
-            if found.is_none() && doc.tiers.get(t).is_none() {
+            if found.is_none() && !doc.tiers.contains_key(t) {
                 err(
                     p,
                     format!(
@@ -457,14 +481,14 @@ impl SlaPolicy {
                 availability: s.availability,
             });
         }
-        if errs.is_empty() {
-            Ok(SlaPolicy {
+        match time_zone {
+            Some(time_zone) if errs.is_empty() => Ok(SlaPolicy {
+                time_zone,
                 tiers,
                 department_tier,
                 services,
-            })
-        } else {
-            Err(errs)
+            }),
+            _ => Err(errs),
         }
     }
 }
@@ -503,6 +527,7 @@ mod tests {
     }
 
     const GOOD: &str = r#"
+time_zone: Europe/Copenhagen
 tiers:
   basic:
     service_hours: {time_zone: Europe/Copenhagen, weekdays: ["08:00-16:00"]}

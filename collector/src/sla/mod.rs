@@ -9,10 +9,14 @@
 //! - [`attainment`]: an incident's response and resolution outcome against its target
 //!   (pure).
 //! - [`report`]: one period's figures per department — what the report, the API and the
-//!   metrics all show.
+//!   metrics all show; [`render`] turns it into Markdown, CSV or HTML.
+//! - [`service`]: the evaluator thread (metrics, monthly compliance snapshots) and the
+//!   report from the store.
 
 pub mod attainment;
 pub mod availability;
 pub mod calendar;
 pub mod config;
+pub mod render;
 pub mod report;
+pub mod service;

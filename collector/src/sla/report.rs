@@ -188,6 +188,9 @@ pub struct ServiceAvailability {
     /// The service's state at the end of what was measured: `up`, `down`, `planned`,
     /// `no_hosts`.
     pub state: String,
+    /// Hosts unhealthy / in maintenance at the end of what was measured.
+    pub hosts_unhealthy: usize,
+    pub hosts_in_maintenance: usize,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -323,6 +326,8 @@ pub fn build_with(
         observed_from: i64,
         tl: Timeline,
         state: &'static str,
+        unhealthy: usize,
+        in_maintenance: usize,
     }
     let mut trouble_cache: HashMap<(usize, usize), HostTrouble> = HashMap::new();
     let mut checksets: Vec<&Vec<String>> = Vec::new();
@@ -387,6 +392,12 @@ pub fn build_with(
         };
         let last = until - 1;
         let inside = |v: &Spans| v.last().is_some_and(|&(a, b)| a <= last && last < b);
+        let covers = |v: &Spans| {
+            let i = v.partition_point(|&(a, _)| a <= last);
+            i > 0 && last < v[i - 1].1
+        };
+        let unhealthy = troubles.iter().filter(|t| covers(&t.bad)).count();
+        let in_maintenance = troubles.iter().filter(|t| covers(&t.planned)).count();
         let state = if hosts.is_empty() {
             "no_hosts"
         } else if inside(&tl.down) {
@@ -401,6 +412,8 @@ pub fn build_with(
             observed_from,
             tl,
             state,
+            unhealthy,
+            in_maintenance,
         }));
     }
 
@@ -410,9 +423,9 @@ pub fn build_with(
         .enumerate()
         .map(|(i, (id, _))| (id.as_str(), i))
         .collect();
-    let zero = || -> Vec<[u32; 3]> { vec![[0; 3]; 5] };
-    let mut counts: Vec<(Vec<[u32; 3]>, Vec<[u32; 3]>)> =
-        wanted.iter().map(|_| (zero(), zero())).collect();
+    // Per department, per priority: [met, breached, pending] for response, resolution.
+    type Counts = [[u32; 3]; 5];
+    let mut counts: Vec<(Counts, Counts)> = wanted.iter().map(|_| Default::default()).collect();
     let mut breaches: Vec<Vec<Breach>> = wanted.iter().map(|_| Vec::new()).collect();
     for inc in inp.incidents.iter().filter(|i| i.raised) {
         let Some(&di) = dept_idx.get(inc.department.as_str()) else {
@@ -543,9 +556,11 @@ pub fn build_with(
                 met: availability.map(|a| a >= target),
                 outages,
                 state: svc.state.to_string(),
+                hosts_unhealthy: svc.unhealthy,
+                hosts_in_maintenance: svc.in_maintenance,
             });
         }
-        let rows = |c: &Vec<[u32; 3]>, targets: &[Option<i64>; 5]| -> Vec<PriorityAttainment> {
+        let rows = |c: &Counts, targets: &[Option<i64>; 5]| -> Vec<PriorityAttainment> {
             (0..5)
                 .filter_map(|i| {
                     let target_ms = targets[i]?;
@@ -613,6 +628,7 @@ mod tests {
     fn policy() -> SlaPolicy {
         let doc: SlaDoc = serde_yaml::from_str(
             r#"
+time_zone: Europe/Copenhagen
 tiers:
   basic:
     service_hours: {time_zone: Europe/Copenhagen, weekdays: ["08:00-16:00"]}

@@ -1,0 +1,78 @@
+//! `GET /api/v1/sla`: the SLA report of a month (`?month=2026-11`, default the current
+//! one) or of the last 30 days (`?period=30d`), for every department or one
+//! (`?department=`) — the same figures as `tilsyn-collector report sla` and the
+//! `tilsyn_sla_*` metrics.
+
+use std::sync::Arc;
+
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Deserialize;
+
+use super::ApiError;
+use crate::ingest::Shared;
+use crate::sla::report::Period;
+
+pub fn routes() -> Router<Arc<Shared>> {
+    Router::new().route("/api/v1/sla", get(sla))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SlaQuery {
+    month: Option<String>,
+    period: Option<String>,
+    department: Option<String>,
+}
+
+async fn sla(
+    State(s): State<Arc<Shared>>,
+    q: Result<Query<SlaQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let bad = |m: String| ApiError(StatusCode::BAD_REQUEST, m);
+    let Query(q) = q.map_err(|e| bad(format!("{e}; parameters: month, period, department")))?;
+    let Some(sla) = s.sla.clone() else {
+        return Err(ApiError(
+            StatusCode::NOT_FOUND,
+            "no SLA configured: set sla.file in the collector config (see configs/sla.md)".into(),
+        ));
+    };
+    let now = sla.now_ms();
+    let tz = sla.policy().time_zone.clone();
+    let period = match (q.month.as_deref(), q.period.as_deref()) {
+        (Some(_), Some(_)) => return Err(bad("give month or period, not both".into())),
+        (None, Some("30d")) => Period::rolling_30d(now),
+        (None, Some(p)) => {
+            return Err(bad(format!(
+                "unknown period {p:?}: use 30d, or month=YYYY-MM"
+            )))
+        }
+        (Some(m), None) => Period::month(m, &tz).map_err(bad)?,
+        (None, None) => Period::month_of(now, &tz),
+    };
+    if let Some(d) = &q.department {
+        if !sla.policy().department_tier.contains_key(d) {
+            return Err(bad(format!("unknown department {d:?}")));
+        }
+    }
+    let report = tokio::task::spawn_blocking(move || {
+        crate::sla::service::report(
+            &**sla.store(),
+            &sla.sources(),
+            &period,
+            q.department.as_deref(),
+            now,
+        )
+    })
+    .await
+    .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+    .map_err(|e| {
+        ApiError(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("store unavailable: {e}"),
+        )
+    })?;
+    Ok(Json(serde_json::to_value(report).unwrap_or_default()))
+}
