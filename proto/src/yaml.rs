@@ -178,6 +178,17 @@ fn first_col(line: &str) -> Option<usize> {
     }
 }
 
+/// `(path, message)` problems of `file` (whose text is `text`) as `file:line: path:
+/// message` lines, for documents checked after parsing.
+pub fn with_lines(file: &Path, text: &str, errs: Vec<(String, String)>) -> Vec<String> {
+    errs.into_iter()
+        .map(|(path, msg)| match locate(text, &path) {
+            Some(line) => format!("{}:{line}: {path}: {msg}", file.display()),
+            None => format!("{}: {path}: {msg}", file.display()),
+        })
+        .collect()
+}
+
 /// Finds the 1-based line of a dotted path (`a.b[2].c`) in block-style YAML. Returns the
 /// deepest line it could reach, or `None` when not even the first key is found.
 pub fn locate(text: &str, path: &str) -> Option<usize> {

@@ -485,16 +485,7 @@ impl IncidentsConfig {
 pub fn load_windows(p: &Path) -> Result<Windows, Vec<String>> {
     let (doc, text): (WindowsDoc, String) =
         tilsyn_proto::yaml::load(p).map_err(|e| vec![e.to_string()])?;
-    Windows::compile(doc).map_err(|errs| {
-        errs.into_iter()
-            .map(
-                |(path, msg)| match tilsyn_proto::yaml::locate(&text, &path) {
-                    Some(line) => format!("{}:{line}: {path}: {msg}", p.display()),
-                    None => format!("{}: {path}: {msg}", p.display()),
-                },
-            )
-            .collect()
-    })
+    Windows::compile(doc).map_err(|errs| tilsyn_proto::yaml::with_lines(p, &text, errs))
 }
 
 #[cfg(test)]

@@ -168,16 +168,8 @@ impl SlaPolicy {
     pub fn load(p: &Path, departments: &[(String, String)]) -> Result<SlaPolicy, Vec<String>> {
         let (doc, text): (SlaDoc, String) =
             tilsyn_proto::yaml::load(p).map_err(|e| vec![e.to_string()])?;
-        Self::compile(&doc, departments).map_err(|errs| {
-            errs.into_iter()
-                .map(
-                    |(path, msg)| match tilsyn_proto::yaml::locate(&text, &path) {
-                        Some(line) => format!("{}:{line}: {path}: {msg}", p.display()),
-                        None => format!("{}: {path}: {msg}", p.display()),
-                    },
-                )
-                .collect()
-        })
+        Self::compile(&doc, departments)
+            .map_err(|errs| tilsyn_proto::yaml::with_lines(p, &text, errs))
     }
 
     /// Checks the document; every problem as (path, message).
