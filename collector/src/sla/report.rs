@@ -9,7 +9,7 @@ use jiff::tz::TimeZone;
 use serde::{Deserialize, Serialize};
 
 use super::attainment::{outcome, Outcome};
-use super::availability::{timeline, Figures, HostTrouble, Spans, Timeline};
+use super::availability::{subtract, timeline, Figures, HostTrouble, Spans, Timeline};
 use super::calendar::{merge, Clock};
 use super::config::{SlaPolicy, PRIORITIES};
 use crate::incidents::desks::TicketRef;
@@ -49,6 +49,8 @@ pub struct SlaIncident {
     pub ticket: Option<TicketRef>,
     /// Raised to the desk (not only recorded inside maintenance): counts for attainment.
     pub raised: bool,
+    /// Stretches it was resolved before being reopened (sorted): not down, no clock.
+    pub gaps: Vec<(i64, i64)>,
 }
 
 /// A department's compliance and patch figures at one moment.
@@ -370,9 +372,12 @@ pub fn build_with(
                     .map(|&i| &inp.incidents[i])
                     .filter(|inc| s.counts_check(&inc.check))
                     .filter(|inc| inc.resolved_at_ms.is_none_or(|r| r > from))
-                    .map(|inc| {
+                    .flat_map(|inc| {
                         let end = inc.resolved_at_ms.unwrap_or(until).min(until);
-                        ((inc.opened_at_ms.max(from), end), cover(host, &inc.check))
+                        let c = cover(host, &inc.check);
+                        subtract(&[(inc.opened_at_ms.max(from), end)], &inc.gaps)
+                            .into_iter()
+                            .map(move |span| (span, c.clone()))
                     })
                     .collect();
                 HostTrouble::new(&failing)
@@ -440,10 +445,15 @@ pub fn build_with(
         let ti = p.department_tier[&inc.department];
         let tier = &p.tiers[ti];
         let clock = &clocks[ti];
-        let excluded = match host_idx.get(inc.agent_id.as_str()) {
+        // Maintenance and the stretches it was resolved before a reopen stop its clocks.
+        let mut excluded = match host_idx.get(inc.agent_id.as_str()) {
             Some(&h) => cover(&inp.hosts[h], &inc.check),
             None => Vec::new(),
         };
+        if !inc.gaps.is_empty() {
+            excluded.extend_from_slice(&inc.gaps);
+            excluded = merge(excluded);
+        }
         let answered = match (inc.first_response_at_ms, inc.resolved_at_ms) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -680,6 +690,7 @@ services:
             first_response_at_ms: None,
             ticket: None,
             raised: true,
+            gaps: vec![],
         }
     }
 
@@ -750,6 +761,39 @@ services:
         let r2 = &r.departments[0].response[0];
         assert_eq!((r2.met, r2.breached, r2.pending), (0, 0, 1));
         assert_eq!(r2.attainment, None, "no outcome: no data, not 100 %");
+    }
+
+    #[test]
+    fn a_reopened_incident_is_not_down_while_it_was_resolved() {
+        let p = policy();
+        let hosts = vec![host("a")];
+        // Offline 08:00Z-09:00Z, resolved, recurred at 10:00Z (reopened), resolved 10:30Z.
+        let mut i = inc(1, "a", "2026-11-02T08:00:00Z", Some("2026-11-02T10:30:00Z"));
+        i.department = "social".into();
+        i.gaps = vec![(at("2026-11-02T09:00Z"), at("2026-11-02T10:00Z"))];
+        let incidents = vec![i];
+        let (windows, compliance) = (Windows::default(), BTreeMap::new());
+        let inp = Inputs {
+            policy: &p,
+            departments: &depts(),
+            hosts: &hosts,
+            incidents: &incidents,
+            windows: &windows,
+            compliance: &compliance,
+            now_ms: at("2026-11-03T00:00Z"),
+        };
+        let tz = TimeZone::get("Europe/Copenhagen").unwrap();
+        let r = build(
+            &inp,
+            &Period::month("2026-11", &tz).unwrap(),
+            Some("social"),
+        );
+        let d = &r.departments[0];
+        assert_eq!(d.services[0].down_ms, 3 * H / 2, "1 h + 30 min, not 2.5 h");
+        assert_eq!(d.services[0].outages.len(), 2);
+        // Resolution (critical: 4 h around the clock) counts 1.5 h, not 2.5 h.
+        let res = &d.resolution[0];
+        assert_eq!((res.met, res.breached), (1, 0));
     }
 
     #[test]

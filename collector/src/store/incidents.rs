@@ -287,6 +287,18 @@ impl SqliteStore {
             .map_err(db)?;
         }
         for i in &w.incidents {
+            // A resolved incident that is open again was reopened: keep the time it was
+            // resolved in between, so the SLA does not count it as down.
+            if i.resolved_at_ms.is_none() {
+                tx.prepare_cached(
+                    "INSERT INTO incident_gaps (incident_id, from_ms, to_ms) \
+                     SELECT id, resolved_at_ms, ?2 FROM incidents \
+                     WHERE id = ?1 AND resolved_at_ms IS NOT NULL AND resolved_at_ms < ?2",
+                )
+                .map_err(db)?
+                .execute(params![i.id, i.updated_at_ms])
+                .map_err(db)?;
+            }
             // Desk-side columns belong to the outbox and the read-back: never overwritten here.
             tx.prepare_cached(&format!(
                 "INSERT INTO incidents ({INCIDENT_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, \

@@ -1,5 +1,6 @@
-//! SQLite side of SLA reporting: hosts and incidents as the SLA sees them, and the
-//! departments' compliance figures kept per month.
+//! SQLite side of SLA reporting: hosts and incidents as the SLA sees them (with the
+//! stretches a reopened incident was resolved in between, `incident_gaps`, written when
+//! incidents are saved), and the departments' compliance figures kept per month.
 
 use rusqlite::params;
 
@@ -8,6 +9,12 @@ use super::Result;
 use crate::sla::report::{SlaHost, SlaIncident};
 
 pub(super) const SCHEMA_V4: &str = "
+CREATE TABLE IF NOT EXISTS incident_gaps (
+    incident_id BIGINT NOT NULL,
+    from_ms BIGINT NOT NULL,
+    to_ms BIGINT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS incident_gaps_by_incident ON incident_gaps (incident_id);
 CREATE TABLE IF NOT EXISTS sla_snapshots (
     month TEXT NOT NULL,
     department TEXT NOT NULL,
@@ -48,6 +55,23 @@ impl SqliteStore {
         f: &mut dyn FnMut(SlaIncident),
     ) -> Result<()> {
         self.read(|c| {
+            let mut gaps: std::collections::HashMap<i64, Vec<(i64, i64)>> = Default::default();
+            {
+                let mut st = c
+                    .prepare_cached(
+                        "SELECT g.incident_id, g.from_ms, g.to_ms FROM incident_gaps g \
+                         JOIN incidents i ON i.id = g.incident_id \
+                         WHERE i.opened_at_ms < ?2 AND (i.resolved_at_ms IS NULL OR i.resolved_at_ms >= ?1) \
+                         ORDER BY g.incident_id, g.from_ms",
+                    )
+                    .map_err(db)?;
+                let mut rows = st.query(params![from_ms, to_ms]).map_err(db)?;
+                while let Some(r) = rows.next().map_err(db)? {
+                    gaps.entry(r.get(0).map_err(db)?)
+                        .or_default()
+                        .push((r.get(1).map_err(db)?, r.get(2).map_err(db)?));
+                }
+            }
             // An incident attached to a problem has no ticket of its own: people answer
             // the problem's, so its first response and ticket stand in.
             let mut st = c
@@ -67,8 +91,10 @@ impl SqliteStore {
                 let ticket = ticket.and_then(|t| serde_json::from_str(&t).ok());
                 let suppressed: Option<String> = r.get(10).map_err(db)?;
                 let problem: Option<i64> = r.get(11).map_err(db)?;
+                let id: i64 = r.get(0).map_err(db)?;
                 f(SlaIncident {
-                    id: r.get(0).map_err(db)?,
+                    gaps: gaps.remove(&id).unwrap_or_default(),
+                    id,
                     agent_id: r.get(1).map_err(db)?,
                     hostname: r.get(2).map_err(db)?,
                     department: r.get(3).map_err(db)?,
@@ -120,5 +146,66 @@ impl SqliteStore {
                 .map_err(db)?;
             rows.collect::<std::result::Result<Vec<_>, _>>().map_err(db)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::Store;
+    use super::*;
+    use crate::incidents::records::{IncidentRow, IncidentWrite};
+
+    fn row(state: &str, resolved: Option<i64>, updated: i64) -> IncidentRow {
+        IncidentRow {
+            id: 7,
+            key: "k".into(),
+            agent_id: "a".into(),
+            hostname: "a".into(),
+            department: "d".into(),
+            class: "server".into(),
+            check: "offline".into(),
+            severity: "high".into(),
+            impact: "medium".into(),
+            priority: "P3".into(),
+            title: "t".into(),
+            detail: "d".into(),
+            state: state.into(),
+            flapping: false,
+            reopened: 0,
+            opened_at_ms: 1_000,
+            resolved_at_ms: resolved,
+            suppressed_by: None,
+            problem_id: None,
+            desk: "file".into(),
+            desk_side: Default::default(),
+            updated_at_ms: updated,
+        }
+    }
+
+    #[test]
+    fn a_reopen_keeps_the_stretch_it_was_resolved() {
+        let dir = tempfile::tempdir().unwrap();
+        let st = SqliteStore::open(&dir.path().join("t.db")).unwrap();
+        let save = |r: IncidentRow| {
+            st.save_incidents(
+                &IncidentWrite {
+                    incidents: vec![r],
+                    ..Default::default()
+                },
+                0,
+            )
+            .unwrap();
+        };
+        save(row("open", None, 1_000));
+        save(row("open", None, 1_500)); // an update while open: no gap
+        save(row("resolved", Some(2_000), 2_000));
+        save(row("open", None, 3_000)); // reopened
+        save(row("resolved", Some(4_000), 4_000));
+        let mut seen = Vec::new();
+        st.sla_incidents(0, 10_000, &mut |i| seen.push(i)).unwrap();
+        assert_eq!(seen.len(), 1);
+        assert_eq!(seen[0].gaps, vec![(2_000, 3_000)]);
+        assert_eq!(seen[0].resolved_at_ms, Some(4_000));
+        assert!(seen[0].raised);
     }
 }
