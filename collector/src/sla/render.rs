@@ -830,7 +830,7 @@ pub fn csv(r: &SlaReport, tz: &TimeZone) -> String {
                     secs(s.down_ms),
                     secs(s.planned_ms),
                     s.outages.len(),
-                    s.state,
+                    s.state.as_str(),
                     s.hosts_unhealthy,
                     s.hosts_in_maintenance
                 ),
@@ -1408,7 +1408,7 @@ pub fn html(r: &SlaReport, tz: &TimeZone) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::super::report::{DepartmentCompliance, Period};
+    use super::super::report::{DepartmentCompliance, Period, ServiceState};
     use super::*;
 
     const H: i64 = 3_600_000;
@@ -1467,7 +1467,7 @@ mod tests {
                             incidents: vec![],
                         },
                     ],
-                    state: "down".into(),
+                    state: ServiceState::Down,
                     hosts_unhealthy: 2,
                     hosts_in_maintenance: 0,
                 },
@@ -1482,7 +1482,7 @@ mod tests {
                     availability: None,
                     met: None,
                     outages: vec![],
-                    state: "no_hosts".into(),
+                    state: ServiceState::NoHosts,
                     hosts_unhealthy: 0,
                     hosts_in_maintenance: 0,
                 },
@@ -1537,7 +1537,7 @@ mod tests {
                 availability: Some(0.9999),
                 met: Some(true),
                 outages: vec![],
-                state: "up".into(),
+                state: ServiceState::Up,
                 hosts_unhealthy: 0,
                 hosts_in_maintenance: 0,
             }],

@@ -31,6 +31,17 @@ pub struct SlaHost {
     pub enrolled_at_ms: i64,
 }
 
+impl SlaHost {
+    pub fn host_ref(&self) -> HostRef<'_> {
+        HostRef {
+            hostname: &self.hostname,
+            department: &self.department,
+            class: &self.class,
+            labels: &self.labels,
+        }
+    }
+}
+
 /// An incident as the SLA sees it.
 #[derive(Debug, Clone, Default)]
 pub struct SlaIncident {
@@ -187,12 +198,32 @@ pub struct ServiceAvailability {
     pub availability: Option<f64>,
     pub met: Option<bool>,
     pub outages: Vec<Outage>,
-    /// The service's state at the end of what was measured: `up`, `down`, `planned`,
-    /// `no_hosts`.
-    pub state: String,
+    /// The service's state at the end of what was measured.
+    pub state: ServiceState,
     /// Hosts unhealthy / in maintenance at the end of what was measured.
     pub hosts_unhealthy: usize,
     pub hosts_in_maintenance: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ServiceState {
+    Up,
+    Down,
+    /// Down only because of planned maintenance: the time does not count.
+    Planned,
+    NoHosts,
+}
+
+impl ServiceState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ServiceState::Up => "up",
+            ServiceState::Down => "down",
+            ServiceState::Planned => "planned",
+            ServiceState::NoHosts => "no_hosts",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -255,6 +286,12 @@ pub struct Judged {
     pub outcome: Outcome,
 }
 
+/// Is `t` inside one of the sorted, disjoint `spans`?
+fn contains(spans: &[(i64, i64)], t: i64) -> bool {
+    let i = spans.partition_point(|&(a, _)| a <= t);
+    i > 0 && t < spans[i - 1].1
+}
+
 /// Builds the report for `period` (optionally one department).
 pub fn build(inp: &Inputs, period: &Period, department: Option<&str>) -> SlaReport {
     build_with(inp, period, department, &mut |_| {})
@@ -300,12 +337,7 @@ pub fn build_with(
         .map(|w| merge(w.occurrences(earliest, until)))
         .collect();
     let cover = |h: &SlaHost, check: &str| -> Spans {
-        let r = HostRef {
-            hostname: &h.hostname,
-            department: &h.department,
-            class: &h.class,
-            labels: &h.labels,
-        };
+        let r = h.host_ref();
         let mut v = Vec::new();
         for (w, o) in inp.windows.windows().iter().zip(&occ) {
             if w.scope.matches(&r, check) {
@@ -327,7 +359,7 @@ pub fn build_with(
         hosts: Vec<usize>,
         observed_from: i64,
         tl: Timeline,
-        state: &'static str,
+        state: ServiceState,
         unhealthy: usize,
         in_maintenance: usize,
     }
@@ -354,14 +386,7 @@ pub fn build_with(
             .hosts
             .iter()
             .enumerate()
-            .filter(|(_, h)| {
-                s.has_host(&HostRef {
-                    hostname: &h.hostname,
-                    department: &h.department,
-                    class: &h.class,
-                    labels: &h.labels,
-                })
-            })
+            .filter(|(_, h)| s.has_host(&h.host_ref()))
             .map(|(i, _)| i)
             .collect();
         for &h in &hosts {
@@ -395,22 +420,21 @@ pub fn build_with(
         } else {
             Timeline::default()
         };
+        // Everything as it stands at the end of what was measured.
         let last = until - 1;
-        let inside = |v: &Spans| v.last().is_some_and(|&(a, b)| a <= last && last < b);
-        let covers = |v: &Spans| {
-            let i = v.partition_point(|&(a, _)| a <= last);
-            i > 0 && last < v[i - 1].1
-        };
-        let unhealthy = troubles.iter().filter(|t| covers(&t.bad)).count();
-        let in_maintenance = troubles.iter().filter(|t| covers(&t.planned)).count();
+        let unhealthy = troubles.iter().filter(|t| contains(&t.bad, last)).count();
+        let in_maintenance = troubles
+            .iter()
+            .filter(|t| contains(&t.planned, last))
+            .count();
         let state = if hosts.is_empty() {
-            "no_hosts"
-        } else if inside(&tl.down) {
-            "down"
-        } else if inside(&tl.planned) {
-            "planned"
+            ServiceState::NoHosts
+        } else if contains(&tl.down, last) {
+            ServiceState::Down
+        } else if contains(&tl.planned, last) {
+            ServiceState::Planned
         } else {
-            "up"
+            ServiceState::Up
         };
         svcs.push(Some(Svc {
             hosts,
@@ -535,7 +559,7 @@ pub fn build_with(
                     (down_ms > 0).then(|| Outage {
                         start_ms: a,
                         end_ms: b,
-                        ongoing: b >= until && svc.state == "down",
+                        ongoing: b >= until && svc.state == ServiceState::Down,
                         down_ms,
                         incidents: svc
                             .hosts
@@ -565,7 +589,7 @@ pub fn build_with(
                 availability,
                 met: availability.map(|a| a >= target),
                 outages,
-                state: svc.state.to_string(),
+                state: svc.state,
                 hosts_unhealthy: svc.unhealthy,
                 hosts_in_maintenance: svc.in_maintenance,
             });

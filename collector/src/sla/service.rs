@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 use super::attainment::Outcome;
 use super::config::{SlaPolicy, PRIORITIES};
 use super::report::{
-    build_with, DepartmentCompliance, Inputs, Judged, Period, SlaHost, SlaIncident, SlaReport,
+    build_with, DepartmentCompliance, Inputs, Judged, Period, ServiceState, SlaHost, SlaIncident,
+    SlaReport,
 };
 use crate::incidents::maintenance::Windows;
 use crate::metrics::Metrics;
@@ -240,7 +241,7 @@ impl Sla {
             &m.department_info,
             &m.service_up,
             &m.service_in_maintenance,
-            &m.service_in_service_hours,
+            &m.service_clock_running,
             &m.service_hosts,
         ] {
             g.reset();
@@ -279,22 +280,24 @@ impl Sla {
             m.department_info
                 .with_label_values(&[&d.id, &d.tier])
                 .set(1);
-            let tier = self.policy.tier_of(&d.id);
+            let running = self
+                .policy
+                .tier_of(&d.id)
+                .is_some_and(|t| t.calendar.in_service(now));
             for s in &d.services {
                 let sd = [s.service.as_str(), d.id.as_str()];
                 m.availability_target.with_label_values(&sd).set(s.target);
-                let running = tier.is_some_and(|t| t.calendar.service_ms(now, now + 1) > 0);
-                m.service_in_service_hours
+                m.service_clock_running
                     .with_label_values(&sd)
                     .set(running as i64);
-                if services_done.insert(s.service.clone()) && s.state != "no_hosts" {
+                if services_done.insert(s.service.clone()) && s.state != ServiceState::NoHosts {
                     let id = [s.service.as_str()];
                     m.service_up
                         .with_label_values(&id)
-                        .set((s.state == "up") as i64);
+                        .set((s.state == ServiceState::Up) as i64);
                     m.service_in_maintenance
                         .with_label_values(&id)
-                        .set((s.state == "planned") as i64);
+                        .set((s.state == ServiceState::Planned) as i64);
                     let healthy = s.hosts - s.hosts_unhealthy - s.hosts_in_maintenance;
                     for (state, n) in [
                         ("healthy", healthy),
