@@ -155,16 +155,16 @@ fn main() {
         t.elapsed().as_secs_f64()
     );
 
-    let src = service::Sources {
-        policy: &policy,
-        windows: &windows,
-        departments: &departments,
+    let cat = service::Catalogue {
+        policy,
+        windows,
+        departments,
     };
     let now = nov.to_ms + 86_400_000;
     for run in 0..3 {
         let rss0 = rss();
         let t = Instant::now();
-        let r = service::report(&store, &src, &nov, None, now).unwrap();
+        let r = service::report(&store, &cat, &nov, None, now).unwrap();
         let built = t.elapsed();
         let t2 = Instant::now();
         let html = render::html(&r, &tz);

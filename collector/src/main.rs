@@ -308,36 +308,29 @@ fn sla_report(
         f => return fail(format!("unknown format {f:?}: use html, markdown or csv")),
     };
     if let Some(d) = department {
-        if !policy.department_tier.contains_key(d) {
-            let known: Vec<_> = policy.department_tier.keys().cloned().collect();
-            return fail(format!(
-                "unknown department {d:?}; departments: {}",
-                known.join(", ")
-            ));
+        if let Err(e) = policy.check_department(d) {
+            return fail(e);
         }
     }
     let now = tilsyn_collector::server::now_ms();
-    let period = match month {
-        Some(m) => match Period::month(m, &policy.time_zone) {
-            Ok(p) => p,
-            Err(e) => return fail(e),
-        },
-        None => Period::month_of(now, &policy.time_zone),
+    let period = match Period::chosen(month, None, &policy.time_zone, now) {
+        Ok(p) => p,
+        Err(e) => return fail(e),
     };
     let windows = match cfg.incidents.compile() {
         Ok(p) => p.windows,
         Err(es) => return fail(es.join("\n  ")),
     };
-    let departments = cfg.department_names();
-    let src = service::Sources {
-        policy: &policy,
-        windows: &windows,
-        departments: &departments,
+    let tz = policy.time_zone.clone();
+    let cat = service::Catalogue {
+        policy,
+        windows,
+        departments: cfg.department_names(),
     };
     let mut text = None;
     let code = offline_store(cfg, |st| {
-        let r = service::report(st, &src, &period, department, now)?;
-        text = Some(render(&r, &policy.time_zone));
+        let r = service::report(st, &cat, &period, department, now)?;
+        text = Some(render(&r, &tz));
         Ok(())
     });
     let Some(text) = text else { return code };

@@ -49,8 +49,15 @@ pub async fn run(
     let metrics = Arc::new(Metrics::with_sla_buckets(crate::sla::service::buckets(
         sla_policy.as_ref(),
     )));
-    let shared = Shared::new(cfg.clone(), store.clone(), metrics.clone(), now_ms)
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    // Read once: the histograms' buckets come from it, and the evaluator runs it.
+    let shared = Shared::new(
+        cfg.clone(),
+        store.clone(),
+        metrics.clone(),
+        sla_policy,
+        now_ms,
+    )
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
 
     let tls = match cfg.grpc.tls.mode {
         TlsMode::Auto => Some(tls::auto(

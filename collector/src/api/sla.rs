@@ -40,27 +40,21 @@ async fn sla(
         ));
     };
     let now = sla.now_ms();
-    let tz = sla.policy().time_zone.clone();
-    let period = match (q.month.as_deref(), q.period.as_deref()) {
-        (Some(_), Some(_)) => return Err(bad("give month or period, not both".into())),
-        (None, Some("30d")) => Period::rolling_30d(now),
-        (None, Some(p)) => {
-            return Err(bad(format!(
-                "unknown period {p:?}: use 30d, or month=YYYY-MM"
-            )))
-        }
-        (Some(m), None) => Period::month(m, &tz).map_err(bad)?,
-        (None, None) => Period::month_of(now, &tz),
-    };
+    let policy = sla.policy();
+    let period = Period::chosen(
+        q.month.as_deref(),
+        q.period.as_deref(),
+        &policy.time_zone,
+        now,
+    )
+    .map_err(bad)?;
     if let Some(d) = &q.department {
-        if !sla.policy().department_tier.contains_key(d) {
-            return Err(bad(format!("unknown department {d:?}")));
-        }
+        policy.check_department(d).map_err(bad)?;
     }
     let report = tokio::task::spawn_blocking(move || {
         crate::sla::service::report(
             &**sla.store(),
-            &sla.sources(),
+            sla.catalogue(),
             &period,
             q.department.as_deref(),
             now,

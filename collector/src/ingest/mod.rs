@@ -30,8 +30,6 @@ pub enum StartError {
     Incidents(Vec<String>),
     #[error("cannot load the incident state from the store: {0}")]
     Store(crate::store::StoreError),
-    #[error("the SLA file is invalid (tilsyn-collector validate --config FILE):\n  {}", .0.join("\n  "))]
-    Sla(Vec<String>),
 }
 
 /// Everything the gRPC and HTTP sides share.
@@ -50,12 +48,14 @@ pub struct Shared {
 }
 
 impl Shared {
-    /// Starts the writer, the compliance engine and the incident engine; fails when the
-    /// standards, the desks or the maintenance windows have errors.
+    /// Starts the writer, the compliance engine, the incident engine and (given the checked
+    /// SLA file) the SLA evaluator; fails when the standards, the desks or the maintenance
+    /// windows have errors.
     pub fn new(
         cfg: CollectorConfig,
         store: Arc<dyn Store>,
         metrics: Arc<Metrics>,
+        sla: Option<crate::sla::config::SlaPolicy>,
         clock: fn() -> i64,
     ) -> Result<Arc<Self>, StartError> {
         let compliance = crate::compliance::Compliance::start(
@@ -66,19 +66,20 @@ impl Shared {
         )
         .map_err(StartError::Standards)?;
         let policy = cfg.incidents.compile().map_err(StartError::Incidents)?;
-        let sla = match cfg.sla_policy().map_err(StartError::Sla)? {
-            None => None,
-            Some(p) => Some(crate::sla::service::Sla::start(
-                p,
-                policy.windows.clone(),
-                cfg.department_names(),
+        let sla = sla.map(|sla_policy| {
+            crate::sla::service::Sla::start(
+                crate::sla::service::Catalogue {
+                    policy: sla_policy,
+                    windows: policy.windows.clone(),
+                    departments: cfg.department_names(),
+                },
                 store.clone(),
                 metrics.clone(),
                 compliance.clone(),
                 clock,
                 cfg.sla.evaluate_every.0,
-            )),
-        };
+            )
+        });
         let desks = crate::incidents::service::build_desks(&cfg.incidents, &cfg.data_dir)
             .map_err(StartError::Incidents)?;
         let incidents = crate::incidents::service::Incidents::start(

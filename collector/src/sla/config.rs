@@ -157,6 +157,18 @@ impl SlaPolicy {
             .map(|&i| &self.tiers[i])
     }
 
+    /// A department id a user asked for, or an error listing the known ones.
+    pub fn check_department(&self, id: &str) -> Result<(), String> {
+        if self.department_tier.contains_key(id) {
+            return Ok(());
+        }
+        let known: Vec<&str> = self.department_tier.keys().map(String::as_str).collect();
+        Err(format!(
+            "unknown department {id:?}; departments: {}",
+            known.join(", ")
+        ))
+    }
+
     /// The availability target of a service for a department.
     pub fn availability_target(&self, s: &Service, department: &str) -> Option<f64> {
         s.availability

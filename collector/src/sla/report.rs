@@ -149,6 +149,25 @@ impl Period {
         Period::month(&label, tz).expect("a valid month")
     }
 
+    /// What a caller asked for: `month` (YYYY-MM), `period` (`30d`), or neither (the
+    /// current month).
+    pub fn chosen(
+        month: Option<&str>,
+        period: Option<&str>,
+        tz: &TimeZone,
+        now_ms: i64,
+    ) -> Result<Period, String> {
+        match (month, period) {
+            (Some(_), Some(_)) => Err("give a month or a period, not both".into()),
+            (None, Some("30d")) => Ok(Period::rolling_30d(now_ms)),
+            (None, Some(p)) => Err(format!(
+                "unknown period {p:?}: use 30d, or a month (YYYY-MM)"
+            )),
+            (Some(m), None) => Period::month(m, tz),
+            (None, None) => Ok(Period::month_of(now_ms, tz)),
+        }
+    }
+
     /// The 30 days before `now_ms`.
     pub fn rolling_30d(now_ms: i64) -> Period {
         Period {

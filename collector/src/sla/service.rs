@@ -16,11 +16,12 @@ use crate::incidents::maintenance::Windows;
 use crate::metrics::Metrics;
 use crate::store::{Store, StoreError};
 
-/// What a report is made from, besides the policy.
-pub struct Sources<'a> {
-    pub policy: &'a SlaPolicy,
-    pub windows: &'a Windows,
-    pub departments: &'a [(String, String)],
+/// What a report is made from besides the store: the checked SLA file, the maintenance
+/// windows and the collector's departments (id, name).
+pub struct Catalogue {
+    pub policy: SlaPolicy,
+    pub windows: Windows,
+    pub departments: Vec<(String, String)>,
 }
 
 /// The report for `period` from the store: hosts, the incidents open during the period,
@@ -28,24 +29,24 @@ pub struct Sources<'a> {
 /// saves them as it runs; a past month shows the last figures taken in it).
 pub fn report(
     store: &dyn Store,
-    src: &Sources,
+    cat: &Catalogue,
     period: &Period,
     department: Option<&str>,
     now_ms: i64,
 ) -> Result<SlaReport, StoreError> {
     // A month shows its own figures; the rolling 30 days the current month's.
-    let month = match Period::month(&period.label, &src.policy.time_zone) {
+    let month = match Period::month(&period.label, &cat.policy.time_zone) {
         Ok(m) => m.label,
-        Err(_) => Period::month_of(now_ms, &src.policy.time_zone).label,
+        Err(_) => Period::month_of(now_ms, &cat.policy.time_zone).label,
     };
     let compliance = snapshots(store, &month)?;
     let (hosts, incidents) = load(store, period.from_ms, period.to_ms.min(now_ms) + 1)?;
     let inp = Inputs {
-        policy: src.policy,
-        departments: src.departments,
+        policy: &cat.policy,
+        departments: &cat.departments,
         hosts: &hosts,
         incidents: &incidents,
-        windows: src.windows,
+        windows: &cat.windows,
         compliance: &compliance,
         now_ms,
     };
@@ -77,9 +78,7 @@ fn snapshots(
 
 /// The evaluator: every `every`, the current month and the last 30 days.
 pub struct Sla {
-    policy: SlaPolicy,
-    windows: Windows,
-    departments: Vec<(String, String)>,
+    cat: Catalogue,
     store: Arc<dyn Store>,
     metrics: Arc<Metrics>,
     compliance: Arc<crate::compliance::Compliance>,
@@ -93,11 +92,8 @@ pub struct Sla {
 type Seen = (HashSet<(i64, bool)>, HashSet<(i64, bool)>);
 
 impl Sla {
-    #[allow(clippy::too_many_arguments)]
     pub fn start(
-        policy: SlaPolicy,
-        windows: Windows,
-        departments: Vec<(String, String)>,
+        cat: Catalogue,
         store: Arc<dyn Store>,
         metrics: Arc<Metrics>,
         compliance: Arc<crate::compliance::Compliance>,
@@ -105,9 +101,7 @@ impl Sla {
         every: Duration,
     ) -> Arc<Sla> {
         let s = Arc::new(Sla {
-            policy,
-            windows,
-            departments,
+            cat,
             store,
             metrics,
             compliance,
@@ -127,16 +121,12 @@ impl Sla {
         s
     }
 
-    pub fn sources(&self) -> Sources<'_> {
-        Sources {
-            policy: &self.policy,
-            windows: &self.windows,
-            departments: &self.departments,
-        }
+    pub fn catalogue(&self) -> &Catalogue {
+        &self.cat
     }
 
     pub fn policy(&self) -> &SlaPolicy {
-        &self.policy
+        &self.cat.policy
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {
@@ -164,11 +154,12 @@ impl Sla {
     /// last 30 days, and sets every SLA metric.
     pub fn evaluate(&self) -> Result<(), StoreError> {
         let now = (self.clock)();
-        let tz = &self.policy.time_zone;
+        let tz = &self.cat.policy.time_zone;
         let month = Period::month_of(now, tz);
         let rolling = Period::rolling_30d(now);
         let figures = self.compliance.department_figures(now);
         let rows: Vec<(String, String)> = self
+            .cat
             .departments
             .iter()
             .filter_map(|(d, _)| {
@@ -179,11 +170,11 @@ impl Sla {
         self.store.save_sla_snapshot(&month.label, &rows, now)?;
         let (hosts, incidents) = load(&*self.store, month.from_ms.min(rolling.from_ms), now + 1)?;
         let inp = Inputs {
-            policy: &self.policy,
-            departments: &self.departments,
+            policy: &self.cat.policy,
+            departments: &self.cat.departments,
             hosts: &hosts,
             incidents: &incidents,
-            windows: &self.windows,
+            windows: &self.cat.windows,
             compliance: &figures,
             now_ms: now,
         };
@@ -281,6 +272,7 @@ impl Sla {
                 .with_label_values(&[&d.id, &d.tier])
                 .set(1);
             let running = self
+                .cat
                 .policy
                 .tier_of(&d.id)
                 .is_some_and(|t| t.calendar.in_service(now));
