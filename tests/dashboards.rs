@@ -1018,19 +1018,12 @@ fn promtool(exprs: &[(String, String, String)], problems: &mut Vec<String>) {
     let dir = tempfile::tempdir().expect("temporary directory");
     let file = dir.path().join("dashboards.rules.yml");
     std::fs::write(&file, serde_yaml::to_string(&doc).expect("YAML")).expect("write rules");
-    let out = match Command::new("promtool")
+    let out = Command::new(tilsyn_e2e::tool("promtool"))
         .arg("check")
         .arg("rules")
         .arg(&file)
         .output()
-    {
-        Ok(out) => out,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => panic!(
-            "promtool not found: install Debian's prometheus package (apt-get install \
-             prometheus); .ci/run does this"
-        ),
-        Err(e) => panic!("running promtool: {e}"),
-    };
+        .unwrap_or_else(|e| panic!("running promtool: {e}"));
     if out.status.success() {
         return;
     }

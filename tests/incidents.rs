@@ -113,22 +113,12 @@ fn a_silent_host_opens_an_incident_and_closes_it_when_it_returns() {
 #[test]
 fn bad_desk_configuration_stops_the_collector_with_a_clear_message() {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = dir.path().join("collector.yaml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "data_dir: data\ngrpc: {{listen: 127.0.0.1:0}}\nhttp: {{listen: 127.0.0.1:0}}\ndepartments: []\n\
-             compliance: {{standards_dir: '{}'}}\nincidents:\n  desks:\n    - name: sn\n      servicenow:\n        url: not-a-url\n        username: tilsyn\n",
-            repo_root().join("configs/standards").display()
-        ),
-    )
-    .unwrap();
-    let out = std::process::Command::new(bin("tilsyn-collector"))
-        .args(["validate", "--config", cfg.to_str().unwrap()])
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{err}");
+    let (code, err) = validate_collector(
+        dir.path(),
+        "[]",
+        "incidents:\n  desks:\n    - name: sn\n      servicenow:\n        url: not-a-url\n        username: tilsyn\n",
+    );
+    assert_eq!(code, Some(2), "{err}");
     assert!(
         err.contains("incidents.desks[0]") && err.contains("not-a-url"),
         "{err}"

@@ -236,6 +236,44 @@ overrides:
     }
 }
 
+/// What to do when Prometheus' tools are missing.
+pub const PROMETHEUS_HINT: &str =
+    "install Debian's prometheus package (`apt-get install prometheus`); .ci/run does this";
+
+/// A tool from Debian's prometheus package (`promtool`, `prometheus`): from PATH, else
+/// `/usr/bin`; panics with what to install.
+pub fn tool(name: &str) -> PathBuf {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain([PathBuf::from("/usr/bin")])
+        .map(|dir| dir.join(name))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| panic!("`{name}` is not installed on this machine: {PROMETHEUS_HINT}"))
+}
+
+/// Runs `tilsyn-collector validate` on a minimal config (loopback ports, the shipped
+/// standards) with `extra` YAML after it, in `dir`; returns the exit code and stderr.
+pub fn validate_collector(dir: &Path, departments: &str, extra: &str) -> (Option<i32>, String) {
+    let cfg = dir.join("collector.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "data_dir: data\ngrpc: {{listen: 127.0.0.1:0}}\nhttp: {{listen: 127.0.0.1:0}}\n\
+             departments: {departments}\ncompliance: {{standards_dir: '{}'}}\n{extra}",
+            repo_root().join("configs/standards").display()
+        ),
+    )
+    .unwrap();
+    let out = std::process::Command::new(bin("tilsyn-collector"))
+        .args(["validate", "--config", cfg.to_str().unwrap()])
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 /// Polls `f` until it returns `Some`, at most `limit`.
 pub fn wait_for<T>(
     limit: Duration,

@@ -20,19 +20,6 @@ use std::time::Duration;
 use serde_json::Value;
 use tilsyn_e2e::*;
 
-const INSTALL_HINT: &str =
-    "install Debian's prometheus package (`apt-get install prometheus`); .ci/run does this";
-
-/// `name` from PATH, else `/usr/bin/name`; panics with what to install.
-fn tool(name: &str) -> PathBuf {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain([PathBuf::from("/usr/bin")])
-        .map(|dir| dir.join(name))
-        .find(|p| p.is_file())
-        .unwrap_or_else(|| panic!("`{name}` is not installed on this machine: {INSTALL_HINT}"))
-}
-
 fn packaging() -> PathBuf {
     repo_root().join("packaging/prometheus")
 }
@@ -52,7 +39,7 @@ fn promtool(args: &[&str]) -> Output {
         .current_dir(packaging())
         .args(args)
         .output()
-        .unwrap_or_else(|e| panic!("cannot run promtool: {e}; {INSTALL_HINT}"));
+        .unwrap_or_else(|e| panic!("cannot run promtool: {e}; {PROMETHEUS_HINT}"));
     assert!(
         out.status.success(),
         "`promtool {}` (in packaging/prometheus) failed:\n{}",

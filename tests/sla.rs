@@ -207,23 +207,12 @@ fn a_bad_sla_file_stops_validate_with_file_and_line() {
         "time_zone: Europe/Copenhagen\ntiers:\n  basic:\n    service_hours: {time_zone: Europe/Copenhagen, weekdays: [\"16:00-08:00\"]}\n    availability: 1.5\ndefault_tier: basic\nservices:\n  - id: mail\n    departments: [finance]\n    hosts: {class: [server]}\n",
     )
     .unwrap();
-    let cfg = dir.path().join("collector.yaml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "data_dir: data\ngrpc: {{listen: 127.0.0.1:0}}\nhttp: {{listen: 127.0.0.1:0}}\n\
-             departments: [{{id: social-services, name: Social Services, tokens: [aaaaaaaaaaaaaaaaaaaa]}}]\n\
-             compliance: {{standards_dir: '{}'}}\nsla: {{file: sla.yaml}}\n",
-            repo_root().join("configs/standards").display()
-        ),
-    )
-    .unwrap();
-    let out = std::process::Command::new(bin("tilsyn-collector"))
-        .args(["validate", "--config", cfg.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    let (code, err) = validate_collector(
+        dir.path(),
+        "[{id: social-services, name: Social Services, tokens: [aaaaaaaaaaaaaaaaaaaa]}]",
+        "sla: {file: sla.yaml}\n",
+    );
+    assert_eq!(code, Some(2), "{err}");
     for want in [
         "sla.yaml:4: tiers.basic.service_hours.weekdays[0]",
         "ends before it starts",
