@@ -602,12 +602,7 @@ fn custom_field_number(f: &str) -> Option<&str> {
 /// The key goes into a JQL string and a label (which cannot hold spaces): only plain
 /// characters are accepted.
 fn check_key(key: &str) -> DeskResult<()> {
-    if !key.is_empty()
-        && key.len() <= 255
-        && key
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
-    {
+    if super::plain_key(key, 255) {
         Ok(())
     } else {
         Err(DeskError::permanent(format!(

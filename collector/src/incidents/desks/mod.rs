@@ -290,6 +290,16 @@ impl Auth {
     }
 }
 
+/// Is a correlation key plain enough to put into a desk's query language or a label:
+/// 1..=`max` characters of A-Z, a-z, 0-9, `-`, `_`, `.`?
+pub fn plain_key(key: &str, max: usize) -> bool {
+    !key.is_empty()
+        && key.len() <= max
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
+}
+
 /// `s` as one trimmed line of at most `max` characters: control characters (newlines,
 /// tabs) become spaces, and a cut text ends in `…`. For ticket titles and table cells.
 pub fn one_line(s: &str, max: usize) -> String {

@@ -403,12 +403,7 @@ fn is_sys_id(s: &str) -> bool {
 /// The key goes into an encoded query, where `^` separates conditions: only plain
 /// characters are accepted.
 fn check_key(key: &str) -> DeskResult<()> {
-    if !key.is_empty()
-        && key.len() <= 100
-        && key
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
-    {
+    if super::plain_key(key, 100) {
         Ok(())
     } else {
         Err(DeskError::permanent(format!(
