@@ -58,10 +58,21 @@ pub struct SlaIncident {
     /// problem's).
     pub first_response_at_ms: Option<i64>,
     pub ticket: Option<TicketRef>,
-    /// Raised to the desk (not only recorded inside maintenance): counts for attainment.
-    pub raised: bool,
+    /// The maintenance window it opened in, if any.
+    pub suppressed_by: Option<String>,
+    /// The problem it is attached to, if any.
+    pub problem_id: Option<i64>,
     /// Stretches it was resolved before being reopened (sorted): not down, no clock.
     pub gaps: Vec<(i64, i64)>,
+}
+
+impl SlaIncident {
+    /// Raised to the desk — its own ticket, a problem's, or opened outside maintenance (a
+    /// failed create still counts against the operations centre). Recorded only inside a
+    /// maintenance window and never ticketed: not raised, not measured.
+    pub fn raised(&self) -> bool {
+        self.ticket.is_some() || self.problem_id.is_some() || self.suppressed_by.is_none()
+    }
 }
 
 /// A department's compliance and patch figures at one moment.
@@ -475,7 +486,7 @@ pub fn build_with(
     type Counts = [[u32; 3]; 5];
     let mut counts: Vec<(Counts, Counts)> = wanted.iter().map(|_| Default::default()).collect();
     let mut breaches: Vec<Vec<Breach>> = wanted.iter().map(|_| Vec::new()).collect();
-    for inc in inp.incidents.iter().filter(|i| i.raised) {
+    for inc in inp.incidents.iter().filter(|i| i.raised()) {
         let Some(&di) = dept_idx.get(inc.department.as_str()) else {
             continue;
         };
@@ -732,7 +743,8 @@ services:
             resolved_at_ms: resolved.map(at),
             first_response_at_ms: None,
             ticket: None,
-            raised: true,
+            suppressed_by: None,
+            problem_id: None,
             gaps: vec![],
         }
     }

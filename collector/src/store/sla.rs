@@ -89,8 +89,6 @@ impl SqliteStore {
             while let Some(r) = rows.next().map_err(db)? {
                 let ticket: Option<String> = r.get(9).map_err(db)?;
                 let ticket = ticket.and_then(|t| serde_json::from_str(&t).ok());
-                let suppressed: Option<String> = r.get(10).map_err(db)?;
-                let problem: Option<i64> = r.get(11).map_err(db)?;
                 let id: i64 = r.get(0).map_err(db)?;
                 f(SlaIncident {
                     gaps: gaps.remove(&id).unwrap_or_default(),
@@ -103,8 +101,8 @@ impl SqliteStore {
                     opened_at_ms: r.get(6).map_err(db)?,
                     resolved_at_ms: r.get(7).map_err(db)?,
                     first_response_at_ms: r.get(8).map_err(db)?,
-                    // Recorded inside maintenance and never ticketed: not raised.
-                    raised: ticket.is_some() || problem.is_some() || suppressed.is_none(),
+                    suppressed_by: r.get(10).map_err(db)?,
+                    problem_id: r.get(11).map_err(db)?,
                     ticket,
                 });
             }
@@ -206,6 +204,6 @@ mod tests {
         assert_eq!(seen.len(), 1);
         assert_eq!(seen[0].gaps, vec![(2_000, 3_000)]);
         assert_eq!(seen[0].resolved_at_ms, Some(4_000));
-        assert!(seen[0].raised);
+        assert!(seen[0].raised());
     }
 }
