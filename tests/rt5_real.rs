@@ -7,7 +7,7 @@
 //! `/transaction/:id/attachments`) that the key custom field holds the key, the notes are
 //! comments (never correspondence, no mail), and the status transitions happened.
 
-use tilsyn_collector::incidents::desks;
+use tilsyn_collector_desks as desks;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};

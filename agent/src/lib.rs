@@ -12,10 +12,4 @@ pub mod spool;
 pub mod state;
 pub mod transport;
 
-/// Wall-clock milliseconds since the Unix epoch.
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
+pub use tilsyn_proto::time::now_ms;

@@ -11,9 +11,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use tilsyn_collector::compliance::engine::Memory;
-use tilsyn_collector::compliance::facts::{HostContext, HostInputs};
-use tilsyn_collector::compliance::standard::StandardSet;
+use tilsyn_collector_core::compliance::engine::Memory;
+use tilsyn_collector_core::compliance::facts::{HostContext, HostInputs};
+use tilsyn_collector_core::compliance::standard::StandardSet;
 use tilsyn_proto::v1::{Facts, Inventory, OsInfo, Package, PatchLevel, SoftwareList, StringList};
 
 const DAY: i64 = 86_400_000;
@@ -240,7 +240,7 @@ fn main() {
         );
         // The sink stands for the store: it renders nothing more, it only counts rows.
         let rows = std::sync::atomic::AtomicUsize::new(0);
-        let sink = |c: tilsyn_collector::compliance::engine::Changes| {
+        let sink = |c: tilsyn_collector_core::compliance::engine::Changes| {
             rows.fetch_add(c.upserts.len(), std::sync::atomic::Ordering::Relaxed);
         };
         let mut full = |what: &str, at: i64, threads: usize| {

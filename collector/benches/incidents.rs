@@ -8,11 +8,10 @@
 
 use std::time::Instant;
 
-use tilsyn_collector::incidents::config::IncidentsConfig;
-use tilsyn_collector::incidents::core::{Core, Group, HostMeta, Routing};
-use tilsyn_collector::incidents::records::IncidentWrite;
-use tilsyn_collector::store::sqlite::SqliteStore;
-use tilsyn_collector::store::Store;
+use tilsyn_collector::config::IncidentsConfig;
+use tilsyn_collector_core::incidents::core::{Core, Group, HostMeta, Routing};
+use tilsyn_collector_core::incidents::records::IncidentWrite;
+use tilsyn_collector_store::StoreConfig;
 
 fn rss() -> u64 {
     let s = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
@@ -54,7 +53,11 @@ fn main() {
         );
     }
     let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(&dir.path().join("bench.db")).unwrap();
+    let store = tilsyn_collector_store::open(&StoreConfig {
+        sqlite_path: dir.path().join("bench.db"),
+        ..Default::default()
+    })
+    .unwrap();
     let rss0 = rss();
 
     // 5,000 hosts go silent over 5 minutes; offline detection reports them in batches

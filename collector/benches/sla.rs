@@ -1,5 +1,5 @@
 //! SLA report benchmark: 100 departments, 500 services, 10,000 hosts and 100,000
-//! incidents in one month (November 2026) in SQLite. Times reading the month from the
+//! incidents in one month (November 2026) in the default store (SQLite). Times reading the month from the
 //! store, building the report (service timelines, availability, response and resolution
 //! outcomes for every incident) and rendering it as HTML, Markdown and CSV.
 //!
@@ -8,12 +8,14 @@
 use std::fmt::Write as _;
 use std::time::Instant;
 
-use tilsyn_collector::incidents::maintenance::Windows;
-use tilsyn_collector::sla::config::{SlaDoc, SlaPolicy};
-use tilsyn_collector::sla::report::Period;
-use tilsyn_collector::sla::{render, service};
-use tilsyn_collector::store::sqlite::SqliteStore;
-use tilsyn_collector::store::{NewAgent, Store};
+use tilsyn_collector::services::sla as service;
+use tilsyn_collector_core::incidents::maintenance::{Windows, WindowsDoc};
+use tilsyn_collector_core::incidents::records::{DeskSide, IncidentRow};
+use tilsyn_collector_core::incidents::ticket::TicketRef;
+use tilsyn_collector_core::sla::config::{SlaDoc, SlaPolicy};
+use tilsyn_collector_core::sla::render;
+use tilsyn_collector_core::sla::report::Period;
+use tilsyn_collector_store::{NewAgent, StoreConfig};
 
 /// A small deterministic generator (no extra dependency).
 struct Lcg(u64);
@@ -70,15 +72,18 @@ fn main() {
     }
     let doc: SlaDoc = serde_yaml::from_str(&y).unwrap();
     let policy = SlaPolicy::compile(&doc, &departments).unwrap();
-    let windows: tilsyn_collector::incidents::maintenance::WindowsDoc = serde_yaml::from_str(
+    let windows: WindowsDoc = serde_yaml::from_str(
         "windows:\n  - {id: patch, time_zone: Europe/Copenhagen, monthly_nth: {weekday: tue, nth: 2, start: '22:00', duration: 4h}, scope: {class: [server]}}\n  - {id: weekend, time_zone: Europe/Copenhagen, weekly: {days: [sat], start: '06:00', duration: 6h}, scope: {department: [dept-000, dept-001]}}\n",
     )
     .unwrap();
     let windows = Windows::compile(windows).unwrap();
 
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("sla.db");
-    let store = SqliteStore::open(&path).unwrap();
+    let store = tilsyn_collector_store::open(&StoreConfig {
+        sqlite_path: dir.path().join("sla.db"),
+        ..Default::default()
+    })
+    .unwrap();
     let tz = policy.time_zone.clone();
     let nov = Period::month("2026-11", &tz).unwrap();
     let t = Instant::now();
@@ -101,53 +106,61 @@ fn main() {
             .unwrap();
     }
     {
-        let mut c = rusqlite::Connection::open(&path).unwrap();
-        let tx = c.transaction().unwrap();
-        {
-            let mut st = tx
-                .prepare(
-                    "INSERT INTO incidents (id, key, agent_id, hostname, department, class, check_id, severity, impact, \
-                     priority, title, detail, state, opened_at_ms, resolved_at_ms, desk, ticket_json, first_response_at_ms, updated_at_ms) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, 'server', ?6, 'high', 'medium', ?7, 't', 'd', ?8, ?9, ?10, 'file', ?11, ?12, ?9)",
-                )
-                .unwrap();
-            let checks = [
-                "offline",
-                "health/cpu",
-                "health/filesystem:/",
-                "health/service:nginx",
-                "patch/overdue",
-            ];
-            let span = (nov.to_ms - nov.from_ms) as u64;
-            for i in 0..incidents {
-                let h = rng.next(hosts as u64) as usize;
-                let opened = nov.from_ms + rng.next(span) as i64;
-                let dur = 60_000 * (5 + rng.next(3 * 24 * 60)) as i64;
-                let resolved = opened + dur;
-                let resolved = (rng.next(20) != 0 && resolved < nov.to_ms).then_some(resolved);
-                let response = (rng.next(3) != 0).then_some(opened + 60_000 * rng.next(600) as i64);
-                st.execute(rusqlite::params![
-                    i as i64 + 1,
-                    format!("tilsyn-{i:032}"),
-                    format!("agent-{h:05}"),
-                    format!("host-{h:05}"),
-                    format!("dept-{:03}", h % depts),
-                    checks[rng.next(checks.len() as u64) as usize],
-                    format!("P{}", 1 + rng.next(5)),
-                    if resolved.is_some() {
-                        "resolved"
-                    } else {
-                        "open"
-                    },
-                    opened,
-                    resolved,
-                    format!("{{\"id\":\"T-{i}\",\"url\":\"https://desk.example.org/T-{i}\"}}"),
-                    response,
-                ])
-                .unwrap();
-            }
+        let checks = [
+            "offline",
+            "health/cpu",
+            "health/filesystem:/",
+            "health/service:nginx",
+            "patch/overdue",
+        ];
+        let span = (nov.to_ms - nov.from_ms) as u64;
+        let mut rows = Vec::with_capacity(incidents);
+        for i in 0..incidents {
+            let h = rng.next(hosts as u64) as usize;
+            let opened = nov.from_ms + rng.next(span) as i64;
+            let dur = 60_000 * (5 + rng.next(3 * 24 * 60)) as i64;
+            let resolved = opened + dur;
+            let resolved = (rng.next(20) != 0 && resolved < nov.to_ms).then_some(resolved);
+            let response = (rng.next(3) != 0).then_some(opened + 60_000 * rng.next(600) as i64);
+            rows.push(IncidentRow {
+                id: i as i64 + 1,
+                key: format!("tilsyn-{i:032}"),
+                agent_id: format!("agent-{h:05}"),
+                hostname: format!("host-{h:05}"),
+                department: format!("dept-{:03}", h % depts),
+                class: "server".into(),
+                check: checks[rng.next(checks.len() as u64) as usize].into(),
+                severity: "high".into(),
+                impact: "medium".into(),
+                priority: format!("P{}", 1 + rng.next(5)),
+                title: "t".into(),
+                detail: "d".into(),
+                state: if resolved.is_some() {
+                    "resolved"
+                } else {
+                    "open"
+                }
+                .into(),
+                flapping: false,
+                reopened: 0,
+                opened_at_ms: opened,
+                resolved_at_ms: resolved,
+                suppressed_by: None,
+                problem_id: None,
+                desk: "file".into(),
+                desk_side: DeskSide {
+                    ticket: Some(TicketRef {
+                        id: format!("T-{i}"),
+                        number: None,
+                        url: Some(format!("https://desk.example.org/T-{i}")),
+                    }),
+                    first_response_at_ms: response,
+                    ..Default::default()
+                },
+                updated_at_ms: opened,
+            });
         }
-        tx.commit().unwrap();
+        store.import_incidents(&rows).unwrap();
     }
     println!(
         "setup: {depts} departments, {services} services, {hosts} hosts, {incidents} incidents in {} ({:.1} s)",
@@ -164,7 +177,7 @@ fn main() {
     for run in 0..3 {
         let rss0 = rss();
         let t = Instant::now();
-        let r = service::report(&store, &cat, &nov, None, now).unwrap();
+        let r = service::report(&*store, &cat, &nov, None, now).unwrap();
         let built = t.elapsed();
         let t2 = Instant::now();
         let html = render::html(&r, &tz);

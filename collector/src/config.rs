@@ -6,8 +6,14 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+use tilsyn_collector_core::text::valid_id;
+pub use tilsyn_collector_store::StoreConfig;
 use tilsyn_proto::duration::HumanDuration;
 use tilsyn_proto::yaml::{self, ConfigErrors, Issues};
+
+/// The `incidents:` section, its desk entries declared by the desks crate's registry.
+pub type IncidentsConfig =
+    tilsyn_collector_core::incidents::config::IncidentsConfig<tilsyn_collector_desks::DeskConfig>;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -33,7 +39,7 @@ pub struct CollectorConfig {
     pub compliance: ComplianceConfig,
     /// Conditions, priorities, storms, maintenance windows and service desks.
     #[serde(default)]
-    pub incidents: crate::incidents::config::IncidentsConfig,
+    pub incidents: IncidentsConfig,
     /// SLA reporting: the SLA file and how often figures are refreshed.
     #[serde(default)]
     pub sla: SlaConfig,
@@ -103,33 +109,6 @@ pub struct TlsConfig {
 pub struct HttpConfig {
     /// `/metrics`, `/api/v1`, `/healthz`, `/readyz`.
     pub listen: SocketAddr,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct StoreConfig {
-    /// SQLite database file (relative to data_dir).
-    #[serde(default = "default_db")]
-    pub sqlite_path: PathBuf,
-    /// How long health samples are kept.
-    #[serde(default = "default_retention")]
-    pub health_retention: HumanDuration,
-}
-
-fn default_db() -> PathBuf {
-    "tilsyn.db".into()
-}
-fn default_retention() -> HumanDuration {
-    HumanDuration::secs(24 * 3600)
-}
-
-impl Default for StoreConfig {
-    fn default() -> Self {
-        StoreConfig {
-            sqlite_path: default_db(),
-            health_retention: default_retention(),
-        }
-    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -301,10 +280,15 @@ impl CollectorConfig {
     }
 
     /// The checked SLA file, if one is configured.
-    pub fn sla_policy(&self) -> Result<Option<crate::sla::config::SlaPolicy>, Vec<String>> {
+    pub fn sla_policy(
+        &self,
+    ) -> Result<Option<tilsyn_collector_core::sla::config::SlaPolicy>, Vec<String>> {
         match &self.sla.file {
             None => Ok(None),
-            Some(p) => crate::sla::config::SlaPolicy::load(p, &self.department_names()).map(Some),
+            Some(p) => {
+                tilsyn_collector_core::sla::config::SlaPolicy::load(p, &self.department_names())
+                    .map(Some)
+            }
         }
     }
 }
@@ -404,7 +388,7 @@ impl CollectorConfig {
         };
         self.data_dir = abs(base, &self.data_dir);
         let data = self.data_dir.clone();
-        self.store.sqlite_path = abs(&data, &self.store.sqlite_path);
+        self.store.resolve_paths(&data);
         self.grpc.tls.cert_file = self.grpc.tls.cert_file.as_deref().map(|p| abs(base, p));
         self.grpc.tls.key_file = self.grpc.tls.key_file.as_deref().map(|p| abs(base, p));
         for d in &mut self.departments {
@@ -686,13 +670,6 @@ fn check_settings(is: &mut Issues, path: &str, s: &PartialSettings) {
             );
         }
     }
-}
-
-pub fn valid_id(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 64
-        && s.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
 }
 
 #[cfg(test)]

@@ -1,15 +1,19 @@
-//! The Tilsyn collector: accepts agents over gRPC, stores host state, serves metrics and a
-//! JSON API. `main.rs` is a thin CLI over [`server::run`].
+//! The Tilsyn collector binary's library: configuration, ingest (gRPC), the services that
+//! run the core over the store, metrics, the HTTP API, TLS and the CLI. `main.rs` is a thin
+//! CLI over [`cli`] and [`server::run`].
+//!
+//! The layers below it are crates of their own (see `collector/README.md`):
+//! `tilsyn-collector-core` (pure: compliance, incidents, SLA), `tilsyn-collector-store`
+//! (the `Store` trait and its engines) and `tilsyn-collector-desks` (service desk adapters).
 
 pub mod api;
 pub mod auth;
-pub mod compliance;
+pub mod cli;
 pub mod config;
-pub mod incidents;
 pub mod ingest;
 pub mod metrics;
 pub mod server;
+pub mod services;
 pub mod settings;
-pub mod sla;
-pub mod store;
+pub mod store_handle;
 pub mod tls;

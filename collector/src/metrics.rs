@@ -7,7 +7,7 @@ use prometheus::{
     Registry, TextEncoder,
 };
 
-use crate::store::HostCount;
+use tilsyn_collector_store::HostCount;
 
 pub struct Metrics {
     pub registry: Registry,

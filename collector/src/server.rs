@@ -13,17 +13,11 @@ use tilsyn_proto::v1::agent_service_server::AgentServiceServer;
 use crate::config::{CollectorConfig, TlsMode};
 use crate::ingest::{IngestService, Shared};
 use crate::metrics::Metrics;
-use crate::store::sqlite::SqliteStore;
-use crate::store::Store;
 use crate::tls;
+use tilsyn_collector_store::Store;
 
-/// Wall-clock ms since the Unix epoch.
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
+/// Wall-clock ms since the Unix epoch: the clock the services are given.
+pub use tilsyn_proto::time::now_ms;
 
 /// Addresses the servers actually bound (useful with port 0 in tests).
 pub struct Bound {
@@ -39,14 +33,14 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     std::fs::create_dir_all(&cfg.data_dir)
         .with_context(|| format!("cannot create data_dir {}", cfg.data_dir.display()))?;
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&cfg.store.sqlite_path)?);
+    let store: Arc<dyn Store> = tilsyn_collector_store::open(&cfg.store)?;
     let sla_policy = cfg.sla_policy().map_err(|e| {
         anyhow::anyhow!(
             "the SLA file is invalid (tilsyn-collector validate --config FILE):\n  {}",
             e.join("\n  ")
         )
     })?;
-    let metrics = Arc::new(Metrics::with_sla_buckets(crate::sla::service::buckets(
+    let metrics = Arc::new(Metrics::with_sla_buckets(crate::services::sla::buckets(
         sla_policy.as_ref(),
     )));
     // Read once: the histograms' buckets come from it, and the evaluator runs it.
@@ -82,7 +76,7 @@ pub async fn run(
         http: http_listener.local_addr()?,
     };
     tracing::info!(grpc = %bound.grpc, http = %bound.http, tls = ?cfg.grpc.tls.mode,
-        ca = ?tls.as_ref().and_then(|t| t.ca_path.as_ref()), db = %cfg.store.sqlite_path.display(), "collector listening");
+        ca = ?tls.as_ref().and_then(|t| t.ca_path.as_ref()), db = %cfg.store.describe(), "collector listening");
     on_bound(bound);
 
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
@@ -115,7 +109,15 @@ pub async fn run(
             .add_service(svc)
             .serve_with_incoming_shutdown(incoming, wait(stop_rx.clone())),
     );
-    let http_srv = axum::serve(http_listener, crate::api::router(shared.clone()))
+    let api = crate::api::Api {
+        store: shared.store_calls.clone(),
+        metrics: shared.metrics.clone(),
+        compliance: shared.compliance.clone(),
+        incidents: shared.incidents.clone(),
+        sla: shared.sla.clone(),
+        clock: shared.clock,
+    };
+    let http_srv = axum::serve(http_listener, crate::api::router(api))
         .with_graceful_shutdown(wait(stop_rx.clone()));
     let http = tokio::spawn(async move { http_srv.await });
     let bg = tokio::spawn(background(shared.clone(), stop_rx.clone()));

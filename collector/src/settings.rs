@@ -4,6 +4,7 @@
 use tilsyn_proto::v1::{AgentSettings, Inventory};
 
 use crate::config::{AgentSettingsConfig, Classification, SettingsConfig};
+use tilsyn_collector_core::text::glob;
 
 /// The settings for a host of `department` and `class`: defaults, then every matching
 /// override in order. The revision is a hash of the result, so agents notice any change.
@@ -82,64 +83,12 @@ pub fn classify(c: &Classification, inv: &Inventory) -> String {
     c.default_class.clone()
 }
 
-/// Case-insensitive glob: `*` any run of characters, `?` exactly one.
-pub fn glob(pattern: &str, text: &str) -> bool {
-    glob_with(pattern, text, true)
-}
-
-/// [`glob`] with the choice of folding case; matches without allocating (it runs on hot
-/// paths: waivers per failing rule, maintenance windows per condition).
-pub fn glob_with(pattern: &str, text: &str, fold_case: bool) -> bool {
-    let (mut p, mut t) = (0usize, 0usize);
-    // (pattern index after the last '*', text index that '*' is tried up to)
-    let mut star: Option<(usize, usize)> = None;
-    loop {
-        let tc = text[t..].chars().next();
-        if let Some(pc) = pattern[p..].chars().next() {
-            if pc == '*' {
-                p += 1;
-                star = Some((p, t));
-                continue;
-            }
-            let same = |tc: &char| {
-                pc == '?' || pc == *tc || (fold_case && pc.to_lowercase().eq(tc.to_lowercase()))
-            };
-            if let Some(tc) = tc.filter(same) {
-                p += pc.len_utf8();
-                t += tc.len_utf8();
-                continue;
-            }
-        } else if tc.is_none() {
-            return true;
-        }
-        // Mismatch: let the last '*' swallow one more character.
-        let Some((sp, st)) = star else { return false };
-        let Some(c) = text[st..].chars().next() else {
-            return false;
-        };
-        let nt = st + c.len_utf8();
-        star = Some((sp, nt));
-        p = sp;
-        t = nt;
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::config::{ClassRule, SettingsMatch, SettingsOverride};
     use tilsyn_proto::duration::HumanDuration;
     use tilsyn_proto::v1::OsInfo;
-
-    #[test]
-    fn globs() {
-        assert!(glob("srv-*", "SRV-db01"));
-        assert!(glob("*server*", "Microsoft Windows Server 2022"));
-        assert!(glob("ws-??", "ws-01"));
-        assert!(!glob("ws-??", "ws-001"));
-        assert!(glob("*", ""));
-        assert!(!glob("a*b", "acbx"));
-    }
 
     #[test]
     fn overrides_apply_in_order_and_change_the_revision() {

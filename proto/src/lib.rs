@@ -1,13 +1,14 @@
 //! The Tilsyn wire protocol and the few conventions agent and collector share.
 //!
 //! `v1` is generated from `proto/tilsyn/v1/agent.proto` at build time (protox, no system
-//! `protoc`). `meta` names the gRPC metadata keys; `duration` and `yaml` hold the small
+//! `protoc`); its gRPC stubs come with the default `grpc` feature. `meta` names the gRPC
+//! metadata keys; `duration` and `yaml` hold the small
 //! config helpers both binaries use, so their config files behave alike; `files` writes
 //! state files atomically.
 
 pub mod v1 {
     #![allow(clippy::large_enum_variant, clippy::doc_lazy_continuation)]
-    tonic::include_proto!("tilsyn.v1");
+    include!(concat!(env!("OUT_DIR"), "/tilsyn.v1.rs"));
 }
 
 pub mod duration;

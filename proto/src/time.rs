@@ -1,5 +1,14 @@
 //! Dates as ms since the Unix epoch (UTC): in package-manager and OS outputs (agent), and
-//! in config files such as waiver expiry dates (collector).
+//! in config files such as waiver expiry dates (collector); and the wall clock both
+//! binaries read ([`now_ms`]; the collector's core never calls it: time comes in as a value).
+
+/// Wall-clock milliseconds since the Unix epoch (0 if the clock is before 1970).
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
 
 /// A timestamp as ms since the epoch: `YYYY-MM-DD`, optionally followed (after `T` or a
 /// space) by `HH:MM[:SS[.fff]]` and an offset `Z`, `±HH:MM`, `±HHMM` or `±HH` (possibly

@@ -3,16 +3,25 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query, State as Handles};
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
 
 use super::ApiError;
-use crate::compliance::report::FindingFilter;
-use crate::ingest::Shared;
+use crate::services::compliance::Compliance;
+use crate::store_handle::StoreHandle;
+use tilsyn_collector_core::compliance::report::FindingFilter;
 
-pub fn routes() -> Router<Arc<Shared>> {
+/// What the compliance routes use.
+#[derive(Clone)]
+pub struct State {
+    pub compliance: Arc<Compliance>,
+    pub store: StoreHandle,
+    pub clock: fn() -> i64,
+}
+
+pub fn routes(state: State) -> Router {
     Router::new()
         .route("/api/v1/hosts/{agent_id}/compliance", get(host))
         .route("/api/v1/hosts/{agent_id}/facts", get(facts))
@@ -22,6 +31,7 @@ pub fn routes() -> Router<Arc<Shared>> {
         .route("/api/v1/compliance/findings", get(findings))
         .route("/api/v1/compliance/waivers", get(waivers))
         .route("/api/v1/compliance/status", get(status))
+        .with_state(state)
 }
 
 fn not_found(what: String) -> ApiError {
@@ -29,7 +39,7 @@ fn not_found(what: String) -> ApiError {
 }
 
 async fn host(
-    State(s): State<Arc<Shared>>,
+    Handles(s): Handles<State>,
     Path(id): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     match s.compliance.host(&id) {
@@ -42,12 +52,12 @@ async fn host(
 
 /// The host's facts as a facts file: save it and try a standard with `standards test`.
 async fn facts(
-    State(s): State<Arc<Shared>>,
+    Handles(s): Handles<State>,
     Path(id): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let (key, now) = (id.clone(), (s.clock)());
-    match super::store(&s, "host_facts", move |st| {
-        crate::compliance::host_facts(st, &key, now)
+    match super::store(&s.store, "host_facts", move |st| {
+        crate::services::compliance::host_facts(st, &key, now)
     })
     .await?
     {
@@ -56,12 +66,12 @@ async fn facts(
     }
 }
 
-async fn standards(State(s): State<Arc<Shared>>) -> Json<serde_json::Value> {
+async fn standards(Handles(s): Handles<State>) -> Json<serde_json::Value> {
     Json(serde_json::json!({ "standards": s.compliance.standards() }))
 }
 
 async fn standard(
-    State(s): State<Arc<Shared>>,
+    Handles(s): Handles<State>,
     Path(id): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     s.compliance
@@ -76,12 +86,12 @@ async fn standard(
         })
 }
 
-async fn departments(State(s): State<Arc<Shared>>) -> Json<serde_json::Value> {
+async fn departments(Handles(s): Handles<State>) -> Json<serde_json::Value> {
     Json(serde_json::json!({ "departments": s.compliance.departments() }))
 }
 
 async fn findings(
-    State(s): State<Arc<Shared>>,
+    Handles(s): Handles<State>,
     q: Result<Query<FindingFilter>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let Query(q) = q.map_err(|e| {
@@ -107,10 +117,10 @@ async fn findings(
     ))
 }
 
-async fn waivers(State(s): State<Arc<Shared>>) -> Json<serde_json::Value> {
+async fn waivers(Handles(s): Handles<State>) -> Json<serde_json::Value> {
     Json(serde_json::json!({ "waivers": s.compliance.waivers() }))
 }
 
-async fn status(State(s): State<Arc<Shared>>) -> Json<serde_json::Value> {
+async fn status(Handles(s): Handles<State>) -> Json<serde_json::Value> {
     Json(serde_json::to_value(s.compliance.status()).unwrap_or_default())
 }

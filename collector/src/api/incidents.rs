@@ -4,23 +4,33 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query, State as Handles};
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Deserialize;
 
 use super::{store, ApiError};
-use crate::incidents::records::IncidentFilter;
-use crate::ingest::Shared;
+use crate::services::incidents::Incidents;
+use crate::store_handle::StoreHandle;
+use tilsyn_collector_core::incidents::records::IncidentFilter;
 
-pub fn routes() -> Router<Arc<Shared>> {
+/// What the incident routes use.
+#[derive(Clone)]
+pub struct State {
+    pub incidents: Arc<Incidents>,
+    pub store: StoreHandle,
+    pub clock: fn() -> i64,
+}
+
+pub fn routes(state: State) -> Router {
     Router::new()
         .route("/api/v1/incidents", get(list))
         .route("/api/v1/incidents/{id}", get(one))
         .route("/api/v1/problems", get(problems))
         .route("/api/v1/outbox", get(outbox))
         .route("/api/v1/maintenance", get(maintenance))
+        .with_state(state)
 }
 
 fn bad(e: impl std::fmt::Display, allowed: &str) -> ApiError {
@@ -30,7 +40,7 @@ fn bad(e: impl std::fmt::Display, allowed: &str) -> ApiError {
 type Q<T> = Result<Query<T>, axum::extract::rejection::QueryRejection>;
 
 async fn list(
-    State(s): State<Arc<Shared>>,
+    Handles(s): Handles<State>,
     q: Q<IncidentFilter>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let Query(f) = q.map_err(|e| {
@@ -47,20 +57,20 @@ async fn list(
             ));
         }
     }
-    let rows = store(&s, "list_incidents", move |st| st.list_incidents(&f)).await?;
+    let rows = store(&s.store, "list_incidents", move |st| st.list_incidents(&f)).await?;
     Ok(Json(serde_json::json!({ "incidents": rows })))
 }
 
 async fn one(
-    State(s): State<Arc<Shared>>,
+    Handles(s): Handles<State>,
     Path(id): Path<i64>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let row = store(&s, "get_incident", move |st| st.get_incident(id)).await?;
+    let row = store(&s.store, "get_incident", move |st| st.get_incident(id)).await?;
     let Some(row) = row else {
         return Err(ApiError(StatusCode::NOT_FOUND, format!("no incident {id}")));
     };
     let subject = format!("incident:{id}");
-    let actions = store(&s, "outbox_list", move |st| {
+    let actions = store(&s.store, "outbox_list", move |st| {
         st.outbox_list(None, Some(&subject), 1000)
     })
     .await?;
@@ -77,11 +87,11 @@ struct StateQuery {
 }
 
 async fn problems(
-    State(s): State<Arc<Shared>>,
+    Handles(s): Handles<State>,
     q: Q<StateQuery>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let Query(q) = q.map_err(|e| bad(e, "state, limit"))?;
-    let rows = store(&s, "list_problems", move |st| {
+    let rows = store(&s.store, "list_problems", move |st| {
         st.list_problems(q.state.as_deref(), q.limit.unwrap_or(100))
     })
     .await?;
@@ -89,7 +99,7 @@ async fn problems(
 }
 
 async fn outbox(
-    State(s): State<Arc<Shared>>,
+    Handles(s): Handles<State>,
     q: Q<StateQuery>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let Query(q) = q.map_err(|e| {
@@ -98,11 +108,11 @@ async fn outbox(
             "state (pending, failed, done, abandoned, skipped), limit",
         )
     })?;
-    let rows = store(&s, "outbox_list", move |st| {
+    let rows = store(&s.store, "outbox_list", move |st| {
         st.outbox_list(q.state.as_deref(), None, q.limit.unwrap_or(100))
     })
     .await?;
-    let stats = store(&s, "outbox_stats", |st| st.outbox_stats()).await?;
+    let stats = store(&s.store, "outbox_stats", |st| st.outbox_stats()).await?;
     Ok(Json(serde_json::json!({ "backlog": stats, "items": rows })))
 }
 
@@ -122,7 +132,7 @@ fn instant(s: &str) -> Result<i64, String> {
 }
 
 async fn maintenance(
-    State(s): State<Arc<Shared>>,
+    Handles(s): Handles<State>,
     q: Q<Range>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let Query(q) = q.map_err(|e| bad(e, "from, to"))?;

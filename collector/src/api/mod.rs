@@ -11,37 +11,83 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde::Deserialize;
 
-use crate::ingest::Shared;
-use crate::store::{HostFilter, Store, StoreError};
+use crate::metrics::Metrics;
+use crate::services::compliance::Compliance;
+use crate::services::incidents::Incidents;
+use crate::services::sla::Sla;
+use crate::store_handle::StoreHandle;
+use tilsyn_collector_store::{HostFilter, Store, StoreError};
 
 mod compliance;
 mod incidents;
 mod sla;
 
-pub fn router(shared: Arc<Shared>) -> Router {
-    Router::new()
-        .route("/healthz", get(|| async { "ok\n" }))
+/// What the HTTP side is given. Each group of routes takes only the handles it uses (its
+/// own state type), not the ingest's shared state.
+#[derive(Clone)]
+pub struct Api {
+    pub store: StoreHandle,
+    pub metrics: Arc<Metrics>,
+    pub compliance: Arc<Compliance>,
+    pub incidents: Arc<Incidents>,
+    /// The SLA evaluator, when an SLA file is configured.
+    pub sla: Option<Arc<Sla>>,
+    pub clock: fn() -> i64,
+}
+
+/// What `/metrics` needs: the fleet counts from the store and the services' gauges.
+#[derive(Clone)]
+struct Scrape {
+    store: StoreHandle,
+    metrics: Arc<Metrics>,
+    compliance: Arc<Compliance>,
+    incidents: Arc<Incidents>,
+    clock: fn() -> i64,
+}
+
+pub fn router(api: Api) -> Router {
+    let hosts = Router::new()
         .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
         .route("/api/v1/hosts", get(list_hosts))
         .route("/api/v1/hosts/{agent_id}", get(get_host))
         .route("/api/v1/hosts/{agent_id}/health", get(health_history))
         .route("/api/v1/hosts/{agent_id}/events", get(host_events))
         .route("/api/v1/summary", get(summary))
-        .merge(compliance::routes())
-        .merge(incidents::routes())
-        .merge(sla::routes())
+        .with_state(api.store.clone());
+    let scrape = Router::new()
+        .route("/metrics", get(metrics))
+        .with_state(Scrape {
+            store: api.store.clone(),
+            metrics: api.metrics.clone(),
+            compliance: api.compliance.clone(),
+            incidents: api.incidents.clone(),
+            clock: api.clock,
+        });
+    Router::new()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .merge(hosts)
+        .merge(scrape)
+        .merge(compliance::routes(compliance::State {
+            compliance: api.compliance.clone(),
+            store: api.store.clone(),
+            clock: api.clock,
+        }))
+        .merge(incidents::routes(incidents::State {
+            incidents: api.incidents.clone(),
+            store: api.store.clone(),
+            clock: api.clock,
+        }))
+        .merge(sla::routes(api.sla.clone()))
         .fallback(|| async {
             ApiError(
                 StatusCode::NOT_FOUND,
                 "no such endpoint; see /api/v1/hosts".into(),
             )
         })
-        .layer(middleware::from_fn_with_state(shared.clone(), observe))
-        .with_state(shared)
+        .layer(middleware::from_fn_with_state(api.metrics.clone(), observe))
 }
 
-async fn observe(State(s): State<Arc<Shared>>, req: Request, next: Next) -> Response {
+async fn observe(State(metrics): State<Arc<Metrics>>, req: Request, next: Next) -> Response {
     let route = req
         .extensions()
         .get::<MatchedPath>()
@@ -49,7 +95,7 @@ async fn observe(State(s): State<Arc<Shared>>, req: Request, next: Next) -> Resp
         .unwrap_or_else(|| "unmatched".into());
     let started = Instant::now();
     let resp = next.run(req).await;
-    s.metrics
+    metrics
         .http_requests
         .with_label_values(&[&route, resp.status().as_str()])
         .observe(started.elapsed().as_secs_f64());
@@ -66,11 +112,11 @@ impl IntoResponse for ApiError {
 }
 
 async fn store<T: Send + 'static>(
-    s: &Shared,
+    s: &StoreHandle,
     op: &'static str,
     f: impl FnOnce(&dyn Store) -> Result<T, StoreError> + Send + 'static,
 ) -> Result<T, ApiError> {
-    s.with_store(op, f).await.map_err(|e| {
+    s.call(op, f).await.map_err(|e| {
         ApiError(
             StatusCode::SERVICE_UNAVAILABLE,
             format!("store unavailable: {e}"),
@@ -78,13 +124,13 @@ async fn store<T: Send + 'static>(
     })
 }
 
-async fn readyz(State(s): State<Arc<Shared>>) -> Result<&'static str, ApiError> {
+async fn readyz(State(s): State<StoreHandle>) -> Result<&'static str, ApiError> {
     store(&s, "ping", |st| st.ping()).await?;
     Ok("ready\n")
 }
 
-async fn metrics(State(s): State<Arc<Shared>>) -> Result<Response, ApiError> {
-    let counts = store(&s, "host_counts", |st| st.host_counts()).await?;
+async fn metrics(State(s): State<Scrape>) -> Result<Response, ApiError> {
+    let counts = store(&s.store, "host_counts", |st| st.host_counts()).await?;
     s.metrics.set_fleet(&counts, (s.clock)());
     let c = s.compliance.clone();
     let _ = tokio::task::spawn_blocking(move || c.export_metrics()).await;
@@ -113,7 +159,7 @@ pub struct HostQuery {
 }
 
 async fn list_hosts(
-    State(s): State<Arc<Shared>>,
+    State(s): State<StoreHandle>,
     q: Result<Query<HostQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let Query(q) = q.map_err(|e| {
@@ -147,7 +193,7 @@ async fn list_hosts(
 }
 
 async fn get_host(
-    State(s): State<Arc<Shared>>,
+    State(s): State<StoreHandle>,
     Path(id): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let key = id.clone();
@@ -168,7 +214,7 @@ pub struct HistoryQuery {
 }
 
 async fn health_history(
-    State(s): State<Arc<Shared>>,
+    State(s): State<StoreHandle>,
     Path(id): Path<String>,
     q: Result<Query<HistoryQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
@@ -188,7 +234,7 @@ async fn health_history(
 }
 
 async fn host_events(
-    State(s): State<Arc<Shared>>,
+    State(s): State<StoreHandle>,
     Path(id): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let events = store(&s, "host_events", move |st| st.host_events(&id, 500)).await?;
@@ -196,7 +242,7 @@ async fn host_events(
 }
 
 /// Host counts and patch backlog per department/class/OS/state.
-async fn summary(State(s): State<Arc<Shared>>) -> Result<Json<serde_json::Value>, ApiError> {
+async fn summary(State(s): State<StoreHandle>) -> Result<Json<serde_json::Value>, ApiError> {
     let counts = store(&s, "host_counts", |st| st.host_counts()).await?;
     Ok(Json(serde_json::json!({ "groups": counts })))
 }

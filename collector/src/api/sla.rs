@@ -12,11 +12,14 @@ use axum::{Json, Router};
 use serde::Deserialize;
 
 use super::ApiError;
-use crate::ingest::Shared;
-use crate::sla::report::Period;
+use crate::services::sla::Sla;
+use tilsyn_collector_core::sla::report::Period;
 
-pub fn routes() -> Router<Arc<Shared>> {
-    Router::new().route("/api/v1/sla", get(sla))
+/// The SLA route uses the evaluator alone (`None`: no SLA file configured).
+pub fn routes(sla: Option<Arc<Sla>>) -> Router {
+    Router::new()
+        .route("/api/v1/sla", get(report))
+        .with_state(sla)
 }
 
 #[derive(Debug, Deserialize)]
@@ -27,13 +30,13 @@ struct SlaQuery {
     department: Option<String>,
 }
 
-async fn sla(
-    State(s): State<Arc<Shared>>,
+async fn report(
+    State(sla): State<Option<Arc<Sla>>>,
     q: Result<Query<SlaQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let bad = |m: String| ApiError(StatusCode::BAD_REQUEST, m);
     let Query(q) = q.map_err(|e| bad(format!("{e}; parameters: month, period, department")))?;
-    let Some(sla) = s.sla.clone() else {
+    let Some(sla) = sla else {
         return Err(ApiError(
             StatusCode::NOT_FOUND,
             "no SLA configured: set sla.file in the collector config (see configs/sla.md)".into(),
@@ -52,7 +55,7 @@ async fn sla(
         policy.check_department(d).map_err(bad)?;
     }
     let report = tokio::task::spawn_blocking(move || {
-        crate::sla::service::report(
+        crate::services::sla::report(
             &**sla.store(),
             sla.catalogue(),
             &period,

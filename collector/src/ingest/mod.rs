@@ -13,10 +13,12 @@ use tilsyn_proto::v1::{
 };
 
 use crate::auth;
-use crate::config::{valid_id, CollectorConfig};
+use crate::config::CollectorConfig;
 use crate::metrics::Metrics;
 use crate::settings;
-use crate::store::{AgentAuth, IngestBatch, NewAgent, Store};
+use crate::store_handle::StoreHandle;
+use tilsyn_collector_core::text::valid_id;
+use tilsyn_collector_store::{AgentAuth, IngestBatch, NewAgent, Store};
 
 pub mod validate;
 pub mod writer;
@@ -25,24 +27,26 @@ pub mod writer;
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     #[error("the standards cannot be loaded; fix them (tilsyn-collector standards validate DIR) and start again:\n{0}")]
-    Standards(crate::compliance::standard::LoadErrors),
+    Standards(tilsyn_collector_core::compliance::standard::LoadErrors),
     #[error("the incidents configuration is invalid (tilsyn-collector validate --config FILE):\n  {}", .0.join("\n  "))]
     Incidents(Vec<String>),
     #[error("cannot load the incident state from the store: {0}")]
-    Store(crate::store::StoreError),
+    Store(tilsyn_collector_store::StoreError),
 }
 
 /// Everything the gRPC and HTTP sides share.
 pub struct Shared {
     pub cfg: CollectorConfig,
     pub store: Arc<dyn Store>,
+    /// The store for async callers: the gRPC handlers, the API, the background loops.
+    pub store_calls: StoreHandle,
     pub metrics: Arc<Metrics>,
     pub writer: writer::Writer,
     pub clock: fn() -> i64,
-    pub compliance: Arc<crate::compliance::Compliance>,
-    pub incidents: Arc<crate::incidents::service::Incidents>,
+    pub compliance: Arc<crate::services::compliance::Compliance>,
+    pub incidents: Arc<crate::services::incidents::Incidents>,
     /// The SLA evaluator, when an SLA file is configured.
-    pub sla: Option<Arc<crate::sla::service::Sla>>,
+    pub sla: Option<Arc<crate::services::sla::Sla>>,
     auth_cache: RwLock<HashMap<String, AgentAuth>>,
     settings_cache: Mutex<HashMap<(String, String), AgentSettings>>,
 }
@@ -55,10 +59,10 @@ impl Shared {
         cfg: CollectorConfig,
         store: Arc<dyn Store>,
         metrics: Arc<Metrics>,
-        sla: Option<crate::sla::config::SlaPolicy>,
+        sla: Option<tilsyn_collector_core::sla::config::SlaPolicy>,
         clock: fn() -> i64,
     ) -> Result<Arc<Self>, StartError> {
-        let compliance = crate::compliance::Compliance::start(
+        let compliance = crate::services::compliance::Compliance::start(
             cfg.compliance.clone(),
             store.clone(),
             metrics.clone(),
@@ -67,8 +71,8 @@ impl Shared {
         .map_err(StartError::Standards)?;
         let policy = cfg.incidents.compile().map_err(StartError::Incidents)?;
         let sla = sla.map(|sla_policy| {
-            crate::sla::service::Sla::start(
-                crate::sla::service::Catalogue {
+            crate::services::sla::Sla::start(
+                crate::services::sla::Catalogue {
                     policy: sla_policy,
                     windows: policy.windows.clone(),
                     departments: cfg.department_names(),
@@ -80,9 +84,9 @@ impl Shared {
                 cfg.sla.evaluate_every.0,
             )
         });
-        let desks = crate::incidents::service::build_desks(&cfg.incidents, &cfg.data_dir)
+        let desks = tilsyn_collector_desks::build(&cfg.incidents, &cfg.data_dir)
             .map_err(StartError::Incidents)?;
-        let incidents = crate::incidents::service::Incidents::start(
+        let incidents = crate::services::incidents::Incidents::start(
             cfg.incidents.clone(),
             policy,
             desks,
@@ -95,6 +99,7 @@ impl Shared {
         let writer = writer::Writer::start(store.clone(), metrics.clone(), 8192, clock);
         Ok(Arc::new(Shared {
             cfg,
+            store_calls: StoreHandle::new(store.clone(), metrics.clone()),
             store,
             metrics,
             writer,
@@ -116,32 +121,19 @@ impl Shared {
             .clone()
     }
 
-    /// Runs a store call on the blocking pool; a failure is counted by operation and
-    /// logged here, once, for every surface (gRPC, HTTP, background loops).
+    /// Runs a store call on the blocking pool (see [`StoreHandle::call`]).
     pub async fn with_store<T: Send + 'static>(
         &self,
         op: &'static str,
-        f: impl FnOnce(&dyn Store) -> crate::store::Result<T> + Send + 'static,
-    ) -> crate::store::Result<T> {
-        let store = self.store.clone();
-        let r = tokio::task::spawn_blocking(move || f(&*store))
-            .await
-            .unwrap_or_else(|e| {
-                Err(crate::store::StoreError::Db(format!(
-                    "store task failed: {e}"
-                )))
-            });
-        if let Err(e) = &r {
-            self.metrics.store_errors.with_label_values(&[op]).inc();
-            tracing::error!(operation = op, error = %e, "store error");
-        }
-        r
+        f: impl FnOnce(&dyn Store) -> tilsyn_collector_store::Result<T> + Send + 'static,
+    ) -> tilsyn_collector_store::Result<T> {
+        self.store_calls.call(op, f).await
     }
 
     /// [`Self::with_store`] for gRPC handlers: a failure is UNAVAILABLE, so agents retry.
     async fn blocking<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&dyn Store) -> crate::store::Result<T> + Send + 'static,
+        f: impl FnOnce(&dyn Store) -> tilsyn_collector_store::Result<T> + Send + 'static,
         op: &'static str,
     ) -> Result<T, Status> {
         self.with_store(op, f).await.map_err(|_| {
@@ -383,7 +375,7 @@ impl AgentService for IngestService {
             if clock_skew_ms.is_some() {
                 s.incidents.report(
                     &who.agent_id,
-                    crate::incidents::service::News {
+                    crate::services::incidents::News {
                         received_at_ms: limits.now_ms,
                         clock_skew_ms,
                         ..Default::default()
@@ -443,7 +435,7 @@ impl AgentService for IngestService {
                 .map(|(_, h)| h);
             s.incidents.report(
                 &who.agent_id,
-                crate::incidents::service::News {
+                crate::services::incidents::News {
                     received_at_ms: limits.now_ms,
                     applied: true,
                     health,

@@ -8,7 +8,7 @@ use std::time::Instant;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::metrics::Metrics;
-use crate::store::{BatchOutcome, IngestBatch, Store, StoreError};
+use tilsyn_collector_store::{BatchOutcome, IngestBatch, Store, StoreError};
 
 /// Most batches in one transaction.
 const MAX_GROUP: usize = 512;

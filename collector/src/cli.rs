@@ -1,0 +1,438 @@
+//! The `tilsyn-collector` command line: `run` (over [`crate::server::run`]), `validate`,
+//! `standards`, `incidents`, `outbox` and `report sla`. `main.rs` only calls [`main`].
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use tilsyn_collector_core::compliance::standard::StandardSet;
+use tilsyn_collector_store::Store;
+
+use crate::config::CollectorConfig;
+
+#[derive(Parser)]
+#[command(
+    name = "tilsyn-collector",
+    version,
+    about = "Tilsyn collector: agents in, metrics and API out"
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Serve gRPC (agents) and HTTP (metrics, API) until stopped.
+    Run {
+        #[arg(short, long, default_value = "/etc/tilsyn/collector.yaml")]
+        config: PathBuf,
+    },
+    /// Check the config file (and the standards it names) and print every error.
+    Validate {
+        #[arg(short, long, default_value = "/etc/tilsyn/collector.yaml")]
+        config: PathBuf,
+    },
+    /// Work with standards files without a running collector.
+    Standards {
+        #[command(subcommand)]
+        cmd: StandardsCmd,
+    },
+    /// List incidents from the collector's database (works while it runs).
+    Incidents {
+        #[arg(short, long, default_value = "/etc/tilsyn/collector.yaml")]
+        config: PathBuf,
+        /// open, suppressed or resolved.
+        #[arg(long)]
+        state: Option<String>,
+        #[arg(long)]
+        department: Option<String>,
+        /// P1 … P5.
+        #[arg(long)]
+        priority: Option<String>,
+        /// Hostname or agent id.
+        #[arg(long)]
+        host: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        /// Print JSON lines instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Reports from the collector's database (works while it runs).
+    Report {
+        #[command(subcommand)]
+        cmd: ReportCmd,
+    },
+    /// Desk actions waiting for delivery: list them, retry a failed one, or abandon one.
+    Outbox {
+        #[arg(short, long, default_value = "/etc/tilsyn/collector.yaml")]
+        config: PathBuf,
+        #[command(subcommand)]
+        cmd: OutboxCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum OutboxCmd {
+    /// Undelivered actions (pending and failed), newest first; --state to choose.
+    List {
+        /// pending, failed, done, abandoned or skipped.
+        #[arg(long)]
+        state: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
+    /// Deliver a failed (or waiting) action again, now.
+    Retry { id: i64 },
+    /// Give up on an action; the ones after it for the same incident go ahead.
+    Abandon { id: i64 },
+}
+
+#[derive(Subcommand)]
+enum ReportCmd {
+    /// The monthly SLA report: per department, availability per service, response and
+    /// resolution attainment per priority, breaches, compliance and patch figures.
+    Sla {
+        #[arg(short, long, default_value = "/etc/tilsyn/collector.yaml")]
+        config: PathBuf,
+        /// YYYY-MM in the SLA file's time zone; default the current month.
+        #[arg(long)]
+        month: Option<String>,
+        /// One department (id); default every department.
+        #[arg(long)]
+        department: Option<String>,
+        /// html (one self-contained file), markdown or csv.
+        #[arg(long, default_value = "markdown")]
+        format: String,
+        /// Write to this file instead of standard output.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum StandardsCmd {
+    /// Check every standard and waiver in DIR; print every error with file and line.
+    Validate { dir: PathBuf },
+    /// Evaluate a standard against a host's facts (e.g. saved from
+    /// GET /api/v1/hosts/{id}/facts) and print a table.
+    Test {
+        /// The standard file.
+        #[arg(long)]
+        standard: PathBuf,
+        /// Facts file (JSON, or YAML in the same shape).
+        #[arg(long)]
+        facts: PathBuf,
+        /// Waiver files to apply, if any.
+        #[arg(long)]
+        waivers: Vec<PathBuf>,
+        /// Evaluate as of this date (YYYY-MM-DD) instead of now: try waiver expiry.
+        #[arg(long)]
+        at: Option<String>,
+    },
+}
+
+/// Parses the command line and runs the command; the process exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match &cli.cmd {
+        Cmd::Run { config } | Cmd::Validate { config } => config,
+        Cmd::Standards { cmd } => return standards(cmd),
+        Cmd::Incidents { config, .. }
+        | Cmd::Outbox { config, .. }
+        | Cmd::Report {
+            cmd: ReportCmd::Sla { config, .. },
+        } => config,
+    };
+    let cfg = match CollectorConfig::load(config) {
+        Ok(c) => c,
+        Err(e) => {
+            eprint!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    match &cli.cmd {
+        Cmd::Incidents {
+            state,
+            department,
+            priority,
+            host,
+            limit,
+            json,
+            ..
+        } => {
+            let f = tilsyn_collector_core::incidents::records::IncidentFilter {
+                state: state.clone(),
+                department: department.clone(),
+                priority: priority.clone(),
+                host: host.clone(),
+                limit: Some(*limit),
+                ..Default::default()
+            };
+            return offline_store(&cfg, |st| {
+                let rows = st.list_incidents(&f)?;
+                print!(
+                    "{}",
+                    tilsyn_collector_core::incidents::cli::incident_table(&rows, *json)
+                );
+                Ok(())
+            });
+        }
+        Cmd::Report {
+            cmd:
+                ReportCmd::Sla {
+                    month,
+                    department,
+                    format,
+                    output,
+                    ..
+                },
+        } => {
+            return sla_report(
+                &cfg,
+                month.as_deref(),
+                department.as_deref(),
+                format,
+                output.as_deref(),
+            )
+        }
+        Cmd::Outbox { cmd, .. } => {
+            return offline_store(&cfg, |st| {
+                let now = crate::server::now_ms();
+                match cmd {
+                    OutboxCmd::List { state, limit } => {
+                        let rows = match state {
+                            Some(s) => st.outbox_list(Some(s), None, *limit)?,
+                            None => {
+                                let mut v = st.outbox_list(Some("failed"), None, *limit)?;
+                                v.extend(st.outbox_list(Some("pending"), None, *limit)?);
+                                v
+                            }
+                        };
+                        print!(
+                            "{}",
+                            tilsyn_collector_core::incidents::cli::outbox_table(&rows)
+                        );
+                    }
+                    OutboxCmd::Retry { id } | OutboxCmd::Abandon { id } => {
+                        let retry = matches!(cmd, OutboxCmd::Retry { .. });
+                        match st.outbox_operator(*id, retry, now)? {
+                            Some(i) => println!(
+                                "outbox item {id} ({} {} on desk {}) is now {}",
+                                i.action, i.subject, i.desk, i.state
+                            ),
+                            None => {
+                                return Err(tilsyn_collector_store::StoreError::Db(format!(
+                                    "no outbox item {id}"
+                                )))
+                            }
+                        }
+                    }
+                }
+                Ok(())
+            });
+        }
+        _ => {}
+    }
+    if let Cmd::Validate { .. } = cli.cmd {
+        let set = match StandardSet::load_dir(&cfg.compliance.standards_dir) {
+            Ok(s) => s,
+            Err(e) => {
+                eprint!("{e}");
+                return ExitCode::from(2);
+            }
+        };
+        println!(
+            "{}: ok ({} departments, grpc {}, http {}, {} standards with {} rules from {})",
+            config.display(),
+            cfg.departments.len(),
+            cfg.grpc.listen,
+            cfg.http.listen,
+            set.standards.len(),
+            set.rule_count(),
+            cfg.compliance.standards_dir.display()
+        );
+        return ExitCode::SUCCESS;
+    }
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .or_else(|_| tracing_subscriber::EnvFilter::try_new(&cfg.log))
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(crate::server::run(cfg, shutdown_signal(), |_| {})) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("tilsyn-collector: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Opens the configured database for a CLI command (the running collector may share it:
+/// SQLite in WAL mode lets both work).
+fn sla_report(
+    cfg: &CollectorConfig,
+    month: Option<&str>,
+    department: Option<&str>,
+    format: &str,
+    output: Option<&std::path::Path>,
+) -> ExitCode {
+    use crate::services::sla as service;
+    use tilsyn_collector_core::sla::{render, report::Period};
+    let fail = |m: String| {
+        eprintln!("tilsyn-collector report sla: {m}");
+        ExitCode::from(2)
+    };
+    let policy =
+        match cfg.sla_policy() {
+            Ok(Some(p)) => p,
+            Ok(None) => return fail(
+                "no SLA file configured: set sla.file in the collector config (see configs/sla.md)"
+                    .into(),
+            ),
+            Err(es) => return fail(es.join("\n  ")),
+        };
+    let render: fn(&_, &_) -> String = match format {
+        "html" => render::html,
+        "markdown" | "md" => render::markdown,
+        "csv" => render::csv,
+        f => return fail(format!("unknown format {f:?}: use html, markdown or csv")),
+    };
+    if let Some(d) = department {
+        if let Err(e) = policy.check_department(d) {
+            return fail(e);
+        }
+    }
+    let now = crate::server::now_ms();
+    let period = match Period::chosen(month, None, &policy.time_zone, now) {
+        Ok(p) => p,
+        Err(e) => return fail(e),
+    };
+    let windows = match cfg.incidents.compile() {
+        Ok(p) => p.windows,
+        Err(es) => return fail(es.join("\n  ")),
+    };
+    let tz = policy.time_zone.clone();
+    let cat = service::Catalogue {
+        policy,
+        windows,
+        departments: cfg.department_names(),
+    };
+    let mut text = None;
+    let code = offline_store(cfg, |st| {
+        let r = service::report(st, &cat, &period, department, now)?;
+        text = Some(render(&r, &tz));
+        Ok(())
+    });
+    let Some(text) = text else { return code };
+    match output {
+        None => print!("{text}"),
+        Some(p) => {
+            if let Err(e) = std::fs::write(p, text) {
+                return fail(format!("cannot write {}: {e}", p.display()));
+            }
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+fn offline_store(
+    cfg: &CollectorConfig,
+    f: impl FnOnce(&dyn Store) -> tilsyn_collector_store::Result<()>,
+) -> ExitCode {
+    let st = match tilsyn_collector_store::open(&cfg.store) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("tilsyn-collector: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match f(&*st) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("tilsyn-collector: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn standards(cmd: &StandardsCmd) -> ExitCode {
+    match cmd {
+        StandardsCmd::Validate { dir } => match StandardSet::load_dir(dir) {
+            Ok(set) => {
+                for s in &set.standards {
+                    println!(
+                        "{}: {} {} ({} rules)",
+                        s.file.display(),
+                        s.id,
+                        s.version,
+                        s.rules.len()
+                    );
+                }
+                println!(
+                    "{}: ok ({} standards, {} rules, {} waivers)",
+                    dir.display(),
+                    set.standards.len(),
+                    set.rule_count(),
+                    set.waivers.len()
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprint!("{e}");
+                ExitCode::from(2)
+            }
+        },
+        StandardsCmd::Test {
+            standard,
+            facts,
+            waivers,
+            at,
+        } => {
+            match crate::services::compliance::try_standard(standard, facts, waivers, at.as_deref())
+            {
+                Ok((table, compliant)) => {
+                    print!("{table}");
+                    if compliant {
+                        ExitCode::SUCCESS
+                    } else {
+                        ExitCode::from(1)
+                    }
+                }
+                Err(e) => {
+                    eprintln!("{e}");
+                    ExitCode::from(2)
+                }
+            }
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        if let Ok(mut term) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}

@@ -1,0 +1,16 @@
+//! The services that run the core over the store on a schedule: one file each.
+//!
+//! - [`compliance`]: evaluates hosts whose facts changed, reloads standards, answers the
+//!   compliance views;
+//! - [`incidents`]: the incident worker (observations → [`Core`] → one transaction), the
+//!   outbox delivery to the desks and the read-back poller;
+//! - [`sla`]: the SLA evaluator (metrics, monthly compliance snapshots) and reports.
+//!
+//! Offline detection and health retention are the server's background loop
+//! (`server::background`).
+//!
+//! [`Core`]: tilsyn_collector_core::incidents::core::Core
+
+pub mod compliance;
+pub mod incidents;
+pub mod sla;

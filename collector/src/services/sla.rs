@@ -1,0 +1,356 @@
+//! The SLA at the edges: reading a period's inputs from the store, the evaluator thread
+//! that keeps the `tilsyn_sla_*` metrics and the month's compliance snapshot current, and
+//! the one function the API and the CLI use to make a report.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::metrics::Metrics;
+use tilsyn_collector_core::incidents::maintenance::Windows;
+use tilsyn_collector_core::sla::attainment::Outcome;
+use tilsyn_collector_core::sla::config::{SlaPolicy, PRIORITIES};
+use tilsyn_collector_core::sla::report::{
+    build_with, DepartmentCompliance, Inputs, Judged, Period, ServiceState, SlaHost, SlaIncident,
+    SlaReport,
+};
+use tilsyn_collector_store::{Store, StoreError};
+
+/// What a report is made from besides the store: the checked SLA file, the maintenance
+/// windows and the collector's departments (id, name).
+pub struct Catalogue {
+    pub policy: SlaPolicy,
+    pub windows: Windows,
+    pub departments: Vec<(String, String)>,
+}
+
+/// The report for `period` from the store: hosts, the incidents open during the period,
+/// and the departments' compliance figures saved for the period's month (the evaluator
+/// saves them as it runs; a past month shows the last figures taken in it).
+pub fn report(
+    store: &dyn Store,
+    cat: &Catalogue,
+    period: &Period,
+    department: Option<&str>,
+    now_ms: i64,
+) -> Result<SlaReport, StoreError> {
+    // A month shows its own figures; the rolling 30 days the current month's.
+    let month = match Period::month(&period.label, &cat.policy.time_zone) {
+        Ok(m) => m.label,
+        Err(_) => Period::month_of(now_ms, &cat.policy.time_zone).label,
+    };
+    let compliance = snapshots(store, &month)?;
+    let (hosts, incidents) = load(store, period.from_ms, period.to_ms.min(now_ms) + 1)?;
+    let inp = Inputs {
+        policy: &cat.policy,
+        departments: &cat.departments,
+        hosts: &hosts,
+        incidents: &incidents,
+        windows: &cat.windows,
+        compliance: &compliance,
+        now_ms,
+    };
+    Ok(build_with(&inp, period, department, &mut |_| {}))
+}
+
+fn load(
+    store: &dyn Store,
+    from_ms: i64,
+    to_ms: i64,
+) -> Result<(Vec<SlaHost>, Vec<SlaIncident>), StoreError> {
+    let mut hosts = Vec::new();
+    store.sla_hosts(&mut |h| hosts.push(h))?;
+    let mut incidents = Vec::new();
+    store.sla_incidents(from_ms, to_ms, &mut |i| incidents.push(i))?;
+    Ok((hosts, incidents))
+}
+
+fn snapshots(
+    store: &dyn Store,
+    month: &str,
+) -> Result<BTreeMap<String, DepartmentCompliance>, StoreError> {
+    Ok(store
+        .sla_snapshots(month)?
+        .into_iter()
+        .filter_map(|(d, json, _)| Some((d, serde_json::from_str(&json).ok()?)))
+        .collect())
+}
+
+/// The evaluator: every `every`, the current month and the last 30 days.
+pub struct Sla {
+    cat: Catalogue,
+    store: Arc<dyn Store>,
+    metrics: Arc<Metrics>,
+    compliance: Arc<crate::services::compliance::Compliance>,
+    clock: fn() -> i64,
+    /// Outcomes already counted in `tilsyn_sla_incidents_total` / observed in the
+    /// histograms: (incident, response?).
+    counted: Mutex<Option<Seen>>,
+}
+
+/// (incident, response?) pairs counted / observed.
+type Seen = (HashSet<(i64, bool)>, HashSet<(i64, bool)>);
+
+impl Sla {
+    pub fn start(
+        cat: Catalogue,
+        store: Arc<dyn Store>,
+        metrics: Arc<Metrics>,
+        compliance: Arc<crate::services::compliance::Compliance>,
+        clock: fn() -> i64,
+        every: Duration,
+    ) -> Arc<Sla> {
+        let s = Arc::new(Sla {
+            cat,
+            store,
+            metrics,
+            compliance,
+            clock,
+            counted: Mutex::new(None),
+        });
+        let w = Arc::downgrade(&s);
+        std::thread::Builder::new()
+            .name("sla".into())
+            .spawn(move || loop {
+                let Some(s) = w.upgrade() else { return };
+                s.evaluate_logged();
+                drop(s);
+                std::thread::sleep(every);
+            })
+            .expect("spawn SLA evaluator");
+        s
+    }
+
+    pub fn catalogue(&self) -> &Catalogue {
+        &self.cat
+    }
+
+    pub fn policy(&self) -> &SlaPolicy {
+        &self.cat.policy
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    pub fn now_ms(&self) -> i64 {
+        (self.clock)()
+    }
+
+    fn evaluate_logged(&self) {
+        let t = Instant::now();
+        let m = &self.metrics.sla;
+        match self.evaluate() {
+            Ok(()) => m.evaluations.with_label_values(&["ok"]).inc(),
+            Err(e) => {
+                m.evaluations.with_label_values(&["error"]).inc();
+                tracing::warn!(error = %e, "SLA evaluation failed; the next one retries");
+            }
+        }
+        m.evaluation_duration.observe(t.elapsed().as_secs_f64());
+    }
+
+    /// One evaluation: saves the month's compliance figures, computes the month and the
+    /// last 30 days, and sets every SLA metric.
+    pub fn evaluate(&self) -> Result<(), StoreError> {
+        let now = (self.clock)();
+        let tz = &self.cat.policy.time_zone;
+        let month = Period::month_of(now, tz);
+        let rolling = Period::rolling_30d(now);
+        let figures = self.compliance.department_figures(now);
+        let rows: Vec<(String, String)> = self
+            .cat
+            .departments
+            .iter()
+            .filter_map(|(d, _)| {
+                let f = figures.get(d)?;
+                Some((d.clone(), serde_json::to_string(f).ok()?))
+            })
+            .collect();
+        self.store.save_sla_snapshot(&month.label, &rows, now)?;
+        let (hosts, incidents) = load(&*self.store, month.from_ms.min(rolling.from_ms), now + 1)?;
+        let inp = Inputs {
+            policy: &self.cat.policy,
+            departments: &self.cat.departments,
+            hosts: &hosts,
+            incidents: &incidents,
+            windows: &self.cat.windows,
+            compliance: &figures,
+            now_ms: now,
+        };
+        let mut judged = Vec::new();
+        let month_report = build_with(&inp, &month, None, &mut |j| judged.push(j));
+        let rolling_report = build_with(&inp, &rolling, None, &mut |_| {});
+        self.count_outcomes(&month_report, &judged);
+        self.set_gauges(&month_report, &rolling_report, now);
+        Ok(())
+    }
+
+    /// Counters and histograms move once per outcome. After a start, outcomes already
+    /// known are taken as counted (a restarted counter that jumped by everything it had
+    /// counted before would read as a burst of incidents).
+    fn count_outcomes(&self, r: &SlaReport, judged: &[Judged]) {
+        let m = &self.metrics.sla;
+        let mut g = self.counted.lock().expect("counted");
+        let first = g.is_none();
+        let (counted, observed) = g.get_or_insert_with(Default::default);
+        let mut seen = HashSet::with_capacity(judged.len());
+        for j in judged {
+            let key = (j.incident_id, j.response);
+            seen.insert(key);
+            let dept = r.departments[j.department_idx].id.as_str();
+            let prio = PRIORITIES[j.priority];
+            let target = if j.response { "response" } else { "resolution" };
+            let (result, done) = match j.outcome {
+                Outcome::Pending { .. } => continue,
+                Outcome::Met { .. } => ("met", true),
+                Outcome::Breached { done, .. } => ("breached", done),
+            };
+            if counted.insert(key) && !first {
+                m.incidents
+                    .with_label_values(&[dept, prio, target, result])
+                    .inc();
+            }
+            if done && observed.insert(key) && !first {
+                let h = if j.response {
+                    &m.response_time
+                } else {
+                    &m.resolution_time
+                };
+                h.with_label_values(&[dept, prio])
+                    .observe(j.outcome.elapsed_ms() as f64 / 1000.0);
+            }
+        }
+        // Forget incidents that left the window.
+        counted.retain(|k| seen.contains(k));
+        observed.retain(|k| seen.contains(k));
+    }
+
+    fn set_gauges(&self, month: &SlaReport, rolling: &SlaReport, now: i64) {
+        let m = &self.metrics.sla;
+        for g in [
+            &m.department_info,
+            &m.service_up,
+            &m.service_in_maintenance,
+            &m.service_clock_running,
+            &m.service_hosts,
+        ] {
+            g.reset();
+        }
+        for g in [
+            &m.availability,
+            &m.availability_target,
+            &m.counted_seconds,
+            &m.downtime_seconds,
+            &m.target_seconds,
+            &m.attainment_target,
+            &m.attainment,
+            &m.compliance_ratio,
+            &m.patch_current_ratio,
+        ] {
+            g.reset();
+        }
+        let mut services_done = HashSet::new();
+        for (r, period) in [(month, "month"), (rolling, "30d")] {
+            for d in &r.departments {
+                for s in &d.services {
+                    let l = [s.service.as_str(), d.id.as_str(), period];
+                    m.counted_seconds
+                        .with_label_values(&l)
+                        .set(s.counted_ms as f64 / 1000.0);
+                    m.downtime_seconds
+                        .with_label_values(&l)
+                        .set(s.down_ms as f64 / 1000.0);
+                    if let Some(a) = s.availability {
+                        m.availability.with_label_values(&l).set(a);
+                    }
+                }
+            }
+        }
+        for d in &month.departments {
+            m.department_info
+                .with_label_values(&[&d.id, &d.tier])
+                .set(1);
+            let running = self
+                .cat
+                .policy
+                .tier_of(&d.id)
+                .is_some_and(|t| t.calendar.in_service(now));
+            for s in &d.services {
+                let sd = [s.service.as_str(), d.id.as_str()];
+                m.availability_target.with_label_values(&sd).set(s.target);
+                m.service_clock_running
+                    .with_label_values(&sd)
+                    .set(running as i64);
+                if services_done.insert(s.service.clone()) && s.state != ServiceState::NoHosts {
+                    let id = [s.service.as_str()];
+                    m.service_up
+                        .with_label_values(&id)
+                        .set((s.state == ServiceState::Up) as i64);
+                    m.service_in_maintenance
+                        .with_label_values(&id)
+                        .set((s.state == ServiceState::Planned) as i64);
+                    let healthy = s.hosts - s.hosts_unhealthy - s.hosts_in_maintenance;
+                    for (state, n) in [
+                        ("healthy", healthy),
+                        ("unhealthy", s.hosts_unhealthy),
+                        ("maintenance", s.hosts_in_maintenance),
+                    ] {
+                        m.service_hosts
+                            .with_label_values(&[&s.service, state])
+                            .set(n as i64);
+                    }
+                }
+            }
+            for (target, rows) in [("response", &d.response), ("resolution", &d.resolution)] {
+                m.attainment_target
+                    .with_label_values(&[&d.id, target])
+                    .set(d.attainment_target);
+                for p in rows {
+                    // Counters exist from the start at 0, so the first outcome of a
+                    // series is an increase too.
+                    for result in ["met", "breached"] {
+                        m.incidents
+                            .with_label_values(&[&d.id, &p.priority, target, result]);
+                    }
+                    m.target_seconds
+                        .with_label_values(&[&d.id, &p.priority, target])
+                        .set(p.target_ms as f64 / 1000.0);
+                    if let Some(a) = p.attainment {
+                        m.attainment
+                            .with_label_values(&[&d.id, &p.priority, target, "month"])
+                            .set(a);
+                    }
+                }
+            }
+            if let Some(c) = &d.compliance {
+                if let Some(r) = c.compliance_ratio {
+                    m.compliance_ratio.with_label_values(&[&d.id]).set(r);
+                }
+                if let Some(r) = c.patch_current_ratio {
+                    m.patch_current_ratio.with_label_values(&[&d.id]).set(r);
+                }
+            }
+        }
+    }
+}
+
+/// The SLA histograms' buckets: every response and resolution target (seconds).
+pub fn buckets(policy: Option<&SlaPolicy>) -> Vec<f64> {
+    let Some(p) = policy else {
+        return crate::metrics::DEFAULT_SLA_BUCKETS.to_vec();
+    };
+    let mut v: Vec<i64> = p
+        .tiers
+        .iter()
+        .flat_map(|t| t.response_ms.iter().chain(&t.resolution_ms))
+        .flatten()
+        .map(|ms| ms / 1000)
+        .collect();
+    v.sort_unstable();
+    v.dedup();
+    if v.is_empty() {
+        return crate::metrics::DEFAULT_SLA_BUCKETS.to_vec();
+    }
+    v.into_iter().map(|s| s as f64).collect()
+}

@@ -1,0 +1,315 @@
+//! The collector's persistence: one [`Store`] trait in terms of the core's types, and its
+//! engines. This is the only crate that names a database engine: everything else opens a
+//! store with [`open`] and holds an `Arc<dyn Store>`, so a PostgreSQL engine is one more
+//! module here. SQL in the implementations stays portable (no SQLite-only syntax beyond
+//! `ON CONFLICT` / `RETURNING`, which PostgreSQL shares).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use tilsyn_proto::duration::HumanDuration;
+use tilsyn_proto::v1::Report;
+
+pub use tilsyn_collector_core::compliance::engine::ComplianceRow;
+pub use tilsyn_collector_core::compliance::facts::HostInputs;
+
+pub mod incidents;
+pub mod sla;
+pub mod sqlite;
+
+pub use incidents::OutboxUpdate;
+pub use tilsyn_collector_core::incidents::records::*;
+pub use tilsyn_collector_core::incidents::ticket::{TicketRef, TicketStatus};
+
+/// The `store:` section of `collector.yaml`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreConfig {
+    /// SQLite database file (relative to data_dir).
+    #[serde(default = "default_db")]
+    pub sqlite_path: PathBuf,
+    /// How long health samples are kept.
+    #[serde(default = "default_retention")]
+    pub health_retention: HumanDuration,
+}
+
+fn default_db() -> PathBuf {
+    "tilsyn.db".into()
+}
+fn default_retention() -> HumanDuration {
+    HumanDuration::secs(24 * 3600)
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            sqlite_path: default_db(),
+            health_retention: default_retention(),
+        }
+    }
+}
+
+impl StoreConfig {
+    /// Makes the database path absolute, relative to the collector's `data_dir`.
+    pub fn resolve_paths(&mut self, data_dir: &std::path::Path) {
+        if self.sqlite_path.is_relative() {
+            self.sqlite_path = data_dir.join(&self.sqlite_path);
+        }
+    }
+
+    /// Where the data is, for logs (`sqlite:/var/lib/tilsyn-collector/tilsyn.db`).
+    pub fn describe(&self) -> String {
+        format!("sqlite:{}", self.sqlite_path.display())
+    }
+}
+
+/// Opens (creating and migrating) the store the configuration names. The one place an
+/// engine is chosen: the server and the CLI call this and never name an engine.
+pub fn open(cfg: &StoreConfig) -> Result<Arc<dyn Store>> {
+    Ok(Arc::new(sqlite::SqliteStore::open(&cfg.sqlite_path)?))
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database {path}: {message}")]
+    Open { path: String, message: String },
+    #[error("database error: {0}")]
+    Db(String),
+    #[error("stored data for {what} is unreadable: {message}")]
+    Corrupt { what: String, message: String },
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// A newly enrolled agent.
+#[derive(Debug, Clone)]
+pub struct NewAgent {
+    pub agent_id: String,
+    pub secret_hash: String,
+    pub department: String,
+    pub class: String,
+    /// `agent` (asked for by the agent) or `rule` (classified by the collector).
+    pub class_source: String,
+    pub hostname: String,
+    pub machine_id: String,
+    pub agent_version: String,
+    pub labels_json: String,
+    pub health_interval_s: u32,
+    pub enrolled_at_ms: i64,
+}
+
+/// What authentication needs to know about an agent.
+#[derive(Debug, Clone)]
+pub struct AgentAuth {
+    pub agent_id: String,
+    pub secret_hash: String,
+    pub department: String,
+    pub class: String,
+    pub class_source: String,
+}
+
+/// One authenticated, validated batch to commit.
+#[derive(Debug, Clone)]
+pub struct IngestBatch {
+    pub agent_id: String,
+    /// Valid reports, ascending seq.
+    pub reports: Vec<Report>,
+    /// The class to record when an inventory report arrives (collector classification);
+    /// `None` keeps the current class.
+    pub class_from_inventory: Option<String>,
+    /// The health interval the host is configured with.
+    pub health_interval_s: u32,
+    /// How long the host may stay silent before it counts as offline (missed intervals ×
+    /// health interval); stored as a deadline so finding silent hosts is an index range scan.
+    pub silence_limit_ms: i64,
+}
+
+/// What committing a batch did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BatchOutcome {
+    pub committed_through: u64,
+    pub applied: Vec<(u64, &'static str)>,
+    pub duplicates: u64,
+    pub resend_sections: Vec<String>,
+    /// The host came back from offline with this batch.
+    pub came_online: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct HostFilter {
+    pub department: Option<String>,
+    pub class: Option<String>,
+    pub state: Option<String>,
+    pub os_family: Option<String>,
+    pub hostname: Option<String>,
+    pub limit: u32,
+    pub offset: u32,
+}
+
+/// A row of the host list.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct HostSummary {
+    pub agent_id: String,
+    pub hostname: String,
+    pub fqdn: String,
+    pub department: String,
+    pub class: String,
+    pub state: String,
+    pub os_family: String,
+    pub os_name: String,
+    pub os_version: String,
+    pub agent_version: String,
+    pub enrolled_at_ms: i64,
+    pub last_seen_ms: Option<i64>,
+    pub software_count: Option<i64>,
+    pub pending_updates: Option<i64>,
+    pub pending_security_updates: Option<i64>,
+    pub oldest_security_update_since_ms: Option<i64>,
+    pub reboot_required: Option<bool>,
+}
+
+/// One host in full.
+#[derive(Debug, Clone, Serialize)]
+pub struct HostDetail {
+    #[serde(flatten)]
+    pub summary: HostSummary,
+    pub class_source: String,
+    pub labels: serde_json::Value,
+    pub machine_id: String,
+    pub last_seq: u64,
+    pub inventory: Option<serde_json::Value>,
+    pub inventory_at_ms: Option<i64>,
+    pub software: Option<serde_json::Value>,
+    pub software_at_ms: Option<i64>,
+    pub patches: Option<serde_json::Value>,
+    pub patches_at_ms: Option<i64>,
+    pub health: Option<serde_json::Value>,
+    pub health_at_ms: Option<i64>,
+    /// Security and configuration facts as the agent reported them.
+    pub facts: Option<serde_json::Value>,
+    pub facts_at_ms: Option<i64>,
+    /// Latest errors per probe: `{probe: [{message, at_ms}]}`.
+    pub probe_errors: serde_json::Value,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct HealthSample {
+    pub seq: u64,
+    pub collected_at_ms: i64,
+    pub health: serde_json::Value,
+}
+
+/// Hosts per (department, class, os family, state) with their patch backlog.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct HostCount {
+    pub department: String,
+    pub class: String,
+    pub os_family: String,
+    pub state: String,
+    pub hosts: i64,
+    pub pending_updates: i64,
+    pub pending_security_updates: i64,
+    pub reboot_required: i64,
+    /// Oldest pending security update of the group (ms since epoch).
+    pub oldest_security_update_since_ms: Option<i64>,
+}
+
+/// A change of a host's state (online/offline), kept for later incident and SLA work.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct HostEvent {
+    pub agent_id: String,
+    pub at_ms: i64,
+    pub kind: String,
+}
+
+pub trait Store: Send + Sync + 'static {
+    /// Creates or upgrades the schema.
+    fn migrate(&self) -> Result<()>;
+    fn ping(&self) -> Result<()>;
+    fn enroll(&self, a: &NewAgent) -> Result<()>;
+    fn agent_auth(&self, agent_id: &str) -> Result<Option<AgentAuth>>;
+    /// Commits all batches in one transaction (group commit); duplicates are no-ops.
+    fn ingest(&self, batches: &[IngestBatch], now_ms: i64) -> Result<Vec<BatchOutcome>>;
+    fn list_hosts(&self, f: &HostFilter) -> Result<Vec<HostSummary>>;
+    fn get_host(&self, agent_id: &str) -> Result<Option<HostDetail>>;
+    fn health_history(
+        &self,
+        agent_id: &str,
+        since_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<HealthSample>>;
+    /// Marks online hosts whose silence deadline has passed as offline; returns them.
+    fn mark_offline(&self, now_ms: i64) -> Result<Vec<String>>;
+    fn host_counts(&self) -> Result<Vec<HostCount>>;
+    fn host_events(&self, agent_id: &str, limit: u32) -> Result<Vec<HostEvent>>;
+    /// Deletes health samples older than `before_ms`; returns how many.
+    fn prune_health(&self, before_ms: i64) -> Result<u64>;
+    /// The sections compliance evaluates, for one host or (None) every host, streamed.
+    fn compliance_inputs(
+        &self,
+        agent_id: Option<&str>,
+        f: &mut dyn FnMut(HostInputs),
+    ) -> Result<()>;
+    /// Every stored compliance row, streamed (to restore `since` after a restart).
+    fn load_compliance(&self, f: &mut dyn FnMut(ComplianceRow)) -> Result<()>;
+    /// Writes changed rows and deletes rows of standards that no longer apply.
+    fn save_compliance(
+        &self,
+        upserts: &[ComplianceRow],
+        deletes: &[(String, String)],
+    ) -> Result<()>;
+
+    /// Every host as incident conditions see it (after a restart).
+    fn incident_hosts(&self, agent_id: Option<&str>, f: &mut dyn FnMut(IncidentHost))
+        -> Result<()>;
+    fn load_incident_state(&self) -> Result<IncidentState>;
+    /// One engine step in one transaction; returns the new outbox item ids.
+    fn save_incidents(&self, w: &IncidentWrite, now_ms: i64) -> Result<Vec<i64>>;
+    /// Writes whole incident rows as they are, desk side included, in one transaction;
+    /// an existing id is replaced. For moving history between stores and for seeding
+    /// benchmarks, never for the engine (whose steps go through `save_incidents`).
+    fn import_incidents(&self, rows: &[IncidentRow]) -> Result<()>;
+    /// Due outbox items: the first undelivered action of each subject.
+    fn outbox_due(&self, now_ms: i64, limit: u32) -> Result<Vec<OutboxItem>>;
+    fn outbox_update(&self, u: &OutboxUpdate, now_ms: i64) -> Result<()>;
+    /// An operator retries (`retry`) or abandons an item; returns it as it is now.
+    fn outbox_operator(&self, id: i64, retry: bool, now_ms: i64) -> Result<Option<OutboxItem>>;
+    fn outbox_list(
+        &self,
+        state: Option<&str>,
+        subject: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<OutboxItem>>;
+    fn outbox_stats(&self) -> Result<Vec<OutboxStat>>;
+    /// The ticket of `incident:<id>` / `problem:<id>`, once created.
+    fn ticket_of(&self, subject: &str) -> Result<Option<TicketRef>>;
+    /// Tickets to read back: (subject, desk, ticket).
+    fn read_back_due(
+        &self,
+        checked_before_ms: i64,
+        opened_after_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<(String, String, TicketRef)>>;
+    fn save_read_back(&self, subject: &str, st: Option<&TicketStatus>, now_ms: i64) -> Result<()>;
+    fn list_incidents(&self, f: &IncidentFilter) -> Result<Vec<IncidentRow>>;
+    fn get_incident(&self, id: i64) -> Result<Option<IncidentRow>>;
+    fn list_problems(&self, state: Option<&str>, limit: u32) -> Result<Vec<ProblemRow>>;
+
+    /// Every host as the SLA sees it, streamed.
+    fn sla_hosts(
+        &self,
+        f: &mut dyn FnMut(tilsyn_collector_core::sla::report::SlaHost),
+    ) -> Result<()>;
+    /// Incidents that were open at some time in `[from_ms, to_ms)`, streamed by id.
+    fn sla_incidents(
+        &self,
+        from_ms: i64,
+        to_ms: i64,
+        f: &mut dyn FnMut(tilsyn_collector_core::sla::report::SlaIncident),
+    ) -> Result<()>;
+    /// Replaces the month's figures of the given departments: (department, JSON).
+    fn save_sla_snapshot(&self, month: &str, rows: &[(String, String)], at_ms: i64) -> Result<()>;
+    /// The month's figures: (department, JSON, taken at).
+    fn sla_snapshots(&self, month: &str) -> Result<Vec<(String, String, i64)>>;
+}

@@ -1,0 +1,209 @@
+//! SQLite side of SLA reporting: hosts and incidents as the SLA sees them (with the
+//! stretches a reopened incident was resolved in between, `incident_gaps`, written when
+//! incidents are saved), and the departments' compliance figures kept per month.
+
+use rusqlite::params;
+
+use crate::sqlite::{db, SqliteStore};
+use crate::Result;
+use tilsyn_collector_core::sla::report::{SlaHost, SlaIncident};
+
+pub(super) const SCHEMA_V4: &str = "
+CREATE TABLE IF NOT EXISTS incident_gaps (
+    incident_id BIGINT NOT NULL,
+    from_ms BIGINT NOT NULL,
+    to_ms BIGINT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS incident_gaps_by_incident ON incident_gaps (incident_id);
+CREATE TABLE IF NOT EXISTS sla_snapshots (
+    month TEXT NOT NULL,
+    department TEXT NOT NULL,
+    figures_json TEXT NOT NULL,
+    at_ms BIGINT NOT NULL,
+    PRIMARY KEY (month, department)
+);
+";
+
+impl SqliteStore {
+    pub(super) fn sla_hosts_impl(&self, f: &mut dyn FnMut(SlaHost)) -> Result<()> {
+        self.read(|c| {
+            let mut st = c
+                .prepare_cached(
+                    "SELECT agent_id, hostname, department, class, labels_json, enrolled_at_ms FROM hosts",
+                )
+                .map_err(db)?;
+            let mut rows = st.query([]).map_err(db)?;
+            while let Some(r) = rows.next().map_err(db)? {
+                let labels: String = r.get(4).map_err(db)?;
+                f(SlaHost {
+                    agent_id: r.get(0).map_err(db)?,
+                    hostname: r.get(1).map_err(db)?,
+                    department: r.get(2).map_err(db)?,
+                    class: r.get(3).map_err(db)?,
+                    labels: serde_json::from_str(&labels).unwrap_or_default(),
+                    enrolled_at_ms: r.get(5).map_err(db)?,
+                });
+            }
+            Ok(())
+        })
+    }
+
+    pub(super) fn sla_incidents_impl(
+        &self,
+        from_ms: i64,
+        to_ms: i64,
+        f: &mut dyn FnMut(SlaIncident),
+    ) -> Result<()> {
+        self.read(|c| {
+            let mut gaps: std::collections::HashMap<i64, Vec<(i64, i64)>> = Default::default();
+            {
+                let mut st = c
+                    .prepare_cached(
+                        "SELECT g.incident_id, g.from_ms, g.to_ms FROM incident_gaps g \
+                         JOIN incidents i ON i.id = g.incident_id \
+                         WHERE i.opened_at_ms < ?2 AND (i.resolved_at_ms IS NULL OR i.resolved_at_ms >= ?1) \
+                         ORDER BY g.incident_id, g.from_ms",
+                    )
+                    .map_err(db)?;
+                let mut rows = st.query(params![from_ms, to_ms]).map_err(db)?;
+                while let Some(r) = rows.next().map_err(db)? {
+                    gaps.entry(r.get(0).map_err(db)?)
+                        .or_default()
+                        .push((r.get(1).map_err(db)?, r.get(2).map_err(db)?));
+                }
+            }
+            // An incident attached to a problem has no ticket of its own: people answer
+            // the problem's, so its first response and ticket stand in.
+            let mut st = c
+                .prepare_cached(
+                    "SELECT i.id, i.agent_id, i.hostname, i.department, i.check_id, i.priority, \
+                     i.opened_at_ms, i.resolved_at_ms, \
+                     COALESCE(i.first_response_at_ms, p.first_response_at_ms), \
+                     COALESCE(i.ticket_json, p.ticket_json), i.suppressed_by, i.problem_id \
+                     FROM incidents i LEFT JOIN problems p ON p.id = i.problem_id \
+                     WHERE i.opened_at_ms < ?2 AND (i.resolved_at_ms IS NULL OR i.resolved_at_ms >= ?1) \
+                     ORDER BY i.id",
+                )
+                .map_err(db)?;
+            let mut rows = st.query(params![from_ms, to_ms]).map_err(db)?;
+            while let Some(r) = rows.next().map_err(db)? {
+                let ticket: Option<String> = r.get(9).map_err(db)?;
+                let ticket = ticket.and_then(|t| serde_json::from_str(&t).ok());
+                let id: i64 = r.get(0).map_err(db)?;
+                f(SlaIncident {
+                    gaps: gaps.remove(&id).unwrap_or_default(),
+                    id,
+                    agent_id: r.get(1).map_err(db)?,
+                    hostname: r.get(2).map_err(db)?,
+                    department: r.get(3).map_err(db)?,
+                    check: r.get(4).map_err(db)?,
+                    priority: r.get(5).map_err(db)?,
+                    opened_at_ms: r.get(6).map_err(db)?,
+                    resolved_at_ms: r.get(7).map_err(db)?,
+                    first_response_at_ms: r.get(8).map_err(db)?,
+                    suppressed_by: r.get(10).map_err(db)?,
+                    problem_id: r.get(11).map_err(db)?,
+                    ticket,
+                });
+            }
+            Ok(())
+        })
+    }
+
+    pub(super) fn save_sla_snapshot_impl(
+        &self,
+        month: &str,
+        rows: &[(String, String)],
+        at_ms: i64,
+    ) -> Result<()> {
+        let mut c = self.writer.lock().expect("writer");
+        let tx = c.transaction().map_err(db)?;
+        {
+            let mut st = tx
+                .prepare_cached(
+                    "INSERT INTO sla_snapshots (month, department, figures_json, at_ms) VALUES (?1, ?2, ?3, ?4) \
+                     ON CONFLICT (month, department) DO UPDATE SET figures_json = excluded.figures_json, at_ms = excluded.at_ms",
+                )
+                .map_err(db)?;
+            for (dept, json) in rows {
+                st.execute(params![month, dept, json, at_ms]).map_err(db)?;
+            }
+        }
+        tx.commit().map_err(db)
+    }
+
+    pub(super) fn sla_snapshots_impl(&self, month: &str) -> Result<Vec<(String, String, i64)>> {
+        self.read(|c| {
+            let mut st = c
+                .prepare_cached(
+                    "SELECT department, figures_json, at_ms FROM sla_snapshots WHERE month = ?1 ORDER BY department",
+                )
+                .map_err(db)?;
+            let rows = st
+                .query_map([month], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .map_err(db)?;
+            rows.collect::<std::result::Result<Vec<_>, _>>().map_err(db)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Store;
+    use tilsyn_collector_core::incidents::records::{IncidentRow, IncidentWrite};
+
+    fn row(state: &str, resolved: Option<i64>, updated: i64) -> IncidentRow {
+        IncidentRow {
+            id: 7,
+            key: "k".into(),
+            agent_id: "a".into(),
+            hostname: "a".into(),
+            department: "d".into(),
+            class: "server".into(),
+            check: "offline".into(),
+            severity: "high".into(),
+            impact: "medium".into(),
+            priority: "P3".into(),
+            title: "t".into(),
+            detail: "d".into(),
+            state: state.into(),
+            flapping: false,
+            reopened: 0,
+            opened_at_ms: 1_000,
+            resolved_at_ms: resolved,
+            suppressed_by: None,
+            problem_id: None,
+            desk: "file".into(),
+            desk_side: Default::default(),
+            updated_at_ms: updated,
+        }
+    }
+
+    #[test]
+    fn a_reopen_keeps_the_stretch_it_was_resolved() {
+        let dir = tempfile::tempdir().unwrap();
+        let st = SqliteStore::open(&dir.path().join("t.db")).unwrap();
+        let save = |r: IncidentRow| {
+            st.save_incidents(
+                &IncidentWrite {
+                    incidents: vec![r],
+                    ..Default::default()
+                },
+                0,
+            )
+            .unwrap();
+        };
+        save(row("open", None, 1_000));
+        save(row("open", None, 1_500)); // an update while open: no gap
+        save(row("resolved", Some(2_000), 2_000));
+        save(row("open", None, 3_000)); // reopened
+        save(row("resolved", Some(4_000), 4_000));
+        let mut seen = Vec::new();
+        st.sla_incidents(0, 10_000, &mut |i| seen.push(i)).unwrap();
+        assert_eq!(seen.len(), 1);
+        assert_eq!(seen[0].gaps, vec![(2_000, 3_000)]);
+        assert_eq!(seen[0].resolved_at_ms, Some(4_000));
+        assert!(seen[0].raised());
+    }
+}
