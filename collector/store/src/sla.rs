@@ -8,22 +8,6 @@ use crate::sqlite::{db, SqliteStore};
 use crate::Result;
 use tilsyn_collector_core::sla::report::{SlaHost, SlaIncident};
 
-pub(super) const SCHEMA_V4: &str = "
-CREATE TABLE IF NOT EXISTS incident_gaps (
-    incident_id BIGINT NOT NULL,
-    from_ms BIGINT NOT NULL,
-    to_ms BIGINT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS incident_gaps_by_incident ON incident_gaps (incident_id);
-CREATE TABLE IF NOT EXISTS sla_snapshots (
-    month TEXT NOT NULL,
-    department TEXT NOT NULL,
-    figures_json TEXT NOT NULL,
-    at_ms BIGINT NOT NULL,
-    PRIMARY KEY (month, department)
-);
-";
-
 impl SqliteStore {
     pub(super) fn sla_hosts_impl(&self, f: &mut dyn FnMut(SlaHost)) -> Result<()> {
         self.read(|c| {

@@ -376,6 +376,16 @@ impl StandardSet {
             }
         }
         let mut waiver_ids: BTreeMap<String, PathBuf> = BTreeMap::new();
+        let known: Vec<(&str, Vec<&str>)> = set
+            .standards
+            .iter()
+            .map(|s| {
+                (
+                    s.id.as_str(),
+                    s.rules.iter().map(|r| r.id.as_str()).collect(),
+                )
+            })
+            .collect();
         for (file, text, docs) in waiver_docs {
             let mut issues = Issues::default();
             for (i, d) in docs.into_iter().enumerate() {
@@ -394,7 +404,7 @@ impl StandardSet {
                     );
                 }
                 waiver_ids.insert(d.id.clone(), file.clone());
-                if let Some(w) = Waiver::compile(d, &path, &file, &set.standards, &mut issues) {
+                if let Some(w) = Waiver::compile(d, &path, &file, &known, &mut issues) {
                     set.waivers.push(w);
                 }
             }
