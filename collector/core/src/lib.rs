@@ -7,6 +7,8 @@
 //!   which turns observations into incident rows and desk actions (the outbox);
 //! - [`sla`]: service-hour calendars, availability timelines, response and resolution
 //!   attainment, the report model and its renderers;
+//! - [`absence`]: the collector's own gaps: the offline grace after them and the time
+//!   they leave unmonitored;
 //! - [`text`]: globs, ids and one-line renderings every part shares.
 //!
 //! The contract: no async runtime, database, network, metrics registry or clock. Time
@@ -20,6 +22,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod absence;
 pub mod compliance;
 pub mod incidents;
 pub mod sla;

@@ -12,15 +12,17 @@ use tilsyn_proto::v1::{Health, Inventory, PatchLevel, SoftwareList};
 
 use crate::*;
 
-const SCHEMA_VERSION: i64 = 4;
+const SCHEMA_VERSION: i64 = 5;
 
 // The tables, created on every open where missing (`CREATE ... IF NOT EXISTS`), kept as
 // SQL files beside the crate: the hosts and reports (`hosts.sql`), the incidents, problems,
 // tracks and outbox (version 3, `incidents.sql`), the SLA's gaps and snapshots (version 4,
-// `sla.sql`).
+// `sla.sql`), the collector's own runs, gaps and the hosts' unmonitored time (version 5,
+// `absence.sql`).
 const SCHEMA: &str = include_str!("../migrations/sqlite/hosts.sql");
 const SCHEMA_V3: &str = include_str!("../migrations/sqlite/incidents.sql");
 const SCHEMA_V4: &str = include_str!("../migrations/sqlite/sla.sql");
+const SCHEMA_V5: &str = include_str!("../migrations/sqlite/absence.sql");
 
 /// Upgrades from each older schema version, applied in order after `SCHEMA` (which only
 /// creates what is missing).
@@ -35,6 +37,9 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (3, ""),
     // Version 4 adds sla_snapshots (SCHEMA_V4, created on every open).
     (4, ""),
+    // Version 5 adds the collector's runs and gaps (SCHEMA_V5) and, per host, where its
+    // offline time starts when a gap's grace ends without a report.
+    (5, "ALTER TABLE hosts ADD COLUMN offline_from_ms BIGINT;"),
 ];
 
 const SUMMARY_COLS: &str = "agent_id, hostname, fqdn, department, class, state, os_family, os_name, os_version, \
@@ -338,6 +343,7 @@ impl Store for SqliteStore {
         tx.execute_batch(SCHEMA).map_err(db)?;
         tx.execute_batch(SCHEMA_V3).map_err(db)?;
         tx.execute_batch(SCHEMA_V4).map_err(db)?;
+        tx.execute_batch(SCHEMA_V5).map_err(db)?;
         match v {
             None => {
                 tx.execute("INSERT INTO schema_version (version) VALUES (?1)", [SCHEMA_VERSION]).map_err(db)?;
@@ -986,7 +992,8 @@ mod tests {
             let c = s.writer.lock().unwrap();
             c.execute_batch(
                 "ALTER TABLE hosts DROP COLUMN facts_hash; ALTER TABLE hosts DROP COLUMN facts_pb; \
-                 ALTER TABLE hosts DROP COLUMN facts_at_ms; DELETE FROM schema_version; \
+                 ALTER TABLE hosts DROP COLUMN facts_at_ms; ALTER TABLE hosts DROP COLUMN offline_from_ms; \
+                 DELETE FROM schema_version; \
                  INSERT INTO schema_version (version) VALUES (1);",
             )
             .unwrap();

@@ -18,6 +18,10 @@ CREATE TABLE IF NOT EXISTS hosts (
     last_seen_ms BIGINT,
     health_interval_s INTEGER NOT NULL,
     offline_after_ms BIGINT,
+    -- Where the offline time starts if the host is marked offline at offline_after_ms
+    -- without reporting again: set when a collector gap extended its deadline (its last
+    -- report), NULL otherwise (the moment it is marked).
+    offline_from_ms BIGINT,
     last_seq BIGINT NOT NULL DEFAULT 0,
     inventory_hash TEXT,
     inventory_pb BLOB,
