@@ -19,8 +19,9 @@ use crate::transport::{Client, TransportError};
 pub const CHANGE_CHECK: Duration = Duration::from_secs(300);
 const BATCH_REPORTS: usize = 64;
 const BATCH_BYTES: u64 = 4 * 1024 * 1024;
-const BACKOFF_MIN: Duration = Duration::from_secs(1);
-const BACKOFF_MAX: Duration = Duration::from_secs(60);
+// The collector's offline grace after its own absence relies on these (see `retry`).
+const BACKOFF_MIN: Duration = tilsyn_proto::retry::MIN;
+const BACKOFF_MAX: Duration = tilsyn_proto::retry::MAX;
 
 /// Why the loop stopped.
 #[derive(Debug)]
@@ -383,7 +384,8 @@ async fn sleep_until_opt(t: Option<Instant>) {
 pub fn jitter(d: Duration) -> Duration {
     let mut b = [0u8; 2];
     let _ = ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut b);
-    let f = 0.8 + 0.4 * (u16::from_le_bytes(b) as f64 / u16::MAX as f64);
+    let j = tilsyn_proto::retry::JITTER;
+    let f = 1.0 - j + 2.0 * j * (u16::from_le_bytes(b) as f64 / u16::MAX as f64);
     d.mul_f64(f)
 }
 

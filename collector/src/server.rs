@@ -52,6 +52,10 @@ pub async fn run(
         now_ms,
     )
     .map_err(|e| anyhow::anyhow!("{e}"))?;
+    // Before any agent is heard: account for the time this collector was not running.
+    let offline = crate::services::offline::Offline::start(&shared)
+        .await
+        .context("cannot record this run in the store")?;
 
     let tls = match cfg.grpc.tls.mode {
         TlsMode::Auto => Some(tls::auto(
@@ -120,7 +124,7 @@ pub async fn run(
     let http_srv = axum::serve(http_listener, crate::api::router(api))
         .with_graceful_shutdown(wait(stop_rx.clone()));
     let http = tokio::spawn(async move { http_srv.await });
-    let bg = tokio::spawn(background(shared.clone(), stop_rx.clone()));
+    let bg = tokio::spawn(background(shared.clone(), offline, stop_rx.clone()));
     let delivery = tokio::spawn(shared.incidents.clone().run_delivery(stop_rx.clone()));
 
     shutdown.await;
@@ -165,30 +169,26 @@ fn hangup_signal() -> tokio::sync::mpsc::Receiver<()> {
 }
 
 /// Offline detection, health retention, standards reload on SIGHUP.
-async fn background(s: Arc<Shared>, mut stop: tokio::sync::watch::Receiver<bool>) {
+async fn background(
+    s: Arc<Shared>,
+    mut offline: crate::services::offline::Offline,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
     let mut offline_tick =
         tokio::time::interval(s.cfg.offline.check_every.0.max(Duration::from_secs(1)));
     let mut prune_tick = tokio::time::interval(Duration::from_secs(600));
     let mut hangup = hangup_signal();
     loop {
         tokio::select! {
-            _ = async { let _ = stop.wait_for(|v| *v).await; } => return,
+            _ = async { let _ = stop.wait_for(|v| *v).await; } => {
+                offline.stop(&s).await;
+                return;
+            }
             _ = hangup.recv() => {
                 tracing::info!("SIGHUP: reloading standards");
                 s.compliance.request_reload();
             }
-            _ = offline_tick.tick() => {
-                let missed = s.cfg.offline.missed_intervals;
-                let now = (s.clock)();
-                // Failures are counted and logged by with_store; the next tick retries.
-                if let Ok(ids) = s.with_store("mark_offline", move |st| st.mark_offline(now)).await {
-                    for id in &ids {
-                        tracing::warn!(agent_id = %id, "host offline: missed {missed} health intervals");
-                    }
-                    s.metrics.state_changes.with_label_values(&["offline"]).inc_by(ids.len() as u64);
-                    s.incidents.offline(ids);
-                }
-            }
+            _ = offline_tick.tick() => offline.tick(&s).await,
             _ = prune_tick.tick() => {
                 let before = (s.clock)() - s.cfg.store.health_retention.0.as_millis() as i64;
                 if let Ok(n) = s.with_store("prune_health", move |st| st.prune_health(before)).await {

@@ -24,6 +24,30 @@ pub mod meta {
     pub const AUTHORIZATION: &str = "authorization";
 }
 
+/// How an agent retries a collector it cannot reach: waits doubling from [`retry::MIN`]
+/// up to [`retry::MAX`], each stretched or shrunk by up to [`retry::JITTER`]. The collector
+/// relies on it: after its own absence it waits [`retry::RECONNECT_WITHIN_MS`] for every
+/// live agent to get through before it counts anyone's silence.
+pub mod retry {
+    use std::time::Duration;
+
+    pub const MIN: Duration = Duration::from_secs(1);
+    pub const MAX: Duration = Duration::from_secs(60);
+    /// ± this share of each wait.
+    pub const JITTER: f64 = 0.2;
+    /// The longest an agent that is retrying waits before its next attempt.
+    pub const RECONNECT_WITHIN_MS: i64 = 72_000;
+
+    #[cfg(test)]
+    #[test]
+    fn reconnect_bound_is_the_longest_jittered_wait() {
+        assert_eq!(
+            RECONNECT_WITHIN_MS,
+            (MAX.as_millis() as f64 * (1.0 + JITTER)).round() as i64
+        );
+    }
+}
+
 /// Section names used in `SectionRef` and `ReportAck.resend_sections`.
 pub mod section {
     pub const INVENTORY: &str = "inventory";

@@ -7,9 +7,11 @@
 //!   it left in the store, so a kill -9 counts too), the store was unavailable, the
 //!   machine was suspended, or ingest was stalled behind a backlog.
 //! - After a gap every host that was still being watched gets its full silence allowance
-//!   (`missed_intervals` × its health interval) counted from the gap's end ([`grace`]).
-//!   A host that does not report by then is offline from its *last report*: it kept no
-//!   spool that could have told us otherwise, so it was off since then.
+//!   (`missed_intervals` × its health interval) counted from when ingest has caught up:
+//!   the gap's end plus the longest an agent that was retrying waits before its next
+//!   attempt (`tilsyn_proto::retry`, 72 s), so no live agent is judged before it could get
+//!   through ([`grace`]). A host that does not report by then is offline from its *last
+//!   report*: it kept no spool that could have told us otherwise, so it was off since.
 //! - Inside a gap a host's health samples (spooled by the agent, delivered after the
 //!   return) show it was there: each covers the silence allowance after it, as a live
 //!   sample does. What no sample covers is *unmonitored* ([`uncovered`]): neither up nor
@@ -77,10 +79,10 @@ pub struct Watched {
 /// What a gap does to a watched host's deadline.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Grace {
-    /// Its deadline lies beyond the gap's end plus its allowance: nothing changes.
+    /// Its deadline lies beyond the grace after the gap: nothing changes.
     Unchanged,
-    /// Its deadline fell in the gap or its allowance after it: the full allowance is
-    /// counted from the gap's end; if it stays silent it is offline from its last report.
+    /// Its deadline fell in the gap or in the grace after it: the full allowance is
+    /// counted from the catch-up; if it stays silent it is offline from its last report.
     Extended {
         deadline_ms: i64,
         offline_from_ms: i64,
@@ -90,15 +92,34 @@ pub enum Grace {
     Overdue { offline_from_ms: i64 },
 }
 
+/// How long after a gap ingest counts as caught up: the gap's end plus `reconnect_ms`,
+/// the longest a retrying agent waits before its next attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CatchUp {
+    pub reconnect_ms: i64,
+}
+
+impl CatchUp {
+    /// What the agents do (`tilsyn_proto::retry`).
+    pub const AGENTS: CatchUp = CatchUp {
+        reconnect_ms: tilsyn_proto::retry::RECONNECT_WITHIN_MS,
+    };
+
+    pub fn after(&self, gap: &Gap) -> i64 {
+        gap.to_ms + self.reconnect_ms
+    }
+}
+
 /// The grace rule.
-pub fn grace(h: &Watched, gap: &Gap) -> Grace {
+pub fn grace(h: &Watched, gap: &Gap, catch_up: CatchUp) -> Grace {
+    let deadline_ms = catch_up.after(gap) + h.allowance_ms;
     if h.deadline_ms < gap.from_ms {
         Grace::Overdue {
             offline_from_ms: h.deadline_ms,
         }
-    } else if h.deadline_ms < gap.to_ms + h.allowance_ms {
+    } else if h.deadline_ms < deadline_ms {
         Grace::Extended {
-            deadline_ms: gap.to_ms + h.allowance_ms,
+            deadline_ms,
             offline_from_ms: h.last_seen_ms,
         }
     } else {
@@ -129,6 +150,8 @@ mod tests {
 
     const S: i64 = 1000;
     const M: i64 = 60 * S;
+    /// Agents that reconnect at once, to keep the timelines short.
+    const AT_ONCE: CatchUp = CatchUp { reconnect_ms: 0 };
 
     fn watched(last_seen_ms: i64, allowance_ms: i64) -> Watched {
         Watched {
@@ -166,7 +189,7 @@ mod tests {
         // Reported 5 s before the gap: its deadline (25 s into the gap) moves to 2:30,
         // and if it stays silent its offline time starts at that last report.
         assert_eq!(
-            grace(&watched(-5 * S, 30 * S), &gap),
+            grace(&watched(-5 * S, 30 * S), &gap, AT_ONCE),
             Grace::Extended {
                 deadline_ms: 2 * M + 30 * S,
                 offline_from_ms: -5 * S
@@ -179,7 +202,7 @@ mod tests {
             allowance_ms: 30 * S,
         };
         assert_eq!(
-            grace(&h, &gap),
+            grace(&h, &gap, AT_ONCE),
             Grace::Extended {
                 deadline_ms: 2 * M + 30 * S,
                 offline_from_ms: -5 * S
@@ -188,7 +211,7 @@ mod tests {
         // A host on a 5-minute interval: 15 min allowance, deadline beyond 2:00 + 15:00?
         // Reported at -1 min: deadline 14:00 < 17:00 → extended to 17:00.
         assert_eq!(
-            grace(&watched(-M, 15 * M), &gap),
+            grace(&watched(-M, 15 * M), &gap, AT_ONCE),
             Grace::Extended {
                 deadline_ms: 17 * M,
                 offline_from_ms: -M
@@ -200,21 +223,38 @@ mod tests {
             deadline_ms: 3 * M,
             allowance_ms: 30 * S,
         };
-        assert_eq!(grace(&far, &gap), Grace::Unchanged);
+        assert_eq!(grace(&far, &gap, AT_ONCE), Grace::Unchanged);
         // Silent since before the gap and already past its deadline when the collector
         // went away: no grace; its offline time starts at its deadline, not the restart.
         assert_eq!(
-            grace(&watched(-40 * S, 30 * S), &gap),
+            grace(&watched(-40 * S, 30 * S), &gap, AT_ONCE),
             Grace::Overdue {
                 offline_from_ms: -10 * S
             }
         );
         // Exactly at the gap's start: still watched when the collector left.
         assert_eq!(
-            grace(&watched(-30 * S, 30 * S), &gap),
+            grace(&watched(-30 * S, 30 * S), &gap, AT_ONCE),
             Grace::Extended {
                 deadline_ms: 2 * M + 30 * S,
                 offline_from_ms: -30 * S
+            }
+        );
+    }
+
+    #[test]
+    fn the_grace_waits_for_retrying_agents_to_get_through() {
+        // An agent that kept failing during a 2-minute gap waits up to 72 s (60 s ± 20 %)
+        // before its next attempt: its 30 s allowance counts from 2:00 + 72 s.
+        let gap = Gap {
+            from_ms: 0,
+            to_ms: 2 * M,
+        };
+        assert_eq!(
+            grace(&watched(-5 * S, 30 * S), &gap, CatchUp::AGENTS),
+            Grace::Extended {
+                deadline_ms: 2 * M + 72 * S + 30 * S,
+                offline_from_ms: -5 * S
             }
         );
     }
@@ -226,7 +266,9 @@ mod tests {
             from_ms: 0,
             to_ms: 2 * M,
         };
-        let Grace::Extended { deadline_ms, .. } = grace(&watched(-5 * S, allowance), &first) else {
+        let Grace::Extended { deadline_ms, .. } =
+            grace(&watched(-5 * S, allowance), &first, AT_ONCE)
+        else {
             panic!("extended")
         };
         // The store went away 10 s after the return, for 1 min: the host's (still silent)
@@ -242,7 +284,7 @@ mod tests {
             allowance_ms: allowance,
         };
         assert_eq!(
-            grace(&h, &second),
+            grace(&h, &second, AT_ONCE),
             Grace::Extended {
                 deadline_ms: 3 * M + 40 * S,
                 offline_from_ms: -5 * S

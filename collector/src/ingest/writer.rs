@@ -2,6 +2,7 @@
 //! thread commits whatever has queued in one transaction, then answers each caller. One
 //! fsync serves hundreds of agents, and the ack goes out only after the commit.
 
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -16,12 +17,25 @@ const MAX_GROUP: usize = 512;
 struct Job {
     batch: IngestBatch,
     received: Instant,
+    received_ms: i64,
     reply: oneshot::Sender<Result<BatchOutcome, StoreError>>,
 }
 
 #[derive(Clone)]
 pub struct Writer {
     tx: mpsc::Sender<Job>,
+    clock: fn() -> i64,
+    lag: Arc<Lag>,
+}
+
+/// How far behind the writer is, for offline detection: a report that waits here has
+/// arrived, but its host still looks silent.
+#[derive(Default)]
+struct Lag {
+    /// Receipt time (ms) of the oldest batch of the group being committed; 0 when idle.
+    oldest_in_flight_ms: AtomicI64,
+    /// How long the oldest batch of the last committed group waited, receipt to commit.
+    last_ms: AtomicI64,
 }
 
 impl Writer {
@@ -33,6 +47,8 @@ impl Writer {
         clock: fn() -> i64,
     ) -> Writer {
         let (tx, mut rx) = mpsc::channel::<Job>(queue.max(1));
+        let lag = Arc::new(Lag::default());
+        let l = lag.clone();
         std::thread::Builder::new()
             .name("tilsyn-writer".into())
             .spawn(move || {
@@ -45,11 +61,28 @@ impl Writer {
                             Err(_) => break,
                         }
                     }
+                    let oldest = jobs.iter().map(|j| j.received_ms).min().unwrap_or(0);
+                    l.oldest_in_flight_ms
+                        .store(oldest.max(1), Ordering::Relaxed);
                     commit(&*store, &metrics, std::mem::take(&mut jobs), clock());
+                    l.oldest_in_flight_ms.store(0, Ordering::Relaxed);
+                    l.last_ms.store(clock() - oldest, Ordering::Relaxed);
                 }
             })
             .expect("spawn writer thread");
-        Writer { tx }
+        Writer { tx, clock, lag }
+    }
+
+    /// How long (ms) reports have been waiting to be committed at `now_ms`: the age of the
+    /// oldest batch in the group being committed or, between groups, how long the last
+    /// group's oldest batch waited. Batches still queued behind a busy writer are older
+    /// than neither for long: the writer takes all of them with its next group.
+    pub fn lag_ms(&self, now_ms: i64) -> i64 {
+        match self.lag.oldest_in_flight_ms.load(Ordering::Relaxed) {
+            0 => self.lag.last_ms.load(Ordering::Relaxed),
+            oldest => now_ms - oldest,
+        }
+        .max(0)
     }
 
     /// Queues a batch and waits for its commit. Waiting for queue space is the
@@ -59,6 +92,7 @@ impl Writer {
         let job = Job {
             batch,
             received: Instant::now(),
+            received_ms: (self.clock)(),
             reply,
         };
         self.tx

@@ -67,7 +67,8 @@ impl News {
 enum Msg {
     /// What a report call brought about one host.
     Report(String, News),
-    Offline(Vec<String>),
+    /// Hosts marked offline, each with where its offline time starts.
+    Offline(Vec<(String, i64)>),
     Compliance(String),
 }
 
@@ -142,9 +143,11 @@ impl Incidents {
     }
 
     /// Offline detection marked these hosts offline.
-    pub fn offline(&self, ids: Vec<String>) {
-        if !ids.is_empty() {
-            self.send(Msg::Offline(ids));
+    pub fn offline(&self, gone: Vec<tilsyn_collector_store::WentOffline>) {
+        if !gone.is_empty() {
+            self.send(Msg::Offline(
+                gone.into_iter().map(|g| (g.agent_id, g.since_ms)).collect(),
+            ));
         }
     }
 
@@ -295,12 +298,13 @@ impl Incidents {
                 };
                 core.observe(&agent_id, &groups, at, w);
             }
-            Msg::Offline(ids) => {
+            Msg::Offline(gone) => {
                 let mut core = self.core.lock().expect("core");
-                for id in ids {
+                for (id, since) in gone {
                     if let Some(h) = core.hosts.get_mut(&id) {
                         h.offline = true;
-                        core.observe(&id, &[Group::Offline], now, w);
+                        // Silent through a collector gap: offline since its last report.
+                        core.observe(&id, &[Group::Offline], since.min(now), w);
                     }
                 }
             }

@@ -4,13 +4,16 @@
 //!   compliance views;
 //! - [`incidents`]: the incident worker (observations → [`Core`] → one transaction), the
 //!   outbox delivery to the desks and the read-back poller;
-//! - [`sla`]: the SLA evaluator (metrics, monthly compliance snapshots) and reports.
+//! - [`sla`]: the SLA evaluator (metrics, monthly compliance snapshots) and reports;
+//! - [`offline`]: offline detection that judges only time the collector could hear (its
+//!   heartbeat, its own gaps and the grace after them).
 //!
-//! Offline detection and health retention are the server's background loop
-//! (`server::background`).
+//! The server's background loop (`server::background`) runs the offline ticks and health
+//! retention.
 //!
 //! [`Core`]: tilsyn_collector_core::incidents::core::Core
 
 pub mod compliance;
 pub mod incidents;
+pub mod offline;
 pub mod sla;

@@ -14,10 +14,12 @@ use tilsyn_proto::v1::Report;
 pub use tilsyn_collector_core::compliance::engine::ComplianceRow;
 pub use tilsyn_collector_core::compliance::facts::HostInputs;
 
+pub mod absence;
 pub mod incidents;
 pub mod sla;
 pub mod sqlite;
 
+pub use absence::{GapRecord, GapRow, WentOffline};
 pub use incidents::OutboxUpdate;
 pub use tilsyn_collector_core::incidents::records::*;
 pub use tilsyn_collector_core::incidents::ticket::{TicketRef, TicketStatus};
@@ -240,7 +242,30 @@ pub trait Store: Send + Sync + 'static {
         limit: u32,
     ) -> Result<Vec<HealthSample>>;
     /// Marks online hosts whose silence deadline has passed as offline; returns them.
-    fn mark_offline(&self, now_ms: i64) -> Result<Vec<String>>;
+    /// Marks online hosts past their deadline offline; each with where its offline time
+    /// starts (now, or its last report when a collector gap extended its deadline).
+    fn mark_offline(&self, now_ms: i64) -> Result<Vec<WentOffline>>;
+
+    // The collector's own absence (`tilsyn_collector_core::absence`).
+    /// Starts a run of this collector; returns its id and the last sign of life before it
+    /// (the previous run's last beat or clean stop; without any, the newest report).
+    fn begin_run(&self, now_ms: i64) -> Result<(i64, Option<i64>)>;
+    /// The run is alive at `now_ms` (`stopped`: and ends cleanly).
+    fn beat(&self, run_id: i64, now_ms: i64, stopped: bool) -> Result<()>;
+    /// Records a gap and applies the grace rule to every watched host, in one transaction.
+    fn record_gap(
+        &self,
+        gap: &tilsyn_collector_core::absence::Gap,
+        cause: tilsyn_collector_core::absence::Cause,
+        missed_intervals: u32,
+        catch_up: tilsyn_collector_core::absence::CatchUp,
+    ) -> Result<GapRecord>;
+    /// Gaps that ended at or after `since_ms`; with `due_by`, only those whose grace has
+    /// ended by then and whose unmonitored time is not yet written.
+    fn collector_gaps(&self, since_ms: i64, due_by: Option<i64>) -> Result<Vec<GapRow>>;
+    /// Writes each watched host's unmonitored part of the gap (what its samples do not
+    /// cover) and marks the gap settled; returns how many hosts have unmonitored time.
+    fn settle_gap(&self, gap_id: i64, missed_intervals: u32, now_ms: i64) -> Result<u64>;
     fn host_counts(&self) -> Result<Vec<HostCount>>;
     fn host_events(&self, agent_id: &str, limit: u32) -> Result<Vec<HostEvent>>;
     /// Deletes health samples older than `before_ms`; returns how many.

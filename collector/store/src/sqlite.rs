@@ -284,7 +284,7 @@ impl SqliteStore {
         }
         tx.prepare_cached(
             "UPDATE hosts SET last_seq = ?2, last_seen_ms = ?3, state = 'online', health_interval_s = ?4, probe_errors_json = ?5, \
-             offline_after_ms = ?6 WHERE agent_id = ?1",
+             offline_after_ms = ?6, offline_from_ms = NULL WHERE agent_id = ?1",
         )
         .map_err(db)?
         .execute(params![
@@ -515,28 +515,34 @@ impl Store for SqliteStore {
         })
     }
 
-    fn mark_offline(&self, now_ms: i64) -> Result<Vec<String>> {
-        let mut c = self.writer.lock().expect("writer");
-        let tx = c.transaction().map_err(db)?;
-        let ids: Vec<String> = {
-            let mut st = tx
-                .prepare_cached(
-                    "UPDATE hosts SET state = 'offline' WHERE state = 'online' AND offline_after_ms < ?1 RETURNING agent_id",
-                )
-                .map_err(db)?;
-            let rows = st.query_map(params![now_ms], |r| r.get(0)).map_err(db)?;
-            rows.collect::<rusqlite::Result<_>>().map_err(db)?
-        };
-        for id in &ids {
-            tx.prepare_cached(
-                "INSERT INTO host_events (agent_id, at_ms, kind) VALUES (?1, ?2, 'offline')",
-            )
-            .map_err(db)?
-            .execute(params![id, now_ms])
-            .map_err(db)?;
-        }
-        tx.commit().map_err(db)?;
-        Ok(ids)
+    fn mark_offline(&self, now_ms: i64) -> Result<Vec<WentOffline>> {
+        self.mark_offline_impl(now_ms)
+    }
+
+    fn begin_run(&self, now_ms: i64) -> Result<(i64, Option<i64>)> {
+        self.begin_run_impl(now_ms)
+    }
+
+    fn beat(&self, run_id: i64, now_ms: i64, stopped: bool) -> Result<()> {
+        self.beat_impl(run_id, now_ms, stopped)
+    }
+
+    fn record_gap(
+        &self,
+        gap: &tilsyn_collector_core::absence::Gap,
+        cause: tilsyn_collector_core::absence::Cause,
+        missed_intervals: u32,
+        catch_up: tilsyn_collector_core::absence::CatchUp,
+    ) -> Result<GapRecord> {
+        self.record_gap_impl(gap, cause, missed_intervals, catch_up)
+    }
+
+    fn collector_gaps(&self, since_ms: i64, due_by: Option<i64>) -> Result<Vec<GapRow>> {
+        self.gaps_impl(since_ms, due_by)
+    }
+
+    fn settle_gap(&self, gap_id: i64, missed_intervals: u32, now_ms: i64) -> Result<u64> {
+        self.settle_gap_impl(gap_id, missed_intervals, now_ms)
     }
 
     fn host_counts(&self) -> Result<Vec<HostCount>> {
@@ -791,17 +797,17 @@ impl SqliteStore {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use tilsyn_proto::v1::{Health, Inventory, PatchLevel, ProbeError, Report, SectionRef};
 
-    fn store() -> (tempfile::TempDir, SqliteStore) {
+    pub(crate) fn store() -> (tempfile::TempDir, SqliteStore) {
         let d = tempfile::tempdir().unwrap();
         let s = SqliteStore::open(&d.path().join("t.db")).unwrap();
         (d, s)
     }
 
-    fn agent(s: &SqliteStore, id: &str) {
+    pub(crate) fn agent(s: &SqliteStore, id: &str) {
         s.enroll(&NewAgent {
             agent_id: id.into(),
             secret_hash: "h".into(),
@@ -818,7 +824,7 @@ mod tests {
         .unwrap();
     }
 
-    fn rep(seq: u64, body: Body) -> Report {
+    pub(crate) fn rep(seq: u64, body: Body) -> Report {
         Report {
             seq,
             collected_at_ms: 1000 * seq as i64,
@@ -827,7 +833,7 @@ mod tests {
         }
     }
 
-    fn batch(id: &str, reports: Vec<Report>) -> IngestBatch {
+    pub(crate) fn batch(id: &str, reports: Vec<Report>) -> IngestBatch {
         IngestBatch {
             agent_id: id.into(),
             reports,
@@ -940,7 +946,14 @@ mod tests {
         )
         .unwrap();
         assert!(s.mark_offline(1_000 + 179_000).unwrap().is_empty());
-        assert_eq!(s.mark_offline(1_000 + 181_000).unwrap(), vec!["a"]);
+        // Without a collector gap the offline time starts when it is marked.
+        assert_eq!(
+            s.mark_offline(1_000 + 181_000).unwrap(),
+            vec![WentOffline {
+                agent_id: "a".into(),
+                since_ms: 182_000
+            }]
+        );
         assert_eq!(
             s.list_hosts(&HostFilter {
                 state: Some("offline".into()),
