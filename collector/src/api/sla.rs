@@ -1,7 +1,11 @@
 //! `GET /api/v1/sla`: the SLA report of a month (`?month=2026-11`, default the current
 //! one) or of the last 30 days (`?period=30d`), for every department or one
 //! (`?department=`) — the same figures as `tilsyn-collector report sla` and the
-//! `tilsyn_sla_*` metrics.
+//! `tilsyn_sla_*` metrics. Each service shows, beside its availability, `counted_ms`,
+//! `down_ms`, `planned_ms` and `unmonitored_ms` (the collector's own gaps that the hosts'
+//! spooled health does not cover: neither up nor down), its `state` at the end of what
+//! was measured (`up`, `down`, `planned`, `unmonitored`, `no_hosts`) and its hosts
+//! unhealthy / in maintenance / unmonitored then.
 
 use std::sync::Arc;
 

@@ -12,7 +12,7 @@ use tilsyn_collector_core::sla::attainment::Outcome;
 use tilsyn_collector_core::sla::config::{SlaPolicy, PRIORITIES};
 use tilsyn_collector_core::sla::report::{
     build_with, DepartmentCompliance, Inputs, Judged, Period, ServiceState, SlaHost, SlaIncident,
-    SlaReport,
+    SlaReport, SlaUnmonitored,
 };
 use tilsyn_collector_store::{Store, StoreError};
 
@@ -25,6 +25,7 @@ pub struct Catalogue {
 }
 
 /// The report for `period` from the store: hosts, the incidents open during the period,
+/// the hosts' unmonitored time in it (the collector's own gaps, left out of availability),
 /// and the departments' compliance figures saved for the period's month (the evaluator
 /// saves them as it runs; a past month shows the last figures taken in it).
 pub fn report(
@@ -40,12 +41,13 @@ pub fn report(
         Err(_) => Period::month_of(now_ms, &cat.policy.time_zone).label,
     };
     let compliance = snapshots(store, &month)?;
-    let (hosts, incidents) = load(store, period.from_ms, period.to_ms.min(now_ms) + 1)?;
+    let l = load(store, period.from_ms, period.to_ms.min(now_ms) + 1)?;
     let inp = Inputs {
         policy: &cat.policy,
         departments: &cat.departments,
-        hosts: &hosts,
-        incidents: &incidents,
+        hosts: &l.hosts,
+        incidents: &l.incidents,
+        unmonitored: &l.unmonitored,
         windows: &cat.windows,
         compliance: &compliance,
         now_ms,
@@ -53,16 +55,25 @@ pub fn report(
     Ok(build_with(&inp, period, department, &mut |_| {}))
 }
 
-fn load(
-    store: &dyn Store,
-    from_ms: i64,
-    to_ms: i64,
-) -> Result<(Vec<SlaHost>, Vec<SlaIncident>), StoreError> {
+/// What the store holds for a report over `[from_ms, to_ms)`.
+struct Loaded {
+    hosts: Vec<SlaHost>,
+    incidents: Vec<SlaIncident>,
+    unmonitored: Vec<SlaUnmonitored>,
+}
+
+fn load(store: &dyn Store, from_ms: i64, to_ms: i64) -> Result<Loaded, StoreError> {
     let mut hosts = Vec::new();
     store.sla_hosts(&mut |h| hosts.push(h))?;
     let mut incidents = Vec::new();
     store.sla_incidents(from_ms, to_ms, &mut |i| incidents.push(i))?;
-    Ok((hosts, incidents))
+    let mut unmonitored = Vec::new();
+    store.sla_unmonitored(from_ms, to_ms, &mut |u| unmonitored.push(u))?;
+    Ok(Loaded {
+        hosts,
+        incidents,
+        unmonitored,
+    })
 }
 
 fn snapshots(
@@ -168,12 +179,13 @@ impl Sla {
             })
             .collect();
         self.store.save_sla_snapshot(&month.label, &rows, now)?;
-        let (hosts, incidents) = load(&*self.store, month.from_ms.min(rolling.from_ms), now + 1)?;
+        let l = load(&*self.store, month.from_ms.min(rolling.from_ms), now + 1)?;
         let inp = Inputs {
             policy: &self.cat.policy,
             departments: &self.cat.departments,
-            hosts: &hosts,
-            incidents: &incidents,
+            hosts: &l.hosts,
+            incidents: &l.incidents,
+            unmonitored: &l.unmonitored,
             windows: &self.cat.windows,
             compliance: &figures,
             now_ms: now,
@@ -242,6 +254,7 @@ impl Sla {
             &m.availability_target,
             &m.counted_seconds,
             &m.downtime_seconds,
+            &m.unmonitored_seconds,
             &m.target_seconds,
             &m.attainment_target,
             &m.attainment,
@@ -261,6 +274,9 @@ impl Sla {
                     m.downtime_seconds
                         .with_label_values(&l)
                         .set(s.down_ms as f64 / 1000.0);
+                    m.unmonitored_seconds
+                        .with_label_values(&l)
+                        .set(s.unmonitored_ms as f64 / 1000.0);
                     if let Some(a) = s.availability {
                         m.availability.with_label_values(&l).set(a);
                     }
@@ -290,7 +306,10 @@ impl Sla {
                     m.service_in_maintenance
                         .with_label_values(&id)
                         .set((s.state == ServiceState::Planned) as i64);
-                    let healthy = s.hosts - s.hosts_unhealthy - s.hosts_in_maintenance;
+                    // Hosts are in one state each; an unmonitored one (never so at the
+                    // current instant: that time is known only after the gap) is not healthy.
+                    let healthy =
+                        s.hosts - s.hosts_unhealthy - s.hosts_in_maintenance - s.hosts_unmonitored;
                     for (state, n) in [
                         ("healthy", healthy),
                         ("unhealthy", s.hosts_unhealthy),

@@ -333,6 +333,14 @@ pub trait Store: Send + Sync + 'static {
         to_ms: i64,
         f: &mut dyn FnMut(tilsyn_collector_core::sla::report::SlaIncident),
     ) -> Result<()>;
+    /// The hosts' unmonitored time (the collector's own gaps that their spooled health
+    /// does not cover) overlapping `[from_ms, to_ms)`, streamed by host and start.
+    fn sla_unmonitored(
+        &self,
+        from_ms: i64,
+        to_ms: i64,
+        f: &mut dyn FnMut(tilsyn_collector_core::sla::report::SlaUnmonitored),
+    ) -> Result<()>;
     /// Replaces the month's figures of the given departments: (department, JSON).
     fn save_sla_snapshot(&self, month: &str, rows: &[(String, String)], at_ms: i64) -> Result<()>;
     /// The month's figures: (department, JSON, taken at).

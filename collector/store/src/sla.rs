@@ -1,12 +1,14 @@
 //! SQLite side of SLA reporting: hosts and incidents as the SLA sees them (with the
 //! stretches a reopened incident was resolved in between, `incident_gaps`, written when
-//! incidents are saved), and the departments' compliance figures kept per month.
+//! incidents are saved), the hosts' unmonitored time (`host_unmonitored`, written when a
+//! collector gap's grace ends; read here only), and the departments' compliance figures
+//! kept per month.
 
 use rusqlite::params;
 
 use crate::sqlite::{db, SqliteStore};
 use crate::Result;
-use tilsyn_collector_core::sla::report::{SlaHost, SlaIncident};
+use tilsyn_collector_core::sla::report::{SlaHost, SlaIncident, SlaUnmonitored};
 
 impl SqliteStore {
     pub(super) fn sla_hosts_impl(&self, f: &mut dyn FnMut(SlaHost)) -> Result<()> {
@@ -88,6 +90,32 @@ impl SqliteStore {
                     suppressed_by: r.get(10).map_err(db)?,
                     problem_id: r.get(11).map_err(db)?,
                     ticket,
+                });
+            }
+            Ok(())
+        })
+    }
+
+    pub(super) fn sla_unmonitored_impl(
+        &self,
+        from_ms: i64,
+        to_ms: i64,
+        f: &mut dyn FnMut(SlaUnmonitored),
+    ) -> Result<()> {
+        self.read(|c| {
+            let mut st = c
+                .prepare_cached(
+                    "SELECT agent_id, from_ms, to_ms FROM host_unmonitored \
+                     WHERE to_ms > ?1 AND from_ms < ?2 AND from_ms < to_ms \
+                     ORDER BY agent_id, from_ms, to_ms",
+                )
+                .map_err(db)?;
+            let mut rows = st.query(params![from_ms, to_ms]).map_err(db)?;
+            while let Some(r) = rows.next().map_err(db)? {
+                f(SlaUnmonitored {
+                    agent_id: r.get(0).map_err(db)?,
+                    from_ms: r.get(1).map_err(db)?,
+                    to_ms: r.get(2).map_err(db)?,
                 });
             }
             Ok(())
@@ -189,5 +217,41 @@ mod tests {
         assert_eq!(seen[0].gaps, vec![(2_000, 3_000)]);
         assert_eq!(seen[0].resolved_at_ms, Some(4_000));
         assert!(seen[0].raised());
+    }
+
+    #[test]
+    fn unmonitored_rows_overlapping_a_period() {
+        let dir = tempfile::tempdir().unwrap();
+        let st = SqliteStore::open(&dir.path().join("t.db")).unwrap();
+        {
+            let c = st.writer.lock().unwrap();
+            c.execute_batch(
+                "INSERT INTO host_unmonitored (agent_id, from_ms, to_ms) VALUES \
+                 ('b', 500, 1500), ('a', 2000, 3000), ('a', 900, 1000), ('a', 1000, 1200), \
+                 ('a', 3000, 4000), ('c', 50, 100), ('c', 1100, 1100);",
+            )
+            .unwrap();
+        }
+        let read = |from, to| {
+            let mut seen = Vec::new();
+            st.sla_unmonitored(from, to, &mut |u| {
+                seen.push((u.agent_id, u.from_ms, u.to_ms))
+            })
+            .unwrap();
+            seen
+        };
+        // [1000, 3000): half-open on both sides — a row ending at 1000 or starting at
+        // 3000 does not overlap; rows come by host and start, unclipped and unmerged; an
+        // empty row is left out.
+        assert_eq!(
+            read(1000, 3000),
+            vec![
+                ("a".to_string(), 1000, 1200),
+                ("a".to_string(), 2000, 3000),
+                ("b".to_string(), 500, 1500),
+            ]
+        );
+        assert_eq!(read(0, 60).len(), 1);
+        assert_eq!(read(5000, 6000), vec![]);
     }
 }

@@ -727,6 +727,14 @@ impl Store for SqliteStore {
     ) -> Result<()> {
         self.sla_incidents_impl(from_ms, to_ms, f)
     }
+    fn sla_unmonitored(
+        &self,
+        from_ms: i64,
+        to_ms: i64,
+        f: &mut dyn FnMut(tilsyn_collector_core::sla::report::SlaUnmonitored),
+    ) -> Result<()> {
+        self.sla_unmonitored_impl(from_ms, to_ms, f)
+    }
     fn save_sla_snapshot(&self, month: &str, rows: &[(String, String)], at_ms: i64) -> Result<()> {
         self.save_sla_snapshot_impl(month, rows, at_ms)
     }

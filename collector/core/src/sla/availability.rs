@@ -6,11 +6,30 @@
 //!   resolution (conditions' `for`/`resolve_after` delays apply, as for tickets).
 //! - The part of such an incident inside a maintenance window that covers the host and
 //!   the check is *planned*: the host is "in maintenance", not unhealthy.
-//! - At every instant the service is **up** when enough hosts are healthy (`up.hosts`),
-//!   **planned** when it is not up but would be if the hosts in maintenance were healthy
-//!   (that time does not count: neither up nor down), and **down** otherwise.
-//! - Availability = up time ÷ (service hours − planned time), within the period's
-//!   service hours only.
+//! - A host is *unmonitored* in the parts of the collector's own gaps that none of its
+//!   (spooled) health samples covers (`host_unmonitored`, see `crate::absence`): nobody
+//!   knows whether it was healthy. Its incidents win: unmonitored time inside one of its
+//!   incidents stays unhealthy (bad), inside a planned incident stays planned — an open
+//!   incident is what we knew of it, the gap only hides whether it recovered. A host's
+//!   state at an instant is therefore the first of bad, planned, unmonitored, healthy.
+//! - At every instant, with `n` hosts of which `b` bad, `m` in maintenance and `u`
+//!   unmonitored, the service is
+//!   - **up** when enough hosts are healthy (`n − b − m − u`, by `up.hosts`);
+//!   - **down** when it would not be up even if every host in maintenance and every
+//!     unmonitored host were healthy (`n − b`): down whatever nobody saw;
+//!   - **planned** when it would be up with the hosts in maintenance healthy and the
+//!     unmonitored ones *not* (`n − b − u`): the planned work alone explains it, so
+//!     whatever the unwatched hosts did the service was up or in planned maintenance —
+//!     never down;
+//!   - **unmonitored** otherwise: whether it was down depends on hosts nobody watched.
+//!
+//!   Without unmonitored hosts (`u = 0`) this is the rule without gaps: up, planned when
+//!   it would be up with the maintenance hosts healthy, else down. Planned and
+//!   unmonitored time both count neither as up nor as down.
+//! - Availability = up time ÷ (service hours − planned time − unmonitored time), within
+//!   the period's service hours only. The collector's gaps are the operations centre's
+//!   outage, not the department's: counting them as up would hide that nobody watched,
+//!   counting them as down would blame the service.
 
 use super::calendar::{merge, Clock};
 use super::config::Need;
@@ -59,11 +78,15 @@ pub fn intersect(a: &[(i64, i64)], b: &[(i64, i64)]) -> Spans {
     out
 }
 
-/// One host's trouble for a service: unplanned (`bad`) and planned-only spans.
+/// One host's trouble for a service: unplanned (`bad`), planned-only and unmonitored
+/// spans (disjoint from each other).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct HostTrouble {
     pub bad: Spans,
     pub planned: Spans,
+    /// Inside the collector's gaps, covered neither by the host's samples nor by its
+    /// incidents.
+    pub unmonitored: Spans,
 }
 
 impl HostTrouble {
@@ -81,34 +104,46 @@ impl HostTrouble {
         }
         let bad = merge(bad);
         let planned = subtract(&merge(planned), &bad);
-        HostTrouble { bad, planned }
+        HostTrouble {
+            bad,
+            planned,
+            unmonitored: Vec::new(),
+        }
+    }
+
+    /// With the host's unmonitored time (any order, may overlap): what of it lies inside
+    /// its bad or planned spans stays bad or planned.
+    pub fn with_unmonitored(mut self, spans: &[(i64, i64)]) -> HostTrouble {
+        let spans = merge(spans.iter().copied().filter(|s| s.0 < s.1).collect());
+        self.unmonitored = subtract(&subtract(&spans, &self.bad), &self.planned);
+        self
     }
 }
 
-/// A service's down and planned spans within a period (everything else is up).
+/// A service's down, planned and unmonitored spans within a period (everything else is
+/// up).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Timeline {
     pub down: Spans,
     pub planned: Spans,
+    pub unmonitored: Spans,
 }
 
 /// Sweeps the hosts' trouble over `[from, to)`.
 pub fn timeline(need: Need, hosts: &[&HostTrouble], from: i64, to: i64) -> Timeline {
     let n = hosts.len();
-    let mut ev: Vec<(i64, i32, i32)> = Vec::new();
+    // (instant, change of [bad, maintenance, unmonitored] hosts).
+    let mut ev: Vec<(i64, [i32; 3])> = Vec::new();
     for h in hosts {
-        for &(s, e) in &h.bad {
-            let (s, e) = (s.max(from), e.min(to));
-            if s < e {
-                ev.push((s, 1, 0));
-                ev.push((e, -1, 0));
-            }
-        }
-        for &(s, e) in &h.planned {
-            let (s, e) = (s.max(from), e.min(to));
-            if s < e {
-                ev.push((s, 0, 1));
-                ev.push((e, 0, -1));
+        for (k, spans) in [&h.bad, &h.planned, &h.unmonitored].into_iter().enumerate() {
+            for &(s, e) in spans {
+                let (s, e) = (s.max(from), e.min(to));
+                if s < e {
+                    let mut up = [0; 3];
+                    up[k] = 1;
+                    ev.push((s, up));
+                    ev.push((e, up.map(|x| -x)));
+                }
             }
         }
     }
@@ -118,40 +153,47 @@ pub fn timeline(need: Need, hosts: &[&HostTrouble], from: i64, to: i64) -> Timel
         Some(l) if l.1 == s => l.1 = e,
         _ => v.push((s, e)),
     };
-    let (mut bad, mut maint) = (0i64, 0i64);
+    let (mut bad, mut maint, mut unmon) = (0i64, 0i64, 0i64);
+    let met = |healthy: i64| need.met(healthy.max(0) as usize, n);
+    let n = n as i64;
     let mut i = 0;
     while i < ev.len() {
         let t = ev[i].0;
         while i < ev.len() && ev[i].0 == t {
-            bad += ev[i].1 as i64;
-            maint += ev[i].2 as i64;
+            bad += ev[i].1[0] as i64;
+            maint += ev[i].1[1] as i64;
+            unmon += ev[i].1[2] as i64;
             i += 1;
         }
         let next = ev.get(i).map_or(to, |e| e.0);
         if next <= t {
             continue;
         }
-        let healthy = n as i64 - bad - maint;
-        if need.met(healthy.max(0) as usize, n) {
+        if met(n - bad - maint - unmon) {
             continue;
         }
-        if need.met((n as i64 - bad).max(0) as usize, n) {
+        // See the module docs: down whatever the excused hosts did; planned when the
+        // maintenance alone explains it; unmonitored when it hangs on unwatched hosts.
+        if !met(n - bad) {
+            push(&mut tl.down, t, next);
+        } else if met(n - bad - unmon) {
             push(&mut tl.planned, t, next);
         } else {
-            push(&mut tl.down, t, next);
+            push(&mut tl.unmonitored, t, next);
         }
     }
     tl
 }
 
-/// Service time, planned time and downtime of a timeline, counted by a department's
-/// clock over `[from, to)`.
+/// Service time, planned time, unmonitored time and downtime of a timeline, counted by a
+/// department's clock over `[from, to)`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Figures {
-    /// Service hours minus planned time.
+    /// Service hours minus planned and unmonitored time.
     pub counted_ms: i64,
     pub down_ms: i64,
     pub planned_ms: i64,
+    pub unmonitored_ms: i64,
 }
 
 impl Figures {
@@ -162,10 +204,12 @@ impl Figures {
                 .sum()
         };
         let planned_ms = sum(&tl.planned);
+        let unmonitored_ms = sum(&tl.unmonitored);
         Figures {
-            counted_ms: clock.elapsed(from, to) - planned_ms,
+            counted_ms: clock.elapsed(from, to) - planned_ms - unmonitored_ms,
             down_ms: sum(&tl.down),
             planned_ms,
+            unmonitored_ms,
         }
     }
 
@@ -221,7 +265,8 @@ mod tests {
             Figures {
                 counted_ms: 23 * H,
                 down_ms: 3 * H,
-                planned_ms: H
+                planned_ms: H,
+                unmonitored_ms: 0,
             }
         );
         assert!((f.ratio().unwrap() - 20.0 / 23.0).abs() < 1e-12);
@@ -240,5 +285,132 @@ mod tests {
         ]);
         assert_eq!(h.bad, vec![(2 * H, 4 * H), (5 * H, 7 * H)]);
         assert_eq!(h.planned, vec![(4 * H, 5 * H)]);
+    }
+
+    fn always() -> Calendar {
+        Calendar::compile(
+            &serde_yaml::from_str("{time_zone: UTC, always: true}").unwrap(),
+            "t",
+        )
+        .unwrap()
+    }
+
+    fn unmonitored(spans: &[(i64, i64)]) -> HostTrouble {
+        HostTrouble::default().with_unmonitored(spans)
+    }
+
+    #[test]
+    fn a_hosts_incidents_win_over_its_unmonitored_time() {
+        // Offline 2-6 h, a window 4-8 h: bad 2-4, planned 4-6. Gaps 1-3 h and 5-9 h.
+        let h = HostTrouble::new(&[((2 * H, 6 * H), vec![(4 * H, 8 * H)])]).with_unmonitored(&[
+            (5 * H, 9 * H),
+            (H, 3 * H),
+            (7 * H, 7 * H),
+        ]);
+        assert_eq!(h.bad, vec![(2 * H, 4 * H)]);
+        assert_eq!(h.planned, vec![(4 * H, 6 * H)]);
+        assert_eq!(h.unmonitored, vec![(H, 2 * H), (6 * H, 9 * H)]);
+        // Rows overlapping each other or out of order merge.
+        let h = unmonitored(&[(3 * H, 5 * H), (H, 4 * H)]);
+        assert_eq!(h.unmonitored, vec![(H, 5 * H)]);
+    }
+
+    #[test]
+    fn two_gaps_are_left_out() {
+        // One host, all needed: unmonitored 1-2 h and 5-7 h, offline 6-8 h (a bad 6-7
+        // stays bad), the rest up.
+        let h = HostTrouble::new(&[((6 * H, 8 * H), vec![])])
+            .with_unmonitored(&[(H, 2 * H), (5 * H, 7 * H)]);
+        let tl = timeline(Need::All, &[&h], 0, 24 * H);
+        assert_eq!(tl.unmonitored, vec![(H, 2 * H), (5 * H, 6 * H)]);
+        assert_eq!(tl.down, vec![(6 * H, 8 * H)]);
+        assert_eq!(tl.planned, vec![]);
+        let cal = always();
+        let f = Figures::of(&Clock::new(&cal, 0, 24 * H), &tl, 0, 24 * H);
+        // 24 h − 2 h unmonitored = 22 h counted, 2 h down: 20/22, not 22/24 or 20/24.
+        assert_eq!(
+            f,
+            Figures {
+                counted_ms: 22 * H,
+                down_ms: 2 * H,
+                planned_ms: 0,
+                unmonitored_ms: 2 * H,
+            }
+        );
+        assert!((f.ratio().unwrap() - 20.0 / 22.0).abs() < 1e-12);
+        // Nothing but gaps: no data, not 100 %.
+        let h = unmonitored(&[(0, 24 * H)]);
+        let tl = timeline(Need::All, &[&h], 0, 24 * H);
+        let f = Figures::of(&Clock::new(&cal, 0, 24 * H), &tl, 0, 24 * H);
+        assert_eq!((f.counted_ms, f.unmonitored_ms), (0, 24 * H));
+        assert_eq!(f.ratio(), None);
+    }
+
+    #[test]
+    fn k_of_n_with_one_host_unmonitored() {
+        // Three hosts, two needed. a is unmonitored 0-4 h; b is down 2-3 h; c 3:30-5 h.
+        let a = unmonitored(&[(0, 4 * H)]);
+        let b = HostTrouble::new(&[((2 * H, 3 * H), vec![])]);
+        let c = HostTrouble::new(&[((7 * H / 2, 5 * H), vec![])]);
+        let tl = timeline(Need::AtLeast(2), &[&a, &b, &c], 0, 24 * H);
+        // 0-2: b, c healthy → up, a's gap does not matter. 2-3: only c healthy; up if a
+        // was → unmonitored. 3-3:30 up. 3:30-4: only b → unmonitored. 4-5: a, b → up.
+        assert_eq!(tl.unmonitored, vec![(2 * H, 3 * H), (7 * H / 2, 4 * H)]);
+        assert_eq!(tl.down, vec![]);
+        assert_eq!(tl.planned, vec![]);
+        // b and c both down 2-3 h as well: down, whatever a did.
+        let c = HostTrouble::new(&[((2 * H, 3 * H), vec![])]);
+        let tl = timeline(Need::AtLeast(2), &[&a, &b, &c], 0, 24 * H);
+        assert_eq!(tl.down, vec![(2 * H, 3 * H)]);
+        assert_eq!(tl.unmonitored, vec![]);
+    }
+
+    #[test]
+    fn a_host_unmonitored_while_another_is_down() {
+        // a down 1-3 h, b unmonitored 2-4 h.
+        let a = HostTrouble::new(&[((H, 3 * H), vec![])]);
+        let b = unmonitored(&[(2 * H, 4 * H)]);
+        // Both needed: a's outage is down all along; after it, b's gap is unmonitored.
+        let tl = timeline(Need::All, &[&a, &b], 0, 24 * H);
+        assert_eq!(tl.down, vec![(H, 3 * H)]);
+        assert_eq!(tl.unmonitored, vec![(3 * H, 4 * H)]);
+        // One needed: up while b is watched; 2-3 h it hangs on b → unmonitored.
+        let tl = timeline(Need::AtLeast(1), &[&a, &b], 0, 24 * H);
+        assert_eq!(tl.down, vec![]);
+        assert_eq!(tl.unmonitored, vec![(2 * H, 3 * H)]);
+    }
+
+    #[test]
+    fn a_gap_inside_maintenance() {
+        // One host offline 1-5 h inside a window 0-6 h; the collector away 2-3 h and
+        // 5:30-7 h. Its planned incident wins over the first gap; the second (no
+        // incident) is unmonitored, window or not.
+        let h = HostTrouble::new(&[((H, 5 * H), vec![(0, 6 * H)])])
+            .with_unmonitored(&[(2 * H, 3 * H), (11 * H / 2, 7 * H)]);
+        let tl = timeline(Need::All, &[&h], 0, 24 * H);
+        assert_eq!(tl.planned, vec![(H, 5 * H)]);
+        assert_eq!(tl.unmonitored, vec![(11 * H / 2, 7 * H)]);
+        assert_eq!(tl.down, vec![]);
+        // Two of three needed, a in maintenance 0-6 h, b unmonitored 2-4 h: with a back
+        // the service would be up whatever b did → planned.
+        let a = HostTrouble::new(&[((0, 6 * H), vec![(0, 6 * H)])]);
+        let b = unmonitored(&[(2 * H, 4 * H)]);
+        let c = HostTrouble::default();
+        let tl = timeline(Need::AtLeast(2), &[&a, &b, &c], 0, 24 * H);
+        assert_eq!(tl.planned, vec![(2 * H, 4 * H)]);
+        assert_eq!(tl.unmonitored, vec![]);
+        // All three needed: the maintenance alone does not explain it; had b failed, the
+        // service would have been down → unmonitored (and planned around it).
+        let tl = timeline(Need::All, &[&a, &b, &c], 0, 24 * H);
+        assert_eq!(tl.planned, vec![(0, 2 * H), (4 * H, 6 * H)]);
+        assert_eq!(tl.unmonitored, vec![(2 * H, 4 * H)]);
+        assert_eq!(tl.down, vec![]);
+        let cal = always();
+        let f = Figures::of(&Clock::new(&cal, 0, 24 * H), &tl, 0, 24 * H);
+        assert_eq!(
+            (f.counted_ms, f.planned_ms, f.unmonitored_ms),
+            (18 * H, 4 * H, 2 * H)
+        );
+        assert_eq!(f.ratio(), Some(1.0));
     }
 }

@@ -4,8 +4,8 @@
 //! - [`calendar`]: service hours in a time zone with holidays; [`calendar::Clock`] turns
 //!   them into a lookup of service time between instants.
 //! - [`config`]: the SLA file (tiers, departments' tiers, service catalogue).
-//! - [`availability`]: a service's up / down / planned timeline from its hosts' incidents
-//!   and maintenance windows (pure).
+//! - [`availability`]: a service's up / down / planned / unmonitored timeline from its
+//!   hosts' incidents, maintenance windows and the collector's own gaps (pure).
 //! - [`attainment`]: an incident's response and resolution outcome against its target
 //!   (pure).
 //! - [`report`]: one period's figures per department — what the report, the API and the

@@ -35,7 +35,15 @@
 //! | `patch_currency` | `hosts` | empty | current share | current / overdue / unknown hosts | `measured`, `no_data` |
 //!
 //! `detail` holds the rest as `key=value; …` (service id, downtime, the breach's host,
-//! check, times and ticket, the compliance figures' date).
+//! check, times and ticket, the compliance figures' date). An availability row whose
+//! service had unmonitored time (the collector's own gaps, left out of `counted_s`) or
+//! unmonitored hosts at the end also holds `unmonitored_s` and `hosts_unmonitored`.
+//!
+//! # Unmonitored time
+//!
+//! Markdown and HTML show an "Unmonitored" column in a department's availability table,
+//! and a line saying what it is, only when one of its services had some: a report without
+//! the collector's gaps looks as it always did.
 
 use std::fmt::Write as _;
 
@@ -394,7 +402,17 @@ fn overview_table(r: &SlaReport) -> Table {
     }
 }
 
+/// Did any of the department's services have unmonitored time?
+fn any_unmonitored(d: &DepartmentReport) -> bool {
+    d.services
+        .iter()
+        .any(|s| s.unmonitored_ms > 0 || s.hosts_unmonitored > 0)
+}
+
+const UNMONITORED_NOTE: &str = "Unmonitored: time in which the monitoring itself was away (the collector could not hear the hosts) and the service's state depended on hosts nobody watched. It is the operations centre's outage, not the service's: it counts neither as up nor as down and is left out of the availability, like planned maintenance.";
+
 fn services_table(d: &DepartmentReport) -> Table {
+    let unmonitored = any_unmonitored(d);
     let rows = d
         .services
         .iter()
@@ -407,29 +425,39 @@ fn services_table(d: &DepartmentReport) -> Table {
                     Cell::Num("–".into())
                 }
             };
-            vec![
+            let mut row = vec![
                 Cell::Text(s.name.clone()),
                 Cell::Num(s.hosts.to_string()),
                 Cell::Num(pct_target(s.target, 3)),
                 share_cell(s.availability, 3),
                 dur(s.down_ms),
                 dur(s.planned_ms),
-                Cell::Status(Status::of(s.met)),
-            ]
+            ];
+            if unmonitored {
+                // Unmonitored time is shown even when it left nothing counted.
+                row.push(if measured || s.unmonitored_ms > 0 {
+                    Cell::Num(human(s.unmonitored_ms))
+                } else {
+                    Cell::Num("–".into())
+                });
+            }
+            row.push(Cell::Status(Status::of(s.met)));
+            row
         })
         .collect();
-    Table {
-        head: vec![
-            "Service",
-            "Hosts",
-            "Target",
-            "Availability",
-            "Downtime (service hours)",
-            "Planned maintenance",
-            "Status",
-        ],
-        rows,
+    let mut head = vec![
+        "Service",
+        "Hosts",
+        "Target",
+        "Availability",
+        "Downtime (service hours)",
+        "Planned maintenance",
+    ];
+    if unmonitored {
+        head.push("Unmonitored");
     }
+    head.push("Status");
+    Table { head, rows }
 }
 
 fn attainment_table(d: &DepartmentReport) -> Table {
@@ -677,6 +705,9 @@ pub fn markdown(r: &SlaReport, tz: &TimeZone) -> String {
             o.push_str("No services in the catalogue for this department.\n\n");
         } else {
             md_table(&mut o, &services_table(d));
+            if any_unmonitored(d) {
+                w!(o, "{}\n\n", md(UNMONITORED_NOTE));
+            }
         }
 
         o.push_str("### Response and resolution\n\n");
@@ -814,6 +845,26 @@ pub fn csv(r: &SlaReport, tz: &TimeZone) -> String {
                 Some(false) => ("0", "1"),
                 None => ("", ""),
             };
+            let mut detail = format!(
+                "service={}; hosts={}; counted_s={}; down_s={}; planned_s={}; outages={}; state={}; hosts_unhealthy={}; hosts_in_maintenance={}",
+                s.service,
+                s.hosts,
+                secs(s.counted_ms),
+                secs(s.down_ms),
+                secs(s.planned_ms),
+                s.outages.len(),
+                s.state.as_str(),
+                s.hosts_unhealthy,
+                s.hosts_in_maintenance
+            );
+            if s.unmonitored_ms > 0 || s.hosts_unmonitored > 0 {
+                w!(
+                    detail,
+                    "; unmonitored_s={}; hosts_unmonitored={}",
+                    secs(s.unmonitored_ms),
+                    s.hosts_unmonitored
+                );
+            }
             rows.push(CsvRow {
                 kind: "availability",
                 subject: s.name.clone(),
@@ -822,18 +873,7 @@ pub fn csv(r: &SlaReport, tz: &TimeZone) -> String {
                 met: met.into(),
                 breached: breached.into(),
                 status: Status::of(s.met).code(),
-                detail: format!(
-                    "service={}; hosts={}; counted_s={}; down_s={}; planned_s={}; outages={}; state={}; hosts_unhealthy={}; hosts_in_maintenance={}",
-                    s.service,
-                    s.hosts,
-                    secs(s.counted_ms),
-                    secs(s.down_ms),
-                    secs(s.planned_ms),
-                    s.outages.len(),
-                    s.state.as_str(),
-                    s.hosts_unhealthy,
-                    s.hosts_in_maintenance
-                ),
+                detail,
                 ..CsvRow::default()
             });
         }
@@ -1354,12 +1394,20 @@ pub fn html(r: &SlaReport, tz: &TimeZone) -> String {
         } else {
             let (svg, lo) = availability_chart(d);
             o.push_str(&svg);
+            let left_out = if any_unmonitored(d) {
+                "planned maintenance and unmonitored time"
+            } else {
+                "planned maintenance"
+            };
             w!(
                 o,
-                "<p class=\"caption\">Availability per service in service hours, planned maintenance left out. Axis from {} % to 100 %; the black mark is the service's target.</p>\n",
+                "<p class=\"caption\">Availability per service in service hours, {left_out} left out. Axis from {} % to 100 %; the black mark is the service's target.</p>\n",
                 num(lo, 1)
             );
             html_table(&mut o, &services_table(d));
+            if any_unmonitored(d) {
+                w!(o, "<p class=\"caption\">{}</p>\n", esc(UNMONITORED_NOTE));
+            }
         }
 
         o.push_str("<h3>Response and resolution</h3>\n");
@@ -1449,6 +1497,7 @@ mod tests {
                     counted_ms: 216 * H,
                     down_ms: 2 * H,
                     planned_ms: H,
+                    unmonitored_ms: 0,
                     availability: Some(1.0 - 2.0 / 216.0),
                     met: Some(false),
                     outages: vec![
@@ -1470,6 +1519,7 @@ mod tests {
                     state: ServiceState::Down,
                     hosts_unhealthy: 2,
                     hosts_in_maintenance: 0,
+                    hosts_unmonitored: 0,
                 },
                 ServiceAvailability {
                     service: "archive".into(),
@@ -1479,12 +1529,14 @@ mod tests {
                     counted_ms: 0,
                     down_ms: 0,
                     planned_ms: 0,
+                    unmonitored_ms: 0,
                     availability: None,
                     met: None,
                     outages: vec![],
                     state: ServiceState::NoHosts,
                     hosts_unhealthy: 0,
                     hosts_in_maintenance: 0,
+                    hosts_unmonitored: 0,
                 },
             ],
             attainment_target: 0.9,
@@ -1534,12 +1586,14 @@ mod tests {
                 counted_ms: 48 * H,
                 down_ms: 0,
                 planned_ms: 0,
+                unmonitored_ms: 0,
                 availability: Some(0.9999),
                 met: Some(true),
                 outages: vec![],
                 state: ServiceState::Up,
                 hosts_unhealthy: 0,
                 hosts_in_maintenance: 0,
+                hosts_unmonitored: 0,
             }],
             attainment_target: 0.5,
             response: vec![prio("P2", H, 1, 0, 0)],
@@ -1830,5 +1884,74 @@ mod tests {
         assert_eq!(anchor(0, "a b\"<"), "dept-1-a-b--");
         let (lo, step) = availability_axis(&report().departments[0].services);
         assert_eq!((lo, step), (90.0, 2.0));
+    }
+
+    #[test]
+    fn unmonitored_time_is_shown_where_there_is_some() {
+        let tz = tz();
+        // Without any: the reports look as they always did.
+        let r = report();
+        for out in [markdown(&r, &tz), html(&r, &tz), csv(&r, &tz)] {
+            assert!(!out.to_lowercase().contains("unmonitored"), "{out}");
+        }
+        // Social's case management had 1h30m of it: a column and a note in its
+        // department, none in schools'.
+        let mut r = report();
+        let s = &mut r.departments[0].services[0];
+        s.unmonitored_ms = 3 * H / 2;
+        s.counted_ms -= 3 * H / 2;
+        let m = markdown(&r, &tz);
+        let social = &m[m.find("## Social").unwrap()..m.find("## Schools").unwrap()];
+        assert!(
+            social.contains("| Planned maintenance | Unmonitored | Status |"),
+            "{m}"
+        );
+        let row = social
+            .lines()
+            .find(|l| l.starts_with(&format!("| {} |", md(ODD))))
+            .unwrap();
+        assert!(row.contains("| 2h | 1h | 1h30m | **missed** |"), "{row}");
+        assert!(
+            social.contains("| Archive | 0 | 99.500 % | no data | – | – | – | no data |"),
+            "{social}"
+        );
+        assert!(social.contains("Unmonitored: time in which the monitoring itself was away"));
+        let schools = &m[m.find("## Schools").unwrap()..];
+        assert!(!schools.contains("Unmonitored"), "{schools}");
+        // Every table row still has as many cells as its header.
+        let mut cols = 0;
+        for l in m.lines() {
+            if !l.starts_with('|') {
+                cols = 0;
+                continue;
+            }
+            let n = l.replace("\\|", "").matches('|').count();
+            if cols == 0 {
+                cols = n;
+            }
+            assert_eq!(n, cols, "{l}");
+        }
+        let h = html(&r, &tz);
+        assert_eq!(h.matches("<th>Unmonitored</th>").count(), 1);
+        assert_eq!(
+            h.matches("planned maintenance and unmonitored time left out")
+                .count(),
+            1
+        );
+        assert!(h.contains("<td class=\"num\">1h30m</td>"));
+        let rows = parse_csv(&csv(&r, &tz));
+        let odd = rows
+            .iter()
+            .find(|r| r[4] == "availability" && r[5] == ODD)
+            .unwrap();
+        assert!(
+            odd[12].ends_with("; unmonitored_s=5400; hosts_unmonitored=0"),
+            "{odd:?}"
+        );
+        let mail = rows
+            .iter()
+            .find(|r| r[4] == "availability" && r[5] == "Mail")
+            .unwrap();
+        assert!(!mail[12].contains("unmonitored"), "{mail:?}");
     }
 }

@@ -75,6 +75,16 @@ impl SlaIncident {
     }
 }
 
+/// A stretch `[from_ms, to_ms)` of a host's unmonitored time: inside one of the
+/// collector's own gaps, covered by none of the host's (spooled) health samples
+/// (`crate::absence::uncovered`). Rows may overlap and come in any order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SlaUnmonitored {
+    pub agent_id: String,
+    pub from_ms: i64,
+    pub to_ms: i64,
+}
+
 use crate::compliance::report::ratio;
 pub use crate::compliance::report::DepartmentCompliance;
 
@@ -84,6 +94,8 @@ pub struct Inputs<'a> {
     pub departments: &'a [(String, String)],
     pub hosts: &'a [SlaHost],
     pub incidents: &'a [SlaIncident],
+    /// The hosts' unmonitored time (rows overlapping the period; others are ignored).
+    pub unmonitored: &'a [SlaUnmonitored],
     pub windows: &'a Windows,
     /// Per department, the figures to show for the period.
     pub compliance: &'a BTreeMap<String, DepartmentCompliance>,
@@ -193,19 +205,23 @@ pub struct ServiceAvailability {
     pub name: String,
     pub hosts: usize,
     pub target: f64,
-    /// Service hours minus planned maintenance, ms.
+    /// Service hours minus planned maintenance and unmonitored time, ms.
     pub counted_ms: i64,
     pub down_ms: i64,
     pub planned_ms: i64,
+    /// Time in service hours in which the service's state hung on hosts the collector
+    /// could not hear (its own gaps): neither up nor down, not counted.
+    pub unmonitored_ms: i64,
     /// `None`: no data (no hosts yet, or no service hours in the period so far).
     pub availability: Option<f64>,
     pub met: Option<bool>,
     pub outages: Vec<Outage>,
     /// The service's state at the end of what was measured.
     pub state: ServiceState,
-    /// Hosts unhealthy / in maintenance at the end of what was measured.
+    /// Hosts unhealthy / in maintenance / unmonitored at the end of what was measured.
     pub hosts_unhealthy: usize,
     pub hosts_in_maintenance: usize,
+    pub hosts_unmonitored: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -215,6 +231,9 @@ pub enum ServiceState {
     Down,
     /// Down only because of planned maintenance: the time does not count.
     Planned,
+    /// Up or down depending on hosts the collector could not hear: the time does not
+    /// count.
+    Unmonitored,
     NoHosts,
 }
 
@@ -224,6 +243,7 @@ impl ServiceState {
             ServiceState::Up => "up",
             ServiceState::Down => "down",
             ServiceState::Planned => "planned",
+            ServiceState::Unmonitored => "unmonitored",
             ServiceState::NoHosts => "no_hosts",
         }
     }
@@ -332,6 +352,15 @@ pub fn build_with(
         earliest = earliest.min(inc.opened_at_ms);
     }
 
+    // Each host's unmonitored time within what is measured.
+    let mut unmonitored: Vec<Spans> = vec![Vec::new(); inp.hosts.len()];
+    for u in inp.unmonitored {
+        let (a, b) = (u.from_ms.max(from), u.to_ms.min(until));
+        if let (Some(&h), true) = (host_idx.get(u.agent_id.as_str()), a < b) {
+            unmonitored[h].push((a, b));
+        }
+    }
+
     // Maintenance occurrences per window over everything an incident may reach back to.
     let occ: Vec<Spans> = inp
         .windows
@@ -365,6 +394,7 @@ pub fn build_with(
         state: ServiceState,
         unhealthy: usize,
         in_maintenance: usize,
+        unmonitored: usize,
     }
     let mut trouble_cache: HashMap<(usize, usize), HostTrouble> = HashMap::new();
     let mut checksets: Vec<&Vec<String>> = Vec::new();
@@ -408,7 +438,7 @@ pub fn build_with(
                             .map(move |span| (span, c.clone()))
                     })
                     .collect();
-                HostTrouble::new(&failing)
+                HostTrouble::new(&failing).with_unmonitored(&unmonitored[h])
             });
         }
         let observed_from = hosts
@@ -430,12 +460,18 @@ pub fn build_with(
             .iter()
             .filter(|t| contains(&t.planned, last))
             .count();
+        let hosts_unmonitored = troubles
+            .iter()
+            .filter(|t| contains(&t.unmonitored, last))
+            .count();
         let state = if hosts.is_empty() {
             ServiceState::NoHosts
         } else if contains(&tl.down, last) {
             ServiceState::Down
         } else if contains(&tl.planned, last) {
             ServiceState::Planned
+        } else if contains(&tl.unmonitored, last) {
+            ServiceState::Unmonitored
         } else {
             ServiceState::Up
         };
@@ -446,6 +482,7 @@ pub fn build_with(
             state,
             unhealthy,
             in_maintenance,
+            unmonitored: hosts_unmonitored,
         }));
     }
 
@@ -589,12 +626,14 @@ pub fn build_with(
                 counted_ms: f.counted_ms,
                 down_ms: f.down_ms,
                 planned_ms: f.planned_ms,
+                unmonitored_ms: f.unmonitored_ms,
                 availability,
                 met: availability.map(|a| a >= target),
                 outages,
                 state: svc.state,
                 hosts_unhealthy: svc.unhealthy,
                 hosts_in_maintenance: svc.in_maintenance,
+                hosts_unmonitored: svc.unmonitored,
             });
         }
         let rows = |c: &Counts, targets: &[Option<i64>; 5]| -> Vec<PriorityAttainment> {
@@ -745,6 +784,7 @@ services:
             departments: &depts(),
             hosts: &hosts,
             incidents: &incidents,
+            unmonitored: &[],
             windows: &windows,
             compliance: &compliance,
             now_ms: at("2026-12-05T00:00Z"),
@@ -806,6 +846,7 @@ services:
             departments: &depts(),
             hosts: &hosts,
             incidents: &incidents,
+            unmonitored: &[],
             windows: &windows,
             compliance: &compliance,
             now_ms: at("2026-11-03T00:00Z"),
@@ -852,6 +893,7 @@ windows:
             departments: &depts(),
             hosts: &hosts,
             incidents: &incidents,
+            unmonitored: &[],
             windows: &windows,
             compliance: &compliance,
             now_ms: at("2026-11-10T00:00Z"),
@@ -875,5 +917,93 @@ windows:
         assert_eq!(r.departments[0].services[0].availability, None);
         assert!(Period::month("2026-13", &tz).is_err());
         assert!(Period::month("26-11", &tz).is_err());
+    }
+
+    fn gap(agent: &str, from: &str, to: &str) -> SlaUnmonitored {
+        SlaUnmonitored {
+            agent_id: agent.into(),
+            from_ms: at(from),
+            to_ms: at(to),
+        }
+    }
+
+    /// The collector's gaps in November and December 2026 (CET), by hand.
+    #[test]
+    fn unmonitored_time_is_left_out_at_a_month_boundary() {
+        let p = policy();
+        let hosts = vec![host("a"), host("b")];
+        // Monday 2 Nov: b offline 08:00Z-12:00Z; a unmonitored 09:00Z-10:00Z (10-11 CET,
+        // office hours). One of two needed: up but for that hour, which hangs on a.
+        let incidents = vec![inc(
+            1,
+            "b",
+            "2026-11-02T08:00:00Z",
+            Some("2026-11-02T12:00:00Z"),
+        )];
+        let unmonitored = vec![
+            gap("a", "2026-11-02T09:00:00Z", "2026-11-02T10:00:00Z"),
+            // Both hosts from Monday 30 Nov 22:00Z to 1 Dec 02:00Z (23:00-03:00 CET,
+            // outside office hours), across the month's end at 23:00Z; b's in two rows.
+            gap("a", "2026-11-30T22:00:00Z", "2026-12-01T02:00:00Z"),
+            gap("b", "2026-11-30T22:00:00Z", "2026-12-01T00:00:00Z"),
+            gap("b", "2026-11-30T23:30:00Z", "2026-12-01T02:00:00Z"),
+            // An unknown host and a row long before: ignored.
+            gap("zz", "2026-11-03T00:00:00Z", "2026-11-04T00:00:00Z"),
+            gap("a", "2026-09-01T00:00:00Z", "2026-09-02T00:00:00Z"),
+        ];
+        let (windows, compliance) = (Windows::default(), BTreeMap::new());
+        let mut inp = Inputs {
+            policy: &p,
+            departments: &depts(),
+            hosts: &hosts,
+            incidents: &incidents,
+            unmonitored: &unmonitored,
+            windows: &windows,
+            compliance: &compliance,
+            now_ms: at("2026-12-01T12:00Z"),
+        };
+        let tz = TimeZone::get("Europe/Copenhagen").unwrap();
+        let nov = Period::month("2026-11", &tz).unwrap();
+        let r = build(&inp, &nov, None);
+        let svc = |r: &SlaReport, d: &str| -> ServiceAvailability {
+            r.departments.iter().find(|x| x.id == d).unwrap().services[0].clone()
+        };
+        // Social (always): 1 h on 2 Nov + 1 h before the month ends = 2 h unmonitored;
+        // 720 h − 2 h counted, nothing down.
+        let s = svc(&r, "social");
+        assert_eq!(
+            (s.counted_ms, s.down_ms, s.planned_ms, s.unmonitored_ms),
+            (718 * H, 0, 0, 2 * H)
+        );
+        assert_eq!(s.availability, Some(1.0));
+        assert!(s.outages.is_empty());
+        // The month ends inside the gap: that is its state at the end.
+        assert_eq!(s.state, ServiceState::Unmonitored);
+        assert_eq!((s.hosts_unmonitored, s.hosts_unhealthy), (2, 0));
+        // Schools (weekdays 08-16 CET): only the hour on 2 Nov is in service hours.
+        let s = svc(&r, "schools");
+        assert_eq!((s.counted_ms, s.unmonitored_ms), (167 * H, H));
+        // December so far (until 1 Dec 12:00Z = 13:00 CET): the gap's other 3 h.
+        let dec = Period::month("2026-12", &tz).unwrap();
+        let r = build(&inp, &dec, None);
+        let s = svc(&r, "social");
+        assert_eq!((s.counted_ms, s.unmonitored_ms), (10 * H, 3 * H));
+        assert_eq!((s.state, s.hosts_unmonitored), (ServiceState::Up, 0));
+        let s = svc(&r, "schools");
+        assert_eq!((s.counted_ms, s.unmonitored_ms), (5 * H, 0));
+        // Measured while the gap runs (rows are written after it, but the rule holds):
+        // until 1 Dec 01:00Z, December has 2 h, all unmonitored — no data, not 100 %.
+        inp.now_ms = at("2026-12-01T01:00Z");
+        let r = build(&inp, &dec, Some("social"));
+        let s = svc(&r, "social");
+        assert_eq!((s.counted_ms, s.unmonitored_ms), (0, 2 * H));
+        assert_eq!((s.availability, s.met), (None, None));
+        // Without the rows, the same month is what it always was: b's outage is covered
+        // by a, and the gap's hours count as up.
+        inp.now_ms = at("2026-12-01T12:00Z");
+        inp.unmonitored = &[];
+        let s = svc(&build(&inp, &nov, None), "social");
+        assert_eq!((s.counted_ms, s.unmonitored_ms), (720 * H, 0));
+        assert_eq!(s.state, ServiceState::Up);
     }
 }
