@@ -6,21 +6,35 @@
 # posting to a local receiver that records when each create call arrives.
 #
 #   tests/bench/incidents.sh [HOSTS] [SECONDS] [DEGRADE_PERCENT]
+#   SMOKE=1 [BIN_DIR=DIR] [BENCH_GRPC_PORT=p] [BENCH_HTTP_PORT=p] [BENCH_DESK_PORT=p] \
+#     tests/bench/incidents.sh [HOSTS] [SECONDS] [DEGRADE_PERCENT]
 #
 # Prints, per ticket: arrival at the desk minus the moment the collector received the report
 # that crossed the threshold (ticket.opened_at_ms), as p50/p99/max; the collector's own
 # tilsyn_incident_fault_to_desk_seconds histogram; and the ingest p99 (report received →
 # committed), which comes before that.
+#
+# Smoke mode (SMOKE=1; see common.sh): 20 hosts for 8 s, all of them filling a disk, health
+# every 5 s, a 2 s ramp, and the threshold at 30 % (every simulated filesystem starts
+# above it), so each host opens a ticket on its first report; free ports, debug binaries
+# (or BIN_DIR). Ports default to 17543 (gRPC), 17580 (HTTP) and 17590 (the desk).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-hosts=${1:-10000}
-secs=${2:-300}
-degrade=${3:-10}
-cargo build --release -q -p tilsyn-collector -p tilsyn-agent
+# shellcheck source=SCRIPTDIR/common.sh
+. tests/bench/common.sh
+if smoke; then
+  hosts=${1:-20}; secs=${2:-8}; degrade=${3:-100}
+  interval=5s; threshold=0.30; ramp=2; stats=2
+else
+  hosts=${1:-10000}; secs=${2:-300}; degrade=${3:-10}
+  interval=15s; threshold=0.72; ramp=60; stats=30
+fi
+bench_bins release
+grpc=127.0.0.1:$(bench_port BENCH_GRPC_PORT 17543)
+http=127.0.0.1:$(bench_port BENCH_HTTP_PORT 17580)
+desk=127.0.0.1:$(bench_port BENCH_DESK_PORT 17590)
 dir=$(mktemp -d /tmp/tilsyn-bench-inc.XXXXXX)
-grpc=127.0.0.1:17543
-http=127.0.0.1:17580
-desk=127.0.0.1:17590
+trap 'kill ${cpid:-} ${rpid:-} ${spid:-} 2>/dev/null; wait 2>/dev/null; rm -rf "$dir"' EXIT
 cat > "$dir/receiver.py" <<'PY'
 import http.server, json, sys, time
 log = open(sys.argv[2], "a", buffering=1)
@@ -51,24 +65,26 @@ departments:
   - {id: schools, name: Schools, tokens: [bench-token-schools-000000]}
   - {id: it-operations, name: IT Operations, tokens: [bench-token-it-operations]}
 settings:
-  defaults: {health_interval: 15s}
+  defaults: {health_interval: $interval}
 incidents:
   conditions:
-    - {when: {filesystem_above: 0.72}, severity: high, observations: 1}
+    - {when: {filesystem_above: $threshold}, severity: high, observations: 1}
   desks:
     - name: bench
       webhook: {url: "http://$desk/hook"}
 YAML
-./target/release/tilsyn-collector run --config "$dir/collector.yaml" 2> "$dir/collector.log" &
+"$collector_bin" run --config "$dir/collector.yaml" 2> "$dir/collector.log" &
 cpid=$!
-trap 'kill $cpid $rpid 2>/dev/null; wait 2>/dev/null; rm -rf "$dir"' EXIT
-for _ in $(seq 1 100); do [ -s "$dir/data/tls/ca.pem" ] && break; sleep 0.1; done
+wait_ca "$dir" || { cat "$dir/collector.log" >&2; exit 1; }
 sleep 0.5
 echo "== $hosts simulated hosts for $secs s, $degrade % filling a disk"
-./target/release/tilsyn-agent simulate --collector "https://$grpc" --ca "$dir/data/tls/ca.pem" \
+# In the background, so that the trap can stop it too.
+"$agent_bin" simulate --collector "https://$grpc" --ca "$dir/data/tls/ca.pem" \
   --token bench-token-social-services --token bench-token-schools-000000 --token bench-token-it-operations \
-  --hosts "$hosts" --ramp-seconds 60 --duration-seconds "$secs" --stats-seconds 30 \
-  --offline-percent 0 --degrade-percent "$degrade" --enroll-concurrency 256 --connections 8
+  --hosts "$hosts" --ramp-seconds "$ramp" --duration-seconds "$secs" --stats-seconds "$stats" \
+  --offline-percent 0 --degrade-percent "$degrade" --enroll-concurrency 256 --connections 8 &
+spid=$!
+wait $spid
 sleep 2
 echo "== fault to desk (desk arrival − report received by the collector), per ticket"
 sort -n "$dir/creates.log" | awk '{print $1-$2}' | sort -n | awk '

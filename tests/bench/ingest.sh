@@ -2,6 +2,7 @@
 # Collector ingest benchmark: a release collector (TLS, SQLite) fed by the fleet simulator.
 #
 #   [RAMP=s] [CONNECTIONS=n] tests/bench/ingest.sh HOSTS [SECONDS]
+#   SMOKE=1 [BIN_DIR=DIR] [BENCH_GRPC_PORT=p] [BENCH_HTTP_PORT=p] tests/bench/ingest.sh [HOSTS] [SECONDS]
 #
 # CONNECTIONS is how many HTTP/2 connections the simulated hosts share (a real fleet has
 # one per agent; set it to HOSTS to load the collector with that many TLS sessions).
@@ -9,14 +10,24 @@
 # Prints the simulator's throughput and client-side latency every 10 s, then the
 # collector's server-side ingest latency (p50/p99 from tilsyn_ingest_duration_seconds),
 # its RSS, and the database size. Everything runs on loopback.
+#
+# Smoke mode (SMOKE=1; see common.sh): 20 hosts for 6 s, a 2 s ramp (RAMP still applies),
+# figures every 2 s, free ports, debug binaries (or BIN_DIR). Ports default to 17443 (gRPC)
+# and 17480 (HTTP).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-hosts=${1:-10000}
-secs=${2:-300}
-cargo build --release -q -p tilsyn-collector -p tilsyn-agent
+# shellcheck source=SCRIPTDIR/common.sh
+. tests/bench/common.sh
+if smoke; then
+  hosts=${1:-20}; secs=${2:-6}; ramp=${RAMP:-2}; stats=2
+else
+  hosts=${1:-10000}; secs=${2:-300}; ramp=${RAMP:-60}; stats=10
+fi
+bench_bins release
+grpc=127.0.0.1:$(bench_port BENCH_GRPC_PORT 17443)
+http=127.0.0.1:$(bench_port BENCH_HTTP_PORT 17480)
 dir=$(mktemp -d /tmp/tilsyn-bench.XXXXXX)
-grpc=127.0.0.1:17443
-http=127.0.0.1:17480
+trap 'kill ${cpid:-} ${spid:-} 2>/dev/null; wait 2>/dev/null; rm -rf "$dir"' EXIT
 cat > "$dir/collector.yaml" <<YAML
 data_dir: data
 grpc: {listen: $grpc, tls: {mode: auto}}
@@ -29,16 +40,18 @@ departments:
   - {id: schools, name: Schools, tokens: [bench-token-schools-000000]}
   - {id: it-operations, name: IT Operations, tokens: [bench-token-it-operations]}
 YAML
-./target/release/tilsyn-collector run --config "$dir/collector.yaml" &
+"$collector_bin" run --config "$dir/collector.yaml" &
 cpid=$!
-trap 'kill $cpid 2>/dev/null; wait 2>/dev/null; rm -rf "$dir"' EXIT
-for _ in $(seq 1 100); do [ -s "$dir/data/tls/ca.pem" ] && break; sleep 0.1; done
+wait_ca "$dir"
 sleep 0.5
-echo "== $hosts simulated hosts for $secs s (ramp ${RAMP:-60} s)"
-./target/release/tilsyn-agent simulate --collector "https://$grpc" --ca "$dir/data/tls/ca.pem" \
+echo "== $hosts simulated hosts for $secs s (ramp $ramp s)"
+# In the background, so that the trap can stop it too.
+"$agent_bin" simulate --collector "https://$grpc" --ca "$dir/data/tls/ca.pem" \
   --token bench-token-social-services --token bench-token-schools-000000 --token bench-token-it-operations \
-  --hosts "$hosts" --ramp-seconds "${RAMP:-60}" --duration-seconds "$secs" --stats-seconds 10 \
-  --offline-percent 0 --enroll-concurrency 256 --connections "${CONNECTIONS:-8}"
+  --hosts "$hosts" --ramp-seconds "$ramp" --duration-seconds "$secs" --stats-seconds "$stats" \
+  --offline-percent 0 --enroll-concurrency 256 --connections "${CONNECTIONS:-8}" &
+spid=$!
+wait $spid
 m=$(curl -s "http://$http/metrics")
 python3 - "$m" <<'PY'
 import sys, re

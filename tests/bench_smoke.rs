@@ -1,0 +1,154 @@
+//! The benchmark scripts in tests/bench/ in their smoke mode (`SMOKE=1`, see
+//! tests/bench/common.sh): a few seconds each, a handful of hosts, the debug binaries this
+//! harness builds (`BIN_DIR`) and free loopback ports, so a change that breaks a benchmark
+//! fails here instead of when someone next wants its figures. The figures themselves mean
+//! nothing in smoke mode; only that the script ran and printed them is checked.
+
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use tilsyn_e2e::{bin, free_port, repo_root};
+
+/// A smoke run takes 5–15 s; past this it is stuck.
+const LIMIT: Duration = Duration::from_secs(120);
+
+/// Sends `signal` to every process of the group `pgid`; true if there was one.
+fn signal_group(pgid: u32, signal: &str) -> bool {
+    Command::new("kill")
+        .args([signal, "--", &format!("-{pgid}")])
+        .stderr(Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
+}
+
+/// Runs `tests/bench/<script>` with `SMOKE=1`, the debug binaries and a free port for each
+/// of `ports` (env var names), in its own process group: stopped (the group, so the
+/// processes it started too) after [`LIMIT`]. Asserts exit 0, that nothing it started is
+/// left running, and that stdout contains each of `expect`; returns stdout.
+fn smoke(script: &str, ports: &[&str], expect: &[&str]) -> String {
+    let bin_dir = bin("tilsyn-collector").parent().unwrap().to_path_buf();
+    assert!(bin("tilsyn-agent").is_file());
+    let tmp = tempfile::tempdir().unwrap();
+    let (out_path, err_path) = (tmp.path().join("stdout"), tmp.path().join("stderr"));
+    let mut cmd = Command::new("bash");
+    cmd.arg(repo_root().join("tests/bench").join(script))
+        .env("SMOKE", "1")
+        .env("BIN_DIR", &bin_dir)
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&out_path).unwrap())
+        .stderr(std::fs::File::create(&err_path).unwrap())
+        .process_group(0);
+    for var in ports {
+        cmd.env(var, free_port().to_string());
+    }
+    let started = Instant::now();
+    let mut child = cmd.spawn().expect("run bash");
+    let pgid = child.id();
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break Some(st);
+        }
+        if started.elapsed() > LIMIT {
+            // SIGTERM lets the script's trap stop what it started; then make sure.
+            signal_group(pgid, "-TERM");
+            std::thread::sleep(Duration::from_secs(5));
+            signal_group(pgid, "-KILL");
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    // The script's exit trap must have stopped everything it started.
+    let leftovers = signal_group(pgid, "-KILL");
+    let read = |p: &PathBuf| std::fs::read_to_string(p).unwrap_or_default();
+    let (stdout, stderr) = (read(&out_path), read(&err_path));
+    let report = format!(
+        "tests/bench/{script} (SMOKE=1, BIN_DIR={}) after {:.1} s\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
+        bin_dir.display(),
+        started.elapsed().as_secs_f64()
+    );
+    let Some(status) = status else {
+        panic!("timed out after {LIMIT:?}, stopped\n{report}")
+    };
+    assert!(status.success(), "exited with {status}\n{report}");
+    assert!(
+        !leftovers,
+        "left processes running after it exited\n{report}"
+    );
+    for e in expect {
+        assert!(stdout.contains(e), "no {e:?} in its output\n{report}");
+    }
+    println!("{report}");
+    stdout
+}
+
+#[test]
+fn agent_footprint() {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let exporter = std::env::split_paths(&path)
+        .chain([PathBuf::from("/usr/bin")])
+        .any(|d| d.join("prometheus-node-exporter").is_file());
+    assert!(
+        exporter,
+        "`prometheus-node-exporter` is not installed on this machine: install Debian's \
+         prometheus-node-exporter package (`apt-get install prometheus-node-exporter`); \
+         .ci/run does this"
+    );
+    smoke(
+        "agent-footprint.sh",
+        &["BENCH_GRPC_PORT", "BENCH_HTTP_PORT", "BENCH_EXPORTER_PORT"],
+        &[
+            "run: 5 s, health every 5 s (1 cycles), node_exporter scraped ",
+            "tilsyn-agent   RSS ",
+            " ms per health cycle\n",
+            "node_exporter  RSS ",
+            " ms per scrape\n",
+            "binary: tilsyn-agent ",
+        ],
+    );
+}
+
+#[test]
+fn incidents() {
+    let out = smoke(
+        "incidents.sh",
+        &["BENCH_GRPC_PORT", "BENCH_HTTP_PORT", "BENCH_DESK_PORT"],
+        &[
+            "== 20 simulated hosts for 8 s, 100 % filling a disk\n",
+            " p50=",
+            "== fault to desk",
+            "tilsyn_incident_fault_to_desk_seconds_count ",
+            "tilsyn_ingest_duration_seconds_count ",
+            "incidents open: ",
+        ],
+    );
+    // Every simulated host crosses the smoke threshold on its first report.
+    let tickets = out
+        .lines()
+        .find(|l| l.starts_with("tickets "))
+        .unwrap_or_else(|| panic!("no tickets reached the desk:\n{out}"));
+    assert!(
+        tickets.contains(" p50 ") && tickets.contains(" p99 ") && tickets.contains(" max "),
+        "{tickets}"
+    );
+}
+
+#[test]
+fn ingest() {
+    smoke(
+        "ingest.sh",
+        &["BENCH_GRPC_PORT", "BENCH_HTTP_PORT"],
+        &[
+            "== 20 simulated hosts for 6 s (ramp 2 s)\n",
+            " p50=",
+            "server-side ingest latency over ",
+            "collector RSS: ",
+            "ingested health: ",
+            "hosts known: 20\n",
+            "db: ",
+        ],
+    );
+}
