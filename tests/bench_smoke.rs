@@ -1,4 +1,5 @@
-//! The benchmark scripts in tests/bench/ in their smoke mode (`SMOKE=1`, see
+//! The benchmark scripts in tests/bench/ (agent footprint, fault to ticket, ingest, the
+//! collector's restart) in their smoke mode (`SMOKE=1`, see
 //! tests/bench/common.sh): a few seconds each, a handful of hosts, the debug binaries this
 //! harness builds (`BIN_DIR`) and free loopback ports, so a change that breaks a benchmark
 //! fails here instead of when someone next wants its figures. The figures themselves mean
@@ -149,6 +150,22 @@ fn ingest() {
             "ingested health: ",
             "hosts known: 20\n",
             "db: ",
+        ],
+    );
+}
+
+#[test]
+fn restart() {
+    smoke(
+        "restart.sh",
+        &["BENCH_GRPC_PORT", "BENCH_HTTP_PORT"],
+        &[
+            "== 10 simulated hosts, health every 5 s, offline after 2 missed; collector stop for 6 s\n",
+            "hosts online after the restart: ",
+            "offline incidents raised after the restart: 0\n",
+            "desk tickets created after the restart: 0\n",
+            "gap recorded: ",
+            "log: the collector was not running for",
         ],
     );
 }
