@@ -102,9 +102,15 @@ fn this_machine_is_evaluated_against_the_shipped_linux_baseline() {
     // Metrics: host counts per standard, department and status; failing hosts per rule.
     let m = c.metrics();
     let line = format!("tilsyn_compliance_hosts{{department=\"social-services\",standard=\"linux-workstation\",status=\"{status}\"}} 1");
-    assert!(m.contains(&line), "{line} missing:\n{m}");
-    assert!(m.contains("tilsyn_compliance_rule_failing_hosts{"), "{m}");
-    assert!(m.contains("tilsyn_standards_reload_failing 0"), "{m}");
+    assert!(exposition::has(&m, &line), "{line} missing:\n{m}");
+    assert!(
+        !exposition::matching(&m, "tilsyn_compliance_rule_failing_hosts", &[]).is_empty(),
+        "{m}"
+    );
+    assert!(
+        exposition::has(&m, "tilsyn_standards_reload_failing 0"),
+        "{m}"
+    );
 
     // The host's facts, saved from the API, drive `standards test` to the same verdict.
     let facts = c.get(&format!("/api/v1/hosts/{id}/facts"));
@@ -176,13 +182,19 @@ fn standards_reload_on_change_and_sighup_and_a_bad_file_keeps_the_previous_set()
     assert_eq!(st["standards"][0][0], "reload-test");
     assert_eq!(st["rules"], 1);
     let m = c.metrics();
-    assert!(m.contains("tilsyn_standards_reload_failing 1"), "{m}");
     assert!(
-        m.contains("tilsyn_standards_reloads_total{result=\"error\"}"),
+        exposition::has(&m, "tilsyn_standards_reload_failing 1"),
         "{m}"
     );
     assert!(
-        m.contains("tilsyn_standards_rules{standard=\"reload-test\",version=\"1\"} 1"),
+        exposition::has(&m, "tilsyn_standards_reloads_total{result=\"error\"}"),
+        "{m}"
+    );
+    assert!(
+        exposition::has(
+            &m,
+            "tilsyn_standards_rules{standard=\"reload-test\",version=\"1\"} 1"
+        ),
         "{m}"
     );
 
@@ -194,7 +206,10 @@ fn standards_reload_on_change_and_sighup_and_a_bad_file_keeps_the_previous_set()
         (s["error"].is_null() && s["rules"] == 2).then_some(())
     })
     .unwrap();
-    assert!(c.metrics().contains("tilsyn_standards_reload_failing 0"));
+    assert!(exposition::has(
+        &c.metrics(),
+        "tilsyn_standards_reload_failing 0"
+    ));
 
     // SIGHUP reloads too (the watcher would not notice a file it cannot see change).
     let before = reloads_ok(&c);
@@ -211,11 +226,11 @@ fn standards_reload_on_change_and_sighup_and_a_bad_file_keeps_the_previous_set()
 }
 
 fn reloads_ok(c: &Collector) -> u64 {
-    c.metrics()
-        .lines()
-        .find_map(|l| l.strip_prefix("tilsyn_standards_reloads_total{result=\"ok\"} "))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
+    exposition::value(
+        &c.metrics(),
+        r#"tilsyn_standards_reloads_total{result="ok"}"#,
+    )
+    .map_or(0, |v| v as u64)
 }
 
 #[test]

@@ -95,8 +95,7 @@ fn service<'a>(r: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
 }
 
 fn metric(text: &str, series: &str) -> Option<f64> {
-    text.lines()
-        .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
+    exposition::value(text, series)
 }
 
 #[test]
@@ -251,13 +250,10 @@ fn restarts_and_kills_of_the_collector_raise_no_false_offline() {
     );
     // The evaluator updates the metrics every second (the API computes on request).
     let series = |m: &str, name: &str| {
-        m.lines()
-            .find(|l| {
-                l.starts_with(name)
-                    && l.contains(r#"service="third""#)
-                    && l.contains(r#"period="month""#)
-            })
-            .and_then(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        metric(
+            m,
+            &format!(r#"{name}{{department="social-services",period="month",service="third"}}"#),
+        )
     };
     let m = wait_for(Duration::from_secs(20), "the unmonitored metric", || {
         let m = c.metrics();

@@ -32,12 +32,13 @@ fn a_silent_host_opens_an_incident_and_closes_it_when_it_returns() {
 
     let m = c.metrics();
     assert!(
-        m.contains(
+        exposition::has(
+            &m,
             "tilsyn_incidents_opened_total{department=\"social-services\",priority=\"P4\"} 1"
         ),
         "{m}"
     );
-    assert!(m.contains("tilsyn_incidents_open{department=\"social-services\",priority=\"P4\",state=\"open\"} 1"), "{m}");
+    assert!(exposition::has(&m, "tilsyn_incidents_open{department=\"social-services\",priority=\"P4\",state=\"open\"} 1"), "{m}");
 
     // A restart with the incident open: it is restored, not raised again.
     c.stop();
@@ -70,17 +71,21 @@ fn a_silent_host_opens_an_incident_and_closes_it_when_it_returns() {
 
     let m = c.metrics();
     assert!(
-        m.contains(
+        exposition::has(
+            &m,
             "tilsyn_incidents_resolved_total{department=\"social-services\",priority=\"P4\"} 1"
         ),
         "{m}"
     );
     assert!(
-        m.contains("tilsyn_outbox_items{desk=\"file\",state=\"pending\"} 0"),
+        exposition::has(&m, "tilsyn_outbox_items{desk=\"file\",state=\"pending\"} 0"),
         "{m}"
     );
     assert!(
-        m.contains("tilsyn_incident_time_to_resolve_seconds_count{priority=\"P4\"} 1"),
+        exposition::has(
+            &m,
+            "tilsyn_incident_time_to_resolve_seconds_count{priority=\"P4\"} 1"
+        ),
         "{m}"
     );
 

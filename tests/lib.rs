@@ -374,3 +374,152 @@ pub fn offline_incident(
         )
     })
 }
+
+/// The Prometheus text exposition format, parsed (metric lines only; `# HELP`/`# TYPE`
+/// skipped), so a check names one series exactly: `x{a="1"} 1` must not be satisfied by
+/// `x{a="1"} 10` or by `y_x{a="1"} 1`, as a substring check would be.
+pub mod exposition {
+    use std::collections::BTreeMap;
+
+    #[derive(Debug, Clone, PartialEq)]
+    pub struct Sample {
+        pub name: String,
+        pub labels: BTreeMap<String, String>,
+        pub value: f64,
+    }
+
+    /// `name{label="value",...}` (escapes `\\`, `\"`, `\n` in values) and the rest of
+    /// the line after it.
+    fn series(s: &str) -> Result<(String, BTreeMap<String, String>, &str), String> {
+        let end = s.find(['{', ' ']).unwrap_or(s.len());
+        let name = s[..end].to_string();
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
+        {
+            return Err(format!("bad metric name in {s:?}"));
+        }
+        let mut labels = BTreeMap::new();
+        let mut rest = &s[end..];
+        if let Some(r) = rest.strip_prefix('{') {
+            let mut r = r;
+            loop {
+                r = r.trim_start_matches(',');
+                if let Some(after) = r.strip_prefix('}') {
+                    rest = after;
+                    break;
+                }
+                let eq = r
+                    .find('=')
+                    .ok_or_else(|| format!("label without = in {s:?}"))?;
+                let key = r[..eq].to_string();
+                let mut chars = r[eq + 1..].char_indices();
+                if chars.next().map(|c| c.1) != Some('"') {
+                    return Err(format!("unquoted label value in {s:?}"));
+                }
+                let mut value = String::new();
+                let mut closed = None;
+                while let Some((i, c)) = chars.next() {
+                    match c {
+                        '\\' => match chars.next().map(|c| c.1) {
+                            Some('n') => value.push('\n'),
+                            Some(c) => value.push(c),
+                            None => break,
+                        },
+                        '"' => {
+                            closed = Some(eq + 1 + i + 1);
+                            break;
+                        }
+                        c => value.push(c),
+                    }
+                }
+                let closed = closed.ok_or_else(|| format!("unterminated label value in {s:?}"))?;
+                if labels.insert(key.clone(), value).is_some() {
+                    return Err(format!("label {key} twice in {s:?}"));
+                }
+                r = &r[closed..];
+            }
+        }
+        Ok((name, labels, rest))
+    }
+
+    /// Every sample of the text; panics on a malformed line (the collector must never
+    /// write one).
+    pub fn parse(text: &str) -> Vec<Sample> {
+        text.lines()
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .map(|l| {
+                let (name, labels, rest) = series(l).unwrap_or_else(|e| panic!("{e}"));
+                let v = rest.split_whitespace().next().unwrap_or("");
+                let value = match v {
+                    "+Inf" => f64::INFINITY,
+                    "-Inf" => f64::NEG_INFINITY,
+                    v => v
+                        .parse()
+                        .unwrap_or_else(|_| panic!("bad sample value in {l:?}")),
+                };
+                Sample {
+                    name,
+                    labels,
+                    value,
+                }
+            })
+            .collect()
+    }
+
+    /// The value of exactly the series `want` (`name` or `name{a="x",b="y"}`: every label,
+    /// any order) in `text`.
+    pub fn value(text: &str, want: &str) -> Option<f64> {
+        let (name, labels, rest) = series(want).unwrap_or_else(|e| panic!("{e}"));
+        assert!(rest.is_empty(), "a series, not a line: {want:?}");
+        parse(text)
+            .into_iter()
+            .find(|s| s.name == name && s.labels == labels)
+            .map(|s| s.value)
+    }
+
+    /// `line` is `series value` (that series has exactly that value) or just `series`
+    /// (the series exists).
+    pub fn has(text: &str, line: &str) -> bool {
+        match line.rsplit_once(' ') {
+            Some((series, v)) if !series.ends_with(',') => match v.parse::<f64>() {
+                Ok(v) => value(text, series) == Some(v),
+                Err(_) => value(text, line).is_some(),
+            },
+            _ => value(text, line).is_some(),
+        }
+    }
+
+    /// The samples of `name` whose labels include `subset`.
+    pub fn matching(text: &str, name: &str, subset: &[(&str, &str)]) -> Vec<Sample> {
+        parse(text)
+            .into_iter()
+            .filter(|s| {
+                s.name == name
+                    && subset
+                        .iter()
+                        .all(|(k, v)| s.labels.get(*k).map(String::as_str) == Some(*v))
+            })
+            .collect()
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn one_series_exactly() {
+            let t = "# HELP x y\nx{a=\"1\",b=\"q\\\"z\"} 10\ny_x{a=\"1\"} 1\nx 2.5\nh_bucket{le=\"+Inf\"} 3\n";
+            assert_eq!(value(t, r#"x{b="q\"z",a="1"}"#), Some(10.0));
+            assert_eq!(
+                value(t, r#"x{a="1"}"#),
+                None,
+                "a label missing is another series"
+            );
+            assert_eq!(value(t, "x"), Some(2.5));
+            assert_eq!(value(t, r#"h_bucket{le="+Inf"}"#), Some(3.0));
+            assert_eq!(matching(t, "x", &[("a", "1")]).len(), 1);
+        }
+    }
+}

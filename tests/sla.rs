@@ -24,10 +24,16 @@ fn service<'a>(r: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
         .unwrap_or_else(|| panic!("no service {id} in {r}"))
 }
 
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
 /// The value of one series in the exposition text.
 fn metric(text: &str, series: &str) -> Option<f64> {
-    text.lines()
-        .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
+    exposition::value(text, series)
 }
 
 #[test]
@@ -52,6 +58,11 @@ fn downtime_and_outcomes_agree_in_api_metrics_and_report() {
     );
     assert_eq!(nobody["state"], "no_hosts");
 
+    // The test's own clock is the oracle for the downtime: the host stops reporting when
+    // the agent stops (its last report at most one 5 s interval before), is offline 10 s
+    // (2 missed intervals) after its last report, seen at the next 1 s check; it is up
+    // again when the restarted agent's first report lands.
+    let t_stop = now_ms();
     agent.stop();
     offline_incident(&c, &id, "offline incident", |i| i["state"] == "open");
     wait_for(
@@ -74,6 +85,7 @@ fn downtime_and_outcomes_agree_in_api_metrics_and_report() {
     assert!(s["availability"].as_f64().unwrap() < 1.0, "{s}");
     assert_eq!(s["outages"][0]["ongoing"], true, "{s}");
 
+    let t_start = now_ms();
     let _agent = Proc::spawn(
         &bin("tilsyn-agent"),
         &["run", "--config", acfg.to_str().unwrap()],
@@ -82,6 +94,7 @@ fn downtime_and_outcomes_agree_in_api_metrics_and_report() {
     let inc = offline_incident(&c, &id, "offline incident resolved", |i| {
         i["state"] == "resolved"
     });
+    let t_seen = now_ms();
     let prio = inc["priority"].as_str().unwrap().to_string();
     // The evaluator has run after the resolution once the service is up again in the
     // metrics and the outcome is counted.
@@ -96,7 +109,7 @@ fn downtime_and_outcomes_agree_in_api_metrics_and_report() {
     })
     .unwrap_or_else(|e| panic!("{e}\n{}", c.metrics()));
     assert!(
-        m.contains("tilsyn_sla_resolution_time_seconds_bucket"),
+        !exposition::matching(&m, "tilsyn_sla_resolution_time_seconds_bucket", &[]).is_empty(),
         "{m}"
     );
 
@@ -105,7 +118,12 @@ fn downtime_and_outcomes_agree_in_api_metrics_and_report() {
     let api = c.get("/api/v1/sla?department=social-services");
     let s = service(&api, "this-machine");
     let down_ms = s["down_ms"].as_i64().unwrap();
-    assert!(down_ms > 0, "{s}");
+    // Down from detection (after t_stop − 5 s + 10 s, by t_stop + 10 s + the 1 s check
+    // and 1 s of slack) until the new agent's first report (after t_start, by t_seen).
+    assert!(
+        down_ms >= t_start - (t_stop + 12_000) && down_ms <= t_seen - (t_stop + 5_000),
+        "down {down_ms} ms; agent stopped at {t_stop}, started at {t_start}, back by {t_seen}"
+    );
     let incident_span =
         inc["resolved_at_ms"].as_i64().unwrap() - inc["opened_at_ms"].as_i64().unwrap();
     assert_eq!(

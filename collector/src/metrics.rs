@@ -62,8 +62,8 @@ pub struct Metrics {
     pub fault_to_outbox: Histogram,
     pub maintenance_active: IntGaugeVec,
     pub sla: SlaMetrics,
-    /// Every family registered, for the metrics reference check.
-    names: Vec<String>,
+    /// Every family registered with its label names, for the metrics reference check.
+    names: Vec<(String, Vec<String>)>,
 }
 
 /// The `tilsyn_sla_*` families (see `configs/metrics.md`).
@@ -120,7 +120,7 @@ impl Metrics {
                 names.borrow_mut().extend(
                     prometheus::core::Collector::desc(&m)
                         .iter()
-                        .map(|d| d.fq_name.clone()),
+                        .map(|d| (d.fq_name.clone(), d.variable_labels.clone())),
                 );
                 r.register(Box::new(m.clone())).expect("unique metric");
                 m
@@ -246,8 +246,9 @@ impl Metrics {
         }
     }
 
-    /// Every metric family this collector registers.
-    pub fn names(&self) -> &[String] {
+    /// Every metric family this collector registers, with its label names (in the
+    /// order they were declared; histograms' `le` is not among them).
+    pub fn families(&self) -> &[(String, Vec<String>)] {
         &self.names
     }
 
@@ -272,25 +273,51 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_reference_lists_every_metric_and_only_those() {
+    fn the_reference_lists_every_metric_with_its_labels_and_only_those() {
         let doc = std::fs::read_to_string(concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/../configs/metrics.md"
         ))
         .unwrap();
-        let listed: std::collections::BTreeSet<String> = doc
+        // `| `name` | type | label, label | what |`; `—` for none.
+        let listed: std::collections::BTreeMap<String, Vec<String>> = doc
             .lines()
             .filter_map(|l| l.strip_prefix("| `"))
-            .filter_map(|l| l.split('`').next())
-            .map(str::to_string)
+            .map(|l| {
+                let cols: Vec<&str> = l.split('|').collect();
+                let name = cols[0].trim().trim_end_matches('`').to_string();
+                let labels = cols
+                    .get(2)
+                    .map(|c| c.trim())
+                    .filter(|c| *c != "—" && !c.is_empty())
+                    .map(|c| c.split(',').map(|x| x.trim().to_string()).collect())
+                    .unwrap_or_default();
+                (name, labels)
+            })
             .collect();
-        let m = Metrics::new();
-        let registered: std::collections::BTreeSet<String> = m.names().iter().cloned().collect();
-        let missing: Vec<_> = registered.difference(&listed).collect();
-        let stale: Vec<_> = listed.difference(&registered).collect();
+        let registered: std::collections::BTreeMap<String, Vec<String>> =
+            Metrics::new().families().iter().cloned().collect();
+        let missing: Vec<_> = registered
+            .keys()
+            .filter(|k| !listed.contains_key(*k))
+            .collect();
+        let stale: Vec<_> = listed
+            .keys()
+            .filter(|k| !registered.contains_key(*k))
+            .collect();
         assert!(
             missing.is_empty() && stale.is_empty(),
             "configs/metrics.md lacks {missing:?} and lists unknown {stale:?}"
+        );
+        let differ: Vec<String> = registered
+            .iter()
+            .filter(|(k, v)| &listed[*k] != *v)
+            .map(|(k, v)| format!("{k}: registered {v:?}, documented {:?}", listed[k]))
+            .collect();
+        assert!(
+            differ.is_empty(),
+            "configs/metrics.md documents other labels (same order as registered):\n{}",
+            differ.join("\n")
         );
     }
 
