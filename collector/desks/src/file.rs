@@ -6,7 +6,7 @@
 //! Line format: `{"at_ms":…,"event":"create|note|resolve|reopen","id":"F-…","key":"tilsyn-…",
 //! "ticket":{…} (create) | "text":"…"}`.
 
-use std::io::{BufRead, Write};
+use std::io::{BufRead, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -59,9 +59,20 @@ impl FileDesk {
         line.push(b'\n');
         let r = std::fs::OpenOptions::new()
             .create(true)
+            .read(true)
             .append(true)
             .open(&self.path)
             .and_then(|mut f| {
+                // A crash mid-write may have left a torn last line: end it first, so this
+                // line stays whole (readers skip the torn one).
+                if f.metadata()?.len() > 0 {
+                    let mut last = [0u8; 1];
+                    f.seek(SeekFrom::End(-1))?;
+                    f.read_exact(&mut last)?;
+                    if last[0] != b'\n' {
+                        line.insert(0, b'\n');
+                    }
+                }
                 f.write_all(&line)?;
                 f.sync_data()
             });
@@ -224,5 +235,57 @@ mod tests {
                 "reopen tilsyn-k"
             ]
         );
+    }
+
+    #[tokio::test]
+    async fn an_append_after_a_torn_line_starts_on_a_new_line() {
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join("incidents.jsonl");
+        let desk = FileDesk::new(
+            &FileConfig { path: path.clone() },
+            std::time::Duration::from_secs(1),
+        )
+        .unwrap();
+        let r = desk.create(&ticket("tilsyn-k")).await.unwrap();
+        // A crash mid-write left half a line without its newline.
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap()
+            .write_all(b"{\"at_ms\":1,\"event\":\"no")
+            .unwrap();
+        desk.note(&r, "still bad").await.unwrap();
+        desk.resolve(&r, "good again").await.unwrap();
+        // The resolve is read back: the ticket is no longer open.
+        assert_eq!(desk.find_open("tilsyn-k").await.unwrap(), None);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.ends_with('\n'));
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 4, "{text}");
+        assert_eq!(
+            lines[1], "{\"at_ms\":1,\"event\":\"no",
+            "the torn line stays alone"
+        );
+        let events: Vec<String> = [lines[0], lines[2], lines[3]]
+            .iter()
+            .map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l)
+                    .unwrap_or_else(|e| panic!("a whole line does not parse: {l}: {e}"));
+                format!(
+                    "{} {}",
+                    v["event"].as_str().unwrap(),
+                    v["key"].as_str().unwrap()
+                )
+            })
+            .collect();
+        assert_eq!(
+            events,
+            ["create tilsyn-k", "note tilsyn-k", "resolve tilsyn-k"]
+        );
+        // A file that ends whole gets no blank line.
+        desk.note(&r, "after").await.unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(text.lines().count(), 5);
+        assert!(!text.contains("\n\n"));
     }
 }

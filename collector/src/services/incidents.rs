@@ -745,6 +745,11 @@ mod tests {
         creates: HashMap<String, u32>,
         log: Vec<String>,
         faults: VecDeque<Fault>,
+        /// The desk refuses to reopen (the ticket is closed for good).
+        refuse_reopen: bool,
+        /// ticket id → what a read-back tells (absent: the desk cannot tell).
+        status: HashMap<String, TicketStatus>,
+        read_backs: u32,
     }
 
     /// An in-memory desk with injected failures (the outbox and the store are real).
@@ -823,11 +828,25 @@ mod tests {
                 Ok(())
             })
         }
-        fn reopen<'a>(&'a self, _: &'a TicketRef, _: &'a str) -> DeskFuture<'a, ()> {
-            Box::pin(async { Ok(()) })
+        fn reopen<'a>(&'a self, t: &'a TicketRef, _: &'a str) -> DeskFuture<'a, ()> {
+            Box::pin(async move {
+                let mut s = self.0.lock().unwrap();
+                if s.refuse_reopen {
+                    return Err(DeskError::permanent("HTTP 400: ticket is closed"));
+                }
+                s.log.push(format!("reopen {}", t.id));
+                for v in s.tickets.values_mut().filter(|(id, _)| *id == t.id) {
+                    v.1 = true;
+                }
+                Ok(())
+            })
         }
-        fn read_back<'a>(&'a self, _: &'a TicketRef) -> DeskFuture<'a, Option<TicketStatus>> {
-            Box::pin(async { Ok(None) })
+        fn read_back<'a>(&'a self, t: &'a TicketRef) -> DeskFuture<'a, Option<TicketStatus>> {
+            Box::pin(async move {
+                let mut s = self.0.lock().unwrap();
+                s.read_backs += 1;
+                Ok(s.status.get(&t.id).cloned())
+            })
         }
     }
 
@@ -835,6 +854,15 @@ mod tests {
         store: Arc<dyn Store>,
         desk: Arc<Mutex<DeskState>>,
         dir: &std::path::Path,
+    ) -> Arc<Incidents> {
+        service_with(store, desk, dir, crate::server::now_ms)
+    }
+
+    fn service_with(
+        store: Arc<dyn Store>,
+        desk: Arc<Mutex<DeskState>>,
+        dir: &std::path::Path,
+        clock: fn() -> i64,
     ) -> Arc<Incidents> {
         let metrics = Arc::new(Metrics::new());
         let standards = dir.join("standards");
@@ -864,7 +892,7 @@ mod tests {
             store,
             metrics,
             compliance,
-            crate::server::now_ms,
+            clock,
         )
         .unwrap()
     }
@@ -1108,5 +1136,260 @@ mod tests {
         drain(&s, &store, 20).await;
         let skipped = store.outbox_list(Some("skipped"), None, 10).unwrap();
         assert_eq!(skipped.len(), 2);
+    }
+
+    fn sqlite(dir: &std::path::Path) -> Arc<dyn Store> {
+        tilsyn_collector_store::open(&tilsyn_collector_store::StoreConfig {
+            sqlite_path: dir.join("t.db"),
+            ..Default::default()
+        })
+        .unwrap()
+    }
+
+    /// Host `h1` goes offline, comes back and goes offline again within the reopen window
+    /// (default conditions: offline opens and resolves on one observation, reopen within
+    /// 1 h); the core's outbox items are delivered to the desk double after each step.
+    async fn offline_back_offline(
+        refuse_reopen: bool,
+    ) -> (DeskState, Vec<OutboxItem>, Option<TicketRef>) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = sqlite(dir.path());
+        let desk = Arc::new(Mutex::new(DeskState {
+            refuse_reopen,
+            ..Default::default()
+        }));
+        let s = service(store.clone(), desk.clone(), dir.path());
+        s.core.lock().unwrap().hosts.insert(
+            "h1".into(),
+            HostMeta {
+                hostname: "h1".into(),
+                department: "d".into(),
+                class: "server".into(),
+                ..Default::default()
+            },
+        );
+        for (at, offline) in [(1_000, true), (2_000, false), (3_000, true)] {
+            let mut w = IncidentWrite::default();
+            {
+                let mut core = s.core.lock().unwrap();
+                core.hosts.get_mut("h1").unwrap().offline = offline;
+                core.observe("h1", &[Group::Offline], at, &mut w);
+            }
+            assert_eq!(w.outbox.len(), 1, "one desk action per step");
+            store.save_incidents(&w, at).unwrap();
+            drain(&s, &store, 20).await;
+        }
+        let items = store.outbox_list(None, None, 10).unwrap();
+        let ticket = store.ticket_of("incident:1").unwrap();
+        let st = std::mem::take(&mut *desk.lock().unwrap());
+        (st, items, ticket)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_recurrence_reopens_the_ticket_and_a_refused_reopen_makes_a_new_one() {
+        let key = tilsyn_collector_core::incidents::correlation::key("h1", "offline");
+        let actions = |items: &[OutboxItem]| {
+            let mut v: Vec<(String, String)> = items
+                .iter()
+                .map(|i| (i.action.clone(), i.state.clone()))
+                .collect();
+            v.sort();
+            v
+        };
+        let done = |a: &str| (a.to_string(), "done".to_string());
+
+        let (st, items, ticket) = offline_back_offline(false).await;
+        assert_eq!(
+            st.log,
+            [
+                format!("create {key}"),
+                "resolve T1".into(),
+                "reopen T1".into()
+            ]
+        );
+        assert_eq!(
+            actions(&items),
+            [done("create"), done("reopen"), done("resolve")]
+        );
+        assert_eq!(ticket.unwrap().id, "T1", "the same ticket");
+
+        // Closed for good: the reopen falls back to a new ticket, which the incident keeps.
+        let (st, items, ticket) = offline_back_offline(true).await;
+        assert_eq!(
+            st.log,
+            [
+                format!("create {key}"),
+                "resolve T1".into(),
+                format!("create {key}")
+            ]
+        );
+        assert_eq!(st.creates[&key], 2);
+        assert_eq!(
+            st.tickets[&key],
+            ("T2".to_string(), true),
+            "the new ticket is open"
+        );
+        assert_eq!(
+            actions(&items),
+            [done("create"), done("reopen"), done("resolve")]
+        );
+        assert_eq!(
+            ticket.unwrap().id,
+            "T2",
+            "later actions go to the new ticket"
+        );
+    }
+
+    static CLOCK: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
+    fn test_clock() -> i64 {
+        CLOCK.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn read_back_saves_who_responded_and_resolved_by_hand() {
+        const B: i64 = 1_800_000_000_000;
+        const MIN: i64 = 60_000;
+        let set = |t: i64| CLOCK.store(t, std::sync::atomic::Ordering::SeqCst);
+        let dir = tempfile::tempdir().unwrap();
+        let store = sqlite(dir.path());
+        let desk = Arc::new(Mutex::new(DeskState::default()));
+        let mut w = IncidentWrite::default();
+        for id in 1..=3 {
+            let (mut row, out) = incident(id);
+            row.opened_at_ms = B;
+            row.updated_at_ms = B;
+            w.incidents.push(row);
+            w.outbox.push(out.into_iter().next().unwrap()); // the create only
+        }
+        store.save_incidents(&w, B).unwrap();
+        set(B + 1_000);
+        let s = service_with(store.clone(), desk.clone(), dir.path(), test_clock);
+        drain(&s, &store, 20).await;
+        let ticket_ids: Vec<String> = (1..=3)
+            .map(|id| {
+                store
+                    .ticket_of(&format!("incident:{id}"))
+                    .unwrap()
+                    .unwrap()
+                    .id
+            })
+            .collect();
+        let status = |t: &str, st: TicketStatus| {
+            desk.lock().unwrap().status.insert(t.to_string(), st);
+        };
+        // Incident 1: answered at +10 min and resolved by hand at +60 min (the desk's times).
+        status(
+            &ticket_ids[0],
+            TicketStatus {
+                state: "resolved".into(),
+                responded: true,
+                first_response_at_ms: Some(B + 10 * MIN),
+                resolved_at_ms: Some(B + 60 * MIN),
+                closed: true,
+            },
+        );
+        // Incident 2: assigned, the desk keeps no time: the time it is first seen counts.
+        status(
+            &ticket_ids[1],
+            TicketStatus {
+                state: "assigned".into(),
+                responded: true,
+                ..Default::default()
+            },
+        );
+        // Incident 3: the desk cannot tell.
+        set(B + 15 * MIN);
+        s.read_back_once().await;
+        let side = |id: i64| {
+            let rows = store.list_incidents(&Default::default()).unwrap();
+            let d = rows.into_iter().find(|r| r.id == id).unwrap().desk_side;
+            (
+                d.first_response_at_ms,
+                d.desk_resolved_at_ms,
+                d.desk_state,
+                d.desk_checked_at_ms,
+            )
+        };
+        assert_eq!(
+            side(1),
+            (
+                Some(B + 10 * MIN),
+                Some(B + 60 * MIN),
+                Some("resolved".into()),
+                Some(B + 15 * MIN)
+            )
+        );
+        assert_eq!(
+            side(2),
+            (
+                Some(B + 15 * MIN),
+                None,
+                Some("assigned".into()),
+                Some(B + 15 * MIN)
+            )
+        );
+        assert_eq!(side(3), (None, None, None, Some(B + 15 * MIN)));
+        assert_eq!(desk.lock().unwrap().read_backs, 3);
+
+        // One minute later nothing is due yet (read_back_every 5m: checked > 2.5 min ago).
+        set(B + 16 * MIN);
+        s.read_back_once().await;
+        assert_eq!(desk.lock().unwrap().read_backs, 3);
+
+        // Later: incident 1 is complete and not read again; 2 was resolved by hand at
+        // +30 min, 3 answered at +25 min.
+        status(
+            &ticket_ids[1],
+            TicketStatus {
+                state: "closed".into(),
+                responded: true,
+                first_response_at_ms: None,
+                resolved_at_ms: Some(B + 30 * MIN),
+                closed: true,
+            },
+        );
+        status(
+            &ticket_ids[2],
+            TicketStatus {
+                state: "open".into(),
+                responded: true,
+                first_response_at_ms: Some(B + 25 * MIN),
+                ..Default::default()
+            },
+        );
+        set(B + 40 * MIN);
+        s.read_back_once().await;
+        assert_eq!(
+            desk.lock().unwrap().read_backs,
+            5,
+            "incident 1 is not read again"
+        );
+        assert_eq!(
+            side(1),
+            (
+                Some(B + 10 * MIN),
+                Some(B + 60 * MIN),
+                Some("resolved".into()),
+                Some(B + 15 * MIN)
+            )
+        );
+        assert_eq!(
+            side(2),
+            (
+                Some(B + 15 * MIN),
+                Some(B + 30 * MIN),
+                Some("closed".into()),
+                Some(B + 40 * MIN)
+            )
+        );
+        assert_eq!(
+            side(3),
+            (
+                Some(B + 25 * MIN),
+                None,
+                Some("open".into()),
+                Some(B + 40 * MIN)
+            )
+        );
     }
 }

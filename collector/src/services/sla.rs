@@ -373,3 +373,193 @@ pub fn buckets(policy: Option<&SlaPolicy>) -> Vec<f64> {
     }
     v.into_iter().map(|s| s as f64).collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tilsyn_collector_core::sla::report::DepartmentReport;
+
+    fn sla(dir: &std::path::Path) -> Sla {
+        let store = tilsyn_collector_store::open(&tilsyn_collector_store::StoreConfig {
+            sqlite_path: dir.join("t.db"),
+            ..Default::default()
+        })
+        .unwrap();
+        let metrics = Arc::new(Metrics::new());
+        let standards = dir.join("standards");
+        std::fs::create_dir_all(&standards).unwrap();
+        let compliance = crate::services::compliance::Compliance::start(
+            crate::config::ComplianceConfig {
+                standards_dir: standards,
+                watch_every: tilsyn_proto::duration::HumanDuration::secs(0),
+                ..Default::default()
+            },
+            store.clone(),
+            metrics.clone(),
+            crate::server::now_ms,
+        )
+        .unwrap();
+        let departments = vec![("it".into(), "IT".into()), ("hr".into(), "HR".into())];
+        Sla {
+            cat: Catalogue {
+                policy: SlaPolicy::compile(
+                    &serde_yaml::from_str(
+                        "time_zone: UTC\ntiers:\n  basic:\n    service_hours: {time_zone: UTC, always: true}\n    availability: 0.99\ndefault_tier: basic\n",
+                    )
+                    .unwrap(),
+                    &departments,
+                )
+                .unwrap(),
+                windows: Windows::default(),
+                departments,
+            },
+            store,
+            metrics,
+            compliance,
+            clock: crate::server::now_ms,
+            counted: Mutex::new(None),
+        }
+    }
+
+    fn report() -> SlaReport {
+        let dept = |id: &str| DepartmentReport {
+            id: id.into(),
+            name: id.to_uppercase(),
+            tier: "t".into(),
+            tier_name: "T".into(),
+            services: vec![],
+            attainment_target: 0.9,
+            response: vec![],
+            resolution: vec![],
+            breaches: vec![],
+            compliance: None,
+        };
+        SlaReport {
+            period: Period {
+                label: "2026-11".into(),
+                from_ms: 0,
+                to_ms: 1,
+            },
+            measured_until_ms: 1,
+            complete: false,
+            generated_at_ms: 0,
+            departments: vec![dept("it"), dept("hr")],
+        }
+    }
+
+    const MIN: i64 = 60_000;
+
+    /// (incident, department index, priority index, response?, outcome)
+    fn judged(v: &[(i64, usize, usize, bool, Outcome)]) -> Vec<Judged> {
+        v.iter()
+            .map(
+                |&(incident_id, department_idx, priority, response, outcome)| Judged {
+                    incident_id,
+                    department_idx,
+                    priority,
+                    response,
+                    outcome,
+                },
+            )
+            .collect()
+    }
+
+    fn met(elapsed_ms: i64) -> Outcome {
+        Outcome::Met {
+            at_ms: elapsed_ms,
+            elapsed_ms,
+        }
+    }
+    fn breached(elapsed_ms: i64, done: bool) -> Outcome {
+        Outcome::Breached {
+            at_ms: 0,
+            elapsed_ms,
+            done,
+        }
+    }
+    fn pending() -> Outcome {
+        Outcome::Pending { elapsed_ms: MIN }
+    }
+
+    #[test]
+    fn each_outcome_is_counted_once_and_none_known_at_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = sla(dir.path());
+        let r = report();
+        let m = &s.metrics.sla;
+        let count = |d: &str, p: &str, t: &str, res: &str| {
+            m.incidents.with_label_values(&[d, p, t, res]).get()
+        };
+        let hist = |response: bool, d: &str, p: &str| {
+            let h = if response {
+                &m.response_time
+            } else {
+                &m.resolution_time
+            }
+            .with_label_values(&[d, p]);
+            (h.get_sample_count(), h.get_sample_sum())
+        };
+
+        // The first evaluation after a start: what is known already is taken as counted.
+        s.count_outcomes(
+            &r,
+            &judged(&[
+                (1, 0, 1, true, met(10 * MIN)),                  // it P2 response met
+                (1, 0, 1, false, pending()),                     // it P2 resolution pending
+                (2, 1, 2, false, breached(5 * 60 * MIN, false)), // hr P3 resolution breached, open
+            ]),
+        );
+        assert_eq!(count("it", "P2", "response", "met"), 0);
+        assert_eq!(count("hr", "P3", "resolution", "breached"), 0);
+        assert_eq!(hist(true, "it", "P2"), (0, 0.0));
+
+        // Second: incident 1 resolved within target (2 h); incident 2 resolved after 8 h
+        // (its breach was counted at start, its time is new); incident 3's response breached
+        // while still unanswered.
+        s.count_outcomes(
+            &r,
+            &judged(&[
+                (1, 0, 1, true, met(10 * MIN)),
+                (1, 0, 1, false, met(120 * MIN)),
+                (2, 1, 2, false, breached(8 * 60 * MIN, true)),
+                (3, 0, 0, true, breached(20 * MIN, false)),
+            ]),
+        );
+        assert_eq!(count("it", "P2", "response", "met"), 0, "known at start");
+        assert_eq!(count("it", "P2", "resolution", "met"), 1);
+        assert_eq!(hist(false, "it", "P2"), (1, 7200.0));
+        assert_eq!(
+            count("hr", "P3", "resolution", "breached"),
+            0,
+            "known at start"
+        );
+        assert_eq!(hist(false, "hr", "P3"), (1, 28_800.0));
+        assert_eq!(count("it", "P1", "response", "breached"), 1);
+        assert_eq!(hist(true, "it", "P1"), (0, 0.0), "not answered yet");
+
+        // Third: the same outcomes again move nothing; incident 3 is answered after 45 min
+        // (histogram only, its breach is counted); incident 4 answered after 5 min.
+        for _ in 0..2 {
+            s.count_outcomes(
+                &r,
+                &judged(&[
+                    (1, 0, 1, true, met(10 * MIN)),
+                    (1, 0, 1, false, met(120 * MIN)),
+                    (2, 1, 2, false, breached(8 * 60 * MIN, true)),
+                    (3, 0, 0, true, breached(45 * MIN, true)),
+                    (4, 1, 4, true, met(5 * MIN)),
+                ]),
+            );
+        }
+        assert_eq!(count("it", "P2", "resolution", "met"), 1);
+        assert_eq!(hist(false, "it", "P2"), (1, 7200.0));
+        assert_eq!(hist(false, "hr", "P3"), (1, 28_800.0));
+        assert_eq!(count("it", "P1", "response", "breached"), 1);
+        assert_eq!(hist(true, "it", "P1"), (1, 2700.0));
+        assert_eq!(count("hr", "P5", "response", "met"), 1);
+        assert_eq!(hist(true, "hr", "P5"), (1, 300.0));
+        // Nothing lands on other series.
+        assert_eq!(count("it", "P1", "response", "met"), 0);
+        assert_eq!(count("hr", "P5", "resolution", "met"), 0);
+    }
+}

@@ -489,7 +489,7 @@ impl Core {
                 Event::Reopen { .. } => {
                     let has = self.keys[key].incident.is_some();
                     if has {
-                        self.reopen(agent_id, key, o, now_ms, w);
+                        self.reopen(agent_id, key, o, now_ms, reopen_ms, w);
                     } else {
                         self.open(agent_id, key, o, now_ms, reopen_ms, w);
                     }
@@ -792,6 +792,7 @@ impl Core {
         key: &str,
         o: &Observation,
         now_ms: i64,
+        reopen_ms: i64,
         w: &mut IncidentWrite,
     ) {
         let host = self
@@ -800,6 +801,10 @@ impl Core {
             .map(HostMeta::ident)
             .unwrap_or_default();
         let href = host.host_ref();
+        let since = match self.keys[key].track.phase {
+            Phase::Open { since_ms, .. } => since_ms,
+            _ => now_ms,
+        };
         let window = self
             .policy
             .windows
@@ -824,12 +829,15 @@ impl Core {
                 priority: i.priority.clone(),
             });
             if !i.desk.is_empty() {
+                // The ticket goes along: a desk that refuses to reopen (closed for good)
+                // gets a new one from it.
+                let t = Self::ticket(i, since, reopen_ms);
                 w.outbox.push(NewOutbox {
                     desk: i.desk.clone(),
                     subject: format!("incident:{}", i.id),
                     action: "reopen".into(),
                     payload: payload(
-                        None,
+                        Some(t),
                         format!(
                             "Recurred within the reopen window, reopened by Tilsyn: {}",
                             o.detail
@@ -839,7 +847,7 @@ impl Core {
             } else if i.problem_id.is_none() {
                 i.desk = self.routing.desk_for(&i.department).to_string();
                 let row = i.clone();
-                let t = Self::ticket(&row, now_ms, 0);
+                let t = Self::ticket(&row, now_ms, reopen_ms);
                 w.outbox.push(NewOutbox {
                     desk: row.desk.clone(),
                     subject: format!("incident:{}", row.id),
@@ -1265,6 +1273,149 @@ mod tests {
         assert_eq!(w.outbox.len(), 1);
         c.observe("a", &[Group::Clock], 3 * MIN, &mut w);
         assert_eq!(actions(&w).last().unwrap(), "resolve incident:1");
+    }
+
+    /// Offline conditions observed at the given minutes (true: offline), for host `a`.
+    fn offline_run(c: &mut Core, obs: &[(i64, bool)]) -> IncidentWrite {
+        let mut w = IncidentWrite::default();
+        for &(m, off) in obs {
+            c.hosts.get_mut("a").unwrap().offline = off;
+            c.observe("a", &[Group::Offline], m * MIN, &mut w);
+        }
+        w
+    }
+
+    #[test]
+    fn a_reopen_carries_the_ticket_for_a_desk_that_refuses_to_reopen() {
+        let mut c = core("conditions:\n  - {when: offline, observations: 1, resolve_observations: 1, reopen_within: 30m}\n");
+        host(&mut c, "a", "d", "server", 10);
+        let w = offline_run(&mut c, &[(0, true), (5, false), (20, true)]);
+        assert_eq!(
+            actions(&w),
+            [
+                "create incident:1",
+                "resolve incident:1",
+                "reopen incident:1"
+            ]
+        );
+        let p: Payload = serde_json::from_str(&w.outbox[2].payload).unwrap();
+        assert!(
+            p.text.starts_with("Recurred within the reopen window"),
+            "{}",
+            p.text
+        );
+        let t = p
+            .ticket
+            .expect("the reopen's fallback (a new ticket) needs the ticket");
+        assert_eq!(t.key, correlation::key("a", "offline"));
+        assert_eq!(t.opened_at_ms, 0, "the incident opened at 0");
+        assert!(
+            t.body.contains("Bad since: 1970-01-01T00:20:00Z"),
+            "{}",
+            t.body
+        );
+        assert!(t.body.contains("within 30 min reopens it"), "{}", t.body);
+    }
+
+    #[test]
+    fn more_than_flap_max_openings_within_flap_window_hold_the_incident_open() {
+        // Offline and back every 2 minutes: openings at 0, 4 and 8 min.
+        let flappy = [
+            (0, true),
+            (2, false),
+            (4, true),
+            (6, false),
+            (8, true),
+            (10, false),
+        ];
+        let cfg = |max: u32| {
+            format!("conditions:\n  - {{when: offline, observations: 1, resolve_observations: 1, flap_window: 20m, flap_max: {max}}}\n")
+        };
+        // Three openings are not more than three: no flapping, it resolves at 10 min.
+        let mut c = core(&cfg(3));
+        host(&mut c, "a", "d", "server", 10);
+        let w = offline_run(&mut c, &flappy);
+        assert!(w.incidents.iter().all(|i| !i.flapping));
+        assert_eq!(actions(&w).last().unwrap(), "resolve incident:1");
+        assert_eq!(w.incidents.last().unwrap().state, "resolved");
+
+        // Three are more than two: the third opening (8 min) flags it and it is held.
+        let mut c = core(&cfg(2));
+        host(&mut c, "a", "d", "server", 10);
+        let w = offline_run(&mut c, &flappy);
+        assert_eq!(
+            actions(&w),
+            [
+                "create incident:1",
+                "resolve incident:1",
+                "reopen incident:1",
+                "resolve incident:1",
+                "reopen incident:1",
+                "note incident:1"
+            ],
+            "held open at 10 min: no resolve"
+        );
+        let p: Payload = serde_json::from_str(&w.outbox[5].payload).unwrap();
+        assert!(p.text.starts_with("Flapping: opened 3 times"), "{}", p.text);
+        let last = w.incidents.last().unwrap();
+        assert!(last.flapping && last.state == "open", "{last:?}");
+        assert_eq!(last.reopened, 2);
+        // Still good: the opening at 0 leaves the 20-minute window only after 20 min
+        // (an opening exactly 20 min ago is within it), so it is held until 21 min.
+        let w = offline_run(&mut c, &(11..=20).map(|m| (m, false)).collect::<Vec<_>>());
+        assert!(w.outbox.is_empty(), "{:?}", actions(&w));
+        assert!(c.open_incidents().next().unwrap().flapping);
+        let w = offline_run(&mut c, &[(21, false)]);
+        assert_eq!(actions(&w), ["note incident:1", "resolve incident:1"]);
+        let p: Payload = serde_json::from_str(&w.outbox[0].payload).unwrap();
+        assert_eq!(p.text, "No longer flapping.");
+        let last = w.incidents.last().unwrap();
+        assert!(!last.flapping && last.state == "resolved", "{last:?}");
+        assert_eq!(last.resolved_at_ms, Some(21 * MIN));
+    }
+
+    #[test]
+    fn a_suppressed_incident_resolving_inside_its_window_reaches_no_desk() {
+        let y = "conditions:\n  - {when: {filesystem_above: 0.9}, observations: 1, resolve_observations: 1, reopen_within: 1h}\nWINDOWS:\nwindows:\n  - id: patch-night\n    time_zone: UTC\n    once: {start: '2026-11-23T00:00', end: '2026-11-23T01:00'}\n    scope: {department: [social]}\n";
+        let mut c = core(y);
+        let t0 = 1_795_392_000_000; // 2026-11-23T00:00:00Z
+        host(&mut c, "a", "social", "server", 95);
+        let mut w = IncidentWrite::default();
+        c.observe("a", &[Group::Health], t0 + 10 * MIN, &mut w);
+        set_used(&mut c, "a", 50);
+        c.observe("a", &[Group::Health], t0 + 20 * MIN, &mut w);
+        assert!(w.outbox.is_empty(), "{:?}", actions(&w));
+        let states: Vec<(&str, Option<&str>, &str)> = w
+            .incidents
+            .iter()
+            .map(|i| {
+                (
+                    i.state.as_str(),
+                    i.suppressed_by.as_deref(),
+                    i.desk.as_str(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            states,
+            [
+                ("suppressed", Some("patch-night"), ""),
+                ("resolved", Some("patch-night"), "")
+            ]
+        );
+        assert_eq!(
+            c.counted,
+            [Counted::Suppressed {
+                department: "social".into()
+            }],
+            "suppressed once; never opened, so not resolved either"
+        );
+        assert_eq!(c.open_incidents().count(), 0);
+        // The window's end finds nothing to ticket.
+        let mut w = IncidentWrite::default();
+        c.end_of_maintenance(t0 + 61 * MIN, &mut w);
+        assert!(w.outbox.is_empty() && w.incidents.is_empty());
+        assert_eq!(c.counted.len(), 1);
     }
 
     #[test]

@@ -364,19 +364,64 @@ mod tests {
         }
         assert!(more.is_empty(), "{more:?}");
         // Good from then on: once the hour holds at most three openings, it resolves.
+        // Openings were at 0, 10, 20 and 30 min; at 65 min the one at 0 is more than an
+        // hour old, three remain, and it resolves. Bounded: a broken rule fails, not hangs.
         let mut calm = Vec::new();
         let mut at = 60 * MIN;
-        while calm.is_empty() {
+        for _ in 0..24 {
             at += 5 * MIN;
             calm = t.observe(false, at, &h);
+            if !calm.is_empty() {
+                break;
+            }
         }
         assert_eq!(
             calm,
             vec![
                 Event::FlappingEnded { ticket: 1 },
                 Event::Resolve { ticket: 1 }
-            ]
+            ],
+            "still held open after two more hours of good observations"
         );
-        assert!(at <= 60 * MIN + 60 * MIN, "resolved at {} min", at / MIN);
+        assert_eq!(at, 65 * MIN, "resolved at {} min", at / MIN);
+        assert!(!t.flapping);
+    }
+
+    /// `reopen_within` is inclusive (configs/incidents.md: "a recurrence within
+    /// `reopen_within` of the resolution reopens the same ticket; later, a new one"): a
+    /// recurrence exactly at the boundary reopens, one millisecond later is a new ticket.
+    #[test]
+    fn the_reopen_window_boundary_is_inclusive() {
+        let h = Hysteresis {
+            open_after_observations: 1,
+            resolve_after_observations: 1,
+            reopen_window_ms: 30 * MIN,
+            ..Default::default()
+        };
+        let resolved_at = 2 * MIN;
+        let recur = |after_resolution: i64| {
+            let mut t = Track::default();
+            assert_eq!(
+                run(&mut t, &h, &[(0, true), (resolved_at, false)]),
+                vec![Event::Open { ticket: 1 }, Event::Resolve { ticket: 1 }]
+            );
+            let ev = run(&mut t, &h, &[(resolved_at + after_resolution, true)]);
+            (ev, t.ticket)
+        };
+        assert_eq!(
+            recur(30 * MIN - 1),
+            (vec![Event::Reopen { ticket: 1 }], 1),
+            "1 ms inside the window"
+        );
+        assert_eq!(
+            recur(30 * MIN),
+            (vec![Event::Reopen { ticket: 1 }], 1),
+            "exactly at the boundary"
+        );
+        assert_eq!(
+            recur(30 * MIN + 1),
+            (vec![Event::Open { ticket: 2 }], 2),
+            "1 ms after the window"
+        );
     }
 }
