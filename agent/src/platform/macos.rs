@@ -651,34 +651,82 @@ pub fn parse_launchctl_list(text: &str) -> Result<Vec<LaunchdJob>, PlatformError
     Ok(out)
 }
 
-/// Jobs that are not running and last exited with an error. A job killed by SIGKILL or
-/// SIGTERM (-9, -15) was stopped on purpose (launchd reaps idle agents that way).
+/// What a loaded launchd job's `launchctl list` line says about its health.
+///
+/// launchd starts most system daemons on demand (a socket, a Mach service, a path or a
+/// timer) and many exit when idle, so "no process" is the normal state of a healthy job:
+/// `com.openssh.sshd` shows `-` as its PID unless an SSH session is open. The mapping to
+/// the health model (`ServiceStatus`), alongside systemd (`active`/`failed`/`inactive`)
+/// and Windows services (`Running`/`Stopped`):
+///
+/// | PID | last exit status | state | `active` | in failed services |
+/// | --- | --- | --- | --- | --- |
+/// | a number | any | `running` | true | no |
+/// | `-` | `0` | `idle (on demand)` | true | no |
+/// | `-` | `-9`, `-15` | `idle (on demand, last stopped by signal 9)` | true | no |
+/// | `-` | other positive `n` | `failed (exit n)` | false | yes |
+/// | `-` | other negative `-n` | `failed (killed by signal n)` | false | yes |
+/// | not listed | — | `not-loaded` | false | no (only watched labels report it) |
+///
+/// `active` is true for an idle job: it is loaded and launchd will start it the moment it
+/// is needed, which is what a systemd socket unit that is `active (listening)` means; the
+/// collector raises `service_failed` for a watched service that is not `active`, and a
+/// waiting on-demand daemon is not an incident. SIGKILL and SIGTERM are how launchd
+/// itself ends idle jobs (idle exit, memory pressure, `launchctl stop`); the job stays
+/// loaded and is started again on demand, so it is idle, not failed. Any other signal
+/// (SIGABRT, SIGSEGV, …) or a non-zero exit code is a failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobHealth {
+    Running,
+    /// Loaded, no process; `Some(signal)` when launchd (or an operator) last stopped it.
+    Idle(Option<i32>),
+    Failed(i32),
+}
+
+/// See [`JobHealth`].
+pub fn job_health(j: &LaunchdJob) -> JobHealth {
+    match (j.pid, j.last_exit) {
+        (Some(_), _) => JobHealth::Running,
+        (None, 0) => JobHealth::Idle(None),
+        (None, s @ (-9 | -15)) => JobHealth::Idle(Some(-s)),
+        (None, s) => JobHealth::Failed(s),
+    }
+}
+
+fn job_status(j: &LaunchdJob) -> ServiceStatus {
+    let (active, state) = match job_health(j) {
+        JobHealth::Running => (true, "running".to_string()),
+        JobHealth::Idle(None) => (true, "idle (on demand)".to_string()),
+        JobHealth::Idle(Some(sig)) => (
+            true,
+            format!("idle (on demand, last stopped by signal {sig})"),
+        ),
+        JobHealth::Failed(s) if s < 0 => (false, format!("failed (killed by signal {})", -s)),
+        JobHealth::Failed(s) => (false, format!("failed (exit {s})")),
+    };
+    ServiceStatus {
+        name: j.label.clone(),
+        active,
+        state,
+    }
+}
+
+/// Jobs that have failed ([`JobHealth::Failed`]): not running, last exit non-zero and not
+/// a stop by launchd.
 pub fn failed_jobs(jobs: &[LaunchdJob]) -> Vec<ServiceStatus> {
     jobs.iter()
-        .filter(|j| j.pid.is_none() && j.last_exit != 0 && j.last_exit != -9 && j.last_exit != -15)
-        .map(|j| ServiceStatus {
-            name: j.label.clone(),
-            active: false,
-            state: format!("exited {}", j.last_exit),
-        })
+        .filter(|j| matches!(job_health(j), JobHealth::Failed(_)))
+        .map(job_status)
         .collect()
 }
 
-/// The watched labels' states: running, stopped, or not loaded.
+/// The watched labels' states ([`JobHealth`]): `running`, `idle (on demand)` (both
+/// `active`), `failed (…)`, or `not-loaded`.
 pub fn watched_jobs(jobs: &[LaunchdJob], names: &[String]) -> Vec<ServiceStatus> {
     names
         .iter()
         .map(|n| match jobs.iter().find(|j| &j.label == n) {
-            Some(j) if j.pid.is_some() => ServiceStatus {
-                name: n.clone(),
-                active: true,
-                state: "running".into(),
-            },
-            Some(j) => ServiceStatus {
-                name: n.clone(),
-                active: false,
-                state: format!("stopped (last exit {})", j.last_exit),
-            },
+            Some(j) => job_status(j),
             None => ServiceStatus {
                 name: n.clone(),
                 active: false,
@@ -692,27 +740,102 @@ pub fn watched_jobs(jobs: &[LaunchdJob], names: &[String]) -> Vec<ServiceStatus>
 mod launchd_tests {
     use super::*;
 
+    const MACOS14: &str = include_str!("../../tests/fixtures/macos/launchctl-list-macos14.txt");
+    const SSHD: &str = include_str!("../../tests/fixtures/facts/macos/launchctl-list-sshd.txt");
+
+    fn watched(text: &str, names: &[&str]) -> Vec<ServiceStatus> {
+        let jobs = parse_launchctl_list(text).unwrap();
+        let names: Vec<String> = names.iter().map(|s| s.to_string()).collect();
+        watched_jobs(&jobs, &names)
+    }
+
     #[test]
     fn failed_and_watched_jobs() {
-        let jobs = parse_launchctl_list(include_str!(
-            "../../tests/fixtures/macos/launchctl-list-macos14.txt"
-        ))
-        .unwrap();
+        let jobs = parse_launchctl_list(MACOS14).unwrap();
         assert_eq!(jobs.len(), 9);
-        let failed: Vec<String> = failed_jobs(&jobs).into_iter().map(|s| s.name).collect();
-        assert_eq!(failed, ["com.example.backup-agent", "org.cups.cupsd"]);
-        let w = watched_jobs(
-            &jobs,
+        let failed: Vec<(String, String)> = failed_jobs(&jobs)
+            .into_iter()
+            .map(|s| (s.name, s.state))
+            .collect();
+        assert_eq!(
+            failed,
+            [
+                ("com.example.backup-agent".into(), "failed (exit 78)".into()),
+                ("org.cups.cupsd".into(), "failed (exit 1)".into())
+            ]
+        );
+        let w = watched(
+            MACOS14,
             &[
-                "com.openssh.sshd".into(),
-                "org.cups.cupsd".into(),
-                "com.nope".into(),
+                "com.apple.Finder",
+                "com.openssh.sshd",
+                "org.cups.cupsd",
+                "com.apple.progressd",
+                "com.nope",
             ],
         );
-        assert!(w[0].active);
-        assert_eq!(w[1].state, "stopped (last exit 1)");
-        assert_eq!(w[2].state, "not-loaded");
+        let got: Vec<(bool, &str)> = w.iter().map(|s| (s.active, s.state.as_str())).collect();
+        assert_eq!(
+            got,
+            [
+                (true, "running"),
+                (true, "idle (on demand)"),
+                (false, "failed (exit 1)"),
+                (true, "idle (on demand, last stopped by signal 9)"),
+                (false, "not-loaded"),
+            ]
+        );
         assert!(parse_launchctl_list("garbage without tabs").is_err());
+    }
+
+    /// The facts fixture: Remote Login on, no SSH session open. A watched sshd is loaded
+    /// and waiting for a connection; it must not read as stopped (a false incident on
+    /// every Mac that watches it).
+    #[test]
+    fn on_demand_sshd_is_idle_not_stopped() {
+        let jobs = parse_launchctl_list(SSHD).unwrap();
+        assert!(failed_jobs(&jobs).is_empty(), "{:?}", failed_jobs(&jobs));
+        let w = watched(SSHD, &["com.openssh.sshd", "com.apple.timed"]);
+        assert_eq!(
+            (w[0].active, w[0].state.as_str()),
+            (true, "idle (on demand)")
+        );
+        assert_eq!((w[1].active, w[1].state.as_str()), (true, "running"));
+        // The same job with a session open, and after a crash.
+        let open = SSHD.replace("-\t0\tcom.openssh.sshd", "5120\t0\tcom.openssh.sshd");
+        assert_eq!(watched(&open, &["com.openssh.sshd"])[0].state, "running");
+        let crashed = SSHD.replace("-\t0\tcom.openssh.sshd", "-\t255\tcom.openssh.sshd");
+        let w = watched(&crashed, &["com.openssh.sshd"]);
+        assert_eq!(
+            (w[0].active, w[0].state.as_str()),
+            (false, "failed (exit 255)")
+        );
+        let failed = failed_jobs(&parse_launchctl_list(&crashed).unwrap());
+        assert_eq!(failed.len(), 1);
+        assert_eq!(failed[0].name, "com.openssh.sshd");
+    }
+
+    #[test]
+    fn signals_other_than_a_stop_are_failures() {
+        let text = "PID\tStatus\tLabel\n-\t-6\tcom.example.abort\n-\t-11\tcom.example.segv\n-\t-15\tcom.example.term\n";
+        let w = watched(
+            text,
+            &["com.example.abort", "com.example.segv", "com.example.term"],
+        );
+        let got: Vec<(bool, &str)> = w.iter().map(|s| (s.active, s.state.as_str())).collect();
+        assert_eq!(
+            got,
+            [
+                (false, "failed (killed by signal 6)"),
+                (false, "failed (killed by signal 11)"),
+                (true, "idle (on demand, last stopped by signal 15)"),
+            ]
+        );
+        let failed: Vec<String> = failed_jobs(&parse_launchctl_list(text).unwrap())
+            .into_iter()
+            .map(|s| s.name)
+            .collect();
+        assert_eq!(failed, ["com.example.abort", "com.example.segv"]);
     }
 }
 
