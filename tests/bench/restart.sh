@@ -72,7 +72,7 @@ sleep "$warm"
 before_incidents=$(offline_incidents); before_tickets=$(desk_tickets)
 
 if [ "${KILL:-0}" = 1 ]; then how="kill -9"; kill -KILL "$cpid"; else how="stop"; kill -TERM "$cpid"; fi
-wait "$cpid" 2>/dev/null || true
+{ wait "$cpid"; } 2>/dev/null || true
 sleep "$down"
 t0=$(date +%s%3N)
 start_collector
