@@ -242,13 +242,6 @@ fn spool_files(agent_dir: &std::path::Path) -> usize {
         .count()
 }
 
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
-}
-
 async fn channel(c: &Collector) -> Channel {
     let ca = std::fs::read(c.ca_file()).unwrap();
     Channel::from_shared(c.grpc_url())

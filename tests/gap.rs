@@ -16,13 +16,6 @@ use tilsyn_e2e::*;
 
 const SLA: &str = "tests/fixtures/sla/gap.yaml";
 
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
-}
-
 /// Starts this machine's agent with its own state and a label naming it.
 fn agent(c: &Collector, dir: &std::path::Path, name: &str, n: u32) -> Proc {
     let adir = dir.join(name);
@@ -83,19 +76,6 @@ fn samples_in(c: &Collector, id: &str, from: i64, to: i64) -> usize {
             t >= from && t < to
         })
         .count()
-}
-
-fn service<'a>(r: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
-    r["departments"][0]["services"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["service"] == id)
-        .unwrap_or_else(|| panic!("no service {id} in {r}"))
-}
-
-fn metric(text: &str, series: &str) -> Option<f64> {
-    exposition::value(text, series)
 }
 
 #[test]
@@ -206,14 +186,15 @@ fn restarts_and_kills_of_the_collector_raise_no_false_offline() {
     );
     let m = c.metrics();
     assert_eq!(
-        metric(&m, r#"tilsyn_collector_gaps_total{cause="down"}"#),
+        exposition::value(&m, r#"tilsyn_collector_gaps_total{cause="down"}"#),
         Some(1.0),
         "{m}"
     );
-    let secs = metric(&m, r#"tilsyn_collector_gap_seconds_total{cause="down"}"#).unwrap();
+    let secs =
+        exposition::value(&m, r#"tilsyn_collector_gap_seconds_total{cause="down"}"#).unwrap();
     assert!((19.0..35.0).contains(&secs), "gap of {secs} s");
     assert!(
-        metric(&m, "tilsyn_collector_graced_hosts_total").unwrap() >= 3.0,
+        exposition::value(&m, "tilsyn_collector_graced_hosts_total").unwrap() >= 3.0,
         "{m}"
     );
 
@@ -225,22 +206,22 @@ fn restarts_and_kills_of_the_collector_raise_no_false_offline() {
         "C's unmonitored time in the SLA",
         || {
             let r = c.get("/api/v1/sla?department=social-services");
-            (service(&r, "third")["unmonitored_ms"].as_i64()? > 0).then_some(r)
+            (sla_service(&r, "third")["unmonitored_ms"].as_i64()? > 0).then_some(r)
         },
     )
     .unwrap_or_else(|e| panic!("{e}\n{}", log(&c)));
-    let first = service(&sla, "first");
+    let first = sla_service(&sla, "first");
     assert_eq!(first["down_ms"], 0, "{first}");
     assert_eq!(first["unmonitored_ms"], 0, "{first}");
     assert_eq!(first["availability"], 1.0, "{first}");
-    let second = service(&sla, "second");
+    let second = sla_service(&sla, "second");
     let down = second["down_ms"].as_i64().unwrap();
     assert!(
         down >= down_to - b_last_seen,
         "B's service is down from B's last report: {second}"
     );
     assert_eq!(second["unmonitored_ms"], 0, "{second}");
-    let third = service(&sla, "third");
+    let third = sla_service(&sla, "third");
     let unmonitored = third["unmonitored_ms"].as_i64().unwrap();
     assert_eq!(third["down_ms"], 0, "{third}");
     // C's last sample came at most 5 s before it stopped, 3 s into the gap.
@@ -250,7 +231,7 @@ fn restarts_and_kills_of_the_collector_raise_no_false_offline() {
     );
     // The evaluator updates the metrics every second (the API computes on request).
     let series = |m: &str, name: &str| {
-        metric(
+        exposition::value(
             m,
             &format!(r#"{name}{{department="social-services",period="month",service="third"}}"#),
         )
@@ -298,7 +279,7 @@ fn a_killed_collector_raises_no_false_offline() {
     assert!(samples_in(&c, &a, killed_at, killed_at + 15_000) >= 2);
     let m = c.metrics();
     assert_eq!(
-        metric(&m, r#"tilsyn_collector_gaps_total{cause="down"}"#),
+        exposition::value(&m, r#"tilsyn_collector_gaps_total{cause="down"}"#),
         Some(1.0),
         "{m}"
     );

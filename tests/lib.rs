@@ -51,6 +51,24 @@ pub fn bin(name: &str) -> PathBuf {
     target.join("debug").join(name)
 }
 
+/// Wall-clock ms since the Unix epoch, the collector's time base.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+/// One service of the first department in an SLA report (`/api/v1/sla?department=…`).
+pub fn sla_service<'a>(r: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
+    r["departments"][0]["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["service"] == id)
+        .unwrap_or_else(|| panic!("no service {id} in {r}"))
+}
+
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()

@@ -15,27 +15,6 @@ fn sla_config() -> String {
     )
 }
 
-fn service<'a>(r: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
-    r["departments"][0]["services"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["service"] == id)
-        .unwrap_or_else(|| panic!("no service {id} in {r}"))
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
-}
-
-/// The value of one series in the exposition text.
-fn metric(text: &str, series: &str) -> Option<f64> {
-    exposition::value(text, series)
-}
-
 #[test]
 fn downtime_and_outcomes_agree_in_api_metrics_and_report() {
     let dir = tempfile::tempdir().unwrap();
@@ -44,14 +23,14 @@ fn downtime_and_outcomes_agree_in_api_metrics_and_report() {
 
     let up = wait_for(Duration::from_secs(30), "service up", || {
         let r = c.get("/api/v1/sla?department=social-services");
-        (service(&r, "this-machine")["state"] == "up").then_some(r)
+        (sla_service(&r, "this-machine")["state"] == "up").then_some(r)
     })
     .unwrap();
-    let s = service(&up, "this-machine");
+    let s = sla_service(&up, "this-machine");
     assert_eq!(s["hosts"], 1);
     assert_eq!(s["target"], 0.999);
     assert_eq!(s["down_ms"], 0);
-    let nobody = service(&up, "nobody");
+    let nobody = sla_service(&up, "nobody");
     assert!(
         nobody["availability"].is_null(),
         "no hosts = no data: {nobody}"
@@ -67,8 +46,8 @@ fn downtime_and_outcomes_agree_in_api_metrics_and_report() {
         "service down in the metrics",
         || {
             let m = c.metrics();
-            (metric(&m, "tilsyn_sla_service_up{service=\"this-machine\"}") == Some(0.0)
-                && metric(
+            (exposition::value(&m, "tilsyn_sla_service_up{service=\"this-machine\"}") == Some(0.0)
+                && exposition::value(
                     &m,
                     "tilsyn_sla_service_hosts{service=\"this-machine\",state=\"unhealthy\"}",
                 ) == Some(1.0))
@@ -77,7 +56,7 @@ fn downtime_and_outcomes_agree_in_api_metrics_and_report() {
     )
     .unwrap_or_else(|e| panic!("{e}\n{}", c.metrics()));
     let down = c.get("/api/v1/sla");
-    let s = service(&down, "this-machine");
+    let s = sla_service(&down, "this-machine");
     assert_eq!(s["state"], "down");
     assert!(s["availability"].as_f64().unwrap() < 1.0, "{s}");
     assert_eq!(s["outages"][0]["ongoing"], true, "{s}");
@@ -103,8 +82,8 @@ fn downtime_and_outcomes_agree_in_api_metrics_and_report() {
     );
     let m = wait_for(Duration::from_secs(30), "outcome counted", || {
         let m = c.metrics();
-        (metric(&m, "tilsyn_sla_service_up{service=\"this-machine\"}") == Some(1.0)
-            && metric(&m, &met) == Some(1.0))
+        (exposition::value(&m, "tilsyn_sla_service_up{service=\"this-machine\"}") == Some(1.0)
+            && exposition::value(&m, &met) == Some(1.0))
         .then_some(m)
     })
     .unwrap_or_else(|e| panic!("{e}\n{}", c.metrics()));
@@ -116,7 +95,7 @@ fn downtime_and_outcomes_agree_in_api_metrics_and_report() {
     // The outage is over, so its downtime is fixed: API, metrics and report agree on it
     // to the millisecond (the metric is in seconds).
     let api = c.get("/api/v1/sla?department=social-services");
-    let s = service(&api, "this-machine");
+    let s = sla_service(&api, "this-machine");
     let down_ms = s["down_ms"].as_i64().unwrap();
     // Down at least from when the test saw it down until it restarted the agent, and at
     // most from the earliest possible detection (its last report was at most 5 s before
@@ -136,7 +115,11 @@ fn downtime_and_outcomes_agree_in_api_metrics_and_report() {
     );
     assert_eq!(s["outages"][0]["incidents"][0], inc["id"]);
     let series = "tilsyn_sla_downtime_seconds{department=\"social-services\",period=\"month\",service=\"this-machine\"}";
-    assert_eq!(metric(&m, series), Some(down_ms as f64 / 1000.0), "{m}");
+    assert_eq!(
+        exposition::value(&m, series),
+        Some(down_ms as f64 / 1000.0),
+        "{m}"
+    );
     let d = &api["departments"][0];
     let row = |kind: &str| {
         d[kind]
