@@ -69,6 +69,31 @@ pub fn sla_service<'a>(r: &'a serde_json::Value, id: &str) -> &'a serde_json::Va
         .unwrap_or_else(|| panic!("no service {id} in {r}"))
 }
 
+/// The gRPC and HTTP ports from the collector's "collector listening" log line.
+fn bound_ports(log: &str) -> Option<(u16, u16)> {
+    let mut plain = String::with_capacity(log.len());
+    let mut it = log.chars();
+    while let Some(ch) = it.next() {
+        if ch == '\u{1b}' {
+            // An ANSI colour sequence: ESC [ ... m.
+            for c in it.by_ref() {
+                if c == 'm' {
+                    break;
+                }
+            }
+        } else {
+            plain.push(ch);
+        }
+    }
+    let line = plain.lines().find(|l| l.contains("collector listening"))?;
+    let port = |key: &str| -> Option<u16> {
+        let rest = &line[line.find(key)? + key.len()..];
+        let addr = rest.split_whitespace().next()?;
+        addr.rsplit(':').next()?.parse().ok()
+    };
+    Some((port("grpc=")?, port("http=")?))
+}
+
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -144,13 +169,12 @@ impl Collector {
 
     /// [`Self::start`] with another standards directory (watched every second).
     pub fn start_with_standards(dir: &Path, extra: &str, standards: &Path) -> Collector {
-        let grpc_port = free_port();
-        let http_port = free_port();
         let config = dir.join("collector.yaml");
-        std::fs::write(
-            &config,
-            format!(
-                "data_dir: data
+        let write = |grpc_port: u16, http_port: u16| {
+            std::fs::write(
+                &config,
+                format!(
+                    "data_dir: data
 grpc:
   listen: 127.0.0.1:{grpc_port}
   tls: {{mode: auto}}
@@ -171,34 +195,63 @@ settings:
   defaults:
     health_interval: 5s
 {extra}",
-                standards = standards.display()
-            ),
-        )
-        .unwrap();
+                    standards = standards.display()
+                ),
+            )
+            .unwrap()
+        };
+        // Port 0: the collector binds free ports itself and logs them (no window in which
+        // another test could take a port picked for us). Restarts reuse them.
+        write(0, 0);
         let mut c = Collector {
             dir: dir.to_path_buf(),
-            grpc_port,
-            http_port,
-            config,
+            grpc_port: 0,
+            http_port: 0,
+            config: config.clone(),
             proc: None,
         };
-        c.restart();
+        c.spawn();
+        let (grpc_port, http_port) = {
+            let p = c.proc.as_mut().unwrap();
+            wait_for(
+                Duration::from_secs(30),
+                "the collector's bound ports",
+                || {
+                    if let Ok(Some(st)) = p.child.try_wait() {
+                        panic!("the collector exited ({st}):\n{}", p.log_text());
+                    }
+                    bound_ports(&p.log_text())
+                },
+            )
+            .unwrap_or_else(|e| panic!("{e}\n{}", p.log_text()))
+        };
+        (c.grpc_port, c.http_port) = (grpc_port, http_port);
+        write(grpc_port, http_port);
+        c.wait_ready();
         c
     }
 
-    pub fn restart(&mut self) {
+    fn spawn(&mut self) {
         let n = std::fs::read_dir(&self.dir).map(|d| d.count()).unwrap_or(0);
-        let p = Proc::spawn(
+        self.proc = Some(Proc::spawn(
             &bin("tilsyn-collector"),
             &["run", "--config", self.config.to_str().unwrap()],
             self.dir.join(format!("collector-{n}.log")),
-        );
-        self.proc = Some(p);
+        ));
+    }
+
+    fn wait_ready(&self) {
         let url = format!("{}/readyz", self.http());
         wait_for(Duration::from_secs(30), "collector ready", || {
             reqwest::blocking_get_ok(&url)
         })
         .unwrap_or_else(|e| panic!("{e}\n{}", self.proc.as_ref().unwrap().log_text()));
+    }
+
+    /// Starts the collector again on the ports it bound first.
+    pub fn restart(&mut self) {
+        self.spawn();
+        self.wait_ready();
     }
 
     pub fn stop(&mut self) {

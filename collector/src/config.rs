@@ -498,7 +498,8 @@ impl CollectorConfig {
         if self.grpc.max_reports_per_batch == 0 {
             is.push("grpc.max_reports_per_batch", "must be at least 1");
         }
-        if self.grpc.listen == self.http.listen {
+        // Port 0 on both is fine: each listener gets its own free port (logged at start).
+        if self.grpc.listen == self.http.listen && self.grpc.listen.port() != 0 {
             is.push("http.listen", "must differ from grpc.listen");
         }
         if self.store.health_retention.as_secs() < 60 {
