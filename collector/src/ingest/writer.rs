@@ -29,14 +29,10 @@ pub struct Writer {
 }
 
 /// How far behind the writer is, for offline detection: a report that waits here has
-/// arrived, but its host still looks silent.
+/// arrived, but its host still looks silent. Holds the receipt time (ms) of the oldest
+/// batch of the group being committed; 0 while the writer is idle (nothing waits).
 #[derive(Default)]
-struct Lag {
-    /// Receipt time (ms) of the oldest batch of the group being committed; 0 when idle.
-    oldest_in_flight_ms: AtomicI64,
-    /// How long the oldest batch of the last committed group waited, receipt to commit.
-    last_ms: AtomicI64,
-}
+struct Lag(AtomicI64);
 
 impl Writer {
     /// Starts the writer thread; `clock` gives "now" in ms (injected for tests).
@@ -62,11 +58,9 @@ impl Writer {
                         }
                     }
                     let oldest = jobs.iter().map(|j| j.received_ms).min().unwrap_or(0);
-                    l.oldest_in_flight_ms
-                        .store(oldest.max(1), Ordering::Relaxed);
+                    l.0.store(oldest.max(1), Ordering::Relaxed);
                     commit(&*store, &metrics, std::mem::take(&mut jobs), clock());
-                    l.oldest_in_flight_ms.store(0, Ordering::Relaxed);
-                    l.last_ms.store(clock() - oldest, Ordering::Relaxed);
+                    l.0.store(0, Ordering::Relaxed);
                 }
             })
             .expect("spawn writer thread");
@@ -74,15 +68,14 @@ impl Writer {
     }
 
     /// How long (ms) reports have been waiting to be committed at `now_ms`: the age of the
-    /// oldest batch in the group being committed or, between groups, how long the last
-    /// group's oldest batch waited. Batches still queued behind a busy writer are older
-    /// than neither for long: the writer takes all of them with its next group.
+    /// oldest batch in the group being committed (it waited in the queue, then for the
+    /// commit), 0 when the writer is idle. Behind a backlog the writer is always busy, so
+    /// a check sees the backlog; when it has drained there is nothing to wait for.
     pub fn lag_ms(&self, now_ms: i64) -> i64 {
-        match self.lag.oldest_in_flight_ms.load(Ordering::Relaxed) {
-            0 => self.lag.last_ms.load(Ordering::Relaxed),
-            oldest => now_ms - oldest,
+        match self.lag.0.load(Ordering::Relaxed) {
+            0 => 0,
+            oldest => (now_ms - oldest).max(0),
         }
-        .max(0)
     }
 
     /// Queues a batch and waits for its commit. Waiting for queue space is the
