@@ -65,6 +65,12 @@ pub fn gap_since(last_beat_ms: Option<i64>, now_ms: i64, tolerance_ms: i64) -> O
     })
 }
 
+/// A host's silence allowance: `missed_intervals` × its health interval (ms), the time it
+/// may stay silent before it counts as offline.
+pub fn allowance_ms(health_interval_s: u32, missed_intervals: u32) -> i64 {
+    health_interval_s.max(1) as i64 * 1000 * missed_intervals.max(1) as i64
+}
+
 /// A watched host as offline detection sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Watched {

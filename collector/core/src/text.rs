@@ -53,6 +53,17 @@ pub fn valid_id(s: &str) -> bool {
 
 /// `s` as one trimmed line of at most `max` characters: control characters (newlines,
 /// tabs) become spaces, and a cut text ends in `…`. For ticket titles and table cells.
+/// An elapsed time for people: "45 s", "12 min", "3.5 h", "2.0 days".
+pub fn elapsed(ms: i64) -> String {
+    let s = ms.max(0) / 1000;
+    match s {
+        0..=119 => format!("{s} s"),
+        120..=7199 => format!("{} min", s / 60),
+        7200..=172_799 => format!("{:.1} h", s as f64 / 3600.0),
+        _ => format!("{:.1} days", s as f64 / 86400.0),
+    }
+}
+
 pub fn one_line(s: &str, max: usize) -> String {
     let s: String = s
         .chars()

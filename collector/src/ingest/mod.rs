@@ -404,9 +404,10 @@ impl AgentService for IngestService {
             reports: valid,
             class_from_inventory: class_from_inventory.clone(),
             health_interval_s: settings.health_interval_seconds,
-            silence_limit_ms: settings.health_interval_seconds as i64
-                * 1000
-                * s.cfg.offline.missed_intervals as i64,
+            silence_limit_ms: tilsyn_collector_core::absence::allowance_ms(
+                settings.health_interval_seconds,
+                s.cfg.offline.missed_intervals,
+            ),
         };
         let outcome = s.writer.submit(ib).await.map_err(|e| {
             tracing::error!(agent_id = %who.agent_id, error = %e, "commit failed; the agent will resend");

@@ -46,8 +46,9 @@ pub struct WentOffline {
     pub since_ms: i64,
 }
 
+/// `health_interval_s` as stored (an INTEGER column) to the core's allowance.
 fn allowance(interval_s: i64, missed: u32) -> i64 {
-    interval_s.max(1) * 1000 * missed.max(1) as i64
+    rules::allowance_ms(interval_s.clamp(0, u32::MAX as i64) as u32, missed)
 }
 
 impl SqliteStore {

@@ -207,16 +207,6 @@ fn rfc3339(ms: i64) -> String {
         .unwrap_or_default()
 }
 
-fn human(ms: i64) -> String {
-    let s = ms.max(0) / 1000;
-    match s {
-        0..=119 => format!("{s} s"),
-        120..=7199 => format!("{} min", s / 60),
-        7200..=172_799 => format!("{:.1} h", s as f64 / 3600.0),
-        _ => format!("{:.1} days", s as f64 / 86400.0),
-    }
-}
-
 fn urgency(s: Severity) -> u8 {
     match s {
         Severity::Critical | Severity::High => 1,
@@ -538,7 +528,7 @@ impl Core {
             impact = i.impact,
             prio = i.priority,
             since = rfc3339(since_ms),
-            reopen = human(reopen_ms),
+            reopen = crate::text::elapsed(reopen_ms),
             key = i.key,
         );
         let impact = match i.impact.as_str() {
@@ -888,7 +878,7 @@ impl Core {
                     format!(
                         "Resolved by Tilsyn: the condition cleared ({}) after {}.",
                         o.detail,
-                        human(now_ms - i.opened_at_ms)
+                        crate::text::elapsed(now_ms - i.opened_at_ms)
                     ),
                 ),
             });
@@ -916,7 +906,7 @@ impl Core {
                             format!(
                                 "Resolved by Tilsyn: all {} attached incidents have cleared after {}.",
                                 p.hosts,
-                                human(now_ms - p.opened_at_ms)
+                                crate::text::elapsed(now_ms - p.opened_at_ms)
                             ),
                         ),
                     });
