@@ -68,7 +68,7 @@ enum Msg {
     /// What a report call brought about one host.
     Report(String, News),
     /// Hosts marked offline, each with where its offline time starts.
-    Offline(Vec<(String, i64)>),
+    Offline(Vec<tilsyn_collector_store::WentOffline>),
     Compliance(String),
 }
 
@@ -145,9 +145,7 @@ impl Incidents {
     /// Offline detection marked these hosts offline.
     pub fn offline(&self, gone: Vec<tilsyn_collector_store::WentOffline>) {
         if !gone.is_empty() {
-            self.send(Msg::Offline(
-                gone.into_iter().map(|g| (g.agent_id, g.since_ms)).collect(),
-            ));
+            self.send(Msg::Offline(gone));
         }
     }
 
@@ -300,11 +298,11 @@ impl Incidents {
             }
             Msg::Offline(gone) => {
                 let mut core = self.core.lock().expect("core");
-                for (id, since) in gone {
-                    if let Some(h) = core.hosts.get_mut(&id) {
+                for g in gone {
+                    if let Some(h) = core.hosts.get_mut(&g.agent_id) {
                         h.offline = true;
                         // Silent through a collector gap: offline since its last report.
-                        core.observe(&id, &[Group::Offline], since.min(now), w);
+                        core.observe(&g.agent_id, &[Group::Offline], g.since_ms.min(now), w);
                     }
                 }
             }

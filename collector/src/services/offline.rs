@@ -14,6 +14,7 @@
 use std::time::Duration;
 
 use tilsyn_collector_core::absence::{gap_since, CatchUp, Cause, Gap};
+use tilsyn_collector_core::text::elapsed;
 
 use crate::ingest::Shared;
 
@@ -27,20 +28,13 @@ pub struct Offline {
     pause_ms: i64,
     /// Ingest lag beyond which no host is judged.
     stall_ms: i64,
+    /// When the earliest unsettled gap's grace ends (its unmonitored time is then
+    /// written); the store is asked for due gaps only from then on.
+    next_settle_ms: Option<i64>,
 }
 
 fn ms(d: Duration) -> i64 {
     d.as_millis() as i64
-}
-
-/// "2 min 5 s", for log lines.
-fn human(ms: i64) -> String {
-    let s = ms / 1000;
-    match s {
-        0..=59 => format!("{}.{} s", s, (ms % 1000) / 100),
-        60..=3599 => format!("{} min {} s", s / 60, s % 60),
-        _ => format!("{} h {} min", s / 3600, (s % 3600) / 60),
-    }
 }
 
 impl Offline {
@@ -59,7 +53,10 @@ impl Offline {
             stalled_since: None,
             pause_ms: (2 * check).max(5000),
             stall_ms: check.max(5000),
+            next_settle_ms: None,
         };
+        // Gaps a previous run recorded but did not live to settle.
+        me.next_settle_ms = Self::earliest_unsettled(s).await?;
         // Any time the process did not run is a gap, however short: nobody listened.
         match gap_since(last, now, 0) {
             Some(gap) => me.record(s, gap, Cause::Down).await?,
@@ -85,6 +82,10 @@ impl Offline {
             .with_label_values(&[cause.as_str()])
             .inc_by(gap.ms() as f64 / 1000.0);
         m.graced_hosts.inc_by(r.extended + r.overdue);
+        self.next_settle_ms = Some(
+            self.next_settle_ms
+                .map_or(r.settle_at_ms, |t| t.min(r.settle_at_ms)),
+        );
         let what = match cause {
             Cause::Down => "the collector was not running",
             Cause::Paused => {
@@ -98,9 +99,9 @@ impl Offline {
             graced_hosts = r.extended,
             overdue_hosts = r.overdue,
             "{what} for {}: {} hosts get their full offline grace from now (until {} at the latest); {} hosts that were overdue before it go offline from their deadline",
-            human(gap.ms()),
+            elapsed(gap.ms()),
             r.extended,
-            human(r.settle_at_ms - gap.to_ms),
+            elapsed(r.settle_at_ms - gap.to_ms),
             r.overdue
         );
         Ok(())
@@ -170,25 +171,47 @@ impl Offline {
             s.incidents.offline(gone);
         }
 
-        if let Ok(due) = s
+        if self.next_settle_ms.is_some_and(|t| t <= now) {
+            self.settle(s, now).await;
+        }
+    }
+
+    /// Writes the unmonitored time of every gap whose grace has ended; then looks up
+    /// when the next one ends.
+    async fn settle(&mut self, s: &Shared, now: i64) {
+        let missed = s.cfg.offline.missed_intervals;
+        let Ok(due) = s
             .with_store("collector_gaps", move |st| st.collector_gaps(0, Some(now)))
             .await
-        {
-            for g in due {
-                let id = g.gap_id;
-                if let Ok(n) = s
-                    .with_store("settle_gap", move |st| st.settle_gap(id, missed, now))
-                    .await
-                {
-                    tracing::info!(
-                        gap_id = id,
-                        from_ms = g.from_ms,
-                        to_ms = g.to_ms,
-                        "collector gap settled: {n} hosts have unmonitored time in it (no spooled health covers it)"
-                    );
-                }
+        else {
+            return;
+        };
+        for g in due {
+            let id = g.gap_id;
+            if let Ok(n) = s
+                .with_store("settle_gap", move |st| st.settle_gap(id, missed, now))
+                .await
+            {
+                tracing::info!(
+                    gap_id = id,
+                    from_ms = g.from_ms,
+                    to_ms = g.to_ms,
+                    "collector gap settled: {n} hosts have unmonitored time in it (no spooled health covers it)"
+                );
             }
         }
+        // A failed settle stays unsettled and due: the next tick retries it.
+        if let Ok(next) = Self::earliest_unsettled(s).await {
+            self.next_settle_ms = next;
+        }
+    }
+
+    /// When the grace of the earliest gap not yet settled ends.
+    async fn earliest_unsettled(s: &Shared) -> tilsyn_collector_store::Result<Option<i64>> {
+        let gaps = s
+            .with_store("collector_gaps", |st| st.collector_gaps(0, Some(i64::MAX)))
+            .await?;
+        Ok(gaps.iter().map(|g| g.settle_at_ms).min())
     }
 
     /// A clean stop: the next start counts its gap from now.
