@@ -161,9 +161,11 @@ fn restart() {
         &["BENCH_GRPC_PORT", "BENCH_HTTP_PORT"],
         &[
             "== 10 simulated hosts, health every 5 s, offline after 2 missed; collector stop for 6 s\n",
+            // Counted before the grace ends in smoke mode: the zeros would prove nothing
+            // (tests/gap.rs checks them), so only the lines are expected.
             "hosts online after the restart: ",
-            "offline incidents raised after the restart: 0\n",
-            "desk tickets created after the restart: 0\n",
+            "offline incidents raised after the restart: ",
+            "desk tickets created after the restart: ",
             "gap recorded: ",
             "log: the collector was not running for",
         ],

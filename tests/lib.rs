@@ -51,13 +51,8 @@ pub fn bin(name: &str) -> PathBuf {
     target.join("debug").join(name)
 }
 
-/// Wall-clock ms since the Unix epoch, the collector's time base.
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
-}
+/// Wall-clock ms since the Unix epoch: the collector's own clock.
+pub use tilsyn_proto::time::now_ms;
 
 /// One service of the first department in an SLA report (`/api/v1/sla?department=…`).
 pub fn sla_service<'a>(r: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {

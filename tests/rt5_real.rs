@@ -17,6 +17,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use desks::rt5::{Rt5, Rt5Config};
 use desks::{Desk, Ticket, TicketRef};
 use serde_json::{json, Value};
+use tilsyn_proto::time::now_ms;
 
 const RT_SERVER: &str = "/usr/share/request-tracker5/libexec/rt-server";
 const RT_SETUP: &str = "/usr/sbin/rt-setup-database-5";
@@ -135,13 +136,6 @@ impl Drop for RealRt {
             .arg(self.dir.path())
             .status();
     }
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
 }
 
 fn ticket(key: &str) -> Ticket {
