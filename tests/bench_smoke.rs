@@ -1,7 +1,7 @@
 //! The benchmark scripts in tests/bench/ (agent footprint, fault to ticket, ingest, the
 //! collector's restart) in their smoke mode (`SMOKE=1`, see
 //! tests/bench/common.sh): a few seconds each, a handful of hosts, the debug binaries this
-//! harness builds (`BIN_DIR`) and free loopback ports, so a change that breaks a benchmark
+//! harness builds (`BIN_DIR`) and reserved loopback ports, so a change that breaks a benchmark
 //! fails here instead of when someone next wants its figures. The figures themselves mean
 //! nothing in smoke mode; only that the script ran and printed them is checked.
 
@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use tilsyn_e2e::{bin, free_port, repo_root};
+use tilsyn_e2e::{bin, e2e_slot, repo_root, reserve_port};
 
 /// A smoke run takes 5–15 s; past this it is stuck.
 const LIMIT: Duration = Duration::from_secs(120);
@@ -25,11 +25,12 @@ fn signal_group(pgid: u32, signal: &str) -> bool {
         .unwrap_or(false)
 }
 
-/// Runs `tests/bench/<script>` with `SMOKE=1`, the debug binaries and a free port for each
+/// Runs `tests/bench/<script>` with `SMOKE=1`, the debug binaries and a reserved port for each
 /// of `ports` (env var names), in its own process group: stopped (the group, so the
 /// processes it started too) after [`LIMIT`]. Asserts exit 0, that nothing it started is
 /// left running, and that stdout contains each of `expect`; returns stdout.
 fn smoke(script: &str, ports: &[&str], expect: &[&str]) -> String {
+    let _slot = e2e_slot();
     let bin_dir = bin("tilsyn-collector").parent().unwrap().to_path_buf();
     assert!(bin("tilsyn-agent").is_file());
     let tmp = tempfile::tempdir().unwrap();
@@ -42,9 +43,15 @@ fn smoke(script: &str, ports: &[&str], expect: &[&str]) -> String {
         .stdout(std::fs::File::create(&out_path).unwrap())
         .stderr(std::fs::File::create(&err_path).unwrap())
         .process_group(0);
-    for var in ports {
-        cmd.env(var, free_port().to_string());
-    }
+    // Held until the script has finished.
+    let _leases: Vec<_> = ports
+        .iter()
+        .map(|var| {
+            let lease = reserve_port();
+            cmd.env(var, lease.port.to_string());
+            lease
+        })
+        .collect();
     let started = Instant::now();
     let mut child = cmd.spawn().expect("run bash");
     let pgid = child.id();

@@ -8,6 +8,7 @@ use tilsyn_e2e::*;
 
 #[test]
 fn this_machine_is_evaluated_against_the_shipped_linux_baseline() {
+    let _slot = tilsyn_e2e::e2e_slot();
     let dir = tempfile::tempdir().unwrap();
     let c = Collector::start(dir.path(), "");
     let adir = dir.path().join("agent");
@@ -112,28 +113,229 @@ fn this_machine_is_evaluated_against_the_shipped_linux_baseline() {
         "{m}"
     );
 
-    // The host's facts, saved from the API, drive `standards test` to the same verdict.
+    agent.stop();
+}
+
+/// What this machine is, read by the test itself (not through the agent): the
+/// os-release ID, the CPU architecture and the installed version of bash.
+fn machine_truth() -> (String, String, String) {
+    let release = std::fs::read_to_string("/etc/os-release").unwrap();
+    let id = release
+        .lines()
+        .find_map(|l| l.strip_prefix("ID="))
+        .expect("ID= in /etc/os-release")
+        .trim_matches('"')
+        .to_string();
+    let run = |cmd: &str, args: &[&str]| -> Option<String> {
+        let out = std::process::Command::new(cmd).args(args).output().ok()?;
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+    };
+    let arch = run("uname", &["-m"]).unwrap();
+    let bash = run("dpkg-query", &["-W", "-f=${Version}", "bash"])
+        .or_else(|| run("rpm", &["-q", "--qf", "%{VERSION}-%{RELEASE}", "bash"]))
+        .expect("bash's version from dpkg-query or rpm");
+    (id, arch, bash)
+}
+
+/// A standard whose every verdict the test knows before the collector says anything: the
+/// facts it checks are read by the test itself ([`machine_truth`]) or are ones the agent
+/// cannot report here, so the expected state of each rule, the host's status, the
+/// findings, the metrics and `standards test` are computed independently of `evaluate()`.
+#[test]
+fn a_planted_standard_gets_the_verdicts_the_test_computed_from_this_machine() {
+    let _slot = tilsyn_e2e::e2e_slot();
+    let (os_id, arch, bash) = machine_truth();
+    let me = this_hostname();
+    let dir = tempfile::tempdir().unwrap();
+    let sdir = dir.path().join("standards");
+    std::fs::create_dir_all(&sdir).unwrap();
+    let rule = |id: &str, extra: &str, check: String| {
+        format!("    - id: {id}\n      title: {id}\n      severity: medium\n{extra}      check: {check}\n")
+    };
+    let rules = [
+        rule("os-id", "", format!("{{fact: os.id, equals: '{os_id}'}}")),
+        rule(
+            "os-id-other",
+            "",
+            format!("{{fact: os.id, equals: '{os_id}-not'}}"),
+        ),
+        rule("arch", "", format!("{{fact: os.arch, equals: '{arch}'}}")),
+        rule(
+            "bash-installed",
+            "",
+            format!("{{software_present: {{name: bash, min_version: '{bash}'}}}}"),
+        ),
+        // An epoch above any the package manager uses: newer than what is installed.
+        rule(
+            "bash-newer",
+            "",
+            format!("{{software_present: {{name: bash, min_version: '99:{bash}'}}}}"),
+        ),
+        rule(
+            "no-such-package",
+            "",
+            "{software_absent: {name: tilsyn-no-such-package}}".into(),
+        ),
+        // Linux reports no OS build (see configs/standards/README.md, Facts).
+        rule("os-build", "", "{fact: os.build, equals: '1'}".into()),
+        rule(
+            "windows-only",
+            "      applies_to: {os_family: [windows]}\n",
+            "{fact: os.id, equals: windows}".into(),
+        ),
+        rule(
+            "waived",
+            "",
+            format!("{{fact: os.id, equals: '{os_id}-waived'}}"),
+        ),
+    ];
+    std::fs::write(
+        sdir.join("planted.yaml"),
+        format!(
+            "standard:\n  id: planted\n  title: Planted\n  version: '1'\n  rules:\n{}",
+            rules.concat()
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        sdir.join("waivers.yaml"),
+        format!("waivers:\n  - {{id: W-1, standard: planted, rule: waived, hosts: ['{me}'], reason: test, approved_by: test, expires: 2099-12-31}}\n"),
+    )
+    .unwrap();
+    let expected: Vec<(&str, &str)> = vec![
+        ("os-id", "pass"),
+        ("os-id-other", "fail"),
+        ("arch", "pass"),
+        ("bash-installed", "pass"),
+        ("bash-newer", "fail"),
+        ("no-such-package", "pass"),
+        ("os-build", "unknown"),
+        ("windows-only", "not_applicable"),
+        ("waived", "waived"),
+    ];
+
+    let c = Collector::start_with_standards(dir.path(), "", &sdir);
+    let (mut agent, _, id) = agent_online(&c, dir.path());
+    let states = |c: &Collector| -> Result<Vec<(String, String)>, String> {
+        let r = c.get(&format!("/api/v1/hosts/{id}/compliance"));
+        let std = r["standards"]
+            .as_array()
+            .and_then(|a| a.iter().find(|s| s["standard"] == "planted"))
+            .ok_or_else(|| format!("no planted standard in {r}"))?;
+        let got: Vec<(String, String)> = std["rules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                (
+                    r["rule"].as_str().unwrap().to_string(),
+                    r["state"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        // Software arrives with the inventory; until then the software rules are unknown.
+        let installed = got.iter().find(|(r, _)| r == "bash-installed");
+        match installed {
+            Some((_, s)) if s != "unknown" => Ok(got),
+            _ => Err(format!("{got:?}")),
+        }
+    };
+    let got = wait_for(
+        Duration::from_secs(90),
+        "the planted standard evaluated",
+        || states(&c),
+    )
+    .unwrap_or_else(|e| panic!("{e}\nagent log:\n{}", agent.log_text()));
+    let mut got_sorted = got.clone();
+    got_sorted.sort();
+    let mut want: Vec<(String, String)> = expected
+        .iter()
+        .map(|(r, s)| (r.to_string(), s.to_string()))
+        .collect();
+    want.sort();
+    assert_eq!(got_sorted, want, "rule states");
+
+    let r = c.get(&format!("/api/v1/hosts/{id}/compliance"));
+    let planted = r["standards"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["standard"] == "planted")
+        .unwrap();
+    assert_eq!(planted["status"], "noncompliant", "{planted:#}");
+    let unknown = planted["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["rule"] == "os-build")
+        .unwrap();
+    assert_eq!(unknown["observed"], "not reported: os.build", "{unknown}");
+
+    // Findings: the fail, unknown and waived rules, no more.
+    let f = c.get(&format!(
+        "/api/v1/compliance/findings?agent_id={id}&standard=planted"
+    ));
+    let mut findings: Vec<String> = f["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|x| x["standard"] == "planted")
+        .map(|x| x["rule"].as_str().unwrap().to_string())
+        .collect();
+    findings.sort();
+    assert_eq!(
+        findings,
+        ["bash-newer", "os-build", "os-id-other", "waived"],
+        "{f:#}"
+    );
+
+    let m = c.metrics();
+    let line = "tilsyn_compliance_hosts{department=\"social-services\",standard=\"planted\",status=\"noncompliant\"} 1";
+    assert!(exposition::has(&m, line), "{line} missing:\n{m}");
+    let mut failing: Vec<String> = exposition::matching(
+        &m,
+        "tilsyn_compliance_rule_failing_hosts",
+        &[("standard", "planted")],
+    )
+    .into_iter()
+    .filter(|s| s.value > 0.0)
+    .map(|s| s.labels["rule"].clone())
+    .collect();
+    failing.sort();
+    assert_eq!(failing, ["bash-newer", "os-id-other"], "{m}");
+
+    // `standards test` on the facts saved from the API: the same rows, the test's verdicts.
     let facts = c.get(&format!("/api/v1/hosts/{id}/facts"));
     let ffile = dir.path().join("facts.json");
     std::fs::write(&ffile, serde_json::to_string_pretty(&facts).unwrap()).unwrap();
     let out = std::process::Command::new(bin("tilsyn-collector"))
         .args(["standards", "test", "--standard"])
-        .arg(repo_root().join("configs/standards/linux-workstation.yaml"))
+        .arg(sdir.join("planted.yaml"))
+        .arg("--waivers")
+        .arg(sdir.join("waivers.yaml"))
         .arg("--facts")
         .arg(&ffile)
         .output()
         .unwrap();
     let table = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        table.contains("linux-workstation") && table.contains(&status.to_uppercase()),
+    assert_eq!(
+        out.status.code(),
+        Some(1),
         "{table}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(
-        out.status.code(),
-        Some(if status == "compliant" { 0 } else { 1 }),
-        "{table}"
-    );
+    for (rule, state) in &expected {
+        let row = table
+            .lines()
+            .find(|l| l.split_whitespace().nth(2) == Some(rule))
+            .unwrap_or_else(|| panic!("no row for {rule}:\n{table}"));
+        assert!(
+            row.trim_start().starts_with(&state.to_uppercase()),
+            "{rule}: want {state}, row {row:?}\n{table}"
+        );
+    }
     agent.stop();
 }
 
@@ -155,6 +357,7 @@ fn status(c: &Collector) -> serde_json::Value {
 
 #[test]
 fn standards_reload_on_change_and_sighup_and_a_bad_file_keeps_the_previous_set() {
+    let _slot = tilsyn_e2e::e2e_slot();
     let dir = tempfile::tempdir().unwrap();
     let sdir = dir.path().join("standards");
     std::fs::create_dir_all(&sdir).unwrap();

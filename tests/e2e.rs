@@ -26,6 +26,7 @@ fn host_by_name(c: &Collector, name: &str) -> Option<serde_json::Value> {
 
 #[test]
 fn agent_reports_this_machine_and_goes_offline_and_back() {
+    let _slot = tilsyn_e2e::e2e_slot();
     let dir = tempfile::tempdir().unwrap();
     // Central settings: every host of the department watches the agent's own process.
     let c = Collector::start(
@@ -115,7 +116,7 @@ fn agent_reports_this_machine_and_goes_offline_and_back() {
     // The agent stops: after two missed 5 s health intervals the host is offline.
     agent.stop();
     wait_for(Duration::from_secs(40), "host offline", || {
-        (c.get(&format!("/api/v1/hosts/{id}"))["state"] == "offline").then_some(())
+        host_in_state(&c, &id, "offline")
     })
     .unwrap();
     // The gauge counts the host offline; the counter counts every time it went offline,
@@ -151,7 +152,7 @@ fn agent_reports_this_machine_and_goes_offline_and_back() {
         adir.join("agent2.log"),
     );
     wait_for(Duration::from_secs(40), "host online again", || {
-        (c.get(&format!("/api/v1/hosts/{id}"))["state"] == "online").then_some(())
+        host_in_state(&c, &id, "online")
     })
     .unwrap_or_else(|e| panic!("{e}\n{}", agent2.log_text()));
     assert_eq!(
@@ -170,6 +171,7 @@ fn agent_reports_this_machine_and_goes_offline_and_back() {
 
 #[test]
 fn a_collector_outage_loses_nothing_and_duplicates_nothing() {
+    let _slot = tilsyn_e2e::e2e_slot();
     let dir = tempfile::tempdir().unwrap();
     let mut c = Collector::start(dir.path(), "");
     let adir = dir.path().join("agent");
@@ -219,12 +221,15 @@ fn a_collector_outage_loses_nothing_and_duplicates_nothing() {
         (during >= 2 && after >= 1).then_some(v)
     })
     .unwrap_or_else(|e| panic!("{e}\n{}", agent.log_text()));
-    let mut seqs: Vec<u64> = samples.iter().map(|s| s.0).collect();
-    seqs.dedup();
-    assert_eq!(seqs.len(), samples.len());
-    // No gap longer than two intervals in the collection times: nothing was dropped.
+    // No report stored twice. Not by its sequence number: the table's key already makes
+    // those unique, so a check on them could not fail. A report sent again under a new
+    // number (a spool that re-numbers on retry) would repeat its collection time.
     let mut times: Vec<i64> = samples.iter().map(|s| s.1).collect();
     times.sort();
+    let n = times.len();
+    times.dedup();
+    assert_eq!(times.len(), n, "a sample stored twice: {samples:?}");
+    // No gap longer than two intervals in the collection times: nothing was dropped.
     assert!(times.windows(2).all(|w| w[1] - w[0] < 11_000), "{times:?}");
 }
 
@@ -278,6 +283,7 @@ fn health(seq: u64, at: i64) -> Report {
 
 #[test]
 fn bad_callers_and_bad_reports_are_refused_and_counted() {
+    let _slot = tilsyn_e2e::e2e_slot();
     let dir = tempfile::tempdir().unwrap();
     let c = Collector::start(dir.path(), "");
     let rt = tokio::runtime::Runtime::new().unwrap();
@@ -429,6 +435,7 @@ fn bad_callers_and_bad_reports_are_refused_and_counted() {
 
 #[test]
 fn a_corrupt_agent_state_file_says_how_to_recover() {
+    let _slot = tilsyn_e2e::e2e_slot();
     let dir = tempfile::tempdir().unwrap();
     let c = Collector::start(dir.path(), "");
     let adir = dir.path().join("agent");
@@ -507,6 +514,7 @@ fn invalid_configs_are_rejected_before_serving() {
 
 #[test]
 fn an_agent_restarted_while_the_collector_is_down_loses_nothing() {
+    let _slot = tilsyn_e2e::e2e_slot();
     let dir = tempfile::tempdir().unwrap();
     let mut c = Collector::start(dir.path(), "");
     let adir = dir.path().join("agent");
@@ -575,6 +583,7 @@ fn an_agent_restarted_while_the_collector_is_down_loses_nothing() {
 
 #[test]
 fn the_simulator_enrolls_a_varied_fleet_through_the_real_client() {
+    let _slot = tilsyn_e2e::e2e_slot();
     let dir = tempfile::tempdir().unwrap();
     let c = Collector::start(dir.path(), "");
     // The simulator runs until the fleet is in, however slow the machine: the test waits

@@ -9,6 +9,7 @@ use tilsyn_e2e::*;
 
 #[test]
 fn a_silent_host_opens_an_incident_and_closes_it_when_it_returns() {
+    let _slot = tilsyn_e2e::e2e_slot();
     let dir = tempfile::tempdir().unwrap();
     // Only the offline condition, so the counts below are this incident's alone (with
     // the defaults this machine's failing compliance rules raise incidents too).

@@ -89,14 +89,6 @@ fn bound_ports(log: &str) -> Option<(u16, u16)> {
     Some((port("grpc=")?, port("http=")?))
 }
 
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// A child process killed on drop; its output goes to a log file kept for diagnosis.
 pub struct Proc {
     pub child: Child,
@@ -340,21 +332,117 @@ pub fn validate_collector(dir: &Path, departments: &str, extra: &str) -> (Option
     )
 }
 
-/// Polls `f` until it returns `Some`, at most `limit`.
-pub fn wait_for<T>(
+/// One look at a condition [`wait_for`] polls: `Some`/`Ok` ends the wait; `Err(seen)` says
+/// what was there instead, so a timeout reports the last state rather than only that it
+/// timed out.
+pub trait Attempt<T> {
+    fn attempt(self) -> Result<T, String>;
+}
+
+impl<T> Attempt<T> for Option<T> {
+    fn attempt(self) -> Result<T, String> {
+        self.ok_or_else(|| "not there yet".to_string())
+    }
+}
+
+impl<T, E: std::fmt::Display> Attempt<T> for Result<T, E> {
+    fn attempt(self) -> Result<T, String> {
+        self.map_err(|e| e.to_string())
+    }
+}
+
+/// Polls `f` until it yields a value, at most `limit`; on timeout the error names what was
+/// awaited and what `f` saw last.
+pub fn wait_for<T, A: Attempt<T>>(
     limit: Duration,
     what: &str,
-    mut f: impl FnMut() -> Option<T>,
+    mut f: impl FnMut() -> A,
 ) -> Result<T, String> {
     let deadline = Instant::now() + limit;
     loop {
-        if let Some(v) = f() {
-            return Ok(v);
-        }
+        let seen = match f().attempt() {
+            Ok(v) => return Ok(v),
+            Err(seen) => seen,
+        };
         if Instant::now() > deadline {
-            return Err(format!("timed out after {limit:?} waiting for {what}"));
+            return Err(format!(
+                "timed out after {limit:?} waiting for {what}; last seen: {seen}"
+            ));
         }
         std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// A loopback port reserved for this test until the lease drops. Ports come from below the
+/// kernel's ephemeral range, so no `bind(…:0)` (our collectors', anyone's) can be handed
+/// one, and a lock file per port keeps test processes from picking the same one: the
+/// check-then-use race of "bind 0, read the port, close, hand it over" is gone for
+/// programs that cannot bind port 0 and report it (Prometheus, RT, the bench scripts).
+pub struct PortLease {
+    pub port: u16,
+    _lock: std::fs::File,
+}
+
+pub fn reserve_port() -> PortLease {
+    let low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32768);
+    let (first, last) = (low.saturating_sub(12_000).max(1024), low - 1);
+    let dir = std::env::temp_dir().join("tilsyn-test-ports");
+    std::fs::create_dir_all(&dir).unwrap();
+    let span = u32::from(last - first) + 1;
+    let start = (std::process::id() ^ now_ms() as u32) % span;
+    for i in 0..span {
+        let port = first + ((start + i) % span) as u16;
+        let f = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(dir.join(format!("{port}.lock")))
+            .unwrap();
+        if f.try_lock().is_err() {
+            continue;
+        }
+        // Free of other software, too.
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return PortLease { port, _lock: f };
+        }
+    }
+    panic!("no free loopback port in {first}..={last}");
+}
+
+/// Held by a test while it runs processes (collector, agents, Prometheus, RT, a bench
+/// script): at most `TILSYN_E2E_SLOTS` such tests (default 1) run at once across every test
+/// binary, so a loaded 2-core machine slows them down instead of failing them.
+pub struct Slot {
+    _lock: std::fs::File,
+}
+
+pub fn e2e_slot() -> Slot {
+    let slots: u32 = std::env::var("TILSYN_E2E_SLOTS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or(1);
+    let dir = std::env::temp_dir().join("tilsyn-test-ports");
+    std::fs::create_dir_all(&dir).unwrap();
+    let open = |i: u32| {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(dir.join(format!("e2e-slot-{i}.lock")))
+            .unwrap()
+    };
+    loop {
+        for i in 0..slots {
+            let f = open(i);
+            if f.try_lock().is_ok() {
+                return Slot { _lock: f };
+            }
+        }
+        std::thread::sleep(Duration::from_millis(100));
     }
 }
 
@@ -406,15 +494,28 @@ pub fn agent_online(c: &Collector, dir: &Path) -> (Proc, PathBuf, String) {
     let me = this_hostname();
     let id = wait_for(Duration::from_secs(60), "this host online", || {
         let hosts = c.get("/api/v1/hosts");
-        let h = hosts["hosts"]
-            .as_array()?
-            .iter()
-            .find(|h| h["hostname"] == me && h["state"] == "online")?
-            .clone();
-        Some(h["agent_id"].as_str()?.to_string())
+        hosts["hosts"]
+            .as_array()
+            .and_then(|a| {
+                a.iter()
+                    .find(|h| h["hostname"] == me && h["state"] == "online")
+            })
+            .and_then(|h| h["agent_id"].as_str())
+            .map(str::to_string)
+            .ok_or_else(|| format!("hosts: {hosts}"))
     })
     .unwrap_or_else(|e| panic!("{e}\nagent log:\n{}", agent.log_text()));
     (agent, acfg, id)
+}
+
+/// `Ok` once host `id` is in `state`, else what it is in (for [`wait_for`]).
+pub fn host_in_state(c: &Collector, id: &str, state: &str) -> Result<(), String> {
+    let h = c.get(&format!("/api/v1/hosts/{id}"));
+    if h["state"] == state {
+        Ok(())
+    } else {
+        Err(format!("host {id} is {}", h["state"]))
+    }
 }
 
 /// The host's `offline` incident once it matches `pred`.
@@ -428,8 +529,11 @@ pub fn offline_incident(
         let r = c.get(&format!(
             "/api/v1/incidents?host={agent_id}&check=offline&limit=1"
         ));
-        let i = r["incidents"].as_array()?.first()?.clone();
-        pred(&i).then_some(i)
+        match r["incidents"].as_array().and_then(|a| a.first()) {
+            Some(i) if pred(i) => Ok(i.clone()),
+            Some(i) => Err(format!("latest offline incident: {i}")),
+            None => Err("no offline incident".to_string()),
+        }
     })
     .unwrap_or_else(|e| {
         panic!(

@@ -139,6 +139,7 @@ fn promtool_checks_and_tests_the_rules() {
 struct RealPrometheus {
     proc: Proc,
     url: String,
+    _port: PortLease,
 }
 
 impl RealPrometheus {
@@ -166,7 +167,8 @@ scrape_configs:
             ),
         )
         .unwrap();
-        let port = free_port();
+        let lease = reserve_port();
+        let port = lease.port;
         let url = format!("http://127.0.0.1:{port}");
         let arg = |flag: &str, value: &Path| format!("--{flag}={}", value.display());
         // Consoles default to /etc/prometheus: point them into the private directory.
@@ -180,7 +182,11 @@ scrape_configs:
         ];
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let proc = Proc::spawn(&bin, &args, dir.join("prometheus.log"));
-        let p = RealPrometheus { proc, url };
+        let p = RealPrometheus {
+            proc,
+            url,
+            _port: lease,
+        };
         let ready = format!("{}/-/ready", p.url);
         wait_for(Duration::from_secs(30), "Prometheus ready", || {
             reqwest::blocking_get_ok(&ready)
@@ -243,6 +249,7 @@ fn series(prom_url: &str, query: &str, limit: Duration) -> Vec<Value> {
 
 #[test]
 fn real_prometheus_scrapes_the_collector_with_the_rules() {
+    let _slot = tilsyn_e2e::e2e_slot();
     let promtool_bin = tool("promtool");
     tool("prometheus");
     let dir = tempfile::Builder::new()

@@ -9,7 +9,6 @@
 
 use tilsyn_collector_desks as desks;
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -31,20 +30,13 @@ fn rt5_script() -> PathBuf {
         .expect("tests/desks/rt5.sh not found above CARGO_MANIFEST_DIR")
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// A private RT; `rt5.sh stop` runs when this drops, whether the test passed or not.
 struct RealRt {
     script: PathBuf,
     dir: tempfile::TempDir,
     url: String,
     token: String,
+    _port: tilsyn_e2e::PortLease,
 }
 
 impl RealRt {
@@ -63,8 +55,9 @@ impl RealRt {
                 .unwrap(),
             url: String::new(),
             token: String::new(),
+            _port: tilsyn_e2e::reserve_port(),
         };
-        let port = free_port();
+        let port = rt._port.port;
         let out = Command::new(&rt.script)
             .arg("start")
             .arg(rt.dir.path())
@@ -165,6 +158,7 @@ fn unique_key(salt: u128) -> String {
 
 #[tokio::test]
 async fn rt5_adapter_against_real_request_tracker() {
+    let _slot = tilsyn_e2e::e2e_slot();
     let rt = RealRt::start();
     let d = rt.desk();
     let key = unique_key(0);
@@ -341,6 +335,7 @@ async fn rt5_adapter_against_real_request_tracker() {
 /// is resolved in RT.
 #[test]
 fn real_agent_to_collector_to_real_rt5() {
+    let _slot = tilsyn_e2e::e2e_slot();
     use tilsyn_e2e::{agent_online, bin, offline_incident, Collector, Proc};
     let rt = RealRt::start();
     let dir = tempfile::tempdir().unwrap();

@@ -17,6 +17,7 @@ fn sla_config() -> String {
 
 #[test]
 fn downtime_and_outcomes_agree_in_api_metrics_and_report() {
+    let _slot = tilsyn_e2e::e2e_slot();
     let dir = tempfile::tempdir().unwrap();
     let c = Collector::start(dir.path(), &sla_config());
     let (mut agent, acfg, id) = agent_online(&c, dir.path());

@@ -279,7 +279,11 @@ impl HostFacts {
             }
             v.str(it, "os.name", &os.name);
             v.version(it, "os.version", &os.version);
-            v.version(it, "os.build", &os.build);
+            // Linux has no OS build: its agents send os-release VERSION ("12 (bookworm)")
+            // as display text, which is no version to compare (the fact table says "-").
+            if os.family != "linux" {
+                v.version(it, "os.build", &os.build);
+            }
             v.version(it, "os.kernel", &inv.kernel_version);
             v.str(it, "os.arch", &inv.arch);
             if let Some(h) = &inv.hardware {
@@ -560,6 +564,7 @@ mod tests {
                     family: "linux".into(),
                     id: "debian".into(),
                     version: "12".into(),
+                    build: "12 (bookworm)".into(),
                     ..Default::default()
                 }),
                 ..Default::default()
@@ -614,6 +619,8 @@ mod tests {
             Some(&Value::Int(2))
         );
         assert_eq!(f.get(lookup("disk.encrypted").unwrap()), None);
+        // os-release VERSION is not a build: rules on os.build are unknown on Linux.
+        assert_eq!(f.get(lookup("os.build").unwrap()), None);
         let age = f
             .get(lookup("patch.security_update_age_days").unwrap())
             .unwrap();
