@@ -13,7 +13,7 @@ use std::sync::Mutex;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::{Desk, DeskError, DeskFuture, Ticket, TicketRef, TicketStatus};
+use crate::{answers, Desk, DeskError, DeskFuture, Ticket, TicketRef, TicketStatus};
 use tilsyn_proto::time::now_ms;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -94,21 +94,13 @@ impl FileDesk {
             }
         };
         let mut open: Option<String> = None;
-        for line in std::io::BufReader::new(f).lines() {
-            let line = line.map_err(|e| DeskError::transient(format!("file desk: {e}")))?;
-            // A torn last line (crash mid-write) is skipped, not fatal.
-            let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) else {
-                continue;
-            };
-            if v["key"] != key {
-                continue;
-            }
-            let id = v["id"].as_str().unwrap_or_default().to_string();
-            match v["event"].as_str() {
-                Some("create" | "reopen") => open = Some(id),
-                Some("resolve") if open.as_deref() == Some(id.as_str()) => open = None,
-                _ => {}
-            }
+        // Lines as bytes: a torn line (a crash mid-write, even inside a multi-byte
+        // character) is skipped by the reader, not fatal.
+        for line in std::io::BufReader::new(f).split(b'\n') {
+            let line = line.map_err(|e| {
+                DeskError::transient(format!("file desk {}: {e}", self.path.display()))
+            })?;
+            answers::file::replay_line(&mut open, &line, key);
         }
         Ok(open)
     }

@@ -34,7 +34,8 @@ use reqwest::{Method, Response, StatusCode};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use crate::http::{client, json as read_json, send};
+use crate::answers::{self, Page};
+use crate::http::{self, client, send};
 use crate::{
     base_url, one_line, resolve_path, Desk, DeskError, DeskFuture, DeskResult, Secret, Ticket,
     TicketRef, TicketStatus,
@@ -47,7 +48,7 @@ const PAGE_SIZE: u64 = 50;
 /// A search reads at most this many pages.
 const MAX_PAGES: u64 = 20;
 
-const SOLVED: i64 = 5;
+pub(crate) const SOLVED: i64 = 5;
 const ASSIGNED: i64 = 2;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -116,8 +117,6 @@ impl GlpiConfig {
 pub struct Glpi {
     /// `…/apirest.php`
     api: String,
-    /// GLPI's web root, for links.
-    web: String,
     user_token: Secret,
     app_token: Option<Secret>,
     client: reqwest::Client,
@@ -127,8 +126,9 @@ pub struct Glpi {
     priorities: Vec<u8>,
     impacts: Vec<u8>,
     urgencies: Vec<u8>,
-    tz: jiff::tz::TimeZone,
     page_size: u64,
+    /// GLPI's web root (for links) and time zone.
+    reading: answers::glpi::Reading,
 }
 
 impl Glpi {
@@ -220,7 +220,10 @@ impl Glpi {
             }
         }
         Ok(Glpi {
-            web: api.trim_end_matches("/apirest.php").to_string(),
+            reading: answers::glpi::Reading {
+                web: api.trim_end_matches("/apirest.php").to_string(),
+                tz,
+            },
             api,
             user_token,
             app_token,
@@ -231,7 +234,6 @@ impl Glpi {
             priorities,
             impacts,
             urgencies,
-            tz,
             page_size: PAGE_SIZE,
         })
     }
@@ -251,15 +253,7 @@ impl Glpi {
         if let Some(a) = &self.app_token {
             rb = rb.header("App-Token", a.expose());
         }
-        #[derive(Deserialize)]
-        struct Session {
-            #[serde(default)]
-            session_token: Option<String>,
-        }
-        let s: Session = read_json(send(rb, what).await?, what).await?;
-        let token = s.session_token.filter(|t| !t.is_empty()).ok_or_else(|| {
-            DeskError::transient(format!("{what}: the answer has no session_token"))
-        })?;
+        let token = answers::glpi::session(&http::body(send(rb, what).await?, what).await?)?;
         *self.session.lock().expect("glpi session") = Some(token.clone());
         Ok(token)
     }
@@ -337,20 +331,12 @@ impl Glpi {
         json!({ "input": input })
     }
 
-    fn ticket_ref(&self, id: u64) -> TicketRef {
-        TicketRef {
-            id: id.to_string(),
-            number: None,
-            url: Some(format!("{}/front/ticket.form.php?id={id}", self.web)),
-        }
-    }
-
-    async fn get(&self, t: &TicketRef) -> DeskResult<Value> {
+    async fn get(&self, t: &TicketRef) -> DeskResult<TicketStatus> {
         let what = format!("GLPI read ticket {}", t.id);
         let resp = self
             .call(Method::GET, &format!("/Ticket/{}", t.id), &[], None, &what)
             .await?;
-        read_json(resp, &what).await
+        answers::glpi::ticket(&self.reading, &http::body(resp, &what).await?, &what)
     }
 
     async fn followup(&self, t: &TicketRef, text: &str, what: &str) -> DeskResult<()> {
@@ -381,46 +367,6 @@ impl Glpi {
         .await?;
         Ok(())
     }
-
-    fn date(&self, v: &Value) -> Option<i64> {
-        let s = v.as_str()?.trim();
-        if s.is_empty() || s.starts_with("0000") {
-            return None;
-        }
-        let dt = jiff::civil::DateTime::strptime("%Y-%m-%d %H:%M:%S", s)
-            .or_else(|_| s.parse::<jiff::civil::DateTime>())
-            .ok()?;
-        dt.to_zoned(self.tz.clone())
-            .ok()
-            .map(|z| z.timestamp().as_millisecond())
-    }
-
-    fn status_of(&self, v: &Value) -> TicketStatus {
-        let status = int(&v["status"]).unwrap_or(0);
-        let first = self.date(&v["takeintoaccountdate"]).or_else(|| {
-            let delay = int(&v["takeintoaccount_delay_stat"]).filter(|d| *d > 0)?;
-            Some(self.date(&v["date"])? + delay * 1000)
-        });
-        let resolved = self
-            .date(&v["solvedate"])
-            .or_else(|| self.date(&v["closedate"]));
-        TicketStatus {
-            state: match status {
-                1 => "new",
-                2 => "processing (assigned)",
-                3 => "processing (planned)",
-                4 => "pending",
-                5 => "solved",
-                6 => "closed",
-                _ => "",
-            }
-            .to_string(),
-            responded: first.is_some() || status >= 3,
-            first_response_at_ms: first,
-            resolved_at_ms: resolved,
-            closed: status >= SOLVED,
-        }
-    }
 }
 
 impl Desk for Glpi {
@@ -435,18 +381,13 @@ impl Desk for Glpi {
             let resp = self
                 .call(Method::POST, "/Ticket", &[], Some(&body), what)
                 .await?;
-            let v: Value = read_json(resp, what).await?;
-            let id = int(&v["id"]).filter(|id| *id > 0).ok_or_else(|| {
-                DeskError::transient(format!("{what}: the answer has no ticket id"))
-            })?;
-            Ok(self.ticket_ref(id as u64))
+            answers::glpi::created(&self.reading, &http::body(resp, what).await?)
         })
     }
 
     fn find_open<'a>(&'a self, key: &'a str) -> DeskFuture<'a, Option<TicketRef>> {
         Box::pin(async move {
             let what = "GLPI search tickets";
-            let suffix = format!("[{key}]");
             let mut start = 0u64;
             for _ in 0..MAX_PAGES {
                 let end = start + self.page_size - 1;
@@ -480,34 +421,22 @@ impl Desk for Glpi {
                     r => r?,
                 };
                 let partial = resp.status() == StatusCode::PARTIAL_CONTENT;
-                let range_total = resp
+                let content_range = resp
                     .headers()
                     .get(reqwest::header::CONTENT_RANGE)
                     .and_then(|v| v.to_str().ok())
-                    .and_then(|v| v.rsplit('/').next()?.trim().parse::<u64>().ok());
-                let page: Value = read_json(resp, what).await?;
-                let total = int(&page["totalcount"])
-                    .map(|t| t.max(0) as u64)
-                    .or(range_total)
-                    .unwrap_or(0);
-                let rows: Vec<&Value> = match &page["data"] {
-                    Value::Array(a) => a.iter().collect(),
-                    Value::Object(o) => o.values().collect(),
-                    _ => Vec::new(),
+                    .map(str::to_string);
+                let page = http::body(resp, what).await?;
+                let range = answers::glpi::Range {
+                    start,
+                    page_size: self.page_size,
+                    partial,
+                    content_range: content_range.as_deref(),
                 };
-                let count = rows.len() as u64;
-                for row in rows {
-                    let name = row["1"].as_str().unwrap_or_default().trim_end();
-                    let open = int(&row["12"]).is_none_or(|s| (1..SOLVED).contains(&s));
-                    if name.ends_with(&suffix) && open {
-                        if let Some(id) = int(&row["2"]).filter(|id| *id > 0) {
-                            return Ok(Some(self.ticket_ref(id as u64)));
-                        }
-                    }
-                }
-                start += self.page_size;
-                if count == 0 || (start >= total && !partial) {
-                    return Ok(None);
+                match answers::glpi::search_page(&self.reading, &page, key, range)? {
+                    Page::Found(t) => return Ok(Some(t)),
+                    Page::More(next) => start = next,
+                    Page::End => return Ok(None),
                 }
             }
             Err(DeskError::transient(format!(
@@ -526,7 +455,7 @@ impl Desk for Glpi {
     fn resolve<'a>(&'a self, t: &'a TicketRef, text: &'a str) -> DeskFuture<'a, ()> {
         Box::pin(async move {
             let what = format!("GLPI solve ticket {}", t.id);
-            if int(&self.get(t).await?["status"]).unwrap_or(0) >= SOLVED {
+            if self.get(t).await?.closed {
                 return Ok(());
             }
             let mut input = json!({
@@ -547,7 +476,7 @@ impl Desk for Glpi {
             .await?;
             // GLPI marks the ticket solved (or closed) when a solution is added; set it
             // only where that did not happen.
-            if int(&self.get(t).await?["status"]).unwrap_or(0) < SOLVED {
+            if !self.get(t).await?.closed {
                 self.set_status(t, SOLVED, &what).await?;
             }
             Ok(())
@@ -563,10 +492,7 @@ impl Desk for Glpi {
     }
 
     fn read_back<'a>(&'a self, t: &'a TicketRef) -> DeskFuture<'a, Option<TicketStatus>> {
-        Box::pin(async move {
-            let v = self.get(t).await?;
-            Ok(Some(self.status_of(&v)))
-        })
+        Box::pin(async move { self.get(t).await.map(Some) })
     }
 }
 
@@ -576,7 +502,7 @@ fn ticket_id(t: &TicketRef) -> DeskResult<u64> {
 }
 
 /// A JSON number or a string of digits.
-fn int(v: &Value) -> Option<i64> {
+pub(crate) fn int(v: &Value) -> Option<i64> {
     v.as_i64()
         .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
 }

@@ -16,6 +16,9 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(20);
 /// Largest answer body an adapter reads (a desk answering with a huge page is garbage).
 const MAX_BODY: usize = 8 << 20;
 
+/// Bytes read of a refusal's body (it is only quoted in the error).
+const MAX_ERROR_BODY: usize = 64 << 10;
+
 /// A client for one desk.
 pub fn client(timeout: Duration) -> reqwest::Client {
     reqwest::Client::builder()
@@ -46,8 +49,34 @@ pub async fn send(rb: RequestBuilder, what: &str) -> DeskResult<Response> {
         return Ok(resp);
     }
     let retry_after = retry_after(resp.headers(), SystemTime::now());
-    let body = resp.text().await.unwrap_or_default();
-    Err(classify(status, retry_after, what, &body))
+    let body = head(resp).await;
+    Err(refused(status, retry_after, what, &body))
+}
+
+/// The error for a non-2xx answer with `body` (any bytes; only its start is quoted).
+pub fn refused(
+    status: StatusCode,
+    retry_after: Option<Duration>,
+    what: &str,
+    body: &[u8],
+) -> DeskError {
+    classify(status, retry_after, what, &String::from_utf8_lossy(body))
+}
+
+/// The start of a refusal's body: at most [`MAX_ERROR_BODY`] bytes are read (the message
+/// quotes 300 characters), whatever the desk or a proxy in front of it sends.
+pub async fn head(mut resp: Response) -> Vec<u8> {
+    let mut out = Vec::new();
+    while out.len() < MAX_ERROR_BODY {
+        match resp.chunk().await {
+            Ok(Some(chunk)) => {
+                let room = MAX_ERROR_BODY - out.len();
+                out.extend_from_slice(&chunk[..chunk.len().min(room)]);
+            }
+            _ => break,
+        }
+    }
+    out
 }
 
 /// The error for a non-2xx status.
@@ -82,11 +111,16 @@ pub fn classify(
 /// Reads a 2xx answer as JSON; an answer that is not the expected JSON is transient (a
 /// proxy's HTML error page, a truncated body), so the outbox tries again.
 pub async fn json<T: DeserializeOwned>(resp: Response, what: &str) -> DeskResult<T> {
-    let bytes = body(resp, what).await?;
-    serde_json::from_slice(&bytes).map_err(|e| {
+    parse(&body(resp, what).await?, what)
+}
+
+/// An answer's bytes as JSON: what [`json`] does once the body is read. Not the expected
+/// JSON (not JSON, wrong types, nested deeper than serde_json's limit of 128) is transient.
+pub fn parse<T: DeserializeOwned>(bytes: &[u8], what: &str) -> DeskResult<T> {
+    serde_json::from_slice(bytes).map_err(|e| {
         DeskError::transient(format!(
             "{what}: unreadable answer ({e}){}",
-            excerpt(&String::from_utf8_lossy(&bytes))
+            excerpt(&String::from_utf8_lossy(bytes))
         ))
     })
 }

@@ -33,6 +33,7 @@ use reqwest::{Method, RequestBuilder};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
+use crate::answers::{self, Page};
 use crate::http;
 use crate::{
     base_url, one_line, resolve_path, utc_ms, Auth, AuthSpec, Desk, DeskError, DeskFuture,
@@ -238,6 +239,7 @@ impl JiraConfig {
 pub struct Jira {
     http: reqwest::Client,
     base: String,
+    reading: answers::jira::Reading,
     deployment: Deployment,
     auth: Auth,
     project: String,
@@ -358,9 +360,14 @@ impl Jira {
         if !errs.is_empty() {
             return Err(errs);
         }
+        let base = base.expect("checked");
         Ok(Jira {
             http: http::client(timeout),
-            base: base.expect("checked"),
+            reading: answers::jira::Reading {
+                base: base.clone(),
+                key_field: cfg.key_field.clone(),
+            },
+            base,
             deployment: cfg.deployment,
             auth: auth.expect("checked"),
             project: cfg.project.clone(),
@@ -384,15 +391,6 @@ impl Jira {
             .request(method, format!("{}{path}", self.base))
             .header(ACCEPT, "application/json");
         self.auth.apply(rb)
-    }
-
-    fn ticket_ref(&self, id: String, key: String) -> TicketRef {
-        let url = format!("{}/browse/{key}", self.base);
-        TicketRef {
-            id,
-            number: Some(key),
-            url: Some(url),
-        }
     }
 
     fn priority_name(&self, p: u8) -> Option<&str> {
@@ -446,20 +444,6 @@ impl Jira {
         )
     }
 
-    /// A search hit is taken when the key field it carries holds `key` exactly (a text
-    /// field's `~` search is fuzzy) and its status is not done (the search index may lag
-    /// behind a transition). A hit whose answer omits the field is trusted to the JQL.
-    fn is_open_match(&self, issue: &Issue, key: &str) -> bool {
-        let field = self.key_field.as_deref().unwrap_or("labels");
-        let carries = match issue.fields.get(field) {
-            None => true,
-            Some(Value::String(s)) => s.trim() == key,
-            Some(Value::Array(a)) => a.iter().any(|x| x.as_str() == Some(key)),
-            Some(_) => false,
-        };
-        carries && issue.category() != "done"
-    }
-
     async fn add_note(&self, id: &str, text: &str, what: &str) -> DeskResult<()> {
         let (path, body) = if self.service_desk {
             (
@@ -481,13 +465,7 @@ impl Jira {
             (format!("/rest/api/2/issue/{id}/comment"), b)
         };
         let resp = http::send(self.request(Method::POST, &path).json(&body), what).await?;
-        let c: Value = http::json(resp, what).await?;
-        if id_of(&c).is_none() {
-            return Err(DeskError::transient(format!(
-                "{what}: the answer has no comment id"
-            )));
-        }
-        Ok(())
+        answers::jira::comment(&http::body(resp, what).await?, what)
     }
 
     async fn status(&self, id: &str) -> DeskResult<Issue> {
@@ -495,13 +473,7 @@ impl Jira {
         let rb = self
             .request(Method::GET, &format!("/rest/api/2/issue/{id}"))
             .query(&[("fields", "status")]);
-        let issue: Issue = http::json(http::send(rb, what).await?, what).await?;
-        if issue.fields.get("status").is_none() {
-            return Err(DeskError::transient(format!(
-                "{what}: the answer has no status"
-            )));
-        }
-        Ok(issue)
+        answers::jira::issue(&http::body(http::send(rb, what).await?, what).await?, what)
     }
 
     async fn transitions(&self, id: &str) -> DeskResult<Vec<Transition>> {
@@ -509,8 +481,7 @@ impl Jira {
         let rb = self
             .request(Method::GET, &format!("/rest/api/2/issue/{id}/transitions"))
             .query(&[("expand", "transitions.fields")]);
-        let t: Transitions = http::json(http::send(rb, what).await?, what).await?;
-        Ok(t.transitions)
+        answers::jira::transitions(&http::body(http::send(rb, what).await?, what).await?)
     }
 
     async fn transition(&self, id: &str, body: Value, what: &str) -> DeskResult<()> {
@@ -521,13 +492,15 @@ impl Jira {
         Ok(())
     }
 
+    /// One page of the search for `key`: the match, or where the next page starts.
     async fn search_page(
         &self,
         jql: &str,
         fields: &str,
+        key: &str,
         cursor: &Cursor,
         what: &str,
-    ) -> DeskResult<(Vec<Issue>, Option<Cursor>)> {
+    ) -> DeskResult<Page<Cursor>> {
         let max = PAGE.to_string();
         match self.deployment {
             Deployment::Cloud => {
@@ -538,14 +511,14 @@ impl Jira {
                 let rb = self
                     .request(Method::GET, "/rest/api/2/search/jql")
                     .query(&q);
-                let page: CloudPage = http::json(http::send(rb, what).await?, what).await?;
-                let next = match page.next_page_token {
-                    Some(t) if !t.is_empty() && !page.is_last.unwrap_or(false) => {
-                        Some(Cursor::Token(t))
-                    }
-                    _ => None,
-                };
-                Ok((page.issues, next))
+                let body = http::body(http::send(rb, what).await?, what).await?;
+                Ok(
+                    match answers::jira::cloud_page(&self.reading, &body, key)? {
+                        Page::Found(t) => Page::Found(t),
+                        Page::More(token) => Page::More(Cursor::Token(token)),
+                        Page::End => Page::End,
+                    },
+                )
             }
             Deployment::DataCenter => {
                 let start = match cursor {
@@ -560,11 +533,14 @@ impl Jira {
                     ("maxResults", &max),
                 ];
                 let rb = self.request(Method::GET, "/rest/api/2/search").query(&q);
-                let page: DcPage = http::json(http::send(rb, what).await?, what).await?;
-                let end = start + page.issues.len();
-                let next = (!page.issues.is_empty() && page.total.is_some_and(|t| end < t))
-                    .then_some(Cursor::Start(end));
-                Ok((page.issues, next))
+                let body = http::body(http::send(rb, what).await?, what).await?;
+                Ok(
+                    match answers::jira::dc_page(&self.reading, &body, key, start)? {
+                        Page::Found(t) => Page::Found(t),
+                        Page::More(end) => Page::More(Cursor::Start(end)),
+                        Page::End => Page::End,
+                    },
+                )
             }
         }
     }
@@ -627,7 +603,7 @@ fn check_id(t: &TicketRef) -> DeskResult<&str> {
     }
 }
 
-fn id_of(v: &Value) -> Option<String> {
+pub(crate) fn id_of(v: &Value) -> Option<String> {
     match v.get("id")? {
         Value::String(s) if !s.is_empty() => Some(s.clone()),
         Value::Number(n) => Some(n.to_string()),
@@ -636,18 +612,20 @@ fn id_of(v: &Value) -> Option<String> {
 }
 
 /// Jira's date-time, e.g. `2026-11-22T10:15:30.000+0100` (or RFC 3339).
-fn parse_time(v: Option<&Value>) -> Option<i64> {
+pub(crate) fn parse_time(v: Option<&Value>) -> Option<i64> {
     utc_ms(v?.as_str()?)
 }
 
+/// An issue as Jira answers it (read by [`answers::jira`]); dates are Jira's, e.g.
+/// `2026-11-22T10:15:30.000+0100` (or RFC 3339).
 #[derive(Deserialize, Debug)]
-struct Issue {
+pub struct Issue {
     #[serde(default)]
-    id: Value,
+    pub(crate) id: Value,
     #[serde(default)]
-    key: Option<String>,
+    pub(crate) key: Option<String>,
     #[serde(default)]
-    fields: Map<String, Value>,
+    pub(crate) fields: Map<String, Value>,
 }
 
 impl Issue {
@@ -655,15 +633,15 @@ impl Issue {
         self.fields.get("status").unwrap_or(&Value::Null)
     }
     /// `new`, `indeterminate` or `done`.
-    fn category(&self) -> &str {
+    pub(crate) fn category(&self) -> &str {
         self.status()["statusCategory"]["key"]
             .as_str()
             .unwrap_or("")
     }
-    fn status_name(&self) -> &str {
+    pub(crate) fn status_name(&self) -> &str {
         self.status()["name"].as_str().unwrap_or("")
     }
-    fn id(&self) -> Option<String> {
+    pub(crate) fn id(&self) -> Option<String> {
         match &self.id {
             Value::String(s) if !s.is_empty() => Some(s.clone()),
             Value::Number(n) => Some(n.to_string()),
@@ -673,31 +651,32 @@ impl Issue {
 }
 
 #[derive(Deserialize)]
-struct CloudPage {
+pub(crate) struct CloudPage {
     #[serde(default)]
-    issues: Vec<Issue>,
+    pub(crate) issues: Vec<Issue>,
     #[serde(default, rename = "nextPageToken")]
-    next_page_token: Option<String>,
+    pub(crate) next_page_token: Option<String>,
     #[serde(default, rename = "isLast")]
-    is_last: Option<bool>,
+    pub(crate) is_last: Option<bool>,
 }
 
 #[derive(Deserialize)]
-struct DcPage {
+pub(crate) struct DcPage {
     #[serde(default)]
-    issues: Vec<Issue>,
+    pub(crate) issues: Vec<Issue>,
     #[serde(default)]
-    total: Option<usize>,
+    pub(crate) total: Option<usize>,
 }
 
 #[derive(Deserialize)]
-struct Transitions {
+pub(crate) struct Transitions {
     #[serde(default)]
-    transitions: Vec<Transition>,
+    pub(crate) transitions: Vec<Transition>,
 }
 
+/// A workflow transition as Jira lists it (read by [`answers::jira::transitions`]).
 #[derive(Deserialize, Debug)]
-struct Transition {
+pub struct Transition {
     id: Value,
     #[serde(default)]
     name: String,
@@ -743,14 +722,8 @@ impl Desk for Jira {
             let rb = self
                 .request(Method::POST, "/rest/api/2/issue")
                 .json(&self.create_body(t));
-            let v: Value = http::json(http::send(rb, what).await?, what).await?;
-            let key = v["key"].as_str().filter(|k| !k.is_empty());
-            match (id_of(&v), key) {
-                (Some(id), Some(key)) => Ok(self.ticket_ref(id, key.to_string())),
-                _ => Err(DeskError::transient(format!(
-                    "{what}: the answer has no issue id and key"
-                ))),
-            }
+            let body = http::body(http::send(rb, what).await?, what).await?;
+            answers::jira::created(&self.reading, &body)
         })
     }
 
@@ -765,20 +738,10 @@ impl Desk for Jira {
             };
             let mut cursor = Cursor::First;
             for _ in 0..MAX_PAGES {
-                let (issues, next) = self.search_page(&jql, &fields, &cursor, what).await?;
-                for i in &issues {
-                    if self.is_open_match(i, key) {
-                        return match (i.id(), i.key.clone()) {
-                            (Some(id), Some(k)) => Ok(Some(self.ticket_ref(id, k))),
-                            _ => Err(DeskError::transient(format!(
-                                "{what}: an issue without id or key"
-                            ))),
-                        };
-                    }
-                }
-                match next {
-                    Some(c) => cursor = c,
-                    None => return Ok(None),
+                match self.search_page(&jql, &fields, key, &cursor, what).await? {
+                    Page::Found(t) => return Ok(Some(t)),
+                    Page::More(c) => cursor = c,
+                    Page::End => return Ok(None),
                 }
             }
             Err(DeskError::permanent(format!(
@@ -873,29 +836,7 @@ impl Desk for Jira {
             let rb = self
                 .request(Method::GET, &format!("/rest/api/2/issue/{id}"))
                 .query(&[("fields", "status,assignee,created,resolutiondate")]);
-            let issue: Issue = http::json(http::send(rb, what).await?, what).await?;
-            if issue.fields.get("status").is_none() {
-                return Err(DeskError::transient(format!(
-                    "{what}: the answer has no status"
-                )));
-            }
-            let category = issue.category();
-            let closed = category == "done";
-            let assigned = !issue.fields.get("assignee").is_none_or(Value::is_null);
-            Ok(Some(TicketStatus {
-                state: issue.status_name().to_string(),
-                responded: assigned || category == "indeterminate",
-                // Jira records no first-response time (JSM keeps it in an SLA field whose
-                // id differs per site); the poller uses the time it first sees
-                // `responded`.
-                first_response_at_ms: None,
-                resolved_at_ms: if closed {
-                    parse_time(issue.fields.get("resolutiondate"))
-                } else {
-                    None
-                },
-                closed,
-            }))
+            answers::jira::status(&http::body(http::send(rb, what).await?, what).await?).map(Some)
         })
     }
 }
@@ -1812,19 +1753,21 @@ mod tests {
             serde_json::from_value::<Issue>(json!({"id": "10001", "key": "OPS-1", "fields": f}))
                 .unwrap()
         };
-        assert!(j.is_open_match(&hit(json!(KEY), "new"), KEY));
-        assert!(j.is_open_match(&hit(json!(KEY), "indeterminate"), KEY));
+        assert!(j.reading.is_open_match(&hit(json!(KEY), "new"), KEY));
+        assert!(j
+            .reading
+            .is_open_match(&hit(json!(KEY), "indeterminate"), KEY));
         assert!(
-            !j.is_open_match(&hit(json!(OTHER), "new"), KEY),
+            !j.reading.is_open_match(&hit(json!(OTHER), "new"), KEY),
             "fuzzy text hit"
         );
         assert!(
-            !j.is_open_match(&hit(json!(KEY), "done"), KEY),
+            !j.reading.is_open_match(&hit(json!(KEY), "done"), KEY),
             "stale index"
         );
-        assert!(!j.is_open_match(&hit(json!(7), "new"), KEY));
+        assert!(!j.reading.is_open_match(&hit(json!(7), "new"), KEY));
         assert!(
-            j.is_open_match(&hit(Value::Null, "new"), KEY),
+            j.reading.is_open_match(&hit(Value::Null, "new"), KEY),
             "field not in the answer: trust the JQL"
         );
     }

@@ -23,6 +23,7 @@ pub use tilsyn_collector_core::incidents::config::resolve_path;
 pub use tilsyn_collector_core::incidents::ticket::{Ticket, TicketRef, TicketStatus};
 pub use tilsyn_collector_core::text::one_line;
 
+pub mod answers;
 pub mod file;
 pub mod glpi;
 pub mod http;

@@ -36,6 +36,7 @@ use reqwest::Method;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use crate::answers::{self, Page};
 use crate::http;
 use crate::{
     base_url, one_line, resolve_path, utc_ms, Desk, DeskError, DeskFuture, DeskResult, Secret,
@@ -45,7 +46,7 @@ use crate::{
 /// RT's `Subject` column holds 200 characters.
 const MAX_SUBJECT: usize = 200;
 /// REST2 serves at most 100 items per page.
-const PER_PAGE: u32 = 100;
+pub(crate) const PER_PAGE: u32 = 100;
 /// A search for one key that has more pages than this is not an incident search any more.
 const MAX_PAGES: u32 = 50;
 
@@ -117,7 +118,7 @@ pub struct Rt5Config {
     pub requestor: Option<String>,
 }
 
-fn default_key_field() -> String {
+pub(crate) fn default_key_field() -> String {
     "Tilsyn-Key".into()
 }
 fn default_priorities() -> Vec<u32> {
@@ -129,10 +130,10 @@ fn default_resolved_status() -> String {
 fn default_reopen_status() -> String {
     "open".into()
 }
-fn default_responded_statuses() -> Vec<String> {
+pub(crate) fn default_responded_statuses() -> Vec<String> {
     vec!["open".into(), "stalled".into()]
 }
-fn default_closed_statuses() -> Vec<String> {
+pub(crate) fn default_closed_statuses() -> Vec<String> {
     vec!["resolved".into(), "rejected".into(), "deleted".into()]
 }
 
@@ -148,17 +149,15 @@ pub struct Rt5 {
     http: reqwest::Client,
     /// `<url>/REST/2.0`
     api: String,
-    /// RT's web address, for links to tickets.
-    web: String,
     auth: HeaderValue,
     queue: String,
     key_field: String,
     priorities: [u32; 5],
     resolved_status: String,
     reopen_status: String,
-    responded_statuses: Vec<String>,
-    closed_statuses: Vec<String>,
     requestor: Option<String>,
+    /// RT's web address (for links), the key field, the statuses.
+    reading: answers::rt5::Reading,
 }
 
 impl std::fmt::Debug for Rt5 {
@@ -238,10 +237,13 @@ impl Rt5 {
                 errs.push(format!("{name}: set an RT status (e.g. resolved / open)"));
             }
         }
-        let lower =
-            |v: &[String]| -> Vec<String> { v.iter().map(|s| s.trim().to_lowercase()).collect() };
-        let closed = lower(&cfg.closed_statuses);
-        let responded = lower(&cfg.responded_statuses);
+        let reading = answers::rt5::Reading::new(
+            web.as_deref().unwrap_or_default(),
+            &cfg.key_field,
+            &cfg.responded_statuses,
+            &cfg.closed_statuses,
+        );
+        let closed = &reading.closed_statuses;
         if closed.is_empty() {
             errs.push(
                 "closed_statuses: list RT's inactive statuses (e.g. [resolved, rejected, deleted])"
@@ -275,15 +277,13 @@ impl Rt5 {
         Ok(Rt5 {
             http: http::client(timeout),
             api: format!("{web}/REST/2.0"),
-            web,
             auth: auth.expect("checked"),
             queue: cfg.queue.trim().to_string(),
             key_field: cfg.key_field.trim().to_string(),
             priorities,
             resolved_status,
             reopen_status,
-            responded_statuses: responded,
-            closed_statuses: closed,
+            reading,
             requestor: cfg.requestor.as_ref().map(|r| r.trim().to_string()),
         })
     }
@@ -299,21 +299,13 @@ impl Rt5 {
             .header(AUTHORIZATION, self.auth.clone())
     }
 
-    fn tref(&self, id: &str) -> TicketRef {
-        TicketRef {
-            id: id.to_string(),
-            number: Some(format!("#{id}")),
-            url: Some(format!("{}/Ticket/Display.html?id={id}", self.web)),
-        }
-    }
-
     fn is_closed(&self, status: &str) -> bool {
-        self.closed_statuses.contains(&status.to_lowercase())
+        self.reading.is_closed(status)
     }
 
     async fn get_ticket(&self, id: &str, what: &str) -> DeskResult<RtTicket> {
         let resp = http::send(self.req(Method::GET, &format!("/ticket/{id}")), what).await?;
-        http::json(resp, what).await
+        answers::rt5::ticket(&http::body(resp, what).await?, what)
     }
 
     /// An internal comment, optionally with a status change in the same request. Returns
@@ -344,11 +336,7 @@ impl Rt5 {
         // The messages only explain a refused status; the status is checked by reading
         // the ticket again, so an unreadable answer is not an error here.
         let bytes = http::body(resp, what).await.unwrap_or_default();
-        Ok(serde_json::from_slice::<Vec<Value>>(&bytes)
-            .unwrap_or_default()
-            .into_iter()
-            .filter_map(|v| v.as_str().map(str::to_string))
-            .collect())
+        Ok(answers::rt5::messages(&bytes))
     }
 
     /// Sets `status` with `text` as comment and checks RT really changed it.
@@ -384,33 +372,7 @@ impl Rt5 {
 
     /// What [`Desk::read_back`] reports for a ticket as RT shows it.
     pub fn status_of(&self, t: &RtTicket) -> TicketStatus {
-        let status = t.status.to_lowercase();
-        let closed = self.is_closed(&status);
-        let owned = t
-            .owner
-            .as_ref()
-            .and_then(|o| o.name())
-            .is_some_and(|n| !n.is_empty() && !n.eq_ignore_ascii_case("nobody"));
-        let responded = owned || self.responded_statuses.contains(&status);
-        TicketStatus {
-            state: t.status.clone(),
-            responded,
-            // Started is set when the status first leaves `new` (RT's acknowledgement). An
-            // owner alone does not set it: then the poller records when it first saw it.
-            first_response_at_ms: if responded {
-                rt_date(t.started.as_deref())
-            } else {
-                None
-            },
-            // RT keeps `Resolved` when a ticket is reopened, so it only counts while the
-            // ticket is closed; LastUpdated stands in if a closed ticket has no date.
-            resolved_at_ms: if closed {
-                rt_date(t.resolved.as_deref()).or(rt_date(t.last_updated.as_deref()))
-            } else {
-                None
-            },
-            closed,
-        }
+        self.reading.status_of(t)
     }
 }
 
@@ -439,7 +401,7 @@ pub struct RtObject {
 }
 
 impl RtObject {
-    fn name(&self) -> Option<String> {
+    pub(crate) fn name(&self) -> Option<String> {
         id_string(&self.id)
     }
 }
@@ -455,35 +417,35 @@ pub struct RtCustomField {
 
 /// One page of `GET /REST/2.0/tickets`.
 #[derive(Debug, Deserialize)]
-struct SearchPage {
+pub(crate) struct SearchPage {
     #[serde(default)]
-    items: Vec<SearchItem>,
+    pub(crate) items: Vec<SearchItem>,
     #[serde(default)]
-    page: Option<f64>,
+    pub(crate) page: Option<f64>,
     /// A number, `0.0` for an empty result on a live RT 5.0.3, `null` on collections.
     #[serde(default)]
-    pages: Option<f64>,
+    pub(crate) pages: Option<f64>,
     #[serde(default)]
-    per_page: Option<f64>,
+    pub(crate) per_page: Option<f64>,
 }
 
 #[derive(Debug, Deserialize)]
-struct SearchItem {
+pub(crate) struct SearchItem {
     #[serde(default)]
-    id: Value,
+    pub(crate) id: Value,
     #[serde(rename = "CustomFields", default)]
-    custom_fields: Option<Vec<RtCustomField>>,
+    pub(crate) custom_fields: Option<Vec<RtCustomField>>,
 }
 
 /// Whether a ticket's custom fields say it carries `key` in `field`: `Some(true/false)`,
 /// or `None` when the field is not among them (not visible to the user).
-fn holds_key(cfs: &[RtCustomField], field: &str, key: &str) -> Option<bool> {
+pub(crate) fn holds_key(cfs: &[RtCustomField], field: &str, key: &str) -> Option<bool> {
     let cf = cfs.iter().find(|c| c.name.eq_ignore_ascii_case(field))?;
     Some(cf.values.iter().any(|v| v.as_str() == Some(key)))
 }
 
 /// RT ids come as strings (`"1"`) or numbers (`1`).
-fn id_string(v: &Value) -> Option<String> {
+pub(crate) fn id_string(v: &Value) -> Option<String> {
     match v {
         Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_string()),
         Value::Number(n) => Some(n.to_string()),
@@ -492,7 +454,7 @@ fn id_string(v: &Value) -> Option<String> {
 }
 
 /// RT's dates: ISO 8601 UTC; `1970-01-01T00:00:00Z` (or nothing) means unset.
-fn rt_date(s: Option<&str>) -> Option<i64> {
+pub(crate) fn rt_date(s: Option<&str>) -> Option<i64> {
     let ms = utc_ms(s?)?;
     (ms > 0).then_some(ms)
 }
@@ -557,23 +519,9 @@ impl Desk for Rt5 {
                 .headers()
                 .get(LOCATION)
                 .and_then(|v| v.to_str().ok())
-                .and_then(|l| {
-                    l.trim_end_matches('/')
-                        .rsplit('/')
-                        .next()
-                        .map(str::to_string)
-                });
-            let answer: Value = http::json(resp, what).await?;
-            let id = answer
-                .get("id")
-                .and_then(id_string)
-                .or(location)
-                .filter(|id| id.bytes().all(|b| b.is_ascii_digit()))
-                .ok_or_else(|| {
-                    DeskError::transient(format!(
-                        "{what}: RT answered without a ticket id (no \"id\" in the body, no Location)"
-                    ))
-                })?;
+                .map(str::to_string);
+            let body = http::body(resp, what).await?;
+            let id = answers::rt5::created(&body, location.as_deref())?;
             // RT skips a custom field it cannot set without saying so; a ticket without
             // the key could never be found again, so check it once here.
             let created = self
@@ -587,7 +535,7 @@ impl Desk for Rt5 {
                     self.key_field, self.queue
                 )));
             }
-            Ok(self.tref(&id))
+            Ok(self.reading.tref(&id))
         })
     }
 
@@ -612,31 +560,12 @@ impl Desk for Rt5 {
                     ("per_page", &PER_PAGE.to_string()),
                     ("page", &page.to_string()),
                 ]);
-                let resp = http::send(rb, what).await?;
-                let p: SearchPage = http::json(resp, what).await?;
-                for item in &p.items {
-                    let Some(id) = id_string(&item.id) else {
-                        return Err(DeskError::transient(format!(
-                            "{what}: a search result has no ticket id"
-                        )));
-                    };
-                    // RT matches the value case-insensitively; keep exact matches only.
-                    // Without the field in the answer, trust RT's match.
-                    let exact = item
-                        .custom_fields
-                        .as_deref()
-                        .and_then(|cfs| holds_key(cfs, &self.key_field, key))
-                        .unwrap_or(true);
-                    if exact {
-                        return Ok(Some(self.tref(&id)));
-                    }
-                }
-                let per_page = p.per_page.unwrap_or(f64::from(PER_PAGE));
-                let this = p.page.unwrap_or(f64::from(page));
-                let last =
-                    (p.items.len() as f64) < per_page || p.pages.is_none_or(|pages| this >= pages);
-                if last {
-                    return Ok(None);
+                let body = http::body(http::send(rb, what).await?, what).await?;
+                // RT matches the value case-insensitively; the reader keeps exact matches.
+                match answers::rt5::search_page(&self.reading, &body, key, page)? {
+                    Page::Found(t) => return Ok(Some(t)),
+                    Page::More(()) => {}
+                    Page::End => return Ok(None),
                 }
             }
             Err(DeskError::permanent(format!(
@@ -1648,7 +1577,7 @@ mod tests {
         let rt = Rt5::new(&c, Duration::from_secs(1)).unwrap();
         assert_eq!(rt.api, "https://rt.example.org/rt/REST/2.0");
         assert_eq!(
-            rt.tref("7").url.as_deref(),
+            rt.reading.tref("7").url.as_deref(),
             Some("https://rt.example.org/rt/Ticket/Display.html?id=7")
         );
         assert!(!format!("{rt:?}").contains(TOKEN));

@@ -33,10 +33,10 @@ use reqwest::{Method, RequestBuilder};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use crate::http;
+use crate::{answers, http};
 use crate::{
-    base_url, one_line, resolve_path, utc_ms, Auth, AuthSpec, Desk, DeskError, DeskFuture,
-    DeskResult, Ticket, TicketRef, TicketStatus,
+    base_url, one_line, resolve_path, Auth, AuthSpec, Desk, DeskError, DeskFuture, DeskResult,
+    Ticket, TicketRef, TicketStatus,
 };
 
 /// ServiceNow's default length of `short_description`.
@@ -134,19 +134,19 @@ pub struct ServiceNowConfig {
     pub close_code: String,
 }
 
-fn d_table() -> String {
+pub(crate) fn d_table() -> String {
     "incident".into()
 }
 fn d_correlation_display() -> String {
     "Tilsyn".into()
 }
-fn d_resolved_state() -> u16 {
+pub(crate) fn d_resolved_state() -> u16 {
     6
 }
 fn d_reopen_state() -> u16 {
     2
 }
-fn d_responded_states() -> Vec<u16> {
+pub(crate) fn d_responded_states() -> Vec<u16> {
     vec![2, 3]
 }
 fn d_close_code() -> String {
@@ -174,8 +174,8 @@ pub struct ServiceNow {
     correlation_display: String,
     resolved_state: String,
     reopen_state: String,
-    responded_states: Vec<String>,
     close_code: String,
+    reading: answers::servicenow::Reading,
 }
 
 impl ServiceNow {
@@ -248,9 +248,16 @@ impl ServiceNow {
         if !errs.is_empty() {
             return Err(errs);
         }
+        let base = base.expect("checked");
         Ok(ServiceNow {
             http: http::client(timeout),
-            base: base.expect("checked"),
+            reading: answers::servicenow::Reading::new(
+                &base,
+                &cfg.table,
+                cfg.resolved_state,
+                &cfg.responded_states,
+            ),
+            base,
             table: cfg.table.clone(),
             auth: auth.expect("checked"),
             assignment_group: cfg.assignment_group.clone(),
@@ -260,7 +267,6 @@ impl ServiceNow {
             correlation_display: cfg.correlation_display.clone(),
             resolved_state: cfg.resolved_state.to_string(),
             reopen_state: cfg.reopen_state.to_string(),
-            responded_states: cfg.responded_states.iter().map(u16::to_string).collect(),
             close_code: cfg.close_code.clone(),
         })
     }
@@ -286,18 +292,6 @@ impl ServiceNow {
             ])
             .query(params);
         self.auth.apply(rb)
-    }
-
-    fn ticket_ref(&self, sys_id: String, number: Option<String>) -> TicketRef {
-        let url = format!(
-            "{}/nav_to.do?uri={}.do?sys_id={sys_id}",
-            self.base, self.table
-        );
-        TicketRef {
-            id: sys_id,
-            number: number.filter(|n| !n.is_empty()),
-            url: Some(url),
-        }
     }
 
     fn create_body(&self, t: &Ticket) -> Value {
@@ -329,17 +323,14 @@ impl ServiceNow {
         Value::Object(m)
     }
 
-    /// One record, or a transient error when the answer has no `result` object.
-    async fn one(&self, rb: RequestBuilder, what: &str) -> DeskResult<Record> {
-        let resp = http::send(rb, what).await?;
-        let env: Envelope<Option<Record>> = http::json(resp, what).await?;
-        env.result
-            .ok_or_else(|| DeskError::transient(format!("{what}: the answer has no result")))
+    /// The answer's bytes.
+    async fn call(&self, rb: RequestBuilder, what: &str) -> DeskResult<Vec<u8>> {
+        http::body(http::send(rb, what).await?, what).await
     }
 
-    async fn get(&self, sys_id: &str, fields: &str, what: &str) -> DeskResult<Record> {
+    async fn get(&self, sys_id: &str, fields: &str, what: &str) -> DeskResult<Vec<u8>> {
         let rb = self.request(Method::GET, Some(sys_id), &[("sysparm_fields", fields)]);
-        self.one(rb, what).await
+        self.call(rb, what).await
     }
 
     async fn patch(
@@ -352,18 +343,13 @@ impl ServiceNow {
         let rb = self
             .request(Method::PATCH, Some(sys_id), &[("sysparm_fields", fields)])
             .json(&body);
-        let r = self.one(rb, what).await?;
-        if r.sys_id.as_deref().is_none_or(str::is_empty) {
-            return Err(DeskError::transient(format!(
-                "{what}: the answer has no sys_id"
-            )));
-        }
-        Ok(r)
+        answers::servicenow::updated(&self.call(rb, what).await?, what)
     }
 
-    /// Resolved (state) or no longer active (closed, canceled).
-    fn is_done(&self, r: &Record) -> bool {
-        !r.is_active() || r.state.as_deref() == Some(self.resolved_state.as_str())
+    /// The state of an incident: `GET` with `sys_id,state,active`.
+    async fn state(&self, sys_id: &str) -> DeskResult<Record> {
+        let what = "ServiceNow read incident state";
+        answers::servicenow::record(&self.get(sys_id, "sys_id,state,active", what).await?, what)
     }
 }
 
@@ -423,37 +409,34 @@ fn check_id(t: &TicketRef) -> DeskResult<&str> {
     }
 }
 
-/// ServiceNow's raw date-time (`sysparm_display_value=false`): `YYYY-MM-DD HH:MM:SS`, UTC.
-fn parse_time(s: Option<&str>) -> Option<i64> {
-    utc_ms(s?)
-}
-
 #[derive(Deserialize)]
-struct Envelope<T> {
-    result: T,
+pub(crate) struct Envelope<T> {
+    pub(crate) result: T,
 }
 
-/// The fields the adapter reads; all raw strings (with `sysparm_display_value=false`).
+/// An incident as the Table API answers it: the fields the adapter reads, all raw strings
+/// (with `sysparm_display_value=false`; dates `YYYY-MM-DD HH:MM:SS` in UTC). Read by
+/// [`answers::servicenow`].
 #[derive(Deserialize, Default, Debug)]
-struct Record {
+pub struct Record {
     #[serde(default)]
-    sys_id: Option<String>,
+    pub(crate) sys_id: Option<String>,
     #[serde(default)]
-    number: Option<String>,
+    pub(crate) number: Option<String>,
     #[serde(default, deserialize_with = "raw")]
-    state: Option<String>,
+    pub(crate) state: Option<String>,
     #[serde(default, deserialize_with = "raw")]
-    active: Option<String>,
+    pub(crate) active: Option<String>,
     #[serde(default, deserialize_with = "raw")]
-    assigned_to: Option<String>,
+    pub(crate) assigned_to: Option<String>,
     #[serde(default, deserialize_with = "raw")]
-    resolved_at: Option<String>,
+    pub(crate) resolved_at: Option<String>,
     #[serde(default, deserialize_with = "raw")]
-    closed_at: Option<String>,
+    pub(crate) closed_at: Option<String>,
 }
 
 impl Record {
-    fn is_active(&self) -> bool {
+    pub(crate) fn is_active(&self) -> bool {
         self.active.as_deref() != Some("false")
     }
 }
@@ -491,13 +474,7 @@ impl Desk for ServiceNow {
                     &[("sysparm_fields", "sys_id,number,state")],
                 )
                 .json(&self.create_body(t));
-            let r = self.one(rb, what).await?;
-            match r.sys_id {
-                Some(id) if !id.is_empty() => Ok(self.ticket_ref(id, r.number)),
-                _ => Err(DeskError::transient(format!(
-                    "{what}: the answer has no sys_id"
-                ))),
-            }
+            answers::servicenow::created(&self.reading, &self.call(rb, what).await?)
         })
     }
 
@@ -519,17 +496,7 @@ impl Desk for ServiceNow {
                     ("sysparm_no_count", "true"),
                 ],
             );
-            let resp = http::send(rb, what).await?;
-            let env: Envelope<Vec<Record>> = http::json(resp, what).await?;
-            let Some(r) = env.result.into_iter().next() else {
-                return Ok(None);
-            };
-            match r.sys_id {
-                Some(id) if !id.is_empty() => Ok(Some(self.ticket_ref(id, r.number))),
-                _ => Err(DeskError::transient(format!(
-                    "{what}: a record without sys_id"
-                ))),
-            }
+            answers::servicenow::found(&self.reading, &self.call(rb, what).await?)
         })
     }
 
@@ -550,10 +517,8 @@ impl Desk for ServiceNow {
     fn resolve<'a>(&'a self, t: &'a TicketRef, text: &'a str) -> DeskFuture<'a, ()> {
         Box::pin(async move {
             let id = check_id(t)?;
-            let now = self
-                .get(id, "sys_id,state,active", "ServiceNow read incident state")
-                .await?;
-            if self.is_done(&now) {
+            let now = self.state(id).await?;
+            if self.reading.is_done(&now) {
                 return Ok(());
             }
             let what = "ServiceNow resolve incident";
@@ -563,7 +528,7 @@ impl Desk for ServiceNow {
                 "close_notes": text,
             });
             let after = self.patch(id, body, "sys_id,state,active", what).await?;
-            if self.is_done(&after) {
+            if self.reading.is_done(&after) {
                 Ok(())
             } else {
                 Err(DeskError::permanent(format!(
@@ -578,11 +543,9 @@ impl Desk for ServiceNow {
     fn reopen<'a>(&'a self, t: &'a TicketRef, text: &'a str) -> DeskFuture<'a, ()> {
         Box::pin(async move {
             let id = check_id(t)?;
-            let now = self
-                .get(id, "sys_id,state,active", "ServiceNow read incident state")
-                .await?;
+            let now = self.state(id).await?;
             let what = "ServiceNow reopen incident";
-            if !self.is_done(&now) {
+            if !self.reading.is_done(&now) {
                 // Still open: only the note (setting the state would turn New into In
                 // Progress and look like a person's response).
                 self.patch(id, json!({ "work_notes": text }), "sys_id", what)
@@ -605,30 +568,10 @@ impl Desk for ServiceNow {
     fn read_back<'a>(&'a self, t: &'a TicketRef) -> DeskFuture<'a, Option<TicketStatus>> {
         Box::pin(async move {
             let id = check_id(t)?;
-            let r = self
-                .get(
-                    id,
-                    "sys_id,state,active,assigned_to,resolved_at,closed_at",
-                    "ServiceNow read incident",
-                )
-                .await?;
-            let state = r.state.clone().unwrap_or_default();
-            let closed = self.is_done(&r);
-            let responded = r.assigned_to.is_some() || self.responded_states.contains(&state);
-            let resolved_at_ms = if closed {
-                parse_time(r.resolved_at.as_deref()).or(parse_time(r.closed_at.as_deref()))
-            } else {
-                None
-            };
-            Ok(Some(TicketStatus {
-                state,
-                responded,
-                // The incident table records no first-response time; the poller uses the
-                // time it first sees `responded`.
-                first_response_at_ms: None,
-                resolved_at_ms,
-                closed,
-            }))
+            let what = "ServiceNow read incident";
+            let fields = "sys_id,state,active,assigned_to,resolved_at,closed_at";
+            let body = self.get(id, fields, what).await?;
+            answers::servicenow::status(&self.reading, &body).map(Some)
         })
     }
 }

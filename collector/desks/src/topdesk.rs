@@ -26,14 +26,14 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use reqwest::StatusCode;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use crate::http::{client, json as read_json, send};
+use crate::answers::{self, Page};
+use crate::http::{self, client, send};
 use crate::{
-    base_url, one_line, resolve_path, utc_ms, Desk, DeskError, DeskFuture, DeskResult, Secret,
-    Ticket, TicketRef, TicketStatus,
+    base_url, one_line, resolve_path, Desk, DeskError, DeskFuture, DeskResult, Secret, Ticket,
+    TicketRef, TicketStatus,
 };
 
 /// `externalNumber`'s length limit in the incident API.
@@ -123,7 +123,6 @@ impl TopdeskConfig {
 }
 
 pub struct Topdesk {
-    base: String,
     api: String,
     username: String,
     password: Secret,
@@ -138,6 +137,7 @@ pub struct Topdesk {
     closure_code: Option<String>,
     reopen_status: Option<String>,
     page_size: u32,
+    reading: answers::topdesk::Reading,
 }
 
 impl Topdesk {
@@ -230,7 +230,7 @@ impl Topdesk {
         }
         Ok(Topdesk {
             api: format!("{base}/tas/api"),
-            base,
+            reading: answers::topdesk::Reading { base },
             username: cfg.username.trim().to_string(),
             password,
             client: client(timeout),
@@ -280,28 +280,14 @@ impl Topdesk {
         Ok(Value::Object(b))
     }
 
-    fn ticket_ref(&self, inc: Incident, what: &str) -> DeskResult<TicketRef> {
-        let id = inc.id.filter(|s| !s.is_empty()).ok_or_else(|| {
-            DeskError::transient(format!("{what}: the answer has no incident id"))
-        })?;
-        Ok(TicketRef {
-            url: Some(format!(
-                "{}/tas/secure/incident?action=show&unid={id}",
-                self.base
-            )),
-            number: inc.number.filter(|s| !s.is_empty()),
-            id,
-        })
-    }
-
-    async fn get(&self, t: &TicketRef) -> DeskResult<Incident> {
+    async fn get(&self, t: &TicketRef) -> DeskResult<TicketStatus> {
         let what = format!("TOPdesk read incident {}", t.display());
         let resp = send(
             self.req(reqwest::Method::GET, &format!("/incidents/id/{}", t.id)),
             &what,
         )
         .await?;
-        read_json(resp, &what).await
+        answers::topdesk::ticket(&http::body(resp, &what).await?, &what)
     }
 
     async fn patch(&self, t: &TicketRef, body: Value, what: &str) -> DeskResult<()> {
@@ -330,8 +316,7 @@ impl Desk for Topdesk {
                 what,
             )
             .await?;
-            let inc: Incident = read_json(resp, what).await?;
-            self.ticket_ref(inc, what)
+            answers::topdesk::created(&self.reading, &http::body(resp, what).await?)
         })
     }
 
@@ -355,21 +340,13 @@ impl Desk for Topdesk {
                     what,
                 )
                 .await?;
-                let status = resp.status();
-                if status == StatusCode::NO_CONTENT {
-                    return Ok(None);
-                }
-                let list: Vec<Incident> = read_json(resp, what).await?;
-                let more = status == StatusCode::PARTIAL_CONTENT && !list.is_empty();
-                if let Some(inc) = list.into_iter().find(|i| {
-                    i.external_number.as_deref() == Some(key)
-                        && i.completed != Some(true)
-                        && i.closed != Some(true)
-                }) {
-                    return self.ticket_ref(inc, what).map(Some);
-                }
-                if !more {
-                    return Ok(None);
+                let status = resp.status().as_u16();
+                // 204 has no body; reading it anyway costs nothing.
+                let page = http::body(resp, what).await?;
+                match answers::topdesk::search_page(&self.reading, &page, key, status)? {
+                    Page::Found(t) => return Ok(Some(t)),
+                    Page::More(()) => {}
+                    Page::End => return Ok(None),
                 }
             }
             Err(DeskError::transient(format!(
@@ -392,8 +369,7 @@ impl Desk for Topdesk {
 
     fn resolve<'a>(&'a self, t: &'a TicketRef, text: &'a str) -> DeskFuture<'a, ()> {
         Box::pin(async move {
-            let inc = self.get(t).await?;
-            if inc.completed == Some(true) || inc.closed == Some(true) {
+            if self.get(t).await?.closed {
                 return Ok(());
             }
             let mut b = Map::new();
@@ -438,75 +414,40 @@ impl Desk for Topdesk {
     }
 
     fn read_back<'a>(&'a self, t: &'a TicketRef) -> DeskFuture<'a, Option<TicketStatus>> {
-        Box::pin(async move {
-            let inc = self.get(t).await?;
-            Ok(Some(status_of(&inc)))
-        })
+        Box::pin(async move { self.get(t).await.map(Some) })
     }
 }
 
-/// What a person did, from an incident as TOPdesk returns it.
-fn status_of(inc: &Incident) -> TicketStatus {
-    let completed = inc.completed == Some(true);
-    let closed = inc.closed == Some(true);
-    let first_response_at_ms = inc.response_date.as_deref().and_then(utc_ms);
-    let state = inc
-        .processing_status
-        .as_ref()
-        .and_then(|p| p.name.clone())
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| {
-            if closed {
-                "closed"
-            } else if completed {
-                "completed"
-            } else {
-                "open"
-            }
-            .to_string()
-        });
-    TicketStatus {
-        state,
-        responded: inc.responded == Some(true) || first_response_at_ms.is_some(),
-        first_response_at_ms,
-        resolved_at_ms: inc
-            .completed_date
-            .as_deref()
-            .and_then(utc_ms)
-            .or_else(|| inc.closed_date.as_deref().and_then(utc_ms)),
-        closed: completed || closed,
-    }
-}
-
+/// An incident as TOPdesk answers it (read by [`answers::topdesk`]).
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct Incident {
+pub struct Incident {
     #[serde(default)]
-    id: Option<String>,
+    pub(crate) id: Option<String>,
     #[serde(default)]
-    number: Option<String>,
+    pub(crate) number: Option<String>,
     #[serde(default)]
-    external_number: Option<String>,
+    pub(crate) external_number: Option<String>,
     #[serde(default)]
-    responded: Option<bool>,
+    pub(crate) responded: Option<bool>,
     #[serde(default)]
-    response_date: Option<String>,
+    pub(crate) response_date: Option<String>,
     #[serde(default)]
-    completed: Option<bool>,
+    pub(crate) completed: Option<bool>,
     #[serde(default)]
-    completed_date: Option<String>,
+    pub(crate) completed_date: Option<String>,
     #[serde(default)]
-    closed: Option<bool>,
+    pub(crate) closed: Option<bool>,
     #[serde(default)]
-    closed_date: Option<String>,
+    pub(crate) closed_date: Option<String>,
     #[serde(default)]
-    processing_status: Option<Named>,
+    pub(crate) processing_status: Option<Named>,
 }
 
 #[derive(Debug, Default, Deserialize)]
-struct Named {
+pub(crate) struct Named {
     #[serde(default)]
-    name: Option<String>,
+    pub(crate) name: Option<String>,
 }
 
 /// `{"id": …}` for a UUID, `{"name": …}` otherwise.
@@ -550,6 +491,7 @@ fn fiql_value(v: &str) -> String {
 mod tests {
     use super::*;
     use crate::mock::{Fault, Mock};
+    use crate::utc_ms;
 
     use std::collections::HashMap;
     use std::sync::{Arc, Mutex};

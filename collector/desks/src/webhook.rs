@@ -60,7 +60,7 @@ use reqwest::{RequestBuilder, StatusCode};
 use ring::hmac;
 use serde_json::{json, Map, Value};
 
-use crate::http;
+use crate::{answers, http};
 use crate::{
     base_url, resolve_path, Desk, DeskError, DeskFuture, DeskResult, Secret, Ticket, TicketRef,
     TicketStatus,
@@ -332,7 +332,7 @@ fn split_ref(id: &str) -> DeskResult<(&str, &str)> {
     Ok(id.split_once(' ').unwrap_or((id, id)))
 }
 
-fn id_string(v: Option<&Value>) -> Option<String> {
+pub(crate) fn id_string(v: Option<&Value>) -> Option<String> {
     match v? {
         Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_string()),
         Value::Number(n) => Some(n.to_string()),
@@ -342,7 +342,7 @@ fn id_string(v: Option<&Value>) -> Option<String> {
 
 /// A receiver's answer: empty / `null` → `None`, a JSON object → `Some`, anything else is
 /// unreadable (transient).
-fn answer(bytes: &[u8], what: &str) -> DeskResult<Option<Map<String, Value>>> {
+pub(crate) fn answer(bytes: &[u8], what: &str) -> DeskResult<Option<Map<String, Value>>> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
     }
@@ -360,7 +360,7 @@ fn answer(bytes: &[u8], what: &str) -> DeskResult<Option<Map<String, Value>>> {
 }
 
 /// The ref for the receiver's `{"id", "number", "url"}` (its id missing → the key).
-fn ref_from(key: &str, m: &Map<String, Value>) -> TicketRef {
+pub(crate) fn ref_from(key: &str, m: &Map<String, Value>) -> TicketRef {
     let number = id_string(m.get("number"));
     let url = m
         .get("url")
@@ -416,11 +416,7 @@ impl Desk for Webhook {
             let resp = self
                 .post("create", &t.key, &t.opened_at_ms.to_string(), &body)
                 .await?;
-            let bytes = http::body(resp, what).await?;
-            Ok(match answer(&bytes, what)? {
-                Some(m) => ref_from(&t.key, &m),
-                None => TicketRef::new(&t.key),
-            })
+            answers::webhook::created(&t.key, &http::body(resp, what).await?)
         })
     }
 
@@ -440,13 +436,9 @@ impl Desk for Webhook {
             }
             if !status.is_success() {
                 let retry = http::retry_after(resp.headers(), SystemTime::now());
-                let text = resp.text().await.unwrap_or_default();
-                return Err(http::classify(status, retry, what, &text));
+                return Err(http::refused(status, retry, what, &http::head(resp).await));
             }
-            let bytes = http::body(resp, what).await?;
-            Ok(answer(&bytes, what)?
-                .filter(|m| id_string(m.get("id")).is_some())
-                .map(|m| ref_from(key, &m)))
+            answers::webhook::found(key, &http::body(resp, what).await?)
         })
     }
 

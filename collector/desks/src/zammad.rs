@@ -26,10 +26,11 @@ use reqwest::Method;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::http::{client, json as read_json, send};
+use crate::answers::{self, Page};
+use crate::http::{self, client, send};
 use crate::{
-    base_url, one_line, resolve_path, utc_ms, Desk, DeskError, DeskFuture, DeskResult, Secret,
-    Ticket, TicketRef, TicketStatus,
+    base_url, one_line, resolve_path, Desk, DeskError, DeskFuture, DeskResult, Secret, Ticket,
+    TicketRef, TicketStatus,
 };
 
 /// Zammad's ticket title column holds 250 characters.
@@ -38,6 +39,9 @@ const TITLE_MAX: usize = 250;
 const PER_PAGE: u32 = 50;
 /// A search reads at most this many pages.
 const MAX_PAGES: u32 = 20;
+/// The open states when `open_states` is not set.
+pub(crate) const DEFAULT_OPEN_STATES: [&str; 4] =
+    ["new", "open", "pending reminder", "pending close"];
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -90,13 +94,14 @@ impl ZammadConfig {
 
 pub struct Zammad {
     base: String,
+    /// The base (for links) and the open states.
+    reading: answers::zammad::Reading,
     authorization: Secret,
     client: reqwest::Client,
     group: String,
     customer: (&'static str, Value),
     priority_ids: Vec<u64>,
     tags: Vec<String>,
-    open_states: Vec<String>,
     resolve_state: String,
     reopen_state: String,
     per_page: u32,
@@ -159,9 +164,7 @@ impl Zammad {
             }
         }
         let open_states = match &cfg.open_states {
-            None => ["new", "open", "pending reminder", "pending close"]
-                .map(String::from)
-                .to_vec(),
+            None => DEFAULT_OPEN_STATES.map(String::from).to_vec(),
             Some(l)
                 if !l.is_empty() && l.iter().all(|s| !s.trim().is_empty() && !s.contains('"')) =>
             {
@@ -205,6 +208,10 @@ impl Zammad {
             return Err(errs);
         }
         Ok(Zammad {
+            reading: answers::zammad::Reading {
+                base: base.clone(),
+                open_states,
+            },
             base,
             authorization,
             client: client(timeout),
@@ -212,7 +219,6 @@ impl Zammad {
             customer,
             priority_ids,
             tags: cfg.tags.iter().map(|t| t.trim().to_string()).collect(),
-            open_states,
             resolve_state,
             reopen_state,
             per_page: PER_PAGE,
@@ -248,23 +254,9 @@ impl Zammad {
         b
     }
 
-    fn ticket_ref(&self, v: &Value, what: &str) -> DeskResult<TicketRef> {
-        let id = v["id"]
-            .as_u64()
-            .or_else(|| v["id"].as_str().and_then(|s| s.parse().ok()))
-            .ok_or_else(|| DeskError::transient(format!("{what}: the answer has no ticket id")))?;
-        Ok(TicketRef {
-            id: id.to_string(),
-            number: v["number"]
-                .as_str()
-                .filter(|s| !s.is_empty())
-                .map(String::from),
-            url: Some(format!("{}/#ticket/zoom/{id}", self.base)),
-        })
-    }
-
     fn search_query(&self, key: &str) -> String {
         let states: Vec<String> = self
+            .reading
             .open_states
             .iter()
             .map(|s| format!("\"{s}\""))
@@ -276,13 +268,7 @@ impl Zammad {
         )
     }
 
-    fn is_open(&self, v: &Value) -> bool {
-        v["state"]
-            .as_str()
-            .is_none_or(|s| self.open_states.iter().any(|o| o == s))
-    }
-
-    async fn get(&self, t: &TicketRef) -> DeskResult<Value> {
+    async fn get(&self, t: &TicketRef) -> DeskResult<TicketStatus> {
         let what = format!("Zammad read ticket {}", t.display());
         let resp = send(
             self.req(Method::GET, &format!("/tickets/{}", t.id))
@@ -290,7 +276,7 @@ impl Zammad {
             &what,
         )
         .await?;
-        read_json(resp, &what).await
+        answers::zammad::ticket(&self.reading, &http::body(resp, &what).await?, &what)
     }
 
     async fn set_state(
@@ -329,8 +315,7 @@ impl Desk for Zammad {
                 what,
             )
             .await?;
-            let v: Value = read_json(resp, what).await?;
-            self.ticket_ref(&v, what)
+            answers::zammad::created(&self.reading, &http::body(resp, what).await?)
         })
     }
 
@@ -353,12 +338,11 @@ impl Desk for Zammad {
                     what,
                 )
                 .await?;
-                let list: Vec<Value> = read_json(resp, what).await?;
-                if let Some(v) = list.iter().find(|v| self.is_open(v)) {
-                    return self.ticket_ref(v, what).map(Some);
-                }
-                if list.len() < self.per_page as usize {
-                    return Ok(None);
+                let page = http::body(resp, what).await?;
+                match answers::zammad::search_page(&self.reading, &page, self.per_page)? {
+                    Page::Found(t) => return Ok(Some(t)),
+                    Page::More(()) => {}
+                    Page::End => return Ok(None),
                 }
             }
             Err(DeskError::transient(format!(
@@ -391,7 +375,7 @@ impl Desk for Zammad {
 
     fn resolve<'a>(&'a self, t: &'a TicketRef, text: &'a str) -> DeskFuture<'a, ()> {
         Box::pin(async move {
-            if !self.is_open(&self.get(t).await?) {
+            if self.get(t).await?.closed {
                 return Ok(());
             }
             self.set_state(t, &self.resolve_state, text, "Zammad close ticket")
@@ -407,35 +391,8 @@ impl Desk for Zammad {
     }
 
     fn read_back<'a>(&'a self, t: &'a TicketRef) -> DeskFuture<'a, Option<TicketStatus>> {
-        Box::pin(async move {
-            let v = self.get(t).await?;
-            Ok(Some(self.status_of(&v)))
-        })
+        Box::pin(async move { self.get(t).await.map(Some) })
     }
-}
-
-impl Zammad {
-    fn status_of(&self, v: &Value) -> TicketStatus {
-        let state = v["state"]
-            .as_str()
-            .map(String::from)
-            .or_else(|| v["state_id"].as_u64().map(|id| id.to_string()))
-            .unwrap_or_default();
-        let first = date(&v["first_response_at"]);
-        // Owner 1 is Zammad's "-" (nobody).
-        let owned = v["owner_id"].as_u64().is_some_and(|o| o > 1);
-        TicketStatus {
-            closed: v["state"].is_string() && !self.is_open(v),
-            state,
-            responded: first.is_some() || owned,
-            first_response_at_ms: first,
-            resolved_at_ms: date(&v["close_at"]),
-        }
-    }
-}
-
-fn date(v: &Value) -> Option<i64> {
-    utc_ms(v.as_str()?)
 }
 
 #[cfg(test)]
