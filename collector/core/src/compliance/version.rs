@@ -297,6 +297,12 @@ struct RpmParts<'a> {
 /// Splits like rpm: the epoch is the leading digits if a `:` follows them (`:1.0` has epoch
 /// 0; in `a:1.0` the `:` is just a separator inside the version), the release is what
 /// follows the last `-`.
+/// Whether an rpm version has a release (`3.0.7-16.el9`; `3.0.7` has none): the rpm order
+/// is total on versions that all have one or all lack one (see the module docs).
+pub fn rpm_has_release(v: &str) -> bool {
+    rpm_split(v).release.is_some_and(|r| !r.is_empty())
+}
+
 fn rpm_split(v: &str) -> RpmParts<'_> {
     let v = v.as_bytes();
     let digits = v.iter().take_while(|c| c.is_ascii_digit()).count();
@@ -970,37 +976,119 @@ mod tests {
         }
     }
 
-    /// Deb and Generic are total orders: over every triple of their tables, `a <= b <= c`
-    /// implies `a <= c`, and `a == b` implies `a` and `b` compare alike with everything.
+    /// `n` generated versions built from the characters the schemes treat specially
+    /// (epochs, `~`, `^`, `+`, `-`, `.`, letters, runs of digits with leading zeros), by a
+    /// fixed-seed generator so a failure reproduces.
+    fn generated(n: usize, seed: u64) -> Vec<String> {
+        let mut x = seed;
+        let mut next = move |m: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % m
+        };
+        const PARTS: &[&str] = &[
+            "0",
+            "1",
+            "2",
+            "9",
+            "10",
+            "01",
+            "007",
+            "99999999999999999999",
+            "a",
+            "b",
+            "rc",
+            "Z",
+            ".",
+            ".",
+            "-",
+            "~",
+            "^",
+            "+",
+            ":",
+            "_",
+            "1:",
+            "el9",
+            "deb12u",
+        ];
+        let mut out: Vec<String> = (0..n)
+            .map(|_| {
+                let len = 1 + next(7) as usize;
+                (0..len)
+                    .map(|_| PARTS[next(PARTS.len() as u64) as usize])
+                    .collect()
+            })
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    /// `scheme` is a total order on `v`: reflexive and antisymmetric over every pair; over
+    /// every triple `a <= b <= c` implies `a <= c`, and `a == b` implies `a` and `b` compare
+    /// alike with everything.
+    fn assert_total_order<S: AsRef<str> + std::fmt::Debug>(scheme: Scheme, v: &[S]) {
+        let cmp: Vec<Vec<Ordering>> = v
+            .iter()
+            .map(|a| {
+                v.iter()
+                    .map(|b| compare(scheme, a.as_ref(), b.as_ref()))
+                    .collect()
+            })
+            .collect();
+        let n = v.len();
+        for a in 0..n {
+            assert_eq!(cmp[a][a], Equal, "{scheme:?} {:?}", v[a]);
+            for b in 0..n {
+                assert_eq!(
+                    cmp[a][b],
+                    cmp[b][a].reverse(),
+                    "{scheme:?} {:?} {:?}",
+                    v[a],
+                    v[b]
+                );
+                for c in 0..n {
+                    if cmp[a][b] != Greater && cmp[b][c] != Greater {
+                        assert_ne!(
+                            cmp[a][c], Greater,
+                            "{scheme:?}: {:?} <= {:?} <= {:?}",
+                            v[a], v[b], v[c]
+                        );
+                    }
+                    if cmp[a][b] == Equal {
+                        assert_eq!(
+                            cmp[a][c], cmp[b][c],
+                            "{scheme:?}: {:?} == {:?}, vs {:?}",
+                            v[a], v[b], v[c]
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    /// A total order on generated versions (for rpm within each of the two groups on which
+    /// it is one: all with a release, all without).
+    #[test]
+    fn a_total_order_on_generated_versions() {
+        for seed in [1, 0x9e37_79b9_7f4a_7c15] {
+            let v = generated(160, seed);
+            assert_total_order(Scheme::Deb, &v);
+            assert_total_order(Scheme::Generic, &v);
+            let (with, without): (Vec<String>, Vec<String>) =
+                v.iter().cloned().partition(|s| rpm_has_release(s));
+            assert_total_order(Scheme::Rpm, &with);
+            assert_total_order(Scheme::Rpm, &without);
+        }
+    }
+
+    /// Deb and Generic are total orders on their tables, so sorting with them is safe.
     #[test]
     fn deb_and_generic_are_transitive_over_their_tables() {
         for scheme in [Scheme::Deb, Scheme::Generic] {
             let v = versions(scheme);
-            let cmp: Vec<Vec<Ordering>> = v
-                .iter()
-                .map(|a| v.iter().map(|b| compare(scheme, a, b)).collect())
-                .collect();
-            let n = v.len();
-            for a in 0..n {
-                for b in 0..n {
-                    for c in 0..n {
-                        if cmp[a][b] != Greater && cmp[b][c] != Greater {
-                            assert_ne!(
-                                cmp[a][c], Greater,
-                                "{scheme:?}: {:?} <= {:?} <= {:?}",
-                                v[a], v[b], v[c]
-                            );
-                        }
-                        if cmp[a][b] == Equal {
-                            assert_eq!(
-                                cmp[a][c], cmp[b][c],
-                                "{scheme:?}: {:?} == {:?}, vs {:?}",
-                                v[a], v[b], v[c]
-                            );
-                        }
-                    }
-                }
-            }
+            assert_total_order(scheme, &v);
             // So sorting is safe.
             let mut sorted = v.clone();
             sorted.sort_by(|a, b| compare(scheme, a, b));
