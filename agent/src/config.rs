@@ -123,10 +123,14 @@ fn absolute(base: &Path, p: &Path) -> PathBuf {
 impl AgentConfig {
     /// Loads and validates; every problem is reported with file and line.
     pub fn load(path: &Path) -> Result<Self, ConfigErrors> {
-        let (mut cfg, text): (AgentConfig, String) = yaml::load(path)?;
-        let base = path.parent().unwrap_or(Path::new("."));
-        cfg.resolve_paths(base);
-        cfg.validate().into_result(path, &text)?;
+        Self::from_text(path, &yaml::read(path)?)
+    }
+
+    /// Parses and validates `text` as if read from `path`.
+    pub fn from_text(path: &Path, text: &str) -> Result<Self, ConfigErrors> {
+        let mut cfg: AgentConfig = yaml::parse(path, text)?;
+        cfg.resolve_paths(path.parent().unwrap_or(Path::new(".")));
+        cfg.validate().into_result(path, text)?;
         Ok(cfg)
     }
 

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use tilsyn_proto::v1::{
     report::Body, AgentSettings, Disk, EnrollRequest, Facts, FilesystemUsage, Hardware, Health,
-    Inventory, NetInterface, OsInfo, Package, PatchLevel, PendingUpdate, ServiceStatus,
+    Inventory, NetInterface, OsInfo, Package, PatchLevel, PendingUpdate, Report, ServiceStatus,
     SoftwareList, StringList,
 };
 use tokio::time::Instant;
@@ -634,6 +634,34 @@ fn make_software(rng: &mut Rng, family: Family) -> SoftwareList {
     };
     list.content_hash = crate::report::software_hash(&list);
     list
+}
+
+/// For each of `hosts` simulated hosts, one batch with every section (seq 1 to 5, collected
+/// at `now_ms`), built without a network: seeds for the report fuzz target.
+pub fn seed_reports(now_ms: i64, hosts: usize) -> Vec<Vec<Report>> {
+    let settings = AgentSettings::default();
+    (0..hosts)
+        .map(|i| {
+            let mut h = SimHost::new(i, 42, 0, 0);
+            let bodies = [
+                Body::Inventory(h.inventory.clone()),
+                Body::Software(h.software.clone()),
+                Body::Patches(h.patches()),
+                Body::Health(h.health(&settings)),
+                Body::Facts(h.facts.clone()),
+            ];
+            bodies
+                .into_iter()
+                .zip(1..)
+                .map(|(b, seq)| Report {
+                    seq,
+                    collected_at_ms: now_ms,
+                    errors: Vec::new(),
+                    body: Some(b),
+                })
+                .collect()
+        })
+        .collect()
 }
 
 impl Source for SimHost {

@@ -370,12 +370,23 @@ impl CollectorConfig {
     /// Loads and validates; every problem is listed with file and line.
     pub fn load(path: &Path) -> Result<Self, ConfigErrors> {
         let (mut cfg, text): (CollectorConfig, String) = yaml::load(path)?;
-        let base = path.parent().unwrap_or(Path::new("."));
-        cfg.resolve_paths(base);
-        let mut issues = cfg.validate();
+        let mut issues = cfg.checked(path);
         cfg.load_token_files(&mut issues);
         issues.into_result(path, &text)?;
         Ok(cfg)
+    }
+
+    /// Parses and validates `text` as if read from `path`, reading no other file (token
+    /// files are [`Self::load`]'s step): the door the fuzzer knocks on.
+    pub fn from_text(path: &Path, text: &str) -> Result<Self, ConfigErrors> {
+        let mut cfg: CollectorConfig = yaml::parse(path, text)?;
+        cfg.checked(path).into_result(path, text)?;
+        Ok(cfg)
+    }
+
+    fn checked(&mut self, path: &Path) -> Issues {
+        self.resolve_paths(path.parent().unwrap_or(Path::new(".")));
+        self.validate()
     }
 
     fn resolve_paths(&mut self, base: &Path) {

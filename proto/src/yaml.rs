@@ -93,7 +93,14 @@ impl Issues {
 
 /// Reads and parses a YAML file; a syntax or type error comes back with line and column.
 pub fn load<T: serde::de::DeserializeOwned>(file: &Path) -> Result<(T, String), ConfigErrors> {
-    let text = std::fs::read_to_string(file).map_err(|e| ConfigErrors {
+    let text = read(file)?;
+    let value = parse(file, &text)?;
+    Ok((value, text))
+}
+
+/// The file's text, or an error naming it.
+pub fn read(file: &Path) -> Result<String, ConfigErrors> {
+    std::fs::read_to_string(file).map_err(|e| ConfigErrors {
         file: file.to_path_buf(),
         issues: vec![Issue {
             line: None,
@@ -101,9 +108,7 @@ pub fn load<T: serde::de::DeserializeOwned>(file: &Path) -> Result<(T, String), 
             path: String::new(),
             message: format!("cannot read the file: {e}"),
         }],
-    })?;
-    let value = parse(file, &text)?;
-    Ok((value, text))
+    })
 }
 
 /// Parses YAML text that came from `file` (used for errors only).

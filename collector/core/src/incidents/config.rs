@@ -445,9 +445,14 @@ impl<D> IncidentsConfig<D> {
 
 /// Reads and checks a maintenance windows file; errors carry file:line.
 pub fn load_windows(p: &Path) -> Result<Windows, Vec<String>> {
-    let (doc, text): (WindowsDoc, String) =
-        tilsyn_proto::yaml::load(p).map_err(|e| vec![e.to_string()])?;
-    Windows::compile(doc).map_err(|errs| tilsyn_proto::yaml::with_lines(p, &text, errs))
+    let text = tilsyn_proto::yaml::read(p).map_err(|e| vec![e.to_string()])?;
+    windows_from_text(p, &text)
+}
+
+/// [`load_windows`] on text already read from `p`.
+pub fn windows_from_text(p: &Path, text: &str) -> Result<Windows, Vec<String>> {
+    let doc: WindowsDoc = tilsyn_proto::yaml::parse(p, text).map_err(|e| vec![e.to_string()])?;
+    Windows::compile(doc).map_err(|errs| tilsyn_proto::yaml::with_lines(p, text, errs))
 }
 
 #[cfg(test)]

@@ -178,10 +178,19 @@ impl SlaPolicy {
     /// Reads and checks an SLA file against the collector's departments (id → name);
     /// every problem as `file:line: path: message`.
     pub fn load(p: &Path, departments: &[(String, String)]) -> Result<SlaPolicy, Vec<String>> {
-        let (doc, text): (SlaDoc, String) =
-            tilsyn_proto::yaml::load(p).map_err(|e| vec![e.to_string()])?;
+        let text = tilsyn_proto::yaml::read(p).map_err(|e| vec![e.to_string()])?;
+        Self::from_text(p, &text, departments)
+    }
+
+    /// [`Self::load`] on text already read from `p`.
+    pub fn from_text(
+        p: &Path,
+        text: &str,
+        departments: &[(String, String)],
+    ) -> Result<SlaPolicy, Vec<String>> {
+        let doc: SlaDoc = tilsyn_proto::yaml::parse(p, text).map_err(|e| vec![e.to_string()])?;
         Self::compile(&doc, departments)
-            .map_err(|errs| tilsyn_proto::yaml::with_lines(p, &text, errs))
+            .map_err(|errs| tilsyn_proto::yaml::with_lines(p, text, errs))
     }
 
     /// Checks the document; every problem as (path, message).
