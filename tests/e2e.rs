@@ -231,6 +231,68 @@ fn a_collector_outage_loses_nothing_and_duplicates_nothing() {
     assert_eq!(times.len(), n, "a sample stored twice: {samples:?}");
     // No gap longer than two intervals in the collection times: nothing was dropped.
     assert!(times.windows(2).all(|w| w[1] - w[0] < 11_000), "{times:?}");
+
+    // The 5-minute rollups hold every delivered sample, the spooled ones in the buckets of
+    // their collection time: per bucket, the count and the CPU minimum and maximum the test
+    // computes from the raw samples itself.
+    let raw = c.get(&format!("/api/v1/hosts/{id}/health?limit=10000"));
+    let mut want: std::collections::BTreeMap<i64, (u64, f64, f64)> = Default::default();
+    for x in raw["samples"].as_array().unwrap() {
+        let t = x["collected_at_ms"].as_i64().unwrap();
+        let cpu = x["health"]["cpu_usage_ratio"].as_f64().unwrap_or(0.0);
+        let e = want
+            .entry(t.div_euclid(300_000) * 300_000)
+            .or_insert((0, f64::MAX, f64::MIN));
+        *e = (e.0 + 1, e.1.min(cpu), e.2.max(cpu));
+    }
+    let got = wait_for(
+        Duration::from_secs(60),
+        "every delivered sample in the rollups",
+        || {
+            let r = c.get(&format!("/api/v1/hosts/{id}/health/rollups?resolution=5m"));
+            let got: std::collections::BTreeMap<i64, (u64, f64, f64)> = r["rollups"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|b| {
+                    let cpu = &b["cpu_usage_ratio"];
+                    (
+                        b["bucket_start_ms"].as_i64().unwrap(),
+                        (
+                            b["samples"].as_u64().unwrap(),
+                            cpu["min"].as_f64().unwrap_or(0.0),
+                            cpu["max"].as_f64().unwrap_or(0.0),
+                        ),
+                    )
+                })
+                .collect();
+            // Later samples keep arriving: compare the buckets the raw read saw, by count.
+            let counted: u64 = want.keys().map(|k| got.get(k).map_or(0, |g| g.0)).sum();
+            let expected: u64 = want.values().map(|w| w.0).sum();
+            if counted >= expected {
+                Ok(got)
+            } else {
+                Err(format!(
+                    "{counted} of {expected} samples rolled up: {got:?}"
+                ))
+            }
+        },
+    )
+    .unwrap();
+    for (bucket, (n, lo, hi)) in &want {
+        let (gn, glo, ghi) = got[bucket];
+        assert!(
+            gn >= *n,
+            "bucket {bucket}: {gn} samples rolled up, {n} delivered"
+        );
+        // Rollups are kept in single precision.
+        if gn == *n {
+            assert!(
+                (glo - lo).abs() < 1e-6 && (ghi - hi).abs() < 1e-6,
+                "bucket {bucket}: cpu {glo}..{ghi}, raw {lo}..{hi}"
+            );
+        }
+    }
 }
 
 /// Reports waiting in an agent's spool.

@@ -171,6 +171,8 @@ http:
 offline:
   missed_intervals: 2
   check_every: 1s
+store:
+  rollup_every: 1s
 departments:
   - id: social-services
     name: Social Services

@@ -168,7 +168,7 @@ fn hangup_signal() -> tokio::sync::mpsc::Receiver<()> {
     rx
 }
 
-/// Offline detection, health retention, standards reload on SIGHUP.
+/// Offline detection, health rollups and retention, standards reload on SIGHUP.
 async fn background(
     s: Arc<Shared>,
     mut offline: crate::services::offline::Offline,
@@ -177,6 +177,8 @@ async fn background(
     let mut offline_tick =
         tokio::time::interval(s.cfg.offline.check_every.0.max(Duration::from_secs(1)));
     let mut prune_tick = tokio::time::interval(Duration::from_secs(600));
+    let mut rollup_tick =
+        tokio::time::interval(s.cfg.store.rollup_every.0.max(Duration::from_secs(1)));
     let mut hangup = hangup_signal();
     loop {
         tokio::select! {
@@ -189,10 +191,25 @@ async fn background(
                 s.compliance.request_reload();
             }
             _ = offline_tick.tick() => offline.tick(&s).await,
+            _ = rollup_tick.tick() => {
+                // Samples received a few seconds ago or more: none still being committed
+                // with an earlier time (the writer stamps a group just before committing it).
+                let until = (s.clock)() - 5_000;
+                if let Ok(n) = s.with_store("roll_up_health", move |st| st.roll_up_health(until)).await {
+                    s.metrics.health_rolled_up.inc_by(n);
+                }
+            }
             _ = prune_tick.tick() => {
-                let before = (s.clock)() - s.cfg.store.health_retention.0.as_millis() as i64;
+                let now = (s.clock)();
+                let store = &s.cfg.store;
+                let before = now - store.health_retention.0.as_millis() as i64;
                 if let Ok(n) = s.with_store("prune_health", move |st| st.prune_health(before)).await {
                     s.metrics.health_pruned.inc_by(n);
+                }
+                let kept = [store.rollup_5m_retention.0, store.rollup_1h_retention.0];
+                for (res, keep) in tilsyn_collector_core::rollup::RESOLUTIONS_MS.into_iter().zip(kept) {
+                    let before = now - keep.as_millis() as i64;
+                    let _ = s.with_store("prune_rollups", move |st| st.prune_rollups(res, before)).await;
                 }
             }
         }

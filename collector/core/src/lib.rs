@@ -9,6 +9,7 @@
 //!   attainment, the report model and its renderers;
 //! - [`absence`]: the collector's own gaps: the offline grace after them and the time
 //!   they leave unmonitored;
+//! - [`rollup`]: health samples folded into 5-minute and hourly minimum/mean/maximum;
 //! - [`text`]: globs, ids and one-line renderings every part shares.
 //!
 //! The contract: no async runtime, database, network, metrics registry or clock. Time
@@ -25,5 +26,6 @@
 pub mod absence;
 pub mod compliance;
 pub mod incidents;
+pub mod rollup;
 pub mod sla;
 pub mod text;

@@ -51,6 +51,10 @@ pub fn router(api: Api) -> Router {
         .route("/api/v1/hosts", get(list_hosts))
         .route("/api/v1/hosts/{agent_id}", get(get_host))
         .route("/api/v1/hosts/{agent_id}/health", get(health_history))
+        .route(
+            "/api/v1/hosts/{agent_id}/health/rollups",
+            get(health_rollups),
+        )
         .route("/api/v1/hosts/{agent_id}/events", get(host_events))
         .route("/api/v1/summary", get(summary))
         .with_state(api.store.clone());
@@ -231,6 +235,42 @@ async fn health_history(
     })
     .await?;
     Ok(Json(serde_json::json!({ "samples": samples })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RollupQuery {
+    resolution: Option<String>,
+    since_ms: Option<i64>,
+    limit: Option<u32>,
+}
+
+/// 5-minute (`resolution=5m`, the default) or hourly (`1h`) minimum/mean/maximum of the
+/// host's health, newest first: the history kept for months.
+async fn health_rollups(
+    State(s): State<StoreHandle>,
+    Path(id): Path<String>,
+    q: Result<Query<RollupQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let bad = |m: String| {
+        ApiError(
+            StatusCode::BAD_REQUEST,
+            format!("{m}; parameters: resolution (5m or 1h), since_ms, limit"),
+        )
+    };
+    let Query(q) = q.map_err(|e| bad(e.to_string()))?;
+    let resolution = match q.resolution.as_deref().unwrap_or("5m") {
+        "5m" => 300_000,
+        "1h" => 3_600_000,
+        other => return Err(bad(format!("resolution {other:?}"))),
+    };
+    let since = q.since_ms.unwrap_or(0);
+    let limit = q.limit.unwrap_or(2016);
+    let rollups = store(&s, "health_rollups", move |st| {
+        st.health_rollups(&id, resolution, since, limit)
+    })
+    .await?;
+    Ok(Json(serde_json::json!({ "rollups": rollups })))
 }
 
 async fn host_events(

@@ -13,9 +13,11 @@ use tilsyn_proto::v1::Report;
 
 pub use tilsyn_collector_core::compliance::engine::ComplianceRow;
 pub use tilsyn_collector_core::compliance::facts::HostInputs;
+pub use tilsyn_collector_core::rollup::RollupView;
 
 pub mod absence;
 pub mod incidents;
+pub mod rollups;
 pub mod sla;
 pub mod sqlite;
 
@@ -34,6 +36,26 @@ pub struct StoreConfig {
     /// How long health samples are kept.
     #[serde(default = "default_retention")]
     pub health_retention: HumanDuration,
+    /// How long 5-minute rollups of the health samples are kept.
+    #[serde(default = "default_rollup_5m")]
+    pub rollup_5m_retention: HumanDuration,
+    /// How long hourly rollups are kept.
+    #[serde(default = "default_rollup_1h")]
+    pub rollup_1h_retention: HumanDuration,
+    /// How often newly received samples are folded into the rollups.
+    #[serde(default = "default_rollup_every")]
+    pub rollup_every: HumanDuration,
+}
+
+fn default_rollup_every() -> HumanDuration {
+    HumanDuration::secs(60)
+}
+
+fn default_rollup_5m() -> HumanDuration {
+    HumanDuration::secs(35 * 86_400)
+}
+fn default_rollup_1h() -> HumanDuration {
+    HumanDuration::secs(400 * 86_400)
 }
 
 fn default_db() -> PathBuf {
@@ -48,6 +70,9 @@ impl Default for StoreConfig {
         StoreConfig {
             sqlite_path: default_db(),
             health_retention: default_retention(),
+            rollup_5m_retention: default_rollup_5m(),
+            rollup_1h_retention: default_rollup_1h(),
+            rollup_every: default_rollup_every(),
         }
     }
 }
@@ -270,6 +295,19 @@ pub trait Store: Send + Sync + 'static {
     fn host_events(&self, agent_id: &str, limit: u32) -> Result<Vec<HostEvent>>;
     /// Deletes health samples older than `before_ms`; returns how many.
     fn prune_health(&self, before_ms: i64) -> Result<u64>;
+    /// Folds the health samples received since the last call, up to `until_ms`, into their
+    /// 5-minute and hourly rollups, in one transaction; returns how many samples.
+    fn roll_up_health(&self, until_ms: i64) -> Result<u64>;
+    /// One host's rollups at `resolution_ms` from `since_ms`, newest first.
+    fn health_rollups(
+        &self,
+        agent_id: &str,
+        resolution_ms: i64,
+        since_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<RollupView>>;
+    /// Deletes rollups of `resolution_ms` whose bucket starts before `before_ms`.
+    fn prune_rollups(&self, resolution_ms: i64, before_ms: i64) -> Result<u64>;
     /// The sections compliance evaluates, for one host or (None) every host, streamed.
     fn compliance_inputs(
         &self,

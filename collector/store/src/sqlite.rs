@@ -12,7 +12,7 @@ use tilsyn_proto::v1::{Health, Inventory, PatchLevel, SoftwareList};
 
 use crate::*;
 
-const SCHEMA_VERSION: i64 = 5;
+const SCHEMA_VERSION: i64 = 6;
 
 // The tables, created on every open where missing (`CREATE ... IF NOT EXISTS`), kept as
 // SQL files beside the crate: the hosts and reports (`hosts.sql`), the incidents, problems,
@@ -23,6 +23,7 @@ const SCHEMA: &str = include_str!("../migrations/sqlite/hosts.sql");
 const SCHEMA_V3: &str = include_str!("../migrations/sqlite/incidents.sql");
 const SCHEMA_V4: &str = include_str!("../migrations/sqlite/sla.sql");
 const SCHEMA_V5: &str = include_str!("../migrations/sqlite/absence.sql");
+const SCHEMA_V6: &str = include_str!("../migrations/sqlite/rollups.sql");
 
 /// Upgrades from each older schema version, applied in order after `SCHEMA` (which only
 /// creates what is missing).
@@ -40,6 +41,8 @@ const MIGRATIONS: &[(i64, &str)] = &[
     // Version 5 adds the collector's runs and gaps (SCHEMA_V5) and, per host, where its
     // offline time starts when a gap's grace ends without a report.
     (5, "ALTER TABLE hosts ADD COLUMN offline_from_ms BIGINT;"),
+    // Version 6 adds the health rollups (SCHEMA_V6, created on every open).
+    (6, ""),
 ];
 
 const SUMMARY_COLS: &str = "agent_id, hostname, fqdn, department, class, state, os_family, os_name, os_version, \
@@ -344,6 +347,7 @@ impl Store for SqliteStore {
         tx.execute_batch(SCHEMA_V3).map_err(db)?;
         tx.execute_batch(SCHEMA_V4).map_err(db)?;
         tx.execute_batch(SCHEMA_V5).map_err(db)?;
+        tx.execute_batch(SCHEMA_V6).map_err(db)?;
         match v {
             None => {
                 tx.execute("INSERT INTO schema_version (version) VALUES (?1)", [SCHEMA_VERSION]).map_err(db)?;
@@ -594,6 +598,24 @@ impl Store for SqliteStore {
             )
             .map_err(db)?;
         Ok(n as u64)
+    }
+
+    fn roll_up_health(&self, until_ms: i64) -> Result<u64> {
+        self.roll_up_health_impl(until_ms)
+    }
+
+    fn health_rollups(
+        &self,
+        agent_id: &str,
+        resolution_ms: i64,
+        since_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<RollupView>> {
+        self.health_rollups_impl(agent_id, resolution_ms, since_ms, limit)
+    }
+
+    fn prune_rollups(&self, resolution_ms: i64, before_ms: i64) -> Result<u64> {
+        self.prune_rollups_impl(resolution_ms, before_ms)
     }
 
     fn compliance_inputs(
