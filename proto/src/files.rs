@@ -25,7 +25,12 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()>
         f.write_all(bytes)?;
         f.sync_all()?;
     }
-    std::fs::rename(&tmp, path)
+    std::fs::rename(&tmp, path)?;
+    // The rename is durable only once the directory is: without this a power cut right
+    // after it can bring back the old file (or none) though the caller was told it was saved.
+    #[cfg(unix)]
+    std::fs::File::open(dir)?.sync_all()?;
+    Ok(())
 }
 
 /// [`write_atomic`] readable by the owner only (0600): secrets, keys, identities.
