@@ -25,7 +25,13 @@ pub fn parse_timestamp_ms(s: &str) -> Option<i64> {
     let y: i64 = d.next()?.parse().ok()?;
     let m: i64 = d.next()?.parse().ok()?;
     let day: i64 = d.next()?.parse().ok()?;
-    if d.next().is_some() || !(1..=12).contains(&m) || !(1..=31).contains(&day) {
+    // Years of four digits at most: a longer one (a corrupt file, a hostile tool) would
+    // overflow the milliseconds.
+    if d.next().is_some()
+        || !(1..=9999).contains(&y)
+        || !(1..=12).contains(&m)
+        || !(1..=31).contains(&day)
+    {
         return None;
     }
     let (time, zone) = match rest.find(['Z', 'z', '+', '-', ' ']) {

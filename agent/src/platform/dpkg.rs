@@ -119,5 +119,9 @@ mod tests {
             Some(1_709_208_000_000)
         );
         assert_eq!(parse_timestamp_ms("2024-13-01 00:00:00"), None);
+        // Years beyond four digits would overflow: no date (found by the fuzzer).
+        assert_eq!(parse_timestamp_ms("20222527314-08-08T05:32:10Z"), None);
+        assert_eq!(parse_timestamp_ms("0-01-01"), None);
+        assert!(parse_timestamp_ms("9999-12-31T23:59:59Z").is_some());
     }
 }

@@ -935,6 +935,19 @@ mod tests {
         assert!(parse_install_history("not a plist").is_err());
     }
 
+    /// Found by the fuzzer (tests/fuzz.sh, agent_parsers): a record dated in the year
+    /// 20222527314 overflowed the milliseconds and panicked. Such a date is no date.
+    #[test]
+    fn an_absurd_year_is_no_date_not_a_panic() {
+        // Not UTF-8 either: read as the agent reads tools' output.
+        let bytes =
+            include_bytes!("../../tests/fixtures/macos/fuzz-InstallHistory-year-overflow.plist");
+        let text = String::from_utf8_lossy(bytes);
+        let h = parse_install_history(&text).unwrap();
+        assert!(h.iter().any(|r| r.date_ms.is_none()));
+        assert!(h.iter().filter(|r| r.date_ms.is_some()).count() > 1);
+    }
+
     #[test]
     fn parses_softwareupdate_listing() {
         let u = parse_softwareupdate(SU).unwrap();
