@@ -200,7 +200,7 @@ impl AgentConfig {
             return Ok(Some(t.clone()));
         }
         match &self.enrollment.token_file {
-            Some(p) => std::fs::read_to_string(p)
+            Some(p) => tilsyn_proto::files::read_small(p, tilsyn_proto::files::MAX_SECRET_BYTES)
                 .map(|s| Some(s.trim().to_string()))
                 .map_err(|e| format!("cannot read enrollment.token_file {}: {e}", p.display())),
             None => Ok(None),

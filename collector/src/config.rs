@@ -415,7 +415,7 @@ impl CollectorConfig {
     fn load_token_files(&mut self, is: &mut Issues) {
         for (i, d) in self.departments.iter_mut().enumerate() {
             for (j, f) in d.token_files.iter().enumerate() {
-                match std::fs::read_to_string(f) {
+                match tilsyn_proto::files::read_small(f, tilsyn_proto::files::MAX_SECRET_BYTES) {
                     Ok(t) if !t.trim().is_empty() => d.tokens.push(t.trim().to_string()),
                     Ok(_) => is.push(
                         format!("departments[{i}].token_files[{j}]"),

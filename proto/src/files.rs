@@ -33,7 +33,48 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()>
     Ok(())
 }
 
+/// The most a credential file (a token, a password, an API key) may hold.
+pub const MAX_SECRET_BYTES: u64 = 64 * 1024;
+
+/// Reads a small text file, such as a credential: a file larger than `max` bytes (a
+/// mistyped path to a log, a device like `/dev/zero`) is an error, not a hang or an
+/// exhausted memory.
+pub fn read_small(path: &Path, max: u64) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut s = String::new();
+    std::fs::File::open(path)?
+        .take(max + 1)
+        .read_to_string(&mut s)?;
+    if s.len() as u64 > max {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("larger than {max} bytes: not a credential file"),
+        ));
+    }
+    Ok(s)
+}
+
 /// [`write_atomic`] readable by the owner only (0600): secrets, keys, identities.
 pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     write_atomic(path, bytes, 0o600)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_small_file_is_read_and_a_big_one_or_a_device_refused() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("token");
+        std::fs::write(&p, "secret\n").unwrap();
+        assert_eq!(read_small(&p, 16).unwrap(), "secret\n");
+        std::fs::write(&p, "x".repeat(17)).unwrap();
+        assert!(read_small(&p, 16)
+            .unwrap_err()
+            .to_string()
+            .contains("larger than 16 bytes"));
+        #[cfg(unix)]
+        assert!(read_small(Path::new("/dev/zero"), MAX_SECRET_BYTES).is_err());
+    }
 }

@@ -120,7 +120,7 @@ impl Secret {
             (None, None) => Err(format!(
                 "missing credential: set {what}_file (a file holding it) or {what}_env (an environment variable)"
             )),
-            (Some(p), None) => match std::fs::read_to_string(p) {
+            (Some(p), None) => match tilsyn_proto::files::read_small(p, tilsyn_proto::files::MAX_SECRET_BYTES) {
                 Ok(s) if !s.trim().is_empty() => Ok(Secret(s.trim().to_string())),
                 Ok(_) => Err(format!("{what}_file {} is empty", p.display())),
                 Err(e) => Err(format!("{what}_file {}: {e}", p.display())),
