@@ -33,6 +33,9 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()>
     Ok(())
 }
 
+/// The most a configuration file (collector, agent, standards, SLA, maintenance) may hold.
+pub const MAX_CONFIG_BYTES: u64 = 16 * 1024 * 1024;
+
 /// The most a credential file (a token, a password, an API key) may hold.
 pub const MAX_SECRET_BYTES: u64 = 64 * 1024;
 
@@ -48,7 +51,7 @@ pub fn read_small(path: &Path, max: u64) -> std::io::Result<String> {
     if s.len() as u64 > max {
         return Err(std::io::Error::new(
             std::io::ErrorKind::InvalidData,
-            format!("larger than {max} bytes: not a credential file"),
+            format!("larger than {max} bytes, the most such a file may hold"),
         ));
     }
     Ok(s)

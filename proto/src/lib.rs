@@ -4,7 +4,7 @@
 //! `protoc`); its gRPC stubs come with the default `grpc` feature. `meta` names the gRPC
 //! metadata keys; `duration` and `yaml` hold the small
 //! config helpers both binaries use, so their config files behave alike; `files` writes
-//! state files atomically.
+//! state files atomically and reads small ones with a bound.
 
 pub mod v1 {
     #![allow(clippy::large_enum_variant, clippy::doc_lazy_continuation)]

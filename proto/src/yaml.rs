@@ -100,7 +100,7 @@ pub fn load<T: serde::de::DeserializeOwned>(file: &Path) -> Result<(T, String), 
 
 /// The file's text, or an error naming it.
 pub fn read(file: &Path) -> Result<String, ConfigErrors> {
-    std::fs::read_to_string(file).map_err(|e| ConfigErrors {
+    crate::files::read_small(file, crate::files::MAX_CONFIG_BYTES).map_err(|e| ConfigErrors {
         file: file.to_path_buf(),
         issues: vec![Issue {
             line: None,

@@ -294,7 +294,7 @@ impl StandardSet {
         let mut sources = Vec::new();
         let mut errors = Vec::new();
         for f in list {
-            match std::fs::read_to_string(&f) {
+            match tilsyn_proto::files::read_small(&f, tilsyn_proto::files::MAX_CONFIG_BYTES) {
                 Ok(t) => sources.push((f, t)),
                 Err(e) => errors.push(one(&f, format!("cannot read the file: {e}"))),
             }
