@@ -13,7 +13,7 @@ use std::sync::Mutex;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::{answers, Desk, DeskError, DeskFuture, Ticket, TicketRef, TicketStatus};
+use crate::{Desk, DeskError, DeskFuture, Ticket, TicketRef, TicketStatus};
 use tilsyn_proto::time::now_ms;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -100,7 +100,7 @@ impl FileDesk {
             let line = line.map_err(|e| {
                 DeskError::transient(format!("file desk {}: {e}", self.path.display()))
             })?;
-            answers::file::replay_line(&mut open, &line, key);
+            answers::replay_line(&mut open, &line, key);
         }
         Ok(open)
     }
@@ -155,6 +155,40 @@ impl Desk for FileDesk {
     fn read_back<'a>(&'a self, _t: &'a TicketRef) -> DeskFuture<'a, Option<TicketStatus>> {
         // Nobody works tickets in a file.
         Box::pin(async { Ok(None) })
+    }
+}
+
+/// The file desk's own JSON lines file (written by it, but also by whoever edits it, and
+/// torn by a crash mid-write).
+pub mod answers {
+
+    use serde_json::Value;
+
+    /// Replays one line onto `open`, the open ticket id for `key`: a `create` or `reopen`
+    /// opens, a `resolve` of the open id closes. A line that is not a JSON object (torn,
+    /// not UTF-8, edited) is skipped.
+    pub fn replay_line(open: &mut Option<String>, line: &[u8], key: &str) {
+        let Ok(v) = serde_json::from_slice::<Value>(line) else {
+            return;
+        };
+        if v["key"] != key {
+            return;
+        }
+        let id = v["id"].as_str().unwrap_or_default().to_string();
+        match v["event"].as_str() {
+            Some("create" | "reopen") => *open = Some(id),
+            Some("resolve") if open.as_deref() == Some(id.as_str()) => *open = None,
+            _ => {}
+        }
+    }
+
+    /// The whole file: the open ticket id for `key`, if any.
+    pub fn replay(bytes: &[u8], key: &str) -> Option<String> {
+        let mut open = None;
+        for line in bytes.split(|b| *b == b'\n') {
+            replay_line(&mut open, line, key);
+        }
+        open
     }
 }
 

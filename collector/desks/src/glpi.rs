@@ -34,8 +34,8 @@ use reqwest::{Method, Response, StatusCode};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use crate::answers::{self, Page};
 use crate::http::{self, client, send};
+use crate::Page;
 use crate::{
     base_url, one_line, resolve_path, Desk, DeskError, DeskFuture, DeskResult, Secret, Ticket,
     TicketRef, TicketStatus,
@@ -128,7 +128,7 @@ pub struct Glpi {
     urgencies: Vec<u8>,
     page_size: u64,
     /// GLPI's web root (for links) and time zone.
-    reading: answers::glpi::Reading,
+    reading: answers::Reading,
 }
 
 impl Glpi {
@@ -220,7 +220,7 @@ impl Glpi {
             }
         }
         Ok(Glpi {
-            reading: answers::glpi::Reading {
+            reading: answers::Reading {
                 web: api.trim_end_matches("/apirest.php").to_string(),
                 tz,
             },
@@ -253,7 +253,7 @@ impl Glpi {
         if let Some(a) = &self.app_token {
             rb = rb.header("App-Token", a.expose());
         }
-        let token = answers::glpi::session(&http::body(send(rb, what).await?, what).await?)?;
+        let token = answers::session(&http::body(send(rb, what).await?, what).await?)?;
         *self.session.lock().expect("glpi session") = Some(token.clone());
         Ok(token)
     }
@@ -336,7 +336,7 @@ impl Glpi {
         let resp = self
             .call(Method::GET, &format!("/Ticket/{}", t.id), &[], None, &what)
             .await?;
-        answers::glpi::ticket(&self.reading, &http::body(resp, &what).await?, &what)
+        answers::ticket(&self.reading, &http::body(resp, &what).await?, &what)
     }
 
     async fn followup(&self, t: &TicketRef, text: &str, what: &str) -> DeskResult<()> {
@@ -381,7 +381,7 @@ impl Desk for Glpi {
             let resp = self
                 .call(Method::POST, "/Ticket", &[], Some(&body), what)
                 .await?;
-            answers::glpi::created(&self.reading, &http::body(resp, what).await?)
+            answers::created(&self.reading, &http::body(resp, what).await?)
         })
     }
 
@@ -427,13 +427,13 @@ impl Desk for Glpi {
                     .and_then(|v| v.to_str().ok())
                     .map(str::to_string);
                 let page = http::body(resp, what).await?;
-                let range = answers::glpi::Range {
+                let range = answers::Range {
                     start,
                     page_size: self.page_size,
                     partial,
                     content_range: content_range.as_deref(),
                 };
-                match answers::glpi::search_page(&self.reading, &page, key, range)? {
+                match answers::search_page(&self.reading, &page, key, range)? {
                     Page::Found(t) => return Ok(Some(t)),
                     Page::More(next) => start = next,
                     Page::End => return Ok(None),
@@ -522,6 +522,169 @@ fn html(text: &str) -> String {
         .replace("\r\n", "\n")
         .replace('\n', "<br>");
     format!("<p>{esc}</p>")
+}
+
+/// GLPI's legacy REST API (`apirest.php`).
+pub mod answers {
+    use crate::glpi::{int, SOLVED};
+    use crate::{http, DeskError, DeskResult, Page, TicketRef, TicketStatus};
+    use serde::Deserialize;
+    use serde_json::Value;
+
+    /// The settings GLPI's answers are read with.
+    #[derive(Debug, Clone, PartialEq)]
+    pub struct Reading {
+        /// GLPI's web root, for links to tickets.
+        pub web: String,
+        /// The API user's time zone, which GLPI's dates are in.
+        pub tz: jiff::tz::TimeZone,
+    }
+
+    impl Default for Reading {
+        /// The adapter's defaults (UTC), on `https://glpi.invalid`.
+        fn default() -> Reading {
+            Reading {
+                web: "https://glpi.invalid".into(),
+                tz: jiff::tz::TimeZone::UTC,
+            }
+        }
+    }
+
+    impl Reading {
+        pub fn ticket_ref(&self, id: u64) -> TicketRef {
+            TicketRef {
+                id: id.to_string(),
+                number: None,
+                url: Some(format!("{}/front/ticket.form.php?id={id}", self.web)),
+            }
+        }
+
+        /// A GLPI date (`YYYY-MM-DD HH:MM:SS` in the API user's zone) as ms.
+        pub fn date(&self, v: &Value) -> Option<i64> {
+            let s = v.as_str()?.trim();
+            if s.is_empty() || s.starts_with("0000") {
+                return None;
+            }
+            let dt = jiff::civil::DateTime::strptime("%Y-%m-%d %H:%M:%S", s)
+                .or_else(|_| s.parse::<jiff::civil::DateTime>())
+                .ok()?;
+            dt.to_zoned(self.tz.clone())
+                .ok()
+                .map(|z| z.timestamp().as_millisecond())
+        }
+
+        /// What a person did, from a ticket as GLPI returns it.
+        pub fn status_of(&self, v: &Value) -> TicketStatus {
+            let status = int(&v["status"]).unwrap_or(0);
+            let first = self.date(&v["takeintoaccountdate"]).or_else(|| {
+                // Seconds after the opening date; a delay too large for a date is none.
+                let delay = int(&v["takeintoaccount_delay_stat"]).filter(|d| *d > 0)?;
+                self.date(&v["date"])?.checked_add(delay.checked_mul(1000)?)
+            });
+            let resolved = self
+                .date(&v["solvedate"])
+                .or_else(|| self.date(&v["closedate"]));
+            TicketStatus {
+                state: match status {
+                    1 => "new",
+                    2 => "processing (assigned)",
+                    3 => "processing (planned)",
+                    4 => "pending",
+                    5 => "solved",
+                    6 => "closed",
+                    _ => "",
+                }
+                .to_string(),
+                responded: first.is_some() || status >= 3,
+                first_response_at_ms: first,
+                resolved_at_ms: resolved,
+                closed: status >= SOLVED,
+            }
+        }
+    }
+
+    /// The `initSession` answer: the session token.
+    pub fn session(body: &[u8]) -> DeskResult<String> {
+        let what = "GLPI initSession";
+        #[derive(Deserialize)]
+        struct Session {
+            #[serde(default)]
+            session_token: Option<String>,
+        }
+        let s: Session = http::parse(body, what)?;
+        s.session_token
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| DeskError::transient(format!("{what}: the answer has no session_token")))
+    }
+
+    /// The create answer `{"id": …, "message": …}`: the new ticket.
+    pub fn created(rd: &Reading, body: &[u8]) -> DeskResult<TicketRef> {
+        let what = "GLPI create ticket";
+        let v: Value = http::parse(body, what)?;
+        let id = int(&v["id"])
+            .filter(|id| *id > 0)
+            .ok_or_else(|| DeskError::transient(format!("{what}: the answer has no ticket id")))?;
+        Ok(rd.ticket_ref(id as u64))
+    }
+
+    /// Where a search page stands: the rows it asked for and how GLPI answered.
+    #[derive(Debug, Clone, Copy, Default)]
+    pub struct Range<'a> {
+        /// The first row asked for, and rows per page.
+        pub start: u64,
+        pub page_size: u64,
+        /// GLPI answered 206 Partial Content.
+        pub partial: bool,
+        /// The `Content-Range` header (`0-49/120`), if any.
+        pub content_range: Option<&'a str>,
+    }
+
+    /// A page of `GET search/Ticket` (title contains the key, status not old): the ticket
+    /// whose title ends with exactly `[<key>]`, or the start of the next page.
+    pub fn search_page(
+        rd: &Reading,
+        body: &[u8],
+        key: &str,
+        r: Range<'_>,
+    ) -> DeskResult<Page<u64>> {
+        let what = "GLPI search tickets";
+        let suffix = format!("[{key}]");
+        let range_total = r
+            .content_range
+            .and_then(|v| v.rsplit('/').next()?.trim().parse::<u64>().ok());
+        let page: Value = http::parse(body, what)?;
+        let total = int(&page["totalcount"])
+            .map(|t| t.max(0) as u64)
+            .or(range_total)
+            .unwrap_or(0);
+        let rows: Vec<&Value> = match &page["data"] {
+            Value::Array(a) => a.iter().collect(),
+            Value::Object(o) => o.values().collect(),
+            _ => Vec::new(),
+        };
+        let count = rows.len();
+        for row in rows {
+            let name = row["1"].as_str().unwrap_or_default().trim_end();
+            let open = int(&row["12"]).is_none_or(|s| (1..SOLVED).contains(&s));
+            if name.ends_with(&suffix) && open {
+                if let Some(id) = int(&row["2"]).filter(|id| *id > 0) {
+                    return Ok(Page::Found(rd.ticket_ref(id as u64)));
+                }
+            }
+        }
+        let next = r.start.saturating_add(r.page_size);
+        Ok(if count == 0 || (next >= total && !r.partial) {
+            Page::End
+        } else {
+            Page::More(next)
+        })
+    }
+
+    /// `GET Ticket/{id}`: status and dates.
+    pub fn ticket(rd: &Reading, body: &[u8], what: &str) -> DeskResult<TicketStatus> {
+        let v: Value = http::parse(body, what)?;
+        Ok(rd.status_of(&v))
+    }
 }
 
 #[cfg(test)]

@@ -33,8 +33,8 @@ use reqwest::{Method, RequestBuilder};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use crate::answers::{self, Page};
 use crate::http;
+use crate::Page;
 use crate::{
     base_url, one_line, resolve_path, utc_ms, Auth, AuthSpec, Desk, DeskError, DeskFuture,
     DeskResult, Ticket, TicketRef, TicketStatus,
@@ -239,7 +239,7 @@ impl JiraConfig {
 pub struct Jira {
     http: reqwest::Client,
     base: String,
-    reading: answers::jira::Reading,
+    reading: answers::Reading,
     deployment: Deployment,
     auth: Auth,
     project: String,
@@ -363,7 +363,7 @@ impl Jira {
         let base = base.expect("checked");
         Ok(Jira {
             http: http::client(timeout),
-            reading: answers::jira::Reading {
+            reading: answers::Reading {
                 base: base.clone(),
                 key_field: cfg.key_field.clone(),
             },
@@ -465,7 +465,7 @@ impl Jira {
             (format!("/rest/api/2/issue/{id}/comment"), b)
         };
         let resp = http::send(self.request(Method::POST, &path).json(&body), what).await?;
-        answers::jira::comment(&http::body(resp, what).await?, what)
+        answers::comment(&http::body(resp, what).await?, what)
     }
 
     async fn status(&self, id: &str) -> DeskResult<Issue> {
@@ -473,7 +473,7 @@ impl Jira {
         let rb = self
             .request(Method::GET, &format!("/rest/api/2/issue/{id}"))
             .query(&[("fields", "status")]);
-        answers::jira::issue(&http::body(http::send(rb, what).await?, what).await?, what)
+        answers::issue(&http::body(http::send(rb, what).await?, what).await?, what)
     }
 
     async fn transitions(&self, id: &str) -> DeskResult<Vec<Transition>> {
@@ -481,7 +481,7 @@ impl Jira {
         let rb = self
             .request(Method::GET, &format!("/rest/api/2/issue/{id}/transitions"))
             .query(&[("expand", "transitions.fields")]);
-        answers::jira::transitions(&http::body(http::send(rb, what).await?, what).await?)
+        answers::transitions(&http::body(http::send(rb, what).await?, what).await?)
     }
 
     async fn transition(&self, id: &str, body: Value, what: &str) -> DeskResult<()> {
@@ -512,13 +512,11 @@ impl Jira {
                     .request(Method::GET, "/rest/api/2/search/jql")
                     .query(&q);
                 let body = http::body(http::send(rb, what).await?, what).await?;
-                Ok(
-                    match answers::jira::cloud_page(&self.reading, &body, key)? {
-                        Page::Found(t) => Page::Found(t),
-                        Page::More(token) => Page::More(Cursor::Token(token)),
-                        Page::End => Page::End,
-                    },
-                )
+                Ok(match answers::cloud_page(&self.reading, &body, key)? {
+                    Page::Found(t) => Page::Found(t),
+                    Page::More(token) => Page::More(Cursor::Token(token)),
+                    Page::End => Page::End,
+                })
             }
             Deployment::DataCenter => {
                 let start = match cursor {
@@ -534,13 +532,11 @@ impl Jira {
                 ];
                 let rb = self.request(Method::GET, "/rest/api/2/search").query(&q);
                 let body = http::body(http::send(rb, what).await?, what).await?;
-                Ok(
-                    match answers::jira::dc_page(&self.reading, &body, key, start)? {
-                        Page::Found(t) => Page::Found(t),
-                        Page::More(end) => Page::More(Cursor::Start(end)),
-                        Page::End => Page::End,
-                    },
-                )
+                Ok(match answers::dc_page(&self.reading, &body, key, start)? {
+                    Page::Found(t) => Page::Found(t),
+                    Page::More(end) => Page::More(Cursor::Start(end)),
+                    Page::End => Page::End,
+                })
             }
         }
     }
@@ -616,7 +612,7 @@ pub(crate) fn parse_time(v: Option<&Value>) -> Option<i64> {
     utc_ms(v?.as_str()?)
 }
 
-/// An issue as Jira answers it (read by [`answers::jira`]); dates are Jira's, e.g.
+/// An issue as Jira answers it (read by [`answers`]); dates are Jira's, e.g.
 /// `2026-11-22T10:15:30.000+0100` (or RFC 3339).
 #[derive(Deserialize, Debug)]
 pub struct Issue {
@@ -674,7 +670,7 @@ pub(crate) struct Transitions {
     pub(crate) transitions: Vec<Transition>,
 }
 
-/// A workflow transition as Jira lists it (read by [`answers::jira::transitions`]).
+/// A workflow transition as Jira lists it (read by [`answers::transitions`]).
 #[derive(Deserialize, Debug)]
 pub struct Transition {
     id: Value,
@@ -723,7 +719,7 @@ impl Desk for Jira {
                 .request(Method::POST, "/rest/api/2/issue")
                 .json(&self.create_body(t));
             let body = http::body(http::send(rb, what).await?, what).await?;
-            answers::jira::created(&self.reading, &body)
+            answers::created(&self.reading, &body)
         })
     }
 
@@ -836,8 +832,167 @@ impl Desk for Jira {
             let rb = self
                 .request(Method::GET, &format!("/rest/api/2/issue/{id}"))
                 .query(&[("fields", "status,assignee,created,resolutiondate")]);
-            answers::jira::status(&http::body(http::send(rb, what).await?, what).await?).map(Some)
+            answers::status(&http::body(http::send(rb, what).await?, what).await?).map(Some)
         })
+    }
+}
+
+/// Jira's REST API v2 (and the JSM comment answer).
+pub mod answers {
+    use crate::jira::{id_of, parse_time, CloudPage, DcPage, Issue, Transition, Transitions};
+    use crate::{http, DeskError, DeskResult, Page, TicketRef, TicketStatus};
+    use serde_json::Value;
+
+    /// The settings Jira's answers are read with.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct Reading {
+        /// The site URL, for links to issues.
+        pub base: String,
+        /// The custom field holding the key; `None`: the key is a label.
+        pub key_field: Option<String>,
+    }
+
+    impl Default for Reading {
+        /// The adapter's defaults (the key in a label), on `https://jira.invalid`.
+        fn default() -> Reading {
+            Reading {
+                base: "https://jira.invalid".into(),
+                key_field: None,
+            }
+        }
+    }
+
+    impl Reading {
+        pub fn ticket_ref(&self, id: String, key: String) -> TicketRef {
+            let url = format!("{}/browse/{key}", self.base);
+            TicketRef {
+                id,
+                number: Some(key),
+                url: Some(url),
+            }
+        }
+
+        /// A search hit is taken when the key field it carries holds `key` exactly (a
+        /// text field's `~` search is fuzzy) and its status is not done (the search index
+        /// may lag behind a transition). A hit whose answer omits the field is trusted to
+        /// the JQL.
+        pub fn is_open_match(&self, issue: &Issue, key: &str) -> bool {
+            let field = self.key_field.as_deref().unwrap_or("labels");
+            let carries = match issue.fields.get(field) {
+                None => true,
+                Some(Value::String(s)) => s.trim() == key,
+                Some(Value::Array(a)) => a.iter().any(|x| x.as_str() == Some(key)),
+                Some(_) => false,
+            };
+            carries && issue.category() != "done"
+        }
+
+        /// The first open match among `issues`, if any.
+        fn first_match(&self, issues: &[Issue], key: &str) -> DeskResult<Option<TicketRef>> {
+            for i in issues {
+                if self.is_open_match(i, key) {
+                    return match (i.id(), i.key.clone()) {
+                        (Some(id), Some(k)) => Ok(Some(self.ticket_ref(id, k))),
+                        _ => Err(DeskError::transient(format!(
+                            "{SEARCH}: an issue without id or key"
+                        ))),
+                    };
+                }
+            }
+            Ok(None)
+        }
+    }
+
+    const SEARCH: &str = "Jira search open issue";
+
+    /// The create answer `{"id", "key", "self"}`: the new issue.
+    pub fn created(rd: &Reading, body: &[u8]) -> DeskResult<TicketRef> {
+        let what = "Jira create issue";
+        let v: Value = http::parse(body, what)?;
+        let key = v["key"].as_str().filter(|k| !k.is_empty());
+        match (id_of(&v), key) {
+            (Some(id), Some(key)) => Ok(rd.ticket_ref(id, key.to_string())),
+            _ => Err(DeskError::transient(format!(
+                "{what}: the answer has no issue id and key"
+            ))),
+        }
+    }
+
+    /// A comment answer (platform or JSM): it must name the comment's id.
+    pub fn comment(body: &[u8], what: &str) -> DeskResult<()> {
+        let c: Value = http::parse(body, what)?;
+        if id_of(&c).is_none() {
+            return Err(DeskError::transient(format!(
+                "{what}: the answer has no comment id"
+            )));
+        }
+        Ok(())
+    }
+
+    /// An issue read with its status (`GET /issue/{id}?fields=status,…`).
+    pub fn issue(body: &[u8], what: &str) -> DeskResult<Issue> {
+        let issue: Issue = http::parse(body, what)?;
+        if issue.fields.get("status").is_none() {
+            return Err(DeskError::transient(format!(
+                "{what}: the answer has no status"
+            )));
+        }
+        Ok(issue)
+    }
+
+    /// The read-back answer (`status,assignee,created,resolutiondate`).
+    pub fn status(body: &[u8]) -> DeskResult<TicketStatus> {
+        let issue = issue(body, "Jira read issue")?;
+        let category = issue.category();
+        let closed = category == "done";
+        let assigned = !issue.fields.get("assignee").is_none_or(Value::is_null);
+        Ok(TicketStatus {
+            state: issue.status_name().to_string(),
+            responded: assigned || category == "indeterminate",
+            // Jira records no first-response time (JSM keeps it in an SLA field whose id
+            // differs per site); the poller uses the time it first sees `responded`.
+            first_response_at_ms: None,
+            resolved_at_ms: if closed {
+                parse_time(issue.fields.get("resolutiondate"))
+            } else {
+                None
+            },
+            closed,
+        })
+    }
+
+    /// The transitions answer (`GET /issue/{id}/transitions`).
+    pub fn transitions(body: &[u8]) -> DeskResult<Vec<Transition>> {
+        let t: Transitions = http::parse(body, "Jira list transitions")?;
+        Ok(t.transitions)
+    }
+
+    /// A page of Cloud's enhanced search: the match, or the next page token.
+    pub fn cloud_page(rd: &Reading, body: &[u8], key: &str) -> DeskResult<Page<String>> {
+        let page: CloudPage = http::parse(body, SEARCH)?;
+        if let Some(t) = rd.first_match(&page.issues, key)? {
+            return Ok(Page::Found(t));
+        }
+        Ok(match page.next_page_token {
+            Some(t) if !t.is_empty() && !page.is_last.unwrap_or(false) => Page::More(t),
+            _ => Page::End,
+        })
+    }
+
+    /// A page of Data Center's search read from `start`: the match, or the next start.
+    pub fn dc_page(rd: &Reading, body: &[u8], key: &str, start: usize) -> DeskResult<Page<usize>> {
+        let page: DcPage = http::parse(body, SEARCH)?;
+        if let Some(t) = rd.first_match(&page.issues, key)? {
+            return Ok(Page::Found(t));
+        }
+        let end = start.saturating_add(page.issues.len());
+        Ok(
+            if !page.issues.is_empty() && page.total.is_some_and(|t| end < t) {
+                Page::More(end)
+            } else {
+                Page::End
+            },
+        )
     }
 }
 

@@ -304,3 +304,14 @@ mod tests {
             .contains("TILSYN_SURELY_UNSET_VAR"));
     }
 }
+
+/// What one page of a desk's search answer says about the key searched for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Page<N = ()> {
+    /// The open ticket for the key.
+    Found(TicketRef),
+    /// Not on this page; there are more, read with `N` (a page token, a start offset).
+    More(N),
+    /// Not on this page, and it was the last one.
+    End,
+}

@@ -36,8 +36,8 @@ use reqwest::Method;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::answers::{self, Page};
 use crate::http;
+use crate::Page;
 use crate::{
     base_url, one_line, resolve_path, utc_ms, Desk, DeskError, DeskFuture, DeskResult, Secret,
     Ticket, TicketRef, TicketStatus,
@@ -157,7 +157,7 @@ pub struct Rt5 {
     reopen_status: String,
     requestor: Option<String>,
     /// RT's web address (for links), the key field, the statuses.
-    reading: answers::rt5::Reading,
+    reading: answers::Reading,
 }
 
 impl std::fmt::Debug for Rt5 {
@@ -237,7 +237,7 @@ impl Rt5 {
                 errs.push(format!("{name}: set an RT status (e.g. resolved / open)"));
             }
         }
-        let reading = answers::rt5::Reading::new(
+        let reading = answers::Reading::new(
             web.as_deref().unwrap_or_default(),
             &cfg.key_field,
             &cfg.responded_statuses,
@@ -305,7 +305,7 @@ impl Rt5 {
 
     async fn get_ticket(&self, id: &str, what: &str) -> DeskResult<RtTicket> {
         let resp = http::send(self.req(Method::GET, &format!("/ticket/{id}")), what).await?;
-        answers::rt5::ticket(&http::body(resp, what).await?, what)
+        answers::ticket(&http::body(resp, what).await?, what)
     }
 
     /// An internal comment, optionally with a status change in the same request. Returns
@@ -336,7 +336,7 @@ impl Rt5 {
         // The messages only explain a refused status; the status is checked by reading
         // the ticket again, so an unreadable answer is not an error here.
         let bytes = http::body(resp, what).await.unwrap_or_default();
-        Ok(answers::rt5::messages(&bytes))
+        Ok(answers::messages(&bytes))
     }
 
     /// Sets `status` with `text` as comment and checks RT really changed it.
@@ -521,7 +521,7 @@ impl Desk for Rt5 {
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_string);
             let body = http::body(resp, what).await?;
-            let id = answers::rt5::created(&body, location.as_deref())?;
+            let id = answers::created(&body, location.as_deref())?;
             // RT skips a custom field it cannot set without saying so; a ticket without
             // the key could never be found again, so check it once here.
             let created = self
@@ -562,7 +562,7 @@ impl Desk for Rt5 {
                 ]);
                 let body = http::body(http::send(rb, what).await?, what).await?;
                 // RT matches the value case-insensitively; the reader keeps exact matches.
-                match answers::rt5::search_page(&self.reading, &body, key, page)? {
+                match answers::search_page(&self.reading, &body, key, page)? {
                     Page::Found(t) => return Ok(Some(t)),
                     Page::More(()) => {}
                     Page::End => return Ok(None),
@@ -622,6 +622,173 @@ impl Desk for Rt5 {
             let rt = self.get_ticket(id, &format!("RT read ticket {id}")).await?;
             Ok(Some(self.status_of(&rt)))
         })
+    }
+}
+
+/// Request Tracker 5's REST2.
+pub mod answers {
+    use crate::rt5::{holds_key, id_string, rt_date, RtTicket, SearchPage, PER_PAGE};
+    use crate::{http, DeskError, DeskResult, Page, TicketRef, TicketStatus};
+    use serde_json::Value;
+
+    /// The settings RT's answers are read with.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct Reading {
+        /// RT's web address, for links to tickets.
+        pub web: String,
+        pub key_field: String,
+        /// Lower case.
+        pub responded_statuses: Vec<String>,
+        /// Lower case.
+        pub closed_statuses: Vec<String>,
+    }
+
+    impl Default for Reading {
+        /// The adapter's defaults, on `https://rt.invalid`.
+        fn default() -> Reading {
+            use crate::rt5::{
+                default_closed_statuses, default_key_field, default_responded_statuses,
+            };
+            Reading::new(
+                "https://rt.invalid",
+                &default_key_field(),
+                &default_responded_statuses(),
+                &default_closed_statuses(),
+            )
+        }
+    }
+
+    impl Reading {
+        /// `web` is RT's checked web address; the statuses are compared in lower case.
+        pub fn new(web: &str, key_field: &str, responded: &[String], closed: &[String]) -> Reading {
+            let lower = |v: &[String]| -> Vec<String> {
+                v.iter().map(|s| s.trim().to_lowercase()).collect()
+            };
+            Reading {
+                web: web.to_string(),
+                key_field: key_field.trim().to_string(),
+                responded_statuses: lower(responded),
+                closed_statuses: lower(closed),
+            }
+        }
+
+        pub fn tref(&self, id: &str) -> TicketRef {
+            TicketRef {
+                id: id.to_string(),
+                number: Some(format!("#{id}")),
+                url: Some(format!("{}/Ticket/Display.html?id={id}", self.web)),
+            }
+        }
+
+        pub fn is_closed(&self, status: &str) -> bool {
+            self.closed_statuses.contains(&status.to_lowercase())
+        }
+
+        /// What [`crate::Desk::read_back`] reports for a ticket as RT shows it.
+        pub fn status_of(&self, t: &RtTicket) -> TicketStatus {
+            let status = t.status.to_lowercase();
+            let closed = self.is_closed(&status);
+            let owned = t
+                .owner
+                .as_ref()
+                .and_then(|o| o.name())
+                .is_some_and(|n| !n.is_empty() && !n.eq_ignore_ascii_case("nobody"));
+            let responded = owned || self.responded_statuses.contains(&status);
+            TicketStatus {
+                state: t.status.clone(),
+                responded,
+                // Started is set when the status first leaves `new` (RT's
+                // acknowledgement). An owner alone does not set it: then the poller
+                // records when it first saw it.
+                first_response_at_ms: if responded {
+                    rt_date(t.started.as_deref())
+                } else {
+                    None
+                },
+                // RT keeps `Resolved` when a ticket is reopened, so it only counts while
+                // the ticket is closed; LastUpdated stands in if a closed ticket has no
+                // date.
+                resolved_at_ms: if closed {
+                    rt_date(t.resolved.as_deref()).or(rt_date(t.last_updated.as_deref()))
+                } else {
+                    None
+                },
+                closed,
+            }
+        }
+    }
+
+    /// The create answer `{"id": "1", …}` (with the `Location` header, which names the
+    /// ticket too): the new ticket's id, digits only.
+    pub fn created(body: &[u8], location: Option<&str>) -> DeskResult<String> {
+        let what = "RT create ticket";
+        let location = location.and_then(|l| {
+            l.trim_end_matches('/')
+                .rsplit('/')
+                .next()
+                .map(str::to_string)
+        });
+        let answer: Value = http::parse(body, what)?;
+        answer
+            .get("id")
+            .and_then(id_string)
+            .or(location)
+            .filter(|id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()))
+            .ok_or_else(|| {
+                DeskError::transient(format!(
+                    "{what}: RT answered without a ticket id (no \"id\" in the body, no Location)"
+                ))
+            })
+    }
+
+    /// `GET /ticket/:id`.
+    pub fn ticket(body: &[u8], what: &str) -> DeskResult<RtTicket> {
+        http::parse(body, what)
+    }
+
+    /// The read-back answer (`GET /ticket/:id`).
+    pub fn status(rd: &Reading, body: &[u8], what: &str) -> DeskResult<TicketStatus> {
+        Ok(rd.status_of(&ticket(body, what)?))
+    }
+
+    /// Page `page` of `GET /tickets?query='CF.{…}' = '<key>' AND Status = '__Active__'`:
+    /// the ticket whose key field holds `key` exactly (RT matches case-insensitively), or
+    /// whether another page follows.
+    pub fn search_page(rd: &Reading, body: &[u8], key: &str, page: u32) -> DeskResult<Page> {
+        let what = "RT search ticket by key";
+        let p: SearchPage = http::parse(body, what)?;
+        for item in &p.items {
+            let Some(id) = id_string(&item.id).filter(|id| id.bytes().all(|b| b.is_ascii_digit()))
+            else {
+                return Err(DeskError::transient(format!(
+                    "{what}: a search result has no ticket id (digits), but {:.40}",
+                    item.id.to_string()
+                )));
+            };
+            // Without the field in the answer, trust RT's match.
+            let exact = item
+                .custom_fields
+                .as_deref()
+                .and_then(|cfs| holds_key(cfs, &rd.key_field, key))
+                .unwrap_or(true);
+            if exact {
+                return Ok(Page::Found(rd.tref(&id)));
+            }
+        }
+        let per_page = p.per_page.unwrap_or(f64::from(PER_PAGE));
+        let this = p.page.unwrap_or(f64::from(page));
+        let last = (p.items.len() as f64) < per_page || p.pages.is_none_or(|pages| this >= pages);
+        Ok(if last { Page::End } else { Page::More(()) })
+    }
+
+    /// A comment / update answer: RT's messages (`["Comments added", "Status changed …"]`),
+    /// which only explain a refused status; anything else is no messages.
+    pub fn messages(body: &[u8]) -> Vec<String> {
+        serde_json::from_slice::<Vec<Value>>(body)
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|v| v.as_str().map(str::to_string))
+            .collect()
     }
 }
 

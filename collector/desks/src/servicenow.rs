@@ -33,7 +33,7 @@ use reqwest::{Method, RequestBuilder};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use crate::{answers, http};
+use crate::http;
 use crate::{
     base_url, one_line, resolve_path, Auth, AuthSpec, Desk, DeskError, DeskFuture, DeskResult,
     Ticket, TicketRef, TicketStatus,
@@ -175,7 +175,7 @@ pub struct ServiceNow {
     resolved_state: String,
     reopen_state: String,
     close_code: String,
-    reading: answers::servicenow::Reading,
+    reading: answers::Reading,
 }
 
 impl ServiceNow {
@@ -251,7 +251,7 @@ impl ServiceNow {
         let base = base.expect("checked");
         Ok(ServiceNow {
             http: http::client(timeout),
-            reading: answers::servicenow::Reading::new(
+            reading: answers::Reading::new(
                 &base,
                 &cfg.table,
                 cfg.resolved_state,
@@ -343,13 +343,13 @@ impl ServiceNow {
         let rb = self
             .request(Method::PATCH, Some(sys_id), &[("sysparm_fields", fields)])
             .json(&body);
-        answers::servicenow::updated(&self.call(rb, what).await?, what)
+        answers::updated(&self.call(rb, what).await?, what)
     }
 
     /// The state of an incident: `GET` with `sys_id,state,active`.
     async fn state(&self, sys_id: &str) -> DeskResult<Record> {
         let what = "ServiceNow read incident state";
-        answers::servicenow::record(&self.get(sys_id, "sys_id,state,active", what).await?, what)
+        answers::record(&self.get(sys_id, "sys_id,state,active", what).await?, what)
     }
 }
 
@@ -416,7 +416,7 @@ pub(crate) struct Envelope<T> {
 
 /// An incident as the Table API answers it: the fields the adapter reads, all raw strings
 /// (with `sysparm_display_value=false`; dates `YYYY-MM-DD HH:MM:SS` in UTC). Read by
-/// [`answers::servicenow`].
+/// [`answers`].
 #[derive(Deserialize, Default, Debug)]
 pub struct Record {
     #[serde(default)]
@@ -474,7 +474,7 @@ impl Desk for ServiceNow {
                     &[("sysparm_fields", "sys_id,number,state")],
                 )
                 .json(&self.create_body(t));
-            answers::servicenow::created(&self.reading, &self.call(rb, what).await?)
+            answers::created(&self.reading, &self.call(rb, what).await?)
         })
     }
 
@@ -496,7 +496,7 @@ impl Desk for ServiceNow {
                     ("sysparm_no_count", "true"),
                 ],
             );
-            answers::servicenow::found(&self.reading, &self.call(rb, what).await?)
+            answers::found(&self.reading, &self.call(rb, what).await?)
         })
     }
 
@@ -571,7 +571,136 @@ impl Desk for ServiceNow {
             let what = "ServiceNow read incident";
             let fields = "sys_id,state,active,assigned_to,resolved_at,closed_at";
             let body = self.get(id, fields, what).await?;
-            answers::servicenow::status(&self.reading, &body).map(Some)
+            answers::status(&self.reading, &body).map(Some)
+        })
+    }
+}
+
+/// ServiceNow's Table API (`{"result": {…}}` or `{"result": [{…}]}`).
+pub mod answers {
+    use crate::{http, DeskError, DeskResult, TicketRef, TicketStatus};
+
+    use crate::servicenow::{Envelope, Record};
+
+    /// The settings ServiceNow's answers are read with.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct Reading {
+        /// The instance URL, for links to incidents.
+        pub base: String,
+        pub table: String,
+        /// `state` values, as the raw strings the answers carry.
+        pub resolved_state: String,
+        pub responded_states: Vec<String>,
+    }
+
+    impl Default for Reading {
+        /// The adapter's defaults, on `https://servicenow.invalid`.
+        fn default() -> Reading {
+            use crate::servicenow::{d_resolved_state, d_responded_states, d_table};
+            Reading::new(
+                "https://servicenow.invalid",
+                &d_table(),
+                d_resolved_state(),
+                &d_responded_states(),
+            )
+        }
+    }
+
+    impl Reading {
+        /// `base` is the checked instance URL.
+        pub fn new(
+            base: &str,
+            table: &str,
+            resolved_state: u16,
+            responded_states: &[u16],
+        ) -> Reading {
+            Reading {
+                base: base.to_string(),
+                table: table.to_string(),
+                resolved_state: resolved_state.to_string(),
+                responded_states: responded_states.iter().map(u16::to_string).collect(),
+            }
+        }
+
+        pub fn ticket_ref(&self, sys_id: String, number: Option<String>) -> TicketRef {
+            let url = format!(
+                "{}/nav_to.do?uri={}.do?sys_id={sys_id}",
+                self.base, self.table
+            );
+            TicketRef {
+                id: sys_id,
+                number: number.filter(|n| !n.is_empty()),
+                url: Some(url),
+            }
+        }
+
+        /// Resolved (state) or no longer active (closed, canceled).
+        pub fn is_done(&self, r: &Record) -> bool {
+            !r.is_active() || r.state.as_deref() == Some(self.resolved_state.as_str())
+        }
+    }
+
+    /// One record (`GET`, `PATCH` answers): a transient error when there is no `result`
+    /// object.
+    pub fn record(body: &[u8], what: &str) -> DeskResult<Record> {
+        let env: Envelope<Option<Record>> = http::parse(body, what)?;
+        env.result
+            .ok_or_else(|| DeskError::transient(format!("{what}: the answer has no result")))
+    }
+
+    /// A record written (`POST`, `PATCH`): one record that has a `sys_id`.
+    pub fn updated(body: &[u8], what: &str) -> DeskResult<Record> {
+        let r = record(body, what)?;
+        if r.sys_id.as_deref().is_none_or(str::is_empty) {
+            return Err(DeskError::transient(format!(
+                "{what}: the answer has no sys_id"
+            )));
+        }
+        Ok(r)
+    }
+
+    /// The create answer: the new incident.
+    pub fn created(rd: &Reading, body: &[u8]) -> DeskResult<TicketRef> {
+        let r = updated(body, "ServiceNow create incident")?;
+        Ok(rd.ticket_ref(r.sys_id.unwrap_or_default(), r.number))
+    }
+
+    /// The search answer (`sysparm_limit=1`, the query already asks for open ones): the
+    /// open incident, if any.
+    pub fn found(rd: &Reading, body: &[u8]) -> DeskResult<Option<TicketRef>> {
+        let what = "ServiceNow find open incident";
+        let env: Envelope<Vec<Record>> = http::parse(body, what)?;
+        let Some(r) = env.result.into_iter().next() else {
+            return Ok(None);
+        };
+        match r.sys_id {
+            Some(id) if !id.is_empty() => Ok(Some(rd.ticket_ref(id, r.number))),
+            _ => Err(DeskError::transient(format!(
+                "{what}: a record without sys_id"
+            ))),
+        }
+    }
+
+    /// The read-back answer (`state,active,assigned_to,resolved_at,closed_at`).
+    pub fn status(rd: &Reading, body: &[u8]) -> DeskResult<TicketStatus> {
+        let r = record(body, "ServiceNow read incident")?;
+        let state = r.state.clone().unwrap_or_default();
+        let closed = rd.is_done(&r);
+        let responded = r.assigned_to.is_some() || rd.responded_states.contains(&state);
+        let time = |s: Option<&str>| crate::utc_ms(s?);
+        let resolved_at_ms = if closed {
+            time(r.resolved_at.as_deref()).or(time(r.closed_at.as_deref()))
+        } else {
+            None
+        };
+        Ok(TicketStatus {
+            state,
+            responded,
+            // The incident table records no first-response time; the poller uses the
+            // time it first sees `responded`.
+            first_response_at_ms: None,
+            resolved_at_ms,
+            closed,
         })
     }
 }

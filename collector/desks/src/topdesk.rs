@@ -29,8 +29,8 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use crate::answers::{self, Page};
 use crate::http::{self, client, send};
+use crate::Page;
 use crate::{
     base_url, one_line, resolve_path, Desk, DeskError, DeskFuture, DeskResult, Secret, Ticket,
     TicketRef, TicketStatus,
@@ -137,7 +137,7 @@ pub struct Topdesk {
     closure_code: Option<String>,
     reopen_status: Option<String>,
     page_size: u32,
-    reading: answers::topdesk::Reading,
+    reading: answers::Reading,
 }
 
 impl Topdesk {
@@ -230,7 +230,7 @@ impl Topdesk {
         }
         Ok(Topdesk {
             api: format!("{base}/tas/api"),
-            reading: answers::topdesk::Reading { base },
+            reading: answers::Reading { base },
             username: cfg.username.trim().to_string(),
             password,
             client: client(timeout),
@@ -287,7 +287,7 @@ impl Topdesk {
             &what,
         )
         .await?;
-        answers::topdesk::ticket(&http::body(resp, &what).await?, &what)
+        answers::ticket(&http::body(resp, &what).await?, &what)
     }
 
     async fn patch(&self, t: &TicketRef, body: Value, what: &str) -> DeskResult<()> {
@@ -316,7 +316,7 @@ impl Desk for Topdesk {
                 what,
             )
             .await?;
-            answers::topdesk::created(&self.reading, &http::body(resp, what).await?)
+            answers::created(&self.reading, &http::body(resp, what).await?)
         })
     }
 
@@ -343,7 +343,7 @@ impl Desk for Topdesk {
                 let status = resp.status().as_u16();
                 // 204 has no body; reading it anyway costs nothing.
                 let page = http::body(resp, what).await?;
-                match answers::topdesk::search_page(&self.reading, &page, key, status)? {
+                match answers::search_page(&self.reading, &page, key, status)? {
                     Page::Found(t) => return Ok(Some(t)),
                     Page::More(()) => {}
                     Page::End => return Ok(None),
@@ -418,7 +418,7 @@ impl Desk for Topdesk {
     }
 }
 
-/// An incident as TOPdesk answers it (read by [`answers::topdesk`]).
+/// An incident as TOPdesk answers it (read by [`answers`]).
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Incident {
@@ -484,6 +484,104 @@ fn fiql_value(v: &str) -> String {
         v.to_string()
     } else {
         format!("\"{}\"", v.replace('\\', "\\\\").replace('"', "\\\""))
+    }
+}
+
+/// TOPdesk's incident API.
+pub mod answers {
+    use crate::{http, DeskError, DeskResult, Page, TicketRef, TicketStatus};
+
+    use crate::topdesk::Incident;
+
+    /// The settings TOPdesk's answers are read with.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct Reading {
+        /// TOPdesk's URL, for links to incidents.
+        pub base: String,
+    }
+
+    impl Default for Reading {
+        /// On `https://topdesk.invalid`.
+        fn default() -> Reading {
+            Reading {
+                base: "https://topdesk.invalid".into(),
+            }
+        }
+    }
+
+    impl Reading {
+        pub fn ticket_ref(&self, inc: Incident, what: &str) -> DeskResult<TicketRef> {
+            let id = inc.id.filter(|s| !s.is_empty()).ok_or_else(|| {
+                DeskError::transient(format!("{what}: the answer has no incident id"))
+            })?;
+            Ok(TicketRef {
+                url: Some(format!(
+                    "{}/tas/secure/incident?action=show&unid={id}",
+                    self.base
+                )),
+                number: inc.number.filter(|s| !s.is_empty()),
+                id,
+            })
+        }
+    }
+
+    /// The create answer: the new incident.
+    pub fn created(rd: &Reading, body: &[u8]) -> DeskResult<TicketRef> {
+        let what = "TOPdesk create incident";
+        rd.ticket_ref(http::parse(body, what)?, what)
+    }
+
+    /// A page of `GET /incidents?query=externalNumber==<key>;…` answered with HTTP
+    /// `status` (204: none; 206: more pages): the incident carrying exactly `key`.
+    pub fn search_page(rd: &Reading, body: &[u8], key: &str, status: u16) -> DeskResult<Page> {
+        let what = "TOPdesk find incident";
+        if status == 204 {
+            return Ok(Page::End);
+        }
+        let list: Vec<Incident> = http::parse(body, what)?;
+        let more = status == 206 && !list.is_empty();
+        if let Some(inc) = list.into_iter().find(|i| {
+            i.external_number.as_deref() == Some(key)
+                && i.completed != Some(true)
+                && i.closed != Some(true)
+        }) {
+            return rd.ticket_ref(inc, what).map(Page::Found);
+        }
+        Ok(if more { Page::More(()) } else { Page::End })
+    }
+
+    /// `GET /incidents/id/{id}`: what a person did.
+    pub fn ticket(body: &[u8], what: &str) -> DeskResult<TicketStatus> {
+        let inc: Incident = http::parse(body, what)?;
+        let completed = inc.completed == Some(true);
+        let closed = inc.closed == Some(true);
+        let first_response_at_ms = inc.response_date.as_deref().and_then(crate::utc_ms);
+        let state = inc
+            .processing_status
+            .as_ref()
+            .and_then(|p| p.name.clone())
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| {
+                if closed {
+                    "closed"
+                } else if completed {
+                    "completed"
+                } else {
+                    "open"
+                }
+                .to_string()
+            });
+        Ok(TicketStatus {
+            state,
+            responded: inc.responded == Some(true) || first_response_at_ms.is_some(),
+            first_response_at_ms,
+            resolved_at_ms: inc
+                .completed_date
+                .as_deref()
+                .and_then(crate::utc_ms)
+                .or_else(|| inc.closed_date.as_deref().and_then(crate::utc_ms)),
+            closed: completed || closed,
+        })
     }
 }
 

@@ -60,7 +60,7 @@ use reqwest::{RequestBuilder, StatusCode};
 use ring::hmac;
 use serde_json::{json, Map, Value};
 
-use crate::{answers, http};
+use crate::http;
 use crate::{
     base_url, resolve_path, Desk, DeskError, DeskFuture, DeskResult, Secret, Ticket, TicketRef,
     TicketStatus,
@@ -416,7 +416,7 @@ impl Desk for Webhook {
             let resp = self
                 .post("create", &t.key, &t.opened_at_ms.to_string(), &body)
                 .await?;
-            answers::webhook::created(&t.key, &http::body(resp, what).await?)
+            answers::created(&t.key, &http::body(resp, what).await?)
         })
     }
 
@@ -438,7 +438,7 @@ impl Desk for Webhook {
                 let retry = http::retry_after(resp.headers(), SystemTime::now());
                 return Err(http::refused(status, retry, what, &http::head(resp).await));
             }
-            answers::webhook::found(key, &http::body(resp, what).await?)
+            answers::found(key, &http::body(resp, what).await?)
         })
     }
 
@@ -456,6 +456,28 @@ impl Desk for Webhook {
 
     fn read_back<'a>(&'a self, _t: &'a TicketRef) -> DeskFuture<'a, Option<TicketStatus>> {
         Box::pin(async { Ok(None) })
+    }
+}
+
+/// The generic webhook's receiver (the protocol is in [`crate::webhook`]).
+pub mod answers {
+    use crate::{DeskResult, TicketRef};
+
+    use crate::webhook::{answer, id_string, ref_from};
+
+    /// The create answer: the receiver's own record, or (empty, `null`, `{}`) the key.
+    pub fn created(key: &str, body: &[u8]) -> DeskResult<TicketRef> {
+        Ok(match answer(body, "webhook create")? {
+            Some(m) => ref_from(key, &m),
+            None => TicketRef::new(key),
+        })
+    }
+
+    /// The search answer (2xx): the open ticket of `key`, or none (empty, `null`, `{}`).
+    pub fn found(key: &str, body: &[u8]) -> DeskResult<Option<TicketRef>> {
+        Ok(answer(body, "webhook search")?
+            .filter(|m| id_string(m.get("id")).is_some())
+            .map(|m| ref_from(key, &m)))
     }
 }
 

@@ -26,8 +26,8 @@ use reqwest::Method;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::answers::{self, Page};
 use crate::http::{self, client, send};
+use crate::Page;
 use crate::{
     base_url, one_line, resolve_path, Desk, DeskError, DeskFuture, DeskResult, Secret, Ticket,
     TicketRef, TicketStatus,
@@ -95,7 +95,7 @@ impl ZammadConfig {
 pub struct Zammad {
     base: String,
     /// The base (for links) and the open states.
-    reading: answers::zammad::Reading,
+    reading: answers::Reading,
     authorization: Secret,
     client: reqwest::Client,
     group: String,
@@ -208,7 +208,7 @@ impl Zammad {
             return Err(errs);
         }
         Ok(Zammad {
-            reading: answers::zammad::Reading {
+            reading: answers::Reading {
                 base: base.clone(),
                 open_states,
             },
@@ -276,7 +276,7 @@ impl Zammad {
             &what,
         )
         .await?;
-        answers::zammad::ticket(&self.reading, &http::body(resp, &what).await?, &what)
+        answers::ticket(&self.reading, &http::body(resp, &what).await?, &what)
     }
 
     async fn set_state(
@@ -315,7 +315,7 @@ impl Desk for Zammad {
                 what,
             )
             .await?;
-            answers::zammad::created(&self.reading, &http::body(resp, what).await?)
+            answers::created(&self.reading, &http::body(resp, what).await?)
         })
     }
 
@@ -339,7 +339,7 @@ impl Desk for Zammad {
                 )
                 .await?;
                 let page = http::body(resp, what).await?;
-                match answers::zammad::search_page(&self.reading, &page, self.per_page)? {
+                match answers::search_page(&self.reading, &page, self.per_page)? {
                     Page::Found(t) => return Ok(Some(t)),
                     Page::More(()) => {}
                     Page::End => return Ok(None),
@@ -392,6 +392,105 @@ impl Desk for Zammad {
 
     fn read_back<'a>(&'a self, t: &'a TicketRef) -> DeskFuture<'a, Option<TicketStatus>> {
         Box::pin(async move { self.get(t).await.map(Some) })
+    }
+}
+
+/// Zammad's REST API v1.
+pub mod answers {
+    use crate::{http, DeskError, DeskResult, Page, TicketRef, TicketStatus};
+    use serde_json::Value;
+
+    /// The settings Zammad's answers are read with.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct Reading {
+        /// Zammad's URL, for links to tickets.
+        pub base: String,
+        /// The names of the states in which a ticket is open.
+        pub open_states: Vec<String>,
+    }
+
+    impl Default for Reading {
+        /// The adapter's defaults, on `https://zammad.invalid`.
+        fn default() -> Reading {
+            Reading {
+                base: "https://zammad.invalid".into(),
+                open_states: crate::zammad::DEFAULT_OPEN_STATES
+                    .map(String::from)
+                    .to_vec(),
+            }
+        }
+    }
+
+    impl Reading {
+        pub fn ticket_ref(&self, v: &Value, what: &str) -> DeskResult<TicketRef> {
+            let id = v["id"]
+                .as_u64()
+                .or_else(|| v["id"].as_str().and_then(|s| s.parse().ok()))
+                .ok_or_else(|| {
+                    DeskError::transient(format!("{what}: the answer has no ticket id"))
+                })?;
+            Ok(TicketRef {
+                id: id.to_string(),
+                number: v["number"]
+                    .as_str()
+                    .filter(|s| !s.is_empty())
+                    .map(String::from),
+                url: Some(format!("{}/#ticket/zoom/{id}", self.base)),
+            })
+        }
+
+        /// In an open state, or the answer does not say (`state` not expanded).
+        pub fn is_open(&self, v: &Value) -> bool {
+            v["state"]
+                .as_str()
+                .is_none_or(|s| self.open_states.iter().any(|o| o == s))
+        }
+
+        pub fn status_of(&self, v: &Value) -> TicketStatus {
+            let state = v["state"]
+                .as_str()
+                .map(String::from)
+                .or_else(|| v["state_id"].as_u64().map(|id| id.to_string()))
+                .unwrap_or_default();
+            let date = |v: &Value| crate::utc_ms(v.as_str()?);
+            let first = date(&v["first_response_at"]);
+            // Owner 1 is Zammad's "-" (nobody).
+            let owned = v["owner_id"].as_u64().is_some_and(|o| o > 1);
+            TicketStatus {
+                closed: v["state"].is_string() && !self.is_open(v),
+                state,
+                responded: first.is_some() || owned,
+                first_response_at_ms: first,
+                resolved_at_ms: date(&v["close_at"]),
+            }
+        }
+    }
+
+    /// The create answer: the new ticket.
+    pub fn created(rd: &Reading, body: &[u8]) -> DeskResult<TicketRef> {
+        let what = "Zammad create ticket";
+        rd.ticket_ref(&http::parse(body, what)?, what)
+    }
+
+    /// A page of `GET /tickets/search?…&expand=true` of `per_page` asked for: the first
+    /// ticket in an open state, or whether another page follows (this one was full).
+    pub fn search_page(rd: &Reading, body: &[u8], per_page: u32) -> DeskResult<Page> {
+        let what = "Zammad search tickets";
+        let list: Vec<Value> = http::parse(body, what)?;
+        if let Some(v) = list.iter().find(|v| rd.is_open(v)) {
+            return rd.ticket_ref(v, what).map(Page::Found);
+        }
+        Ok(if list.len() < per_page as usize {
+            Page::End
+        } else {
+            Page::More(())
+        })
+    }
+
+    /// `GET /tickets/{id}?expand=true`: state, owner and dates.
+    pub fn ticket(rd: &Reading, body: &[u8], what: &str) -> DeskResult<TicketStatus> {
+        let v: Value = http::parse(body, what)?;
+        Ok(rd.status_of(&v))
     }
 }
 
