@@ -397,18 +397,11 @@ pub fn reserve_port() -> PortLease {
     } else {
         (20_000, 29_999)
     };
-    let dir = std::env::temp_dir().join("tilsyn-test-ports");
-    std::fs::create_dir_all(&dir).unwrap();
     let span = u32::from(last - first) + 1;
     let start = (std::process::id() ^ now_ms() as u32) % span;
     for i in 0..span {
         let port = first + ((start + i) % span) as u16;
-        let f = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(dir.join(format!("{port}.lock")))
-            .unwrap();
+        let f = lock_file(&format!("{port}.lock"));
         if f.try_lock().is_err() {
             continue;
         }
@@ -418,6 +411,19 @@ pub fn reserve_port() -> PortLease {
         }
     }
     panic!("no free loopback port in {first}..={last}");
+}
+
+/// A lock file shared by every test process on this machine (the file stays; the lock is
+/// the file lock on it, released when the handle drops or the process dies).
+fn lock_file(name: &str) -> std::fs::File {
+    let dir = std::env::temp_dir().join("tilsyn-test-ports");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(dir.join(name))
+        .unwrap()
 }
 
 /// Held by a test while it runs processes (collector, agents, Prometheus, RT, a bench
@@ -433,19 +439,9 @@ pub fn e2e_slot() -> Slot {
         .and_then(|s| s.parse().ok())
         .filter(|n| *n > 0)
         .unwrap_or(1);
-    let dir = std::env::temp_dir().join("tilsyn-test-ports");
-    std::fs::create_dir_all(&dir).unwrap();
-    let open = |i: u32| {
-        std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(dir.join(format!("e2e-slot-{i}.lock")))
-            .unwrap()
-    };
     loop {
         for i in 0..slots {
-            let f = open(i);
+            let f = lock_file(&format!("e2e-slot-{i}.lock"));
             if f.try_lock().is_ok() {
                 return Slot { _lock: f };
             }
