@@ -4,13 +4,31 @@ use anyhow::Context;
 use tilsyn_proto::v1::{AgentSettings, EnrollRequest};
 
 use crate::config::AgentConfig;
+use crate::enrollment;
 use crate::probes::Probes;
 use crate::runner::{Exit, Runner};
 use crate::spool::Spool;
 use crate::state::{self, Identity};
 use crate::transport::{self, Client, Target};
 
+/// The collector to talk to: `collector.url` in the config when set, else the one given to
+/// `tilsyn-agent enroll` (in the state directory).
 pub fn target(cfg: &AgentConfig) -> anyhow::Result<Target> {
+    if cfg.collector.url.is_empty() {
+        let given = enrollment::load_collector(&cfg.state_dir)?.ok_or_else(|| {
+            anyhow::Error::new(NoCollector).context(format!(
+                "no collector known: set collector.url in the agent config, or run `tilsyn-agent enroll \
+                 --collector URL --ca FILE --token-file FILE` (state_dir {})",
+                cfg.state_dir.display()
+            ))
+        })?;
+        return Ok(Target {
+            url: given.url,
+            ca_pem: given.ca_pem.map(String::into_bytes),
+            server_name: given.server_name,
+            timeout: cfg.collector.timeout.0,
+        });
+    }
     let ca_pem = match &cfg.collector.ca_file {
         Some(p) => Some(std::fs::read(p).with_context(|| {
             format!(
@@ -28,15 +46,32 @@ pub fn target(cfg: &AgentConfig) -> anyhow::Result<Target> {
     })
 }
 
+/// Neither the config nor an enrollment named a collector.
+#[derive(Debug, thiserror::Error)]
+#[error("no collector configured")]
+pub struct NoCollector;
+
+/// Exit status of `enroll` when it lacks a collector or a token (sysexits' EX_CONFIG).
+pub const EXIT_CONFIG: u8 = 78;
+
+/// The enrollment token: the config's `enrollment.token`/`token_file`, else the one waiting
+/// in the state directory since `tilsyn-agent enroll`.
+fn enrollment_token(cfg: &AgentConfig) -> anyhow::Result<Option<String>> {
+    if let Some(t) = cfg.token().map_err(anyhow::Error::msg)? {
+        return Ok(Some(t));
+    }
+    Ok(enrollment::pending_token(&cfg.state_dir)?)
+}
+
 /// Enrolls this machine with the collector and saves the identity (0600).
 pub async fn enroll(
     cfg: &AgentConfig,
     target: &Target,
 ) -> anyhow::Result<(Identity, AgentSettings)> {
-    let token = cfg
-        .token()
-        .map_err(anyhow::Error::msg)?
-        .context("this agent has no identity yet and no enrollment token: set enrollment.token or enrollment.token_file in the agent config")?;
+    let token = enrollment_token(cfg)?.context(
+        "this agent has no identity yet and no enrollment token: run `tilsyn-agent enroll --token-file FILE` \
+         (or set enrollment.token_file in the agent config)",
+    )?;
     let hostname = sysinfo::System::host_name().unwrap_or_default();
     let req = EnrollRequest {
         token,
@@ -57,15 +92,21 @@ pub async fn enroll(
         enrolled_at_ms: crate::now_ms(),
     };
     state::save(&cfg.state_dir, &id)?;
+    // Enrolled: the department's token is not needed on this machine any more.
+    if enrollment::forget_token(&cfg.state_dir)? {
+        tracing::info!("enrollment token removed from the state directory");
+    }
     tracing::info!(agent_id = %id.agent_id, department = %id.department, host = %hostname, "enrolled");
     Ok((id, resp.settings.unwrap_or_default()))
 }
 
 /// Runs the agent until Ctrl-C / SIGTERM.
 pub async fn run(cfg: AgentConfig) -> anyhow::Result<()> {
-    let target = target(&cfg)?;
     std::fs::create_dir_all(&cfg.state_dir)
         .with_context(|| format!("cannot create state_dir {}", cfg.state_dir.display()))?;
+    let Some(target) = wait_until_configured(&cfg).await? else {
+        return Ok(());
+    };
     let mut spool = Spool::open(
         &cfg.state_dir.join("spool"),
         cfg.spool.max_mib * 1024 * 1024,
@@ -130,6 +171,38 @@ pub async fn run(cfg: AgentConfig) -> anyhow::Result<()> {
     }
 }
 
+/// Waits (installed but not yet enrolled: the package started the service before anyone ran
+/// `tilsyn-agent enroll`) until a collector is known and the agent has an identity or a
+/// token; `None` when stopped meanwhile.
+async fn wait_until_configured(cfg: &AgentConfig) -> anyhow::Result<Option<Target>> {
+    let mut told = false;
+    let mut stop = std::pin::pin!(shutdown_signal());
+    loop {
+        let missing = match target(cfg) {
+            Ok(t) => {
+                if state::load(&cfg.state_dir)?.is_some() || enrollment_token(cfg)?.is_some() {
+                    return Ok(Some(t));
+                }
+                "an enrollment token"
+            }
+            Err(e) if e.is::<NoCollector>() => "a collector",
+            Err(e) => return Err(e),
+        };
+        if !told {
+            tracing::warn!(
+                state_dir = %cfg.state_dir.display(),
+                "waiting for {missing}: run `tilsyn-agent enroll --collector URL --ca FILE --token-file FILE` \
+                 (or set collector.url and enrollment.token_file in the agent config); checking every 5 s"
+            );
+            told = true;
+        }
+        tokio::select! {
+            _ = &mut stop => return Ok(None),
+            _ = tokio::time::sleep(std::time::Duration::from_secs(5)) => {}
+        }
+    }
+}
+
 /// Enrolls, retrying while the collector is unreachable; a refused token is fatal.
 async fn enroll_until_done(
     cfg: &AgentConfig,
@@ -140,10 +213,7 @@ async fn enroll_until_done(
         match enroll(cfg, target).await {
             Ok(done) => return Ok(done),
             Err(e) => {
-                let unavailable = e
-                    .downcast_ref::<transport::TransportError>()
-                    .is_some_and(|t| matches!(t, transport::TransportError::Unavailable(_)));
-                if !unavailable {
+                if !unavailable(&e) {
                     return Err(e);
                 }
                 tracing::warn!(error = %format!("{e:#}"), retry_in = ?wait, "collector unreachable; will retry enrollment");
@@ -167,18 +237,63 @@ pub fn default_settings() -> AgentSettings {
     }
 }
 
-/// Forces a fresh enrollment: used when the identity file is corrupt or lost.
-pub async fn force_enroll(cfg: &AgentConfig) -> anyhow::Result<Identity> {
+/// What `tilsyn-agent enroll` did.
+#[derive(Debug)]
+pub enum EnrollOutcome {
+    /// An identity was there already (no `--force`); a waiting token was removed.
+    Already(Identity),
+    Enrolled(Identity),
+    /// The collector did not answer in time; what was given is saved and the service
+    /// enrolls when it can.
+    Deferred(String),
+}
+
+/// Enrolls now (idempotent without `force`), retrying while the collector is unreachable
+/// for at most `wait`.
+pub async fn enroll_now(
+    cfg: &AgentConfig,
+    force: bool,
+    wait: std::time::Duration,
+) -> anyhow::Result<EnrollOutcome> {
+    if !force {
+        if let Some(id) = state::load(&cfg.state_dir)? {
+            enrollment::forget_token(&cfg.state_dir)?;
+            return Ok(EnrollOutcome::Already(id));
+        }
+    }
     let target = target(cfg)?;
+    if enrollment_token(cfg)?.is_none() {
+        anyhow::bail!(
+            "no enrollment token: give one with --token-file FILE, TILSYN_ENROLL_TOKEN or a response file"
+        );
+    }
     let path = cfg.state_dir.join(state::STATE_FILE);
-    if path.exists() {
+    if force && path.exists() {
         let backup = path.with_extension("json.bak");
         std::fs::rename(&path, &backup)
             .with_context(|| format!("moving {} aside", path.display()))?;
         tracing::warn!(old = %backup.display(), "previous identity moved aside");
     }
-    let (id, _) = enroll(cfg, &target).await?;
-    Ok(id)
+    let deadline = tokio::time::Instant::now() + wait;
+    let mut pause = std::time::Duration::from_secs(1);
+    loop {
+        match enroll(cfg, &target).await {
+            Ok((id, _)) => return Ok(EnrollOutcome::Enrolled(id)),
+            Err(e) if unavailable(&e) => {
+                if tokio::time::Instant::now() + pause >= deadline {
+                    return Ok(EnrollOutcome::Deferred(format!("{e:#}")));
+                }
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(std::time::Duration::from_secs(10));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+fn unavailable(e: &anyhow::Error) -> bool {
+    e.downcast_ref::<transport::TransportError>()
+        .is_some_and(|t| matches!(t, transport::TransportError::Unavailable(_)))
 }
 
 pub async fn shutdown_signal() {

@@ -14,6 +14,9 @@ use tilsyn_proto::yaml::{self, ConfigErrors, Issues};
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AgentConfig {
+    /// The collector; without `url` here, the one given by `tilsyn-agent enroll
+    /// --collector` (kept in the state directory) is used.
+    #[serde(default)]
     pub collector: CollectorConfig,
     /// How to enroll; only needed until the agent has an identity.
     #[serde(default)]
@@ -45,7 +48,9 @@ fn default_log() -> String {
 #[serde(deny_unknown_fields)]
 pub struct CollectorConfig {
     /// `https://host:port` (TLS), or `http://host:port` for a collector explicitly serving
-    /// plaintext.
+    /// plaintext. Empty: the collector given at enrollment (`tilsyn-agent enroll
+    /// --collector URL --ca FILE`, kept in `<state_dir>/collector.json`).
+    #[serde(default)]
     pub url: String,
     /// PEM file of the CA that signed the collector's certificate. Without it the system's
     /// trust roots are not used: a private CA is the norm for an internal collector.
@@ -61,6 +66,17 @@ pub struct CollectorConfig {
 
 fn default_timeout() -> HumanDuration {
     HumanDuration::secs(30)
+}
+
+impl Default for CollectorConfig {
+    fn default() -> Self {
+        CollectorConfig {
+            url: String::new(),
+            ca_file: None,
+            server_name: None,
+            timeout: default_timeout(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -144,13 +160,15 @@ impl AgentConfig {
     fn validate(&self) -> Issues {
         let mut is = Issues::default();
         let url = &self.collector.url;
-        if !(url.starts_with("https://") || url.starts_with("http://")) {
-            is.push(
-                "collector.url",
-                format!("{url:?} must start with https:// (or http:// for a plaintext collector)"),
-            );
-        } else if url.split("://").nth(1).is_none_or(|h| h.is_empty()) {
-            is.push("collector.url", format!("{url:?} has no host"));
+        if url.is_empty() {
+            if self.collector.ca_file.is_some() || self.collector.server_name.is_some() {
+                is.push(
+                    "collector",
+                    "ca_file and server_name need collector.url beside them (or give all three to `tilsyn-agent enroll`)",
+                );
+            }
+        } else if let Err(e) = crate::enrollment::check_url(url) {
+            is.push("collector.url", e);
         }
         if url.starts_with("https://") && self.collector.ca_file.is_none() {
             is.push(

@@ -3,6 +3,7 @@
 
 pub mod agent;
 pub mod config;
+pub mod enrollment;
 pub mod platform;
 pub mod probes;
 pub mod report;

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use tilsyn_agent::config::AgentConfig;
+use tilsyn_agent::enrollment::{self, Given};
 use tilsyn_agent::probes::{ProbeKind, Probes, Source};
 use tilsyn_agent::{agent, simulate, transport};
 
@@ -32,12 +33,42 @@ enum Cmd {
         #[arg(short, long, default_value = "/etc/tilsyn/agent.yaml")]
         config: PathBuf,
     },
-    /// Enroll with the collector (with --force: also when an identity exists or is corrupt).
+    /// Enroll with the collector; safe to run again (an enrolled agent stays as it is unless
+    /// --force). The collector, its CA and the token may be given here, by environment or in
+    /// a response file, so nothing in agent.yaml needs editing; they are kept in the state
+    /// directory and the token is deleted once enrolled. Exits 0 when enrolled, 75 when the
+    /// collector did not answer in time (what was given is saved: the service enrolls when
+    /// it can), 78 when a collector or token is missing.
     Enroll {
         #[arg(short, long, default_value = "/etc/tilsyn/agent.yaml")]
         config: PathBuf,
+        /// Enroll again even when an identity exists (or is corrupt).
         #[arg(long)]
         force: bool,
+        /// The collector's URL, e.g. https://tilsyn.example.org:7443.
+        #[arg(long, env = "TILSYN_COLLECTOR_URL")]
+        collector: Option<String>,
+        /// PEM of the CA that signed the collector's certificate (copied into the state
+        /// directory).
+        #[arg(long, env = "TILSYN_COLLECTOR_CA")]
+        ca: Option<PathBuf>,
+        /// Name to verify in the collector's certificate when it differs from the URL's host.
+        #[arg(long, env = "TILSYN_COLLECTOR_SERVER_NAME")]
+        server_name: Option<String>,
+        /// File holding the department's enrollment token.
+        #[arg(long, env = "TILSYN_ENROLL_TOKEN_FILE")]
+        token_file: Option<PathBuf>,
+        /// The token itself: prefer the environment or --token-file (a command line is
+        /// visible to every user of the machine).
+        #[arg(long, env = "TILSYN_ENROLL_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+        /// KEY=VALUE file with TILSYN_COLLECTOR_URL, TILSYN_COLLECTOR_CA,
+        /// TILSYN_COLLECTOR_SERVER_NAME, TILSYN_ENROLL_TOKEN; deleted once read and saved.
+        #[arg(long)]
+        response_file: Option<PathBuf>,
+        /// How long to keep trying while the collector does not answer.
+        #[arg(long, default_value = "20s")]
+        wait: tilsyn_proto::duration::HumanDuration,
     },
     /// Run probes once and print what would be reported, as JSON.
     Collect {
@@ -129,7 +160,19 @@ fn main() -> ExitCode {
                     Ok(c) => c,
                     Err(code) => return Ok(code),
                 };
-                println!("{}: ok (collector {}, state_dir {})", config.display(), cfg.collector.url, cfg.state_dir.display());
+                let collector = if !cfg.collector.url.is_empty() {
+                    cfg.collector.url.clone()
+                } else {
+                    match enrollment::load_collector(&cfg.state_dir) {
+                        Ok(Some(c)) => format!("{} (given at enrollment)", c.url),
+                        Ok(None) => "none yet: run `tilsyn-agent enroll --collector URL`".into(),
+                        Err(e) => {
+                            eprintln!("{e}");
+                            return Ok(ExitCode::from(2));
+                        }
+                    }
+                };
+                println!("{}: ok (collector {collector}, state_dir {})", config.display(), cfg.state_dir.display());
                 Ok(ExitCode::SUCCESS)
             }
             Cmd::Run { config } => {
@@ -140,21 +183,56 @@ fn main() -> ExitCode {
                 init_logs(&cfg.log);
                 agent::run(cfg).await.map(|_| ExitCode::SUCCESS)
             }
-            Cmd::Enroll { config, force } => {
+            Cmd::Enroll { config, force, collector, ca, server_name, token_file, token, response_file, wait } => {
                 let cfg = match load(&config) {
                     Ok(c) => c,
                     Err(code) => return Ok(code),
                 };
                 init_logs(&cfg.log);
-                if !force {
-                    if let Some(id) = tilsyn_agent::state::load(&cfg.state_dir)? {
-                        println!("already enrolled as {} (department {}); use --force to enroll again", id.agent_id, id.department);
-                        return Ok(ExitCode::SUCCESS);
-                    }
+                let token = match (token, token_file) {
+                    (Some(t), _) => Some(t),
+                    (None, Some(f)) => Some(
+                        tilsyn_proto::files::read_small(&f, tilsyn_proto::files::MAX_SECRET_BYTES)
+                            .map_err(|e| anyhow::anyhow!("cannot read the token file {}: {e}", f.display()))?,
+                    ),
+                    (None, None) => None,
+                };
+                let mut given = Given { url: collector, ca_file: ca, server_name, token };
+                if let Some(rf) = &response_file {
+                    let text = tilsyn_proto::files::read_small(rf, tilsyn_proto::files::MAX_SECRET_BYTES)
+                        .map_err(|e| anyhow::anyhow!("cannot read the response file {}: {e}", rf.display()))?;
+                    let base = rf.parent().unwrap_or(std::path::Path::new("/"));
+                    let from_file = enrollment::parse_response(&text, base)
+                        .map_err(|e| anyhow::anyhow!("response file {}: {e}", rf.display()))?;
+                    given = given.or(from_file);
                 }
-                let id = agent::force_enroll(&cfg).await?;
-                println!("enrolled as {} (department {})", id.agent_id, id.department);
-                Ok(ExitCode::SUCCESS)
+                if !given.is_empty() {
+                    enrollment::save_given(&cfg.state_dir, &given)?;
+                }
+                if let Some(rf) = &response_file {
+                    // Its contents (the token among them) now live in the state directory.
+                    std::fs::remove_file(rf)
+                        .map_err(|e| anyhow::anyhow!("cannot delete the response file {}: {e}", rf.display()))?;
+                }
+                match agent::enroll_now(&cfg, force, wait.0).await {
+                    Ok(agent::EnrollOutcome::Already(id)) => {
+                        println!("already enrolled as {} (department {}); use --force to enroll again", id.agent_id, id.department);
+                        Ok(ExitCode::SUCCESS)
+                    }
+                    Ok(agent::EnrollOutcome::Enrolled(id)) => {
+                        println!("enrolled as {} (department {})", id.agent_id, id.department);
+                        Ok(ExitCode::SUCCESS)
+                    }
+                    Ok(agent::EnrollOutcome::Deferred(why)) => {
+                        eprintln!("the collector did not answer within {wait} ({why}); the collector and token are saved in {} and the agent service enrolls when the collector answers", cfg.state_dir.display());
+                        Ok(ExitCode::from(75))
+                    }
+                    Err(e) if e.is::<agent::NoCollector>() || e.to_string().starts_with("no enrollment token") => {
+                        eprintln!("{e:#}");
+                        Ok(ExitCode::from(agent::EXIT_CONFIG))
+                    }
+                    Err(e) => Err(e),
+                }
             }
             Cmd::Collect { probe, state_dir } => {
                 init_logs("warn");

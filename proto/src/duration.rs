@@ -68,6 +68,13 @@ pub fn parse(text: &str) -> Result<Duration, String> {
     Ok(total)
 }
 
+impl std::str::FromStr for HumanDuration {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        parse(s).map(HumanDuration)
+    }
+}
+
 impl fmt::Display for HumanDuration {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let ms = self.0.as_millis();
