@@ -39,37 +39,7 @@ enum Cmd {
     /// directory and the token is deleted once enrolled. Exits 0 when enrolled, 75 when the
     /// collector did not answer in time (what was given is saved: the service enrolls when
     /// it can), 78 when a collector or token is missing.
-    Enroll {
-        #[arg(short, long, default_value = "/etc/tilsyn/agent.yaml")]
-        config: PathBuf,
-        /// Enroll again even when an identity exists (or is corrupt).
-        #[arg(long)]
-        force: bool,
-        /// The collector's URL, e.g. https://tilsyn.example.org:7443.
-        #[arg(long, env = "TILSYN_COLLECTOR_URL")]
-        collector: Option<String>,
-        /// PEM of the CA that signed the collector's certificate (copied into the state
-        /// directory).
-        #[arg(long, env = "TILSYN_COLLECTOR_CA")]
-        ca: Option<PathBuf>,
-        /// Name to verify in the collector's certificate when it differs from the URL's host.
-        #[arg(long, env = "TILSYN_COLLECTOR_SERVER_NAME")]
-        server_name: Option<String>,
-        /// File holding the department's enrollment token.
-        #[arg(long, env = "TILSYN_ENROLL_TOKEN_FILE")]
-        token_file: Option<PathBuf>,
-        /// The token itself: prefer the environment or --token-file (a command line is
-        /// visible to every user of the machine).
-        #[arg(long, env = "TILSYN_ENROLL_TOKEN", hide_env_values = true)]
-        token: Option<String>,
-        /// KEY=VALUE file with TILSYN_COLLECTOR_URL, TILSYN_COLLECTOR_CA,
-        /// TILSYN_COLLECTOR_SERVER_NAME, TILSYN_ENROLL_TOKEN; deleted once read and saved.
-        #[arg(long)]
-        response_file: Option<PathBuf>,
-        /// How long to keep trying while the collector does not answer.
-        #[arg(long, default_value = "20s")]
-        wait: tilsyn_proto::duration::HumanDuration,
-    },
+    Enroll(EnrollArgs),
     /// Run probes once and print what would be reported, as JSON.
     Collect {
         /// inventory, software, patches or health (default: all).
@@ -115,6 +85,46 @@ enum Cmd {
         #[arg(long, default_value_t = 256)]
         max_in_flight: usize,
     },
+}
+
+/// The response file package scripts read (`enroll --at-install`).
+const INSTALL_RESPONSE_FILE: &str = "/etc/tilsyn/enroll.env";
+
+#[derive(clap::Args)]
+struct EnrollArgs {
+    #[arg(short, long, default_value = "/etc/tilsyn/agent.yaml")]
+    config: PathBuf,
+    /// Enroll again even when an identity exists (or is corrupt).
+    #[arg(long)]
+    force: bool,
+    /// The collector's URL, e.g. https://tilsyn.example.org:7443.
+    #[arg(long, env = "TILSYN_COLLECTOR_URL")]
+    collector: Option<String>,
+    /// PEM of the CA that signed the collector's certificate (copied into the state
+    /// directory).
+    #[arg(long, env = "TILSYN_COLLECTOR_CA")]
+    ca: Option<PathBuf>,
+    /// Name to verify in the collector's certificate when it differs from the URL's host.
+    #[arg(long, env = "TILSYN_COLLECTOR_SERVER_NAME")]
+    server_name: Option<String>,
+    /// File holding the department's enrollment token.
+    #[arg(long, env = "TILSYN_ENROLL_TOKEN_FILE")]
+    token_file: Option<PathBuf>,
+    /// The token itself: prefer the environment or --token-file (a command line is
+    /// visible to every user of the machine).
+    #[arg(long, env = "TILSYN_ENROLL_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// KEY=VALUE file with TILSYN_COLLECTOR_URL, TILSYN_COLLECTOR_CA,
+    /// TILSYN_COLLECTOR_SERVER_NAME, TILSYN_ENROLL_TOKEN; deleted once read and saved.
+    #[arg(long)]
+    response_file: Option<PathBuf>,
+    /// How long to keep trying while the collector does not answer.
+    #[arg(long, default_value = "20s")]
+    wait: tilsyn_proto::duration::HumanDuration,
+    /// For package scripts: read /etc/tilsyn/enroll.env when it exists, do nothing when
+    /// nothing was given, and never fail the installation (problems are printed).
+    #[arg(long)]
+    at_install: bool,
 }
 
 fn init_logs(filter: &str) {
@@ -183,57 +193,7 @@ fn main() -> ExitCode {
                 init_logs(&cfg.log);
                 agent::run(cfg).await.map(|_| ExitCode::SUCCESS)
             }
-            Cmd::Enroll { config, force, collector, ca, server_name, token_file, token, response_file, wait } => {
-                let cfg = match load(&config) {
-                    Ok(c) => c,
-                    Err(code) => return Ok(code),
-                };
-                init_logs(&cfg.log);
-                let token = match (token, token_file) {
-                    (Some(t), _) => Some(t),
-                    (None, Some(f)) => Some(
-                        tilsyn_proto::files::read_small(&f, tilsyn_proto::files::MAX_SECRET_BYTES)
-                            .map_err(|e| anyhow::anyhow!("cannot read the token file {}: {e}", f.display()))?,
-                    ),
-                    (None, None) => None,
-                };
-                let mut given = Given { url: collector, ca_file: ca, server_name, token };
-                if let Some(rf) = &response_file {
-                    let text = tilsyn_proto::files::read_small(rf, tilsyn_proto::files::MAX_SECRET_BYTES)
-                        .map_err(|e| anyhow::anyhow!("cannot read the response file {}: {e}", rf.display()))?;
-                    let base = rf.parent().unwrap_or(std::path::Path::new("/"));
-                    let from_file = enrollment::parse_response(&text, base)
-                        .map_err(|e| anyhow::anyhow!("response file {}: {e}", rf.display()))?;
-                    given = given.or(from_file);
-                }
-                if !given.is_empty() {
-                    enrollment::save_given(&cfg.state_dir, &given)?;
-                }
-                if let Some(rf) = &response_file {
-                    // Its contents (the token among them) now live in the state directory.
-                    std::fs::remove_file(rf)
-                        .map_err(|e| anyhow::anyhow!("cannot delete the response file {}: {e}", rf.display()))?;
-                }
-                match agent::enroll_now(&cfg, force, wait.0).await {
-                    Ok(agent::EnrollOutcome::Already(id)) => {
-                        println!("already enrolled as {} (department {}); use --force to enroll again", id.agent_id, id.department);
-                        Ok(ExitCode::SUCCESS)
-                    }
-                    Ok(agent::EnrollOutcome::Enrolled(id)) => {
-                        println!("enrolled as {} (department {})", id.agent_id, id.department);
-                        Ok(ExitCode::SUCCESS)
-                    }
-                    Ok(agent::EnrollOutcome::Deferred(why)) => {
-                        eprintln!("the collector did not answer within {wait} ({why}); the collector and token are saved in {} and the agent service enrolls when the collector answers", cfg.state_dir.display());
-                        Ok(ExitCode::from(75))
-                    }
-                    Err(e) if e.is::<agent::NoCollector>() || e.to_string().starts_with("no enrollment token") => {
-                        eprintln!("{e:#}");
-                        Ok(ExitCode::from(agent::EXIT_CONFIG))
-                    }
-                    Err(e) => Err(e),
-                }
-            }
+            Cmd::Enroll(args) => enroll_cmd(args).await,
             Cmd::Collect { probe, state_dir } => {
                 init_logs("warn");
                 let kinds: Vec<ProbeKind> = if probe.is_empty() {
@@ -290,5 +250,117 @@ fn main() -> ExitCode {
             eprintln!("tilsyn-agent: {e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// `tilsyn-agent enroll`.
+async fn enroll_cmd(args: EnrollArgs) -> anyhow::Result<ExitCode> {
+    let EnrollArgs {
+        config,
+        force,
+        collector,
+        ca,
+        server_name,
+        token_file,
+        token,
+        response_file,
+        wait,
+        at_install,
+    } = args;
+    if at_install {
+        // Package scripts: the response file when there is one; nothing given, nothing to
+        // do; and whatever happens, the installation goes on (problems are printed).
+        let response_file = response_file.or_else(|| {
+            let p = PathBuf::from(INSTALL_RESPONSE_FILE);
+            p.exists().then_some(p)
+        });
+        let nothing = collector.is_none()
+            && ca.is_none()
+            && server_name.is_none()
+            && token_file.is_none()
+            && token.is_none()
+            && response_file.is_none();
+        if nothing {
+            return Ok(ExitCode::SUCCESS);
+        }
+        let args = EnrollArgs {
+            config,
+            force,
+            collector,
+            ca,
+            server_name,
+            token_file,
+            token,
+            response_file,
+            wait,
+            at_install: false,
+        };
+        let outcome = Box::pin(enroll_cmd(args)).await;
+        match &outcome {
+            Ok(code) if *code == ExitCode::SUCCESS || *code == ExitCode::from(75) => {}
+            Ok(_) => eprintln!("tilsyn-agent: enrollment at install did not succeed; run `tilsyn-agent enroll` again once the problem above is fixed"),
+            Err(e) => eprintln!("tilsyn-agent: enrollment at install did not succeed ({e:#}); run `tilsyn-agent enroll` again once it is fixed"),
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let cfg = match load(&config) {
+        Ok(c) => c,
+        Err(code) => return Ok(code),
+    };
+    init_logs(&cfg.log);
+    let token = match (token, token_file) {
+        (Some(t), _) => Some(t),
+        (None, Some(f)) => Some(
+            tilsyn_proto::files::read_small(&f, tilsyn_proto::files::MAX_SECRET_BYTES)
+                .map_err(|e| anyhow::anyhow!("cannot read the token file {}: {e}", f.display()))?,
+        ),
+        (None, None) => None,
+    };
+    let mut given = Given {
+        url: collector,
+        ca_file: ca,
+        server_name,
+        token,
+    };
+    if let Some(rf) = &response_file {
+        let text = tilsyn_proto::files::read_small(rf, tilsyn_proto::files::MAX_SECRET_BYTES)
+            .map_err(|e| anyhow::anyhow!("cannot read the response file {}: {e}", rf.display()))?;
+        let base = rf.parent().unwrap_or(std::path::Path::new("/"));
+        let from_file = enrollment::parse_response(&text, base)
+            .map_err(|e| anyhow::anyhow!("response file {}: {e}", rf.display()))?;
+        given = given.or(from_file);
+    }
+    if !given.is_empty() {
+        enrollment::save_given(&cfg.state_dir, &given)?;
+    }
+    if let Some(rf) = &response_file {
+        // Its contents (the token among them) now live in the state directory.
+        std::fs::remove_file(rf).map_err(|e| {
+            anyhow::anyhow!("cannot delete the response file {}: {e}", rf.display())
+        })?;
+    }
+    match agent::enroll_now(&cfg, force, wait.0).await {
+        Ok(agent::EnrollOutcome::Already(id)) => {
+            println!(
+                "already enrolled as {} (department {}); use --force to enroll again",
+                id.agent_id, id.department
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Ok(agent::EnrollOutcome::Enrolled(id)) => {
+            println!("enrolled as {} (department {})", id.agent_id, id.department);
+            Ok(ExitCode::SUCCESS)
+        }
+        Ok(agent::EnrollOutcome::Deferred(why)) => {
+            eprintln!("the collector did not answer within {wait} ({why}); the collector and token are saved in {} and the agent service enrolls when the collector answers", cfg.state_dir.display());
+            Ok(ExitCode::from(75))
+        }
+        Err(e)
+            if e.is::<agent::NoCollector>() || e.to_string().starts_with("no enrollment token") =>
+        {
+            eprintln!("{e:#}");
+            Ok(ExitCode::from(agent::EXIT_CONFIG))
+        }
+        Err(e) => Err(e),
     }
 }

@@ -33,6 +33,21 @@ enum Cmd {
         #[arg(short, long, default_value = "/etc/tilsyn/collector.yaml")]
         config: PathBuf,
     },
+    /// Create or upgrade the database schema (what `run` does when it starts), print the
+    /// version and exit: for package upgrades, before the service starts again.
+    Migrate {
+        #[arg(short, long, default_value = "/etc/tilsyn/collector.yaml")]
+        config: PathBuf,
+    },
+    /// Ask the collector on this machine whether it is ready (GET /readyz on http.listen)
+    /// and exit 0 when it is: for container and service-manager health checks.
+    Health {
+        #[arg(short, long, default_value = "/etc/tilsyn/collector.yaml")]
+        config: PathBuf,
+        /// How long to wait for the answer.
+        #[arg(long, default_value = "5s")]
+        timeout: tilsyn_proto::duration::HumanDuration,
+    },
     /// Work with standards files without a running collector.
     Standards {
         #[command(subcommand)]
@@ -137,7 +152,10 @@ enum StandardsCmd {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let config = match &cli.cmd {
-        Cmd::Run { config } | Cmd::Validate { config } => config,
+        Cmd::Run { config }
+        | Cmd::Validate { config }
+        | Cmd::Migrate { config }
+        | Cmd::Health { config, .. } => config,
         Cmd::Standards { cmd } => return standards(cmd),
         Cmd::Incidents { config, .. }
         | Cmd::Outbox { config, .. }
@@ -153,6 +171,7 @@ pub fn main() -> ExitCode {
         }
     };
     match &cli.cmd {
+        Cmd::Health { timeout, .. } => return health(&cfg, timeout.0),
         Cmd::Incidents {
             state,
             department,
@@ -196,6 +215,17 @@ pub fn main() -> ExitCode {
                 format,
                 output.as_deref(),
             )
+        }
+        Cmd::Migrate { .. } => {
+            // Opening the store creates or upgrades the schema.
+            return offline_store(&cfg, |st| {
+                println!(
+                    "{}: schema version {}",
+                    cfg.store.describe(),
+                    st.schema_version()?
+                );
+                Ok(())
+            });
         }
         Cmd::Outbox { cmd, .. } => {
             return offline_store(&cfg, |st| {
@@ -347,6 +377,45 @@ fn sla_report(
         }
     }
     ExitCode::SUCCESS
+}
+
+/// `tilsyn-collector health`: one plain HTTP/1.0 request to `/readyz` (no client library:
+/// it runs every few seconds in a container's health check).
+fn health(cfg: &CollectorConfig, timeout: std::time::Duration) -> ExitCode {
+    use std::io::{Read, Write};
+    let mut addr = cfg.http.listen;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(match addr {
+            std::net::SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+            std::net::SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+        });
+    }
+    let answer = (|| -> std::io::Result<String> {
+        let mut s = std::net::TcpStream::connect_timeout(&addr, timeout)?;
+        s.set_read_timeout(Some(timeout))?;
+        s.set_write_timeout(Some(timeout))?;
+        write!(s, "GET /readyz HTTP/1.0\r\nHost: {addr}\r\n\r\n")?;
+        let mut text = String::new();
+        s.take(64 * 1024).read_to_string(&mut text)?;
+        Ok(text)
+    })();
+    match answer {
+        Ok(text) => {
+            let status = text.lines().next().unwrap_or_default();
+            if status.split_whitespace().nth(1) == Some("200") {
+                println!("ready (http://{addr}/readyz)");
+                ExitCode::SUCCESS
+            } else {
+                let body = text.split("\r\n\r\n").nth(1).unwrap_or_default();
+                println!("not ready (http://{addr}/readyz: {status}) {}", body.trim());
+                ExitCode::FAILURE
+            }
+        }
+        Err(e) => {
+            println!("not ready: http://{addr}/readyz: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 fn offline_store(

@@ -253,6 +253,8 @@ pub struct HostEvent {
 pub trait Store: Send + Sync + 'static {
     /// Creates or upgrades the schema.
     fn migrate(&self) -> Result<()>;
+    /// The schema version the database is at.
+    fn schema_version(&self) -> Result<i64>;
     fn ping(&self) -> Result<()>;
     fn enroll(&self, a: &NewAgent) -> Result<()>;
     fn agent_auth(&self, agent_id: &str) -> Result<Option<AgentAuth>>;

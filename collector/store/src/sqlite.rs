@@ -373,6 +373,13 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    fn schema_version(&self) -> Result<i64> {
+        self.read(|c| {
+            c.query_row("SELECT MAX(version) FROM schema_version", [], |r| r.get(0))
+                .map_err(db)
+        })
+    }
+
     fn ping(&self) -> Result<()> {
         self.read(|c| c.query_row("SELECT 1", [], |_| Ok(())).map_err(db))
     }
