@@ -19,6 +19,7 @@ if [ "${1:-}" = --inside ]; then
     bundle=$2
     rootfs=$bundle/rootfs
     ip link set lo up
+    mount -t proc proc /proc
     # What the image's config says to run, as the runtime config umoci made from it.
     eval "$(python3 - "$bundle/config.json" <<'PY'
 import json, shlex, sys
@@ -37,8 +38,25 @@ PY
     chmod 0444 "$rootfs/run/secrets/it-operations.token"
     mkdir -p "$rootfs/dev" && mount --rbind /dev "$rootfs/dev"
     [ ! -e "$rootfs/bin/sh" ] && [ ! -e "$rootfs/usr/bin/sh" ] || fail "the image has a shell"
-    env -i "${envs[@]}" unshare --root="$rootfs" --wd="$cwd" \
-        setpriv --reuid="$uid" --regid="$gid" --clear-groups "${args[@]}" >"$bundle/collector.log" 2>&1 &
+    # As a runtime does it: enter the root, change to the working directory, drop to the
+    # image's user and groups, exec the entrypoint with the image's environment.
+    # (Replaces the calling shell: call it in the background or in a subshell.)
+    exec_in_image() {
+        exec python3 - "$rootfs" "$cwd" "$uid" "$gid" "$@" <<'PY'
+import os, sys
+root, cwd, uid, gid, *argv = sys.argv[1:]
+env = dict(e.split("=", 1) for e in os.environ.get("IMAGE_ENV", "").split("\n") if "=" in e)
+os.chroot(root)
+os.chdir(cwd)
+os.setgroups([])
+os.setgid(int(gid))
+os.setuid(int(uid))
+os.execve(argv[0], argv, env)
+PY
+    }
+    export IMAGE_ENV
+    IMAGE_ENV=$(printf '%s\n' "${envs[@]}")
+    exec_in_image "${args[@]}" >"$bundle/collector.log" 2>&1 &
     pid=$!
     for _ in $(seq 1 120); do
         curl -fsS http://127.0.0.1:7480/readyz >/dev/null 2>&1 && break
@@ -47,12 +65,11 @@ PY
     done
     curl -fsS http://127.0.0.1:7480/readyz || { cat "$bundle/collector.log"; fail "/readyz"; }
     echo
-    unshare --root="$rootfs" setpriv --reuid="$uid" --regid="$gid" --clear-groups \
-        /usr/bin/tilsyn-collector health --config /etc/tilsyn/collector.yaml || fail "health check"
+    (exec_in_image /usr/bin/tilsyn-collector health --config /etc/tilsyn/collector.yaml) || fail "health check"
     owner=$(stat -c '%u' "$rootfs/var/lib/tilsyn-collector/tilsyn.db")
     [ "$owner" = "$uid" ] || fail "the database is owned by $owner, not the image's user $uid"
     [ -s "$rootfs/var/lib/tilsyn-collector/tls/ca.pem" ] || fail "no CA in the volume"
-    ps -o user= -p "$pid" | grep -qv '^root$' || fail "the collector runs as root"
+    [ "$(stat -c %u "/proc/$pid")" = "$uid" ] || fail "the collector does not run as the image's user $uid"
     kill "$pid"
     wait "$pid" || true
     echo "image: started as uid $uid from the unpacked image, /readyz and the health check answer"
@@ -60,7 +77,7 @@ PY
 fi
 
 [ "$(id -u)" = 0 ] || { echo "tests/image.sh needs root (namespaces)" >&2; exit 2; }
-for t in umoci python3 curl unshare setpriv; do
+for t in umoci python3 curl unshare ip; do
     command -v "$t" >/dev/null || { echo "tests/image.sh needs $t (.ci/run installs it)" >&2; exit 2; }
 done
 work=$(mktemp -d /tmp/tilsyn-image.XXXXXX)

@@ -39,6 +39,7 @@ if [ "$inside" = 1 ]; then
     work=$1
     R=$work/root
     mount -t proc proc "$R/proc"
+    mount -t sysfs sysfs "$R/sys"
     in_root() { chroot "$R" "$@"; }
     api() { curl -fsS "http://127.0.0.1:$http/api/v1$1"; }
     json() { python3 -c "import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))" "$1"; }
@@ -54,13 +55,14 @@ if [ "$inside" = 1 ]; then
     }
     start_collector() {
         # As the package's service user, as the unit runs it.
-        in_root runuser -u tilsyn-collector -- /usr/bin/tilsyn-collector run \
+        # chroot execs the program, so $! is the collector itself.
+        chroot --userspec=tilsyn-collector:tilsyn-collector "$R" /usr/bin/tilsyn-collector run \
             --config /etc/tilsyn/collector.yaml >>"$work/collector.log" 2>&1 &
         collector_pid=$!
     }
     stop_collector() { kill "$collector_pid"; wait "$collector_pid" || true; }
     start_agent() {
-        in_root /usr/bin/tilsyn-agent run --config /etc/tilsyn/agent.yaml >>"$work/agent.log" 2>&1 &
+        chroot "$R" /usr/bin/tilsyn-agent run --config /etc/tilsyn/agent.yaml >>"$work/agent.log" 2>&1 &
         agent_pid=$!
     }
     stop_agent() { kill "$agent_pid"; wait "$agent_pid" || true; }
@@ -120,7 +122,7 @@ if [ "$inside" = 1 ]; then
     say "upgrade to revision 2 while the collector is away"
     stop_collector
     # Health keeps being collected and spooled while the collector is away.
-    spooled() { [ "$(find "$R/var/lib/tilsyn-agent/spool" -type f | wc -l)" -ge 2 ]; }
+    spooled() { [ "$(find "$R/var/lib/tilsyn-agent/spool" -name '*.rpt' | wc -l)" -ge 2 ]; }
     wait_until 60 "reports spooled" spooled
     stop_agent
     spool_before=$(find "$R/var/lib/tilsyn-agent/spool" -type f | sort | xargs sha256sum)
@@ -138,7 +140,7 @@ if [ "$inside" = 1 ]; then
     last_seq_before=$(api "/hosts/$id" | json "d['last_seq']")
     start_agent
     spool_drained() {
-        [ "$(find "$R/var/lib/tilsyn-agent/spool" -type f | wc -l)" = 0 ] \
+        [ "$(find "$R/var/lib/tilsyn-agent/spool" -name '*.rpt' | wc -l)" = 0 ] \
             && [ "$(api "/hosts/$id" | json "d['last_seq'] > $last_seq_before and d['state'] == 'online' or sys.exit(1)")" = True ]
     }
     wait_until 60 "the spooled reports to arrive" spool_drained || fail "spool not delivered after the upgrade"

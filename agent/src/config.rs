@@ -244,6 +244,16 @@ mod tests {
         assert!(c.state_dir.is_absolute());
     }
 
+    /// The package's config: no collector and no token (given by `tilsyn-agent enroll`).
+    #[test]
+    fn packaged_config_is_valid() {
+        let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../packaging/etc/agent.yaml");
+        let c = AgentConfig::load(&p).unwrap();
+        assert_eq!(c.state_dir, Path::new("/var/lib/tilsyn-agent"));
+        assert!(c.collector.url.is_empty());
+        assert_eq!(c.token().unwrap(), None);
+    }
+
     #[test]
     fn every_error_is_listed_with_its_line() {
         let e = load_str(

@@ -704,6 +704,38 @@ mod tests {
         assert!(!c.departments.is_empty());
     }
 
+    /// The configs the deb/rpm and the container image install (their token files exist
+    /// only on an installed system: `from_text` reads no other file).
+    #[test]
+    fn packaged_configs_are_valid() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        // Installed beside their standards directory, as /etc/tilsyn is.
+        let etc = tempfile::tempdir().unwrap();
+        std::fs::create_dir(etc.path().join("standards")).unwrap();
+        for file in [
+            "packaging/etc/collector.yaml",
+            "packaging/container/collector.yaml",
+        ] {
+            let text = std::fs::read_to_string(root.join(file)).unwrap();
+            let c = CollectorConfig::from_text(&etc.path().join("collector.yaml"), &text)
+                .unwrap_or_else(|e| panic!("{file}: {e}"));
+            assert_eq!(c.data_dir, Path::new("/var/lib/tilsyn-collector"), "{file}");
+            assert_eq!(
+                c.compliance.standards_dir,
+                etc.path().join("standards"),
+                "{file}"
+            );
+            assert!(
+                !c.departments[0].token_files.is_empty(),
+                "{file}: tokens from files"
+            );
+            assert!(
+                c.departments[0].tokens.is_empty(),
+                "{file}: no token in the file"
+            );
+        }
+    }
+
     #[test]
     fn all_errors_are_reported_with_lines() {
         let e = load_str(
