@@ -125,6 +125,9 @@ struct EnrollArgs {
     /// nothing was given, and never fail the installation (problems are printed).
     #[arg(long)]
     at_install: bool,
+    /// The log filter instead of the config's (package scripts: warnings only).
+    #[arg(skip)]
+    log_filter: Option<String>,
 }
 
 fn init_logs(filter: &str) {
@@ -266,6 +269,7 @@ async fn enroll_cmd(args: EnrollArgs) -> anyhow::Result<ExitCode> {
         response_file,
         wait,
         at_install,
+        log_filter,
     } = args;
     if at_install {
         // Package scripts: the response file when there is one; nothing given, nothing to
@@ -294,6 +298,7 @@ async fn enroll_cmd(args: EnrollArgs) -> anyhow::Result<ExitCode> {
             response_file,
             wait,
             at_install: false,
+            log_filter: Some("warn".into()),
         };
         let outcome = Box::pin(enroll_cmd(args)).await;
         match &outcome {
@@ -307,7 +312,7 @@ async fn enroll_cmd(args: EnrollArgs) -> anyhow::Result<ExitCode> {
         Ok(c) => c,
         Err(code) => return Ok(code),
     };
-    init_logs(&cfg.log);
+    init_logs(log_filter.as_deref().unwrap_or(&cfg.log));
     let token = match (token, token_file) {
         (Some(t), _) => Some(t),
         (None, Some(f)) => Some(
