@@ -15,7 +15,8 @@ cd "$(dirname "$0")/.."
 out=$(realpath -m "${1:-target/packages}")
 command -v umoci >/dev/null || { echo "packaging/image.sh needs umoci (apt-get install umoci)" >&2; exit 2; }
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
-bin=target/release/tilsyn-collector
+target=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
+bin=$target/release/tilsyn-collector
 [ "${SKIP_BUILD:-0}" = 1 ] || cargo build --locked --release -p tilsyn-collector
 [ -x "$bin" ] || { echo "$bin: not built" >&2; exit 1; }
 
