@@ -17,27 +17,26 @@ out=$(realpath -m "${1:-target/packages}")
 rev=${TILSYN_PACKAGE_REVISION:-1}
 mkdir -p "$out"
 
-for tool in cargo-deb:cargo-deb cargo-generate-rpm:cargo-generate-rpm; do
-    bin=${tool%%:*} crate=${tool##*:}
-    command -v "$bin" >/dev/null || cargo install --locked "$crate"
+for tool in cargo-deb cargo-generate-rpm; do
+    command -v "$tool" >/dev/null || cargo install --locked "$tool"
 done
+command -v help2man >/dev/null || { echo "packaging/build.sh needs help2man (apt-get install help2man)" >&2; exit 2; }
 
 if [ "${SKIP_BUILD:-0}" != 1 ]; then
     cargo build --locked --release -p tilsyn-collector
     cargo build --locked --profile agent -p tilsyn-agent
 fi
 
-# Manual pages from each program's --help (help2man), beside the binaries, where the
-# packages' metadata takes them from.
+# Manual pages from each program's --help (help2man), gzipped beside the binaries, where
+# the packages' metadata takes them from.
 target=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
-command -v help2man >/dev/null || { echo "packaging/build.sh needs help2man (apt-get install help2man)" >&2; exit 2; }
-help2man --no-info --section 1 --name "Tilsyn collector: agents in, incidents, metrics and API out" \
-    --version-string "$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)" \
-    "$target/release/tilsyn-collector" >"$target/release/tilsyn-collector.1"
-help2man --no-info --section 1 --name "Tilsyn agent: reports this machine to a Tilsyn collector" \
-    --version-string "$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)" \
-    "$target/agent/tilsyn-agent" >"$target/agent/tilsyn-agent.1"
-gzip -9nf "$target/release/tilsyn-collector.1" "$target/agent/tilsyn-agent.1"
+version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
+man_page() { # BINARY DESCRIPTION
+    help2man --no-info --section 1 --name "$2" --version-string "$version" "$1" >"$1.1"
+    gzip -9nf "$1.1"
+}
+man_page "$target/release/tilsyn-collector" "Tilsyn collector: agents in, incidents, metrics and API out"
+man_page "$target/agent/tilsyn-agent" "Tilsyn agent: reports this machine to a Tilsyn collector"
 
 cargo deb --no-build --quiet -p tilsyn-collector --deb-revision "$rev" -o "$out" >/dev/null
 cargo deb --no-build --quiet -p tilsyn-agent --profile agent --deb-revision "$rev" -o "$out" >/dev/null

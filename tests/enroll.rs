@@ -100,20 +100,7 @@ fn an_agent_installed_without_a_collector_enrolls_from_a_response_file() {
     assert_eq!(given["url"], c.grpc_url().as_str());
 
     // The waiting agent picks the identity and the collector up and reports this machine.
-    let me = this_hostname();
-    let id = wait_for(Duration::from_secs(60), "this host online", || {
-        let hosts = c.get("/api/v1/hosts");
-        hosts["hosts"]
-            .as_array()
-            .and_then(|a| {
-                a.iter()
-                    .find(|h| h["hostname"] == me && h["state"] == "online")
-            })
-            .and_then(|h| h["agent_id"].as_str())
-            .map(str::to_string)
-            .ok_or_else(|| format!("hosts: {hosts}"))
-    })
-    .unwrap_or_else(|e| panic!("{e}\nagent log:\n{}", agent.log_text()));
+    let id = this_host_online(&c, &agent);
     let hosts = c.get("/api/v1/hosts");
     assert_eq!(
         hosts["hosts"].as_array().unwrap().len(),

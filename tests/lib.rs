@@ -495,8 +495,15 @@ pub fn agent_online(c: &Collector, dir: &Path) -> (Proc, PathBuf, String) {
         &["run", "--config", acfg.to_str().unwrap()],
         adir.join("agent-0.log"),
     );
+    let id = this_host_online(c, &agent);
+    (agent, acfg, id)
+}
+
+/// Waits (60 s at most) until this machine is an online host of `c`, reported by `agent`;
+/// its agent id. On timeout, panics with the hosts last seen and the agent's log.
+pub fn this_host_online(c: &Collector, agent: &Proc) -> String {
     let me = this_hostname();
-    let id = wait_for(Duration::from_secs(60), "this host online", || {
+    wait_for(Duration::from_secs(60), "this host online", || {
         let hosts = c.get("/api/v1/hosts");
         hosts["hosts"]
             .as_array()
@@ -508,8 +515,7 @@ pub fn agent_online(c: &Collector, dir: &Path) -> (Proc, PathBuf, String) {
             .map(str::to_string)
             .ok_or_else(|| format!("hosts: {hosts}"))
     })
-    .unwrap_or_else(|e| panic!("{e}\nagent log:\n{}", agent.log_text()));
-    (agent, acfg, id)
+    .unwrap_or_else(|e| panic!("{e}\nagent log:\n{}", agent.log_text()))
 }
 
 /// `Ok` once host `id` is in `state`, else what it is in (for [`wait_for`]).

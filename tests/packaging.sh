@@ -20,7 +20,6 @@
 # them. Everything runs on 127.0.0.1 in a private temporary directory, removed at exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-repo=$(pwd)
 
 if [ "${1:-}" = --inside ]; then
     inside=1
@@ -206,7 +205,9 @@ for pkg in agent collector; do
     for phase in postinstall preuninstall postuninstall; do
         grep -q "^$phase scriptlet" <<<"$scripts" || fail "$pkg rpm: no $phase scriptlet"
     done
-    for s in "$repo"/packaging/rpm/*.sh; do sh -n "$s" || fail "$s: syntax"; done
+done
+for s in packaging/rpm/*.sh packaging/scripts/*.sh packaging/deb/*/post*; do
+    sh -n "$s" || fail "$s: syntax"
 done
 rpm -qp --scripts "$work"/v1/tilsyn-collector-*.rpm | grep -q "useradd -r" || fail "collector rpm: no system user"
 

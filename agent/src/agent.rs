@@ -51,8 +51,18 @@ pub fn target(cfg: &AgentConfig) -> anyhow::Result<Target> {
 #[error("no collector configured")]
 pub struct NoCollector;
 
+/// No enrollment token was given (neither in the config nor to `tilsyn-agent enroll`).
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "no enrollment token: give one with --token-file FILE, TILSYN_ENROLL_TOKEN or a response file"
+)]
+pub struct NoToken;
+
 /// Exit status of `enroll` when it lacks a collector or a token (sysexits' EX_CONFIG).
 pub const EXIT_CONFIG: u8 = 78;
+/// Exit status of `enroll` when the collector did not answer in time and what was given
+/// is saved for the service (sysexits' EX_TEMPFAIL).
+pub const EXIT_DEFERRED: u8 = 75;
 
 /// The enrollment token: the config's `enrollment.token`/`token_file`, else the one waiting
 /// in the state directory since `tilsyn-agent enroll`.
@@ -263,9 +273,7 @@ pub async fn enroll_now(
     }
     let target = target(cfg)?;
     if enrollment_token(cfg)?.is_none() {
-        anyhow::bail!(
-            "no enrollment token: give one with --token-file FILE, TILSYN_ENROLL_TOKEN or a response file"
-        );
+        return Err(NoToken.into());
     }
     let path = cfg.state_dir.join(state::STATE_FILE);
     if force && path.exists() {

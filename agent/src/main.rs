@@ -257,7 +257,35 @@ fn main() -> ExitCode {
 }
 
 /// `tilsyn-agent enroll`.
-async fn enroll_cmd(args: EnrollArgs) -> anyhow::Result<ExitCode> {
+async fn enroll_cmd(mut args: EnrollArgs) -> anyhow::Result<ExitCode> {
+    if !args.at_install {
+        return enroll_given(args).await;
+    }
+    // Package scripts: the response file when there is one; nothing given, nothing to do;
+    // and whatever happens, the installation goes on (problems are printed).
+    if args.response_file.is_none() {
+        args.response_file = Some(PathBuf::from(INSTALL_RESPONSE_FILE)).filter(|p| p.exists());
+    }
+    let nothing = args.collector.is_none()
+        && args.ca.is_none()
+        && args.server_name.is_none()
+        && args.token_file.is_none()
+        && args.token.is_none()
+        && args.response_file.is_none();
+    if nothing {
+        return Ok(ExitCode::SUCCESS);
+    }
+    args.log_filter = Some("warn".into());
+    match enroll_given(args).await {
+        Ok(code) if code == ExitCode::SUCCESS || code == ExitCode::from(agent::EXIT_DEFERRED) => {}
+        Ok(_) => eprintln!("tilsyn-agent: enrollment at install did not succeed; run `tilsyn-agent enroll` again once the problem above is fixed"),
+        Err(e) => eprintln!("tilsyn-agent: enrollment at install did not succeed ({e:#}); run `tilsyn-agent enroll` again once it is fixed"),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Saves what `args` gives and enrolls (`tilsyn-agent enroll` without `--at-install`).
+async fn enroll_given(args: EnrollArgs) -> anyhow::Result<ExitCode> {
     let EnrollArgs {
         config,
         force,
@@ -268,46 +296,9 @@ async fn enroll_cmd(args: EnrollArgs) -> anyhow::Result<ExitCode> {
         token,
         response_file,
         wait,
-        at_install,
+        at_install: _,
         log_filter,
     } = args;
-    if at_install {
-        // Package scripts: the response file when there is one; nothing given, nothing to
-        // do; and whatever happens, the installation goes on (problems are printed).
-        let response_file = response_file.or_else(|| {
-            let p = PathBuf::from(INSTALL_RESPONSE_FILE);
-            p.exists().then_some(p)
-        });
-        let nothing = collector.is_none()
-            && ca.is_none()
-            && server_name.is_none()
-            && token_file.is_none()
-            && token.is_none()
-            && response_file.is_none();
-        if nothing {
-            return Ok(ExitCode::SUCCESS);
-        }
-        let args = EnrollArgs {
-            config,
-            force,
-            collector,
-            ca,
-            server_name,
-            token_file,
-            token,
-            response_file,
-            wait,
-            at_install: false,
-            log_filter: Some("warn".into()),
-        };
-        let outcome = Box::pin(enroll_cmd(args)).await;
-        match &outcome {
-            Ok(code) if *code == ExitCode::SUCCESS || *code == ExitCode::from(75) => {}
-            Ok(_) => eprintln!("tilsyn-agent: enrollment at install did not succeed; run `tilsyn-agent enroll` again once the problem above is fixed"),
-            Err(e) => eprintln!("tilsyn-agent: enrollment at install did not succeed ({e:#}); run `tilsyn-agent enroll` again once it is fixed"),
-        }
-        return Ok(ExitCode::SUCCESS);
-    }
     let cfg = match load(&config) {
         Ok(c) => c,
         Err(code) => return Ok(code),
@@ -358,11 +349,9 @@ async fn enroll_cmd(args: EnrollArgs) -> anyhow::Result<ExitCode> {
         }
         Ok(agent::EnrollOutcome::Deferred(why)) => {
             eprintln!("the collector did not answer within {wait} ({why}); the collector and token are saved in {} and the agent service enrolls when the collector answers", cfg.state_dir.display());
-            Ok(ExitCode::from(75))
+            Ok(ExitCode::from(agent::EXIT_DEFERRED))
         }
-        Err(e)
-            if e.is::<agent::NoCollector>() || e.to_string().starts_with("no enrollment token") =>
-        {
+        Err(e) if e.is::<agent::NoCollector>() || e.is::<agent::NoToken>() => {
             eprintln!("{e:#}");
             Ok(ExitCode::from(agent::EXIT_CONFIG))
         }
