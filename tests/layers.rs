@@ -156,6 +156,7 @@ fn only_the_store_names_a_database_engine() {
                 "sqlx",
                 "tokio_postgres",
                 "PgStore",
+                "postgres::Client",
             ] {
                 if line.contains(engine) {
                     found.push(format!("{}:{}: {engine}", f.display(), n + 1));

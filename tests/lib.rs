@@ -156,6 +156,20 @@ impl Collector {
 
     /// [`Self::start`] with another standards directory (watched every second).
     pub fn start_with_standards(dir: &Path, extra: &str, standards: &Path) -> Collector {
+        Self::start_full(dir, extra, standards, "")
+    }
+
+    /// [`Self::start`] with its data in PostgreSQL (`url`) instead of SQLite.
+    pub fn start_on_postgres(dir: &Path, url: &str, extra: &str) -> Collector {
+        Self::start_full(
+            dir,
+            extra,
+            &repo_root().join("configs/standards"),
+            &format!("  postgres:\n    url: '{url}'\n"),
+        )
+    }
+
+    fn start_full(dir: &Path, extra: &str, standards: &Path, store: &str) -> Collector {
         let config = dir.join("collector.yaml");
         let write = |grpc_port: u16, http_port: u16| {
             std::fs::write(
@@ -173,7 +187,7 @@ offline:
   check_every: 1s
 store:
   rollup_every: 1s
-departments:
+{store}departments:
   - id: social-services
     name: Social Services
     tokens: [{TOKEN}]

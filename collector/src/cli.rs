@@ -39,6 +39,11 @@ enum Cmd {
         #[arg(short, long, default_value = "/etc/tilsyn/collector.yaml")]
         config: PathBuf,
     },
+    /// Work with the collector's database as a whole.
+    Store {
+        #[command(subcommand)]
+        cmd: StoreCmd,
+    },
     /// Ask the collector on this machine whether it is ready (GET /readyz on http.listen)
     /// and exit 0 when it is: for container and service-manager health checks.
     Health {
@@ -148,6 +153,30 @@ enum StandardsCmd {
     },
 }
 
+#[derive(Subcommand)]
+enum StoreCmd {
+    /// Copy this collector's SQLite database (store.sqlite_path) into an empty PostgreSQL
+    /// database and check the copy: hosts, history, compliance, incidents with their
+    /// tickets, the outbox and SLA figures. Stop the collector first; then set
+    /// store.postgres in collector.yaml (if it is not set yet) and start it again.
+    Migrate {
+        #[arg(short, long, default_value = "/etc/tilsyn/collector.yaml")]
+        config: PathBuf,
+        /// The engine to move to.
+        #[arg(long, value_parser = ["postgres"])]
+        to: String,
+        /// The PostgreSQL connection string (default: store.postgres from the config).
+        #[arg(long)]
+        url: Option<String>,
+        /// A file holding the connection string.
+        #[arg(long)]
+        url_file: Option<PathBuf>,
+        /// The CA (PEM) the database server's certificate chains to.
+        #[arg(long)]
+        ca_file: Option<PathBuf>,
+    },
+}
+
 /// Parses the command line and runs the command; the process exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -155,7 +184,10 @@ pub fn main() -> ExitCode {
         Cmd::Run { config }
         | Cmd::Validate { config }
         | Cmd::Migrate { config }
-        | Cmd::Health { config, .. } => config,
+        | Cmd::Health { config, .. }
+        | Cmd::Store {
+            cmd: StoreCmd::Migrate { config, .. },
+        } => config,
         Cmd::Standards { cmd } => return standards(cmd),
         Cmd::Incidents { config, .. }
         | Cmd::Outbox { config, .. }
@@ -216,6 +248,15 @@ pub fn main() -> ExitCode {
                 output.as_deref(),
             )
         }
+        Cmd::Store {
+            cmd:
+                StoreCmd::Migrate {
+                    url,
+                    url_file,
+                    ca_file,
+                    ..
+                },
+        } => return store_migrate(&cfg, url, url_file, ca_file),
         Cmd::Migrate { .. } => {
             // Opening the store creates or upgrades the schema.
             return offline_store(&cfg, |st| {
@@ -413,6 +454,70 @@ fn health(cfg: &CollectorConfig, timeout: std::time::Duration) -> ExitCode {
         }
         Err(e) => {
             println!("not ready: http://{addr}/readyz: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `store migrate --to postgres`: the configured SQLite database into PostgreSQL.
+fn store_migrate(
+    cfg: &CollectorConfig,
+    url: &Option<String>,
+    url_file: &Option<PathBuf>,
+    ca_file: &Option<PathBuf>,
+) -> ExitCode {
+    let mut target = cfg.store.postgres.clone().unwrap_or_default();
+    if url.is_some() || url_file.is_some() {
+        target.url = url.clone();
+        target.url_file = url_file.clone();
+    }
+    if ca_file.is_some() {
+        target.ca_file = ca_file.clone();
+    }
+    if target.url.is_none() && target.url_file.is_none() {
+        eprintln!(
+            "tilsyn-collector: where to? Give --url (or --url-file), or set store.postgres in the config"
+        );
+        return ExitCode::from(2);
+    }
+    let path = &cfg.store.sqlite_path;
+    if !path.is_file() {
+        eprintln!(
+            "tilsyn-collector: there is no SQLite database at {} (store.sqlite_path) to move",
+            path.display()
+        );
+        return ExitCode::from(2);
+    }
+    let mut from_cfg = cfg.store.clone();
+    from_cfg.postgres = None;
+    let mut to_cfg = cfg.store.clone();
+    to_cfg.postgres = Some(target);
+    let opened = tilsyn_collector_store::open_sql(&from_cfg)
+        .and_then(|f| Ok((f, tilsyn_collector_store::open_sql(&to_cfg)?)));
+    let (from, to) = match opened {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("tilsyn-collector: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    println!("copying {} into {}", from.describe(), to.describe());
+    let started = std::time::Instant::now();
+    match tilsyn_collector_store::copy::copy_store(&from, &to, &mut |table, rows| {
+        println!("  {table:<18} {rows:>12} rows")
+    }) {
+        Ok(_) => {
+            println!(
+                "copied and checked in {:.1} s: row counts, host counts, incidents, problems and the outbox are equal",
+                started.elapsed().as_secs_f64()
+            );
+            if cfg.store.postgres.is_none() {
+                println!("now set store.postgres in the collector's configuration and start it");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("tilsyn-collector: {e}");
             ExitCode::FAILURE
         }
     }

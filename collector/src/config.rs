@@ -400,6 +400,10 @@ impl CollectorConfig {
         self.data_dir = abs(base, &self.data_dir);
         let data = self.data_dir.clone();
         self.store.resolve_paths(&data);
+        if let Some(pg) = &mut self.store.postgres {
+            pg.url_file = pg.url_file.as_deref().map(|p| abs(base, p));
+            pg.ca_file = pg.ca_file.as_deref().map(|p| abs(base, p));
+        }
         self.grpc.tls.cert_file = self.grpc.tls.cert_file.as_deref().map(|p| abs(base, p));
         self.grpc.tls.key_file = self.grpc.tls.key_file.as_deref().map(|p| abs(base, p));
         for d in &mut self.departments {
@@ -512,6 +516,9 @@ impl CollectorConfig {
         // Port 0 on both is fine: each listener gets its own free port (logged at start).
         if self.grpc.listen == self.http.listen && self.grpc.listen.port() != 0 {
             is.push("http.listen", "must differ from grpc.listen");
+        }
+        if let Err(e) = self.store.validate() {
+            is.push("store.postgres", e);
         }
         if self.store.health_retention.as_secs() < 60 {
             is.push("store.health_retention", "must be at least 1m");

@@ -33,7 +33,12 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     std::fs::create_dir_all(&cfg.data_dir)
         .with_context(|| format!("cannot create data_dir {}", cfg.data_dir.display()))?;
-    let store: Arc<dyn Store> = tilsyn_collector_store::open(&cfg.store)?;
+    // Opening may wait on the network (PostgreSQL): not on the runtime's threads.
+    let store_cfg = cfg.store.clone();
+    let store: Arc<dyn Store> =
+        tokio::task::spawn_blocking(move || tilsyn_collector_store::open(&store_cfg))
+            .await
+            .context("opening the store")??;
     let sla_policy = cfg.sla_policy().map_err(|e| {
         anyhow::anyhow!(
             "the SLA file is invalid (tilsyn-collector validate --config FILE):\n  {}",

@@ -1,9 +1,7 @@
-//! SQLite side of incidents, problems, tracks and the outbox.
+//! Incidents, problems, tracks and the outbox, written once for every engine.
 
-use rusqlite::{params, Connection, OptionalExtension, Row};
-
-use crate::sqlite::{db, decode, SqliteStore};
-use crate::{Result, StoreError};
+use crate::sql::{params, Row};
+use crate::{Result, SqlStore, StoreError};
 use tilsyn_collector_core::incidents::records::*;
 use tilsyn_collector_core::incidents::ticket::{TicketRef, TicketStatus};
 
@@ -20,7 +18,7 @@ fn ticket_of(s: Option<String>) -> Option<TicketRef> {
     s.and_then(|s| serde_json::from_str(&s).ok())
 }
 
-fn desk_side(r: &Row<'_>, at: usize) -> rusqlite::Result<DeskSide> {
+fn desk_side(r: &Row, at: usize) -> Result<DeskSide> {
     Ok(DeskSide {
         ticket: ticket_of(r.get(at)?),
         first_response_at_ms: r.get(at + 1)?,
@@ -30,7 +28,7 @@ fn desk_side(r: &Row<'_>, at: usize) -> rusqlite::Result<DeskSide> {
     })
 }
 
-fn incident(r: &Row<'_>) -> rusqlite::Result<IncidentRow> {
+fn incident(r: &Row) -> Result<IncidentRow> {
     Ok(IncidentRow {
         id: r.get(0)?,
         key: r.get(1)?,
@@ -57,7 +55,7 @@ fn incident(r: &Row<'_>) -> rusqlite::Result<IncidentRow> {
     })
 }
 
-fn problem(r: &Row<'_>) -> rusqlite::Result<ProblemRow> {
+fn problem(r: &Row) -> Result<ProblemRow> {
     Ok(ProblemRow {
         id: r.get(0)?,
         key: r.get(1)?,
@@ -75,7 +73,7 @@ fn problem(r: &Row<'_>) -> rusqlite::Result<ProblemRow> {
     })
 }
 
-fn outbox(r: &Row<'_>) -> rusqlite::Result<OutboxItem> {
+fn outbox(r: &Row) -> Result<OutboxItem> {
     Ok(OutboxItem {
         id: r.get(0)?,
         desk: r.get(1)?,
@@ -103,64 +101,54 @@ fn subject(s: &str) -> Result<(&'static str, i64)> {
     }
 }
 
-fn collect<T>(
-    c: &Connection,
-    sql: &str,
-    p: impl rusqlite::Params,
-    f: fn(&Row<'_>) -> rusqlite::Result<T>,
-) -> Result<Vec<T>> {
-    let mut st = c.prepare_cached(sql).map_err(db)?;
-    let rows = st.query_map(p, f).map_err(db)?;
-    rows.collect::<rusqlite::Result<Vec<T>>>().map_err(db)
-}
-
-impl SqliteStore {
+impl SqlStore {
     pub(super) fn incident_hosts_impl(
         &self,
         agent_id: Option<&str>,
         f: &mut dyn FnMut(IncidentHost),
     ) -> Result<()> {
-        self.read(|c| {
+        self.db.read(|c| {
             // Two statements, not `?1 IS NULL OR agent_id = ?1`: SQLite cannot use the
             // primary key for that and would scan every host (with its blobs) per report.
             const COLS: &str =
                 "SELECT agent_id, hostname, department, class, labels_json, state, health_pb, \
                  patches_pb, probe_errors_json FROM hosts";
-            let mut st = match agent_id {
-                Some(_) => c.prepare_cached(&format!("{COLS} WHERE agent_id = ?1")),
-                None => c.prepare_cached(COLS),
-            }
-            .map_err(db)?;
-            let mut rows = st.query(rusqlite::params_from_iter(agent_id)).map_err(db)?;
-            while let Some(r) = rows.next().map_err(db)? {
-                let id: String = r.get(0).map_err(db)?;
+            let mut each = |r: &Row| -> Result<()> {
+                let id: String = r.get(0)?;
                 let what = |s: &str| format!("{s} of host {id}");
-                let labels: String = r.get(4).map_err(db)?;
-                let errors: String = r.get(8).map_err(db)?;
+                let labels: String = r.get(4)?;
+                let errors: String = r.get(8)?;
                 let errors: serde_json::Map<String, serde_json::Value> =
                     serde_json::from_str(&errors).unwrap_or_default();
                 f(IncidentHost {
                     agent_id: id.clone(),
-                    hostname: r.get(1).map_err(db)?,
-                    department: r.get(2).map_err(db)?,
-                    class: r.get(3).map_err(db)?,
+                    hostname: r.get(1)?,
+                    department: r.get(2)?,
+                    class: r.get(3)?,
                     labels: serde_json::from_str(&labels).unwrap_or_default(),
-                    offline: r.get::<_, String>(5).map_err(db)? == "offline",
-                    health: decode(&what("health"), r.get(6).map_err(db)?)?,
-                    patches: decode(&what("patches"), r.get(7).map_err(db)?)?,
+                    offline: r.get::<String>(5)? == "offline",
+                    health: crate::hosts::decode(&what("health"), r.get(6)?)?,
+                    patches: crate::hosts::decode(&what("patches"), r.get(7)?)?,
                     probe_errors: errors.keys().cloned().collect(),
                 });
+                Ok(())
+            };
+            match agent_id {
+                Some(a) => c.query_each(
+                    &format!("{COLS} WHERE agent_id = ?1"),
+                    params![a],
+                    &mut each,
+                ),
+                None => c.query_each(COLS, params![], &mut each),
             }
-            Ok(())
         })
     }
 
     pub(super) fn load_incident_state_impl(&self) -> Result<crate::IncidentState> {
-        self.read(|c| {
-            let tracks = collect(
-                c,
+        self.db.read(|c| {
+            let tracks = c.query_map(
                 "SELECT key, agent_id, check_id, track_json, incident_id FROM incident_tracks",
-                [],
+                params![],
                 |r| {
                     Ok(TrackRow {
                         key: r.get(0)?,
@@ -171,23 +159,18 @@ impl SqliteStore {
                     })
                 },
             )?;
-            let incidents = collect(
-                c,
+            let incidents = c.query_map(
                 &format!("SELECT {INCIDENT_COLS} FROM incidents WHERE state != 'resolved'"),
-                [],
+                params![],
                 incident,
             )?;
-            let problems = collect(
-                c,
+            let problems = c.query_map(
                 &format!("SELECT {PROBLEM_COLS} FROM problems WHERE state != 'resolved'"),
-                [],
+                params![],
                 problem,
             )?;
             let max = |t: &str| -> Result<i64> {
-                c.query_row(&format!("SELECT COALESCE(MAX(id), 0) FROM {t}"), [], |r| {
-                    r.get(0)
-                })
-                .map_err(db)
+                c.query_value::<i64>(&format!("SELECT COALESCE(MAX(id), 0) FROM {t}"), params![])
             };
             Ok((
                 tracks,
@@ -200,132 +183,136 @@ impl SqliteStore {
     }
 
     pub(super) fn import_incidents_impl(&self, rows: &[IncidentRow]) -> Result<()> {
-        let mut c = self.writer.lock().expect("writer");
-        let tx = c.transaction().map_err(db)?;
-        {
-            let mut st = tx
-                .prepare(&format!(
-                    "INSERT OR REPLACE INTO incidents ({INCIDENT_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, \
-                     ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26)"
-                ))
-                .map_err(db)?;
+        // Whole rows replace whatever has the same id (`INSERT OR REPLACE` before: the id
+        // is the table's only unique key, so updating every column is the same thing).
+        let sql = format!(
+            "INSERT INTO incidents ({INCIDENT_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, \
+             ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26) \
+             ON CONFLICT (id) DO UPDATE SET key = excluded.key, agent_id = excluded.agent_id, \
+             hostname = excluded.hostname, department = excluded.department, class = excluded.class, \
+             check_id = excluded.check_id, severity = excluded.severity, impact = excluded.impact, \
+             priority = excluded.priority, title = excluded.title, detail = excluded.detail, state = excluded.state, \
+             flapping = excluded.flapping, reopened = excluded.reopened, opened_at_ms = excluded.opened_at_ms, \
+             resolved_at_ms = excluded.resolved_at_ms, suppressed_by = excluded.suppressed_by, \
+             problem_id = excluded.problem_id, desk = excluded.desk, ticket_json = excluded.ticket_json, \
+             first_response_at_ms = excluded.first_response_at_ms, desk_resolved_at_ms = excluded.desk_resolved_at_ms, \
+             desk_state = excluded.desk_state, desk_checked_at_ms = excluded.desk_checked_at_ms, \
+             updated_at_ms = excluded.updated_at_ms"
+        );
+        self.db.write(|tx| {
             for i in rows {
                 let d = &i.desk_side;
                 let ticket = d
                     .ticket
                     .as_ref()
                     .map(|t| serde_json::to_string(t).expect("ticket json"));
-                st.execute(params![
-                    i.id,
-                    i.key,
-                    i.agent_id,
-                    i.hostname,
-                    i.department,
-                    i.class,
-                    i.check,
-                    i.severity,
-                    i.impact,
-                    i.priority,
-                    i.title,
-                    i.detail,
-                    i.state,
-                    i.flapping,
-                    i.reopened,
-                    i.opened_at_ms,
-                    i.resolved_at_ms,
-                    i.suppressed_by,
-                    i.problem_id,
-                    i.desk,
-                    ticket,
-                    d.first_response_at_ms,
-                    d.desk_resolved_at_ms,
-                    d.desk_state,
-                    d.desk_checked_at_ms,
-                    i.updated_at_ms
-                ])
-                .map_err(db)?;
+                tx.execute(
+                    &sql,
+                    params![
+                        i.id,
+                        i.key,
+                        i.agent_id,
+                        i.hostname,
+                        i.department,
+                        i.class,
+                        i.check,
+                        i.severity,
+                        i.impact,
+                        i.priority,
+                        i.title,
+                        i.detail,
+                        i.state,
+                        i.flapping,
+                        i.reopened,
+                        i.opened_at_ms,
+                        i.resolved_at_ms,
+                        i.suppressed_by,
+                        i.problem_id,
+                        i.desk,
+                        ticket,
+                        d.first_response_at_ms,
+                        d.desk_resolved_at_ms,
+                        d.desk_state,
+                        d.desk_checked_at_ms,
+                        i.updated_at_ms
+                    ],
+                )?;
             }
-        }
-        tx.commit().map_err(db)
+            Ok(())
+        })
     }
 
     pub(super) fn save_incidents_impl(&self, w: &IncidentWrite, now_ms: i64) -> Result<Vec<i64>> {
-        let mut c = self.writer.lock().expect("writer");
-        let tx = c.transaction().map_err(db)?;
-        for t in &w.tracks {
-            tx.prepare_cached(
-                "INSERT INTO incident_tracks (key, agent_id, check_id, track_json, incident_id) VALUES (?1, ?2, ?3, ?4, ?5) \
-                 ON CONFLICT (key) DO UPDATE SET track_json = excluded.track_json, incident_id = excluded.incident_id",
-            )
-            .map_err(db)?
-            .execute(params![t.key, t.agent_id, t.check, t.track_json, t.incident_id])
-            .map_err(db)?;
-        }
-        for i in &w.incidents {
-            // A resolved incident that is open again was reopened: keep the time it was
-            // resolved in between, so the SLA does not count it as down.
-            if i.resolved_at_ms.is_none() {
-                tx.prepare_cached(
-                    "INSERT INTO incident_gaps (incident_id, from_ms, to_ms) \
-                     SELECT id, resolved_at_ms, ?2 FROM incidents \
-                     WHERE id = ?1 AND resolved_at_ms IS NOT NULL AND resolved_at_ms < ?2",
-                )
-                .map_err(db)?
-                .execute(params![i.id, i.updated_at_ms])
-                .map_err(db)?;
+        let incident_sql = format!(
+            "INSERT INTO incidents ({INCIDENT_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, \
+             NULL, NULL, NULL, NULL, NULL, ?21) ON CONFLICT (id) DO UPDATE SET hostname = excluded.hostname, \
+             department = excluded.department, class = excluded.class, severity = excluded.severity, impact = excluded.impact, \
+             priority = excluded.priority, title = excluded.title, detail = excluded.detail, state = excluded.state, \
+             flapping = excluded.flapping, reopened = excluded.reopened, resolved_at_ms = excluded.resolved_at_ms, \
+             suppressed_by = excluded.suppressed_by, problem_id = excluded.problem_id, desk = excluded.desk, \
+             updated_at_ms = excluded.updated_at_ms"
+        );
+        let problem_sql = format!(
+            "INSERT INTO problems ({PROBLEM_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, NULL, NULL, NULL, NULL, NULL, ?12) \
+             ON CONFLICT (id) DO UPDATE SET state = excluded.state, priority = excluded.priority, title = excluded.title, \
+             resolved_at_ms = excluded.resolved_at_ms, hosts = excluded.hosts, updated_at_ms = excluded.updated_at_ms"
+        );
+        // The closure may run again (PostgreSQL), so the ids are collected afresh in it.
+        self.db.write(|tx| {
+            for t in &w.tracks {
+                tx.execute(
+                    "INSERT INTO incident_tracks (key, agent_id, check_id, track_json, incident_id) VALUES (?1, ?2, ?3, ?4, ?5) \
+                     ON CONFLICT (key) DO UPDATE SET track_json = excluded.track_json, incident_id = excluded.incident_id",
+                    params![t.key, t.agent_id, t.check, t.track_json, t.incident_id],
+                )?;
             }
-            // Desk-side columns belong to the outbox and the read-back: never overwritten here.
-            tx.prepare_cached(&format!(
-                "INSERT INTO incidents ({INCIDENT_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, \
-                 NULL, NULL, NULL, NULL, NULL, ?21) ON CONFLICT (id) DO UPDATE SET hostname = excluded.hostname, \
-                 department = excluded.department, class = excluded.class, severity = excluded.severity, impact = excluded.impact, \
-                 priority = excluded.priority, title = excluded.title, detail = excluded.detail, state = excluded.state, \
-                 flapping = excluded.flapping, reopened = excluded.reopened, resolved_at_ms = excluded.resolved_at_ms, \
-                 suppressed_by = excluded.suppressed_by, problem_id = excluded.problem_id, desk = excluded.desk, \
-                 updated_at_ms = excluded.updated_at_ms"
-            ))
-            .map_err(db)?
-            .execute(params![
-                i.id, i.key, i.agent_id, i.hostname, i.department, i.class, i.check, i.severity, i.impact, i.priority,
-                i.title, i.detail, i.state, i.flapping, i.reopened, i.opened_at_ms, i.resolved_at_ms, i.suppressed_by,
-                i.problem_id, i.desk, i.updated_at_ms
-            ])
-            .map_err(db)?;
-        }
-        for p in &w.problems {
-            tx.prepare_cached(&format!(
-                "INSERT INTO problems ({PROBLEM_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, NULL, NULL, NULL, NULL, NULL, ?12) \
-                 ON CONFLICT (id) DO UPDATE SET state = excluded.state, priority = excluded.priority, title = excluded.title, \
-                 resolved_at_ms = excluded.resolved_at_ms, hosts = excluded.hosts, updated_at_ms = excluded.updated_at_ms"
-            ))
-            .map_err(db)?
-            .execute(params![
-                p.id, p.key, p.check, p.scope, p.state, p.priority, p.title, p.opened_at_ms, p.resolved_at_ms, p.hosts,
-                p.desk, p.updated_at_ms
-            ])
-            .map_err(db)?;
-        }
-        let mut ids = Vec::with_capacity(w.outbox.len());
-        for o in &w.outbox {
-            tx.prepare_cached(
-                "INSERT INTO outbox (desk, subject, action, payload, state, attempts, next_at_ms, created_at_ms) \
-                 VALUES (?1, ?2, ?3, ?4, 'pending', 0, ?5, ?5)",
-            )
-            .map_err(db)?
-            .execute(params![o.desk, o.subject, o.action, o.payload, now_ms])
-            .map_err(db)?;
-            ids.push(tx.last_insert_rowid());
-        }
-        tx.commit().map_err(db)?;
-        Ok(ids)
+            for i in &w.incidents {
+                // A resolved incident that is open again was reopened: keep the time it was
+                // resolved in between, so the SLA does not count it as down.
+                if i.resolved_at_ms.is_none() {
+                    tx.execute(
+                        "INSERT INTO incident_gaps (incident_id, from_ms, to_ms) \
+                         SELECT id, resolved_at_ms, CAST(?2 AS BIGINT) FROM incidents \
+                         WHERE id = ?1 AND resolved_at_ms IS NOT NULL AND resolved_at_ms < ?2",
+                        params![i.id, i.updated_at_ms],
+                    )?;
+                }
+                // Desk-side columns belong to the outbox and the read-back: never overwritten here.
+                tx.execute(
+                    &incident_sql,
+                    params![
+                        i.id, i.key, i.agent_id, i.hostname, i.department, i.class, i.check, i.severity, i.impact, i.priority,
+                        i.title, i.detail, i.state, i.flapping, i.reopened, i.opened_at_ms, i.resolved_at_ms, i.suppressed_by,
+                        i.problem_id, i.desk, i.updated_at_ms
+                    ],
+                )?;
+            }
+            for p in &w.problems {
+                tx.execute(
+                    &problem_sql,
+                    params![
+                        p.id, p.key, p.check, p.scope, p.state, p.priority, p.title, p.opened_at_ms, p.resolved_at_ms, p.hosts,
+                        p.desk, p.updated_at_ms
+                    ],
+                )?;
+            }
+            let mut ids = Vec::with_capacity(w.outbox.len());
+            for o in &w.outbox {
+                ids.push(tx.query_value::<i64>(
+                    "INSERT INTO outbox (desk, subject, action, payload, state, attempts, next_at_ms, created_at_ms) \
+                     VALUES (?1, ?2, ?3, ?4, 'pending', 0, ?5, ?5) RETURNING id",
+                    params![o.desk, o.subject, o.action, o.payload, now_ms],
+                )?);
+            }
+            Ok(ids)
+        })
     }
 
     pub(super) fn outbox_due_impl(&self, now_ms: i64, limit: u32) -> Result<Vec<OutboxItem>> {
         // The first undelivered action of each subject, when it is due: a failed action
         // holds back the ones after it, so a ticket is never resolved before it exists.
-        self.read(|c| {
-            collect(
-                c,
+        self.db.read(|c| {
+            c.query_map(
                 &format!(
                     "SELECT {OUTBOX_COLS} FROM outbox o WHERE o.state = 'pending' AND o.next_at_ms <= ?1 \
                      AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.subject = o.subject AND p.id < o.id \
@@ -338,53 +325,47 @@ impl SqliteStore {
     }
 
     pub(super) fn outbox_update_impl(&self, u: &OutboxUpdate, now_ms: i64) -> Result<()> {
-        let mut c = self.writer.lock().expect("writer");
-        let tx = c.transaction().map_err(db)?;
-        match u {
-            OutboxUpdate::Attempt { id } => {
-                tx.execute(
-                    "UPDATE outbox SET attempts = attempts + 1 WHERE id = ?1",
-                    [id],
-                )
-                .map_err(db)?;
-            }
-            OutboxUpdate::Done { id, ticket } => {
-                tx.execute("UPDATE outbox SET state = 'done', done_at_ms = ?2, last_error = NULL WHERE id = ?1", params![id, now_ms])
-                    .map_err(db)?;
-                if let Some((subj, t)) = ticket {
-                    let (table, sid) = subject(subj)?;
-                    let json = serde_json::to_string(t).expect("ticket json");
+        self.db.write(|tx| {
+            match u {
+                OutboxUpdate::Attempt { id } => {
                     tx.execute(
-                        &format!("UPDATE {table} SET ticket_json = ?2 WHERE id = ?1"),
-                        params![sid, json],
-                    )
-                    .map_err(db)?;
+                        "UPDATE outbox SET attempts = attempts + 1 WHERE id = ?1",
+                        params![id],
+                    )?;
+                }
+                OutboxUpdate::Done { id, ticket } => {
+                    tx.execute("UPDATE outbox SET state = 'done', done_at_ms = ?2, last_error = NULL WHERE id = ?1", params![id, now_ms])?;
+                    if let Some((subj, t)) = ticket {
+                        let (table, sid) = subject(subj)?;
+                        let json = serde_json::to_string(t).expect("ticket json");
+                        tx.execute(
+                            &format!("UPDATE {table} SET ticket_json = ?2 WHERE id = ?1"),
+                            params![sid, json],
+                        )?;
+                    }
+                }
+                OutboxUpdate::Later {
+                    id,
+                    next_at_ms,
+                    error,
+                } => {
+                    tx.execute(
+                        "UPDATE outbox SET next_at_ms = ?2, last_error = ?3 WHERE id = ?1",
+                        params![id, next_at_ms, error],
+                    )?;
+                }
+                OutboxUpdate::Failed { id, error } => {
+                    tx.execute(
+                        "UPDATE outbox SET state = 'failed', last_error = ?2 WHERE id = ?1",
+                        params![id, error],
+                    )?;
+                }
+                OutboxUpdate::Skipped { id, reason } => {
+                    tx.execute("UPDATE outbox SET state = 'skipped', last_error = ?2, done_at_ms = ?3 WHERE id = ?1", params![id, reason, now_ms])?;
                 }
             }
-            OutboxUpdate::Later {
-                id,
-                next_at_ms,
-                error,
-            } => {
-                tx.execute(
-                    "UPDATE outbox SET next_at_ms = ?2, last_error = ?3 WHERE id = ?1",
-                    params![id, next_at_ms, error],
-                )
-                .map_err(db)?;
-            }
-            OutboxUpdate::Failed { id, error } => {
-                tx.execute(
-                    "UPDATE outbox SET state = 'failed', last_error = ?2 WHERE id = ?1",
-                    params![id, error],
-                )
-                .map_err(db)?;
-            }
-            OutboxUpdate::Skipped { id, reason } => {
-                tx.execute("UPDATE outbox SET state = 'skipped', last_error = ?2, done_at_ms = ?3 WHERE id = ?1", params![id, reason, now_ms])
-                    .map_err(db)?;
-            }
-        }
-        tx.commit().map_err(db)
+            Ok(())
+        })
     }
 
     pub(super) fn outbox_operator_impl(
@@ -393,27 +374,25 @@ impl SqliteStore {
         retry: bool,
         now_ms: i64,
     ) -> Result<Option<OutboxItem>> {
-        let c = self.writer.lock().expect("writer");
-        let n = if retry {
-            c.execute(
-                "UPDATE outbox SET state = 'pending', next_at_ms = ?2 WHERE id = ?1 AND state IN ('failed', 'pending', 'abandoned')",
-                params![id, now_ms],
-            )
-        } else {
-            c.execute(
-                "UPDATE outbox SET state = 'abandoned', done_at_ms = ?2 WHERE id = ?1 AND state IN ('failed', 'pending')",
-                params![id, now_ms],
-            )
-        }
-        .map_err(db)?;
-        let item = c
-            .query_row(
+        let (n, item) = self.db.write(|tx| {
+            let n = if retry {
+                tx.execute(
+                    "UPDATE outbox SET state = 'pending', next_at_ms = ?2 WHERE id = ?1 AND state IN ('failed', 'pending', 'abandoned')",
+                    params![id, now_ms],
+                )
+            } else {
+                tx.execute(
+                    "UPDATE outbox SET state = 'abandoned', done_at_ms = ?2 WHERE id = ?1 AND state IN ('failed', 'pending')",
+                    params![id, now_ms],
+                )
+            }?;
+            let item = tx.query_row(
                 &format!("SELECT {OUTBOX_COLS} FROM outbox WHERE id = ?1"),
-                [id],
+                params![id],
                 outbox,
-            )
-            .optional()
-            .map_err(db)?;
+            )?;
+            Ok((n, item))
+        })?;
         match (n, item) {
             (0, Some(i)) => Err(StoreError::Db(format!(
                 "outbox item {id} is {}; only failed or pending items can be {}",
@@ -430,11 +409,11 @@ impl SqliteStore {
         subject: Option<&str>,
         limit: u32,
     ) -> Result<Vec<OutboxItem>> {
-        self.read(|c| {
-            collect(
-                c,
+        self.db.read(|c| {
+            c.query_map(
                 &format!(
-                    "SELECT {OUTBOX_COLS} FROM outbox WHERE (?1 IS NULL OR state = ?1) AND (?2 IS NULL OR subject = ?2) \
+                    "SELECT {OUTBOX_COLS} FROM outbox WHERE (CAST(?1 AS TEXT) IS NULL OR state = ?1) \
+                     AND (CAST(?2 AS TEXT) IS NULL OR subject = ?2) \
                      ORDER BY id DESC LIMIT ?3"
                 ),
                 params![state, subject, limit],
@@ -444,11 +423,10 @@ impl SqliteStore {
     }
 
     pub(super) fn outbox_stats_impl(&self) -> Result<Vec<OutboxStat>> {
-        self.read(|c| {
-            collect(
-                c,
+        self.db.read(|c| {
+            c.query_map(
                 "SELECT desk, state, COUNT(*), MIN(created_at_ms) FROM outbox WHERE state IN ('pending', 'failed') GROUP BY desk, state",
-                [],
+                params![],
                 |r| Ok(OutboxStat { desk: r.get(0)?, state: r.get(1)?, items: r.get(2)?, oldest_created_at_ms: r.get(3)? }),
             )
         })
@@ -456,15 +434,12 @@ impl SqliteStore {
 
     pub(super) fn ticket_of_impl(&self, subj: &str) -> Result<Option<TicketRef>> {
         let (table, id) = subject(subj)?;
-        self.read(|c| {
-            let t: Option<Option<String>> = c
-                .query_row(
-                    &format!("SELECT ticket_json FROM {table} WHERE id = ?1"),
-                    [id],
-                    |r| r.get(0),
-                )
-                .optional()
-                .map_err(db)?;
+        self.db.read(|c| {
+            let t: Option<Option<String>> = c.query_row(
+                &format!("SELECT ticket_json FROM {table} WHERE id = ?1"),
+                params![id],
+                |r| r.get(0),
+            )?;
             Ok(ticket_of(t.flatten()))
         })
     }
@@ -475,19 +450,20 @@ impl SqliteStore {
         opened_after_ms: i64,
         limit: u32,
     ) -> Result<Vec<(String, String, TicketRef)>> {
-        // Tickets whose first response or resolution is still unknown.
-        self.read(|c| {
+        // Tickets whose first response or resolution is still unknown, the never checked
+        // first (`NULLS FIRST`: SQLite's order for NULLs, not PostgreSQL's).
+        self.db.read(|c| {
             let mut out = Vec::new();
             for (table, kind) in [("incidents", "incident"), ("problems", "problem")] {
-                let rows = collect(
-                    c,
+                let rows = c.query_map(
                     &format!(
                         "SELECT id, desk, ticket_json FROM {table} WHERE ticket_json IS NOT NULL AND opened_at_ms >= ?1 \
                          AND (first_response_at_ms IS NULL OR desk_resolved_at_ms IS NULL) \
-                         AND (desk_checked_at_ms IS NULL OR desk_checked_at_ms < ?2) ORDER BY desk_checked_at_ms LIMIT ?3"
+                         AND (desk_checked_at_ms IS NULL OR desk_checked_at_ms < ?2) \
+                         ORDER BY desk_checked_at_ms NULLS FIRST LIMIT ?3"
                     ),
                     params![opened_after_ms, checked_before_ms, limit],
-                    |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)),
+                    |r| Ok((r.get::<i64>(0)?, r.get::<String>(1)?, r.get::<String>(2)?)),
                 )?;
                 for (id, desk, t) in rows {
                     if let Some(t) = ticket_of(Some(t)) {
@@ -506,34 +482,38 @@ impl SqliteStore {
         now_ms: i64,
     ) -> Result<()> {
         let (table, id) = subject(subj)?;
-        let c = self.writer.lock().expect("writer");
-        match st {
-            None => c.execute(&format!("UPDATE {table} SET desk_checked_at_ms = ?2 WHERE id = ?1"), params![id, now_ms]),
-            Some(s) => {
-                // The first time a response is seen counts when the desk has no timestamp.
-                let responded = s.first_response_at_ms.or(s.responded.then_some(now_ms));
-                c.execute(
-                    &format!(
-                        "UPDATE {table} SET desk_checked_at_ms = ?2, desk_state = ?3, \
-                         first_response_at_ms = COALESCE(first_response_at_ms, ?4), \
-                         desk_resolved_at_ms = CASE WHEN ?6 THEN COALESCE(desk_resolved_at_ms, ?5, ?2) ELSE NULL END WHERE id = ?1"
-                    ),
-                    params![id, now_ms, s.state, responded, s.resolved_at_ms, s.closed || s.resolved_at_ms.is_some()],
-                )
-            }
-        }
-        .map_err(db)?;
-        Ok(())
+        self.db.write(|tx| {
+            match st {
+                None => tx.execute(&format!("UPDATE {table} SET desk_checked_at_ms = ?2 WHERE id = ?1"), params![id, now_ms]),
+                Some(s) => {
+                    // The first time a response is seen counts when the desk has no timestamp.
+                    let responded = s.first_response_at_ms.or(s.responded.then_some(now_ms));
+                    // `?6` is 0 or 1: compared, since PostgreSQL's CASE wants a boolean.
+                    tx.execute(
+                        &format!(
+                            "UPDATE {table} SET desk_checked_at_ms = ?2, desk_state = ?3, \
+                             first_response_at_ms = COALESCE(first_response_at_ms, ?4), \
+                             desk_resolved_at_ms = CASE WHEN CAST(?6 AS BIGINT) <> 0 THEN COALESCE(desk_resolved_at_ms, ?5, ?2) ELSE NULL END \
+                             WHERE id = ?1"
+                        ),
+                        params![id, now_ms, s.state, responded, s.resolved_at_ms, s.closed || s.resolved_at_ms.is_some()],
+                    )
+                }
+            }?;
+            Ok(())
+        })
     }
 
     pub(super) fn list_incidents_impl(&self, f: &IncidentFilter) -> Result<Vec<IncidentRow>> {
-        self.read(|c| {
-            collect(
-                c,
+        self.db.read(|c| {
+            c.query_map(
                 &format!(
-                    "SELECT {INCIDENT_COLS} FROM incidents WHERE (?1 IS NULL OR state = ?1) AND (?2 IS NULL OR department = ?2) \
-                     AND (?3 IS NULL OR priority = ?3) AND (?4 IS NULL OR hostname = ?4 OR agent_id = ?4) \
-                     AND (?5 IS NULL OR check_id = ?5) AND (?6 IS NULL OR problem_id = ?6) \
+                    "SELECT {INCIDENT_COLS} FROM incidents WHERE (CAST(?1 AS TEXT) IS NULL OR state = ?1) \
+                     AND (CAST(?2 AS TEXT) IS NULL OR department = ?2) \
+                     AND (CAST(?3 AS TEXT) IS NULL OR priority = ?3) \
+                     AND (CAST(?4 AS TEXT) IS NULL OR hostname = ?4 OR agent_id = ?4) \
+                     AND (CAST(?5 AS TEXT) IS NULL OR check_id = ?5) \
+                     AND (CAST(?6 AS BIGINT) IS NULL OR problem_id = ?6) \
                      ORDER BY id DESC LIMIT ?7 OFFSET ?8"
                 ),
                 params![f.state, f.department, f.priority, f.host, f.check, f.problem_id, f.limit.unwrap_or(100).min(10_000), f.offset.unwrap_or(0)],
@@ -543,14 +523,12 @@ impl SqliteStore {
     }
 
     pub(super) fn get_incident_impl(&self, id: i64) -> Result<Option<IncidentRow>> {
-        self.read(|c| {
+        self.db.read(|c| {
             c.query_row(
                 &format!("SELECT {INCIDENT_COLS} FROM incidents WHERE id = ?1"),
-                [id],
+                params![id],
                 incident,
             )
-            .optional()
-            .map_err(db)
         })
     }
 
@@ -559,10 +537,12 @@ impl SqliteStore {
         state: Option<&str>,
         limit: u32,
     ) -> Result<Vec<ProblemRow>> {
-        self.read(|c| {
-            collect(
-                c,
-                &format!("SELECT {PROBLEM_COLS} FROM problems WHERE (?1 IS NULL OR state = ?1) ORDER BY id DESC LIMIT ?2"),
+        self.db.read(|c| {
+            c.query_map(
+                &format!(
+                    "SELECT {PROBLEM_COLS} FROM problems WHERE (CAST(?1 AS TEXT) IS NULL OR state = ?1) \
+                     ORDER BY id DESC LIMIT ?2"
+                ),
                 params![state, limit],
                 problem,
             )

@@ -1,8 +1,8 @@
-//! The collector's persistence: one [`Store`] trait in terms of the core's types, and its
-//! engines. This is the only crate that names a database engine: everything else opens a
-//! store with [`open`] and holds an `Arc<dyn Store>`, so a PostgreSQL engine is one more
-//! module here. SQL in the implementations stays portable (no SQLite-only syntax beyond
-//! `ON CONFLICT` / `RETURNING`, which PostgreSQL shares).
+//! The collector's persistence: one [`Store`] trait in terms of the core's types, one
+//! implementation of it ([`SqlStore`], written once in the SQL both engines share:
+//! [`sql`]), and two engines: SQLite (embedded, the default) and PostgreSQL (several
+//! collectors, big fleets). This is the only crate that names a database engine:
+//! everything else opens a store with [`open`] and holds an `Arc<dyn Store>`.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -16,10 +16,17 @@ pub use tilsyn_collector_core::compliance::facts::HostInputs;
 pub use tilsyn_collector_core::rollup::RollupView;
 
 pub mod absence;
+pub mod copy;
+pub mod hosts;
 pub mod incidents;
+pub mod pg_server;
+pub mod postgres;
 pub mod rollups;
 pub mod sla;
+pub mod sql;
 pub mod sqlite;
+
+pub use hosts::SqlStore;
 
 pub use absence::{GapRecord, GapRow, WentOffline};
 pub use incidents::OutboxUpdate;
@@ -45,6 +52,10 @@ pub struct StoreConfig {
     /// How often newly received samples are folded into the rollups.
     #[serde(default = "default_rollup_every")]
     pub rollup_every: HumanDuration,
+    /// PostgreSQL instead of SQLite (several collectors, big fleets); `sqlite_path` is
+    /// then unused.
+    #[serde(default)]
+    pub postgres: Option<postgres::PostgresConfig>,
 }
 
 fn default_rollup_every() -> HumanDuration {
@@ -73,6 +84,7 @@ impl Default for StoreConfig {
             rollup_5m_retention: default_rollup_5m(),
             rollup_1h_retention: default_rollup_1h(),
             rollup_every: default_rollup_every(),
+            postgres: None,
         }
     }
 }
@@ -85,16 +97,38 @@ impl StoreConfig {
         }
     }
 
-    /// Where the data is, for logs (`sqlite:/var/lib/tilsyn-collector/tilsyn.db`).
+    /// Where the data is, for logs (`sqlite:/var/lib/tilsyn-collector/tilsyn.db`,
+    /// `postgres://tilsyn@db1:5432/tilsyn`; never a password).
     pub fn describe(&self) -> String {
-        format!("sqlite:{}", self.sqlite_path.display())
+        match &self.postgres {
+            Some(pg) => pg.describe(),
+            None => format!("sqlite:{}", self.sqlite_path.display()),
+        }
+    }
+
+    /// Checks what can be checked without connecting (the PostgreSQL URL, its file, TLS
+    /// files); each error names the setting and what to do.
+    pub fn validate(&self) -> std::result::Result<(), String> {
+        match &self.postgres {
+            Some(pg) => pg.connect_options().map(|_| ()),
+            None => Ok(()),
+        }
     }
 }
 
 /// Opens (creating and migrating) the store the configuration names. The one place an
-/// engine is chosen: the server and the CLI call this and never name an engine.
+/// engine is chosen: the server and the CLI call this and never name an engine. It may
+/// block on the network (PostgreSQL): call it from a blocking thread in async code.
 pub fn open(cfg: &StoreConfig) -> Result<Arc<dyn Store>> {
-    Ok(Arc::new(sqlite::SqliteStore::open(&cfg.sqlite_path)?))
+    Ok(Arc::new(open_sql(cfg)?))
+}
+
+/// [`open`], as the concrete store (for copying between stores).
+pub fn open_sql(cfg: &StoreConfig) -> Result<SqlStore> {
+    match &cfg.postgres {
+        Some(pg) => postgres::open(pg),
+        None => sqlite::open(&cfg.sqlite_path),
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -385,4 +419,80 @@ pub trait Store: Send + Sync + 'static {
     fn save_sla_snapshot(&self, month: &str, rows: &[(String, String)], at_ms: i64) -> Result<()>;
     /// The month's figures: (department, JSON, taken at).
     fn sla_snapshots(&self, month: &str) -> Result<Vec<(String, String, i64)>>;
+}
+
+/// The store suite's fixtures: every test runs against each engine.
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use tilsyn_proto::v1::report::Body;
+
+    /// A fresh store and what keeps it alive (a temporary directory, a database).
+    pub(crate) struct TestStore {
+        store: SqlStore,
+        _keep: Box<dyn std::any::Any>,
+    }
+
+    impl std::ops::Deref for TestStore {
+        type Target = SqlStore;
+        fn deref(&self) -> &SqlStore {
+            &self.store
+        }
+    }
+
+    /// One fresh SQLite store and one fresh PostgreSQL store (a new database on the test
+    /// process's private server, see [`pg_server`]).
+    pub(crate) fn stores() -> Vec<TestStore> {
+        let d = tempfile::tempdir().unwrap();
+        let sqlite = sqlite::open(&d.path().join("t.db")).unwrap();
+        let pg = pg_server::shared().expect("a private PostgreSQL server for the store tests");
+        let cfg = pg.new_database().unwrap();
+        let postgres = postgres::open(&cfg).unwrap();
+        vec![
+            TestStore {
+                store: sqlite,
+                _keep: Box::new(d),
+            },
+            TestStore {
+                store: postgres,
+                _keep: Box::new(()),
+            },
+        ]
+    }
+
+    pub(crate) fn agent(s: &SqlStore, id: &str) {
+        s.enroll(&NewAgent {
+            agent_id: id.into(),
+            secret_hash: "h".into(),
+            department: "social".into(),
+            class: "workstation".into(),
+            class_source: "rule".into(),
+            hostname: "pc1".into(),
+            machine_id: String::new(),
+            agent_version: "0".into(),
+            labels_json: "{}".into(),
+            health_interval_s: 60,
+            enrolled_at_ms: 1,
+        })
+        .unwrap();
+    }
+
+    pub(crate) fn rep(seq: u64, body: Body) -> Report {
+        Report {
+            seq,
+            collected_at_ms: 1000 * seq as i64,
+            errors: vec![],
+            body: Some(body),
+        }
+    }
+
+    pub(crate) fn batch(id: &str, reports: Vec<Report>) -> IngestBatch {
+        IngestBatch {
+            agent_id: id.into(),
+            reports,
+            class_from_inventory: None,
+            health_interval_s: 60,
+            silence_limit_ms: 180_000,
+        }
+    }
 }

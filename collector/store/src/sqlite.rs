@@ -1,16 +1,16 @@
-//! The embedded default store: SQLite in WAL mode. One writer connection (SQLite has one
+//! The embedded default engine: SQLite in WAL mode. One writer connection (SQLite has one
 //! writer at a time anyway; the ingest writer thread batches many reports per transaction)
 //! and a small pool of reader connections for the API and metrics.
 
 use std::path::Path;
 use std::sync::Mutex;
 
-use prost::Message;
-use rusqlite::{params, Connection, OptionalExtension};
-use tilsyn_proto::v1::report::Body;
-use tilsyn_proto::v1::{Health, Inventory, PatchLevel, SoftwareList};
+use rusqlite::types::{ToSqlOutput, ValueRef};
+use rusqlite::Connection;
 
-use crate::*;
+use crate::sql::{Conn, Db, Engine, Param, Row, ToParam, Value};
+
+use crate::{Result, SqlStore, StoreError};
 
 const SCHEMA_VERSION: i64 = 6;
 
@@ -18,12 +18,14 @@ const SCHEMA_VERSION: i64 = 6;
 // SQL files beside the crate: the hosts and reports (`hosts.sql`), the incidents, problems,
 // tracks and outbox (version 3, `incidents.sql`), the SLA's gaps and snapshots (version 4,
 // `sla.sql`), the collector's own runs, gaps and the hosts' unmonitored time (version 5,
-// `absence.sql`).
-const SCHEMA: &str = include_str!("../migrations/sqlite/hosts.sql");
-const SCHEMA_V3: &str = include_str!("../migrations/sqlite/incidents.sql");
-const SCHEMA_V4: &str = include_str!("../migrations/sqlite/sla.sql");
-const SCHEMA_V5: &str = include_str!("../migrations/sqlite/absence.sql");
-const SCHEMA_V6: &str = include_str!("../migrations/sqlite/rollups.sql");
+// `absence.sql`), the health rollups (version 6, `rollups.sql`).
+const SCHEMA: &[&str] = &[
+    include_str!("../migrations/sqlite/hosts.sql"),
+    include_str!("../migrations/sqlite/incidents.sql"),
+    include_str!("../migrations/sqlite/sla.sql"),
+    include_str!("../migrations/sqlite/absence.sql"),
+    include_str!("../migrations/sqlite/rollups.sql"),
+];
 
 /// Upgrades from each older schema version, applied in order after `SCHEMA` (which only
 /// creates what is missing).
@@ -33,29 +35,25 @@ const MIGRATIONS: &[(i64, &str)] = &[
         "ALTER TABLE hosts ADD COLUMN facts_hash TEXT; ALTER TABLE hosts ADD COLUMN facts_pb BLOB; \
      ALTER TABLE hosts ADD COLUMN facts_at_ms BIGINT;",
     ),
-    // Version 3 only adds tables (incidents, problems, tracks, outbox): SCHEMA_V3 creates
+    // Version 3 only adds tables (incidents, problems, tracks, outbox): SCHEMA creates
     // them on every open.
     (3, ""),
-    // Version 4 adds sla_snapshots (SCHEMA_V4, created on every open).
+    // Version 4 adds sla_snapshots (created on every open).
     (4, ""),
-    // Version 5 adds the collector's runs and gaps (SCHEMA_V5) and, per host, where its
-    // offline time starts when a gap's grace ends without a report.
+    // Version 5 adds the collector's runs and gaps and, per host, where its offline time
+    // starts when a gap's grace ends without a report.
     (5, "ALTER TABLE hosts ADD COLUMN offline_from_ms BIGINT;"),
-    // Version 6 adds the health rollups (SCHEMA_V6, created on every open).
+    // Version 6 adds the health rollups (created on every open).
     (6, ""),
 ];
 
-const SUMMARY_COLS: &str = "agent_id, hostname, fqdn, department, class, state, os_family, os_name, os_version, \
-    agent_version, enrolled_at_ms, last_seen_ms, software_count, pending_updates, pending_security, \
-    oldest_security_since_ms, reboot_required";
-
-pub struct SqliteStore {
+pub struct Sqlite {
     path: String,
-    pub(super) writer: Mutex<Connection>,
+    writer: Mutex<Connection>,
     readers: Mutex<Vec<Connection>>,
 }
 
-pub(super) fn db(e: rusqlite::Error) -> StoreError {
+fn db(e: rusqlite::Error) -> StoreError {
     StoreError::Db(e.to_string())
 }
 
@@ -74,75 +72,111 @@ fn open_conn(path: &str) -> Result<Connection> {
     Ok(c)
 }
 
-fn summary(row: &rusqlite::Row<'_>) -> rusqlite::Result<HostSummary> {
-    Ok(HostSummary {
-        agent_id: row.get(0)?,
-        hostname: row.get(1)?,
-        fqdn: row.get(2)?,
-        department: row.get(3)?,
-        class: row.get(4)?,
-        state: row.get(5)?,
-        os_family: row.get(6)?,
-        os_name: row.get(7)?,
-        os_version: row.get(8)?,
-        agent_version: row.get(9)?,
-        enrolled_at_ms: row.get(10)?,
-        last_seen_ms: row.get(11)?,
-        software_count: row.get(12)?,
-        pending_updates: row.get(13)?,
-        pending_security_updates: row.get(14)?,
-        oldest_security_update_since_ms: row.get(15)?,
-        reboot_required: row.get::<_, Option<i64>>(16)?.map(|v| v != 0),
-    })
-}
-
-fn json_opt(what: &str, s: Option<String>) -> Result<Option<serde_json::Value>> {
-    s.map(|s| {
-        serde_json::from_str(&s).map_err(|e| StoreError::Corrupt {
-            what: what.into(),
+/// Opens (creating and migrating) the SQLite database at `path`.
+pub fn open(path: &Path) -> Result<SqlStore> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| StoreError::Open {
+            path: dir.display().to_string(),
             message: e.to_string(),
-        })
+        })?;
+    }
+    let p = path.display().to_string();
+    let writer = open_conn(&p)?;
+    SqlStore::new(Box::new(Sqlite {
+        path: p,
+        writer: Mutex::new(writer),
+        readers: Mutex::new(Vec::new()),
+    }))
+}
+
+impl rusqlite::ToSql for Param<'_> {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(ToSqlOutput::Borrowed(match *self {
+            Param::Null => ValueRef::Null,
+            Param::Int(v) => ValueRef::Integer(v),
+            Param::Real(v) => ValueRef::Real(v),
+            Param::Text(v) => ValueRef::Text(v.as_bytes()),
+            Param::Blob(v) => ValueRef::Blob(v),
+        }))
+    }
+}
+
+fn value(v: ValueRef<'_>) -> Result<Value> {
+    Ok(match v {
+        ValueRef::Null => Value::Null,
+        ValueRef::Integer(i) => Value::Int(i),
+        ValueRef::Real(f) => Value::Real(f),
+        ValueRef::Text(t) => Value::Text(
+            std::str::from_utf8(t)
+                .map_err(|e| StoreError::Db(format!("text column is not UTF-8: {e}")))?
+                .to_string(),
+        ),
+        ValueRef::Blob(b) => Value::Blob(b.to_vec()),
     })
-    .transpose()
 }
 
-/// Decodes a stored protobuf section and renders it as JSON for the API.
-fn decode_json<M: Message + Default + serde::Serialize>(
-    what: &str,
-    blob: Option<Vec<u8>>,
-) -> Result<Option<serde_json::Value>> {
-    Ok(
-        decode::<M>(what, blob)?
-            .map(|m| serde_json::to_value(m).expect("protocol types serialize")),
-    )
-}
+/// A connection (inside a transaction for writes).
+struct SqliteConn<'a>(&'a Connection);
 
-impl SqliteStore {
-    pub fn open(path: &Path) -> Result<Self> {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| StoreError::Open {
-                path: dir.display().to_string(),
-                message: e.to_string(),
-            })?;
-        }
-        let p = path.display().to_string();
-        let writer = open_conn(&p)?;
-        let s = SqliteStore {
-            path: p,
-            writer: Mutex::new(writer),
-            readers: Mutex::new(Vec::new()),
-        };
-        s.migrate()?;
-        Ok(s)
+impl Conn for SqliteConn<'_> {
+    fn engine(&self) -> Engine {
+        Engine::Sqlite
     }
 
-    pub(super) fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+    fn execute(&self, sql: &str, params: &[&dyn ToParam]) -> Result<u64> {
+        let mut st = self.0.prepare_cached(sql).map_err(db)?;
+        let n = st
+            .execute(rusqlite::params_from_iter(params.iter().map(|p| p.param())))
+            .map_err(db)?;
+        Ok(n as u64)
+    }
+
+    fn query_each(
+        &self,
+        sql: &str,
+        params: &[&dyn ToParam],
+        each: &mut dyn FnMut(&Row) -> Result<()>,
+    ) -> Result<()> {
+        let mut st = self.0.prepare_cached(sql).map_err(db)?;
+        let n = st.column_count();
+        let mut rows = st
+            .query(rusqlite::params_from_iter(params.iter().map(|p| p.param())))
+            .map_err(db)?;
+        let mut row = Row::default();
+        while let Some(r) = rows.next().map_err(db)? {
+            row.values.clear();
+            for i in 0..n {
+                row.values.push(value(r.get_ref(i).map_err(db)?)?);
+            }
+            each(&row)?;
+        }
+        Ok(())
+    }
+
+    fn batch(&self, sql: &str) -> Result<()> {
+        self.0.execute_batch(sql).map_err(db)
+    }
+}
+
+impl Db for Sqlite {
+    fn describe(&self) -> String {
+        format!("sqlite:{}", self.path)
+    }
+
+    fn write_dyn(&self, f: &mut dyn FnMut(&dyn Conn) -> Result<()>) -> Result<()> {
+        let mut c = self.writer.lock().expect("writer");
+        let tx = c.transaction().map_err(db)?;
+        f(&SqliteConn(&tx))?;
+        tx.commit().map_err(db)
+    }
+
+    fn read_dyn(&self, f: &mut dyn FnMut(&dyn Conn) -> Result<()>) -> Result<()> {
         let conn = self.readers.lock().expect("reader pool").pop();
         let conn = match conn {
             Some(c) => c,
             None => open_conn(&self.path)?,
         };
-        let r = f(&conn);
+        let r = f(&SqliteConn(&conn));
         let mut pool = self.readers.lock().expect("reader pool");
         if pool.len() < 4 {
             pool.push(conn);
@@ -150,221 +184,47 @@ impl SqliteStore {
         r
     }
 
-    fn apply_batch(
-        tx: &rusqlite::Transaction<'_>,
-        b: &IngestBatch,
-        now_ms: i64,
-    ) -> Result<BatchOutcome> {
-        type HostRow = (
-            i64,
-            String,
-            Option<String>,
-            Option<String>,
-            Option<String>,
-            String,
-        );
-        let row: Option<HostRow> = tx
-            .prepare_cached("SELECT last_seq, state, inventory_hash, software_hash, facts_hash, probe_errors_json FROM hosts WHERE agent_id = ?1")
-            .map_err(db)?
-            .query_row(params![b.agent_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)))
-            .optional()
-            .map_err(db)?;
-        let Some((last_seq, state, mut inv_hash, mut sw_hash, mut facts_hash, errors_json)) = row
-        else {
-            return Err(StoreError::Db(format!("unknown agent {}", b.agent_id)));
-        };
-        let mut last_seq = last_seq as u64;
-        let mut out = BatchOutcome::default();
-        let mut probe_errors: serde_json::Map<String, serde_json::Value> =
-            serde_json::from_str(&errors_json).unwrap_or_default();
-        for r in &b.reports {
-            if r.seq <= last_seq {
-                out.duplicates += 1;
-                continue;
-            }
-            last_seq = r.seq;
-            let kind = match &r.body {
-                Some(Body::Inventory(inv)) => {
-                    let os = inv.os.clone().unwrap_or_default();
-                    tx.prepare_cached(
-                        "UPDATE hosts SET hostname = ?2, fqdn = ?3, os_family = ?4, os_name = ?5, os_version = ?6, \
-                         agent_version = ?7, machine_id = ?8, inventory_hash = ?9, inventory_pb = ?10, inventory_at_ms = ?11, \
-                         class = COALESCE(?12, class) WHERE agent_id = ?1",
-                    )
-                    .map_err(db)?
-                    .execute(params![
-                        b.agent_id, inv.hostname, inv.fqdn, os.family, os.name, os.version, inv.agent_version,
-                        inv.machine_id, inv.content_hash, inv.encode_to_vec(), r.collected_at_ms, b.class_from_inventory
-                    ])
-                    .map_err(db)?;
-                    inv_hash = Some(inv.content_hash.clone());
-                    "inventory"
-                }
-                Some(Body::Software(sw)) => {
-                    tx.prepare_cached(
-                        "UPDATE hosts SET software_hash = ?2, software_pb = ?3, software_count = ?4, software_at_ms = ?5 WHERE agent_id = ?1",
-                    )
-                    .map_err(db)?
-                    .execute(params![b.agent_id, sw.content_hash, sw.encode_to_vec(), sw.packages.len() as i64, r.collected_at_ms])
-                    .map_err(db)?;
-                    sw_hash = Some(sw.content_hash.clone());
-                    "software"
-                }
-                Some(Body::Patches(p)) => {
-                    tx.prepare_cached(
-                        "UPDATE hosts SET patches_pb = ?2, patches_at_ms = ?3, pending_updates = ?4, pending_security = ?5, \
-                         oldest_security_since_ms = ?6, reboot_required = ?7 WHERE agent_id = ?1",
-                    )
-                    .map_err(db)?
-                    .execute(params![
-                        b.agent_id, p.encode_to_vec(), r.collected_at_ms, p.pending_count as i64, p.pending_security_count as i64,
-                        p.oldest_security_since_ms, p.reboot_required as i64
-                    ])
-                    .map_err(db)?;
-                    "patches"
-                }
-                Some(Body::Health(h)) => {
-                    let body = h.encode_to_vec();
-                    tx.prepare_cached(
-                        "UPDATE hosts SET health_pb = ?2, health_at_ms = ?3 WHERE agent_id = ?1",
-                    )
-                    .map_err(db)?
-                    .execute(params![b.agent_id, body, r.collected_at_ms])
-                    .map_err(db)?;
-                    tx.prepare_cached(
-                        "INSERT INTO health_samples (agent_id, seq, collected_at_ms, received_at_ms, body) VALUES (?1, ?2, ?3, ?4, ?5) \
-                         ON CONFLICT (agent_id, seq) DO NOTHING",
-                    )
-                    .map_err(db)?
-                    .execute(params![b.agent_id, r.seq as i64, r.collected_at_ms, now_ms, body])
-                    .map_err(db)?;
-                    "health"
-                }
-                Some(Body::Facts(f)) => {
-                    tx.prepare_cached("UPDATE hosts SET facts_hash = ?2, facts_pb = ?3, facts_at_ms = ?4 WHERE agent_id = ?1")
-                        .map_err(db)?
-                        .execute(params![b.agent_id, f.content_hash, f.encode_to_vec(), r.collected_at_ms])
-                        .map_err(db)?;
-                    facts_hash = Some(f.content_hash.clone());
-                    "facts"
-                }
-                Some(Body::Unchanged(s)) => {
-                    let known = match s.section.as_str() {
-                        "inventory" => &inv_hash,
-                        "facts" => &facts_hash,
-                        _ => &sw_hash,
-                    };
-                    if known.as_deref() != Some(s.content_hash.as_str())
-                        && !out.resend_sections.contains(&s.section)
-                    {
-                        out.resend_sections.push(s.section.clone());
-                    }
-                    match s.section.as_str() {
-                        "inventory" => "inventory",
-                        "facts" => "facts",
-                        _ => "software",
-                    }
-                }
-                None => r
-                    .errors
-                    .first()
-                    .map(|e| probe_kind(&e.probe))
-                    .unwrap_or("health"),
-            };
-            // The latest errors of each probe replace the previous ones (none = healed).
-            if r.errors.is_empty() {
-                probe_errors.remove(kind);
-            } else {
-                probe_errors.insert(
-                    kind.into(),
-                    serde_json::json!({
-                        "at_ms": r.collected_at_ms,
-                        "messages": r.errors.iter().map(|e| e.message.clone()).collect::<Vec<_>>(),
-                    }),
-                );
-            }
-            out.applied.push((r.seq, kind));
-        }
-        tx.prepare_cached(
-            "UPDATE hosts SET last_seq = ?2, last_seen_ms = ?3, state = 'online', health_interval_s = ?4, probe_errors_json = ?5, \
-             offline_after_ms = ?6, offline_from_ms = NULL WHERE agent_id = ?1",
-        )
-        .map_err(db)?
-        .execute(params![
-            b.agent_id,
-            last_seq as i64,
-            now_ms,
-            b.health_interval_s,
-            serde_json::Value::Object(probe_errors).to_string(),
-            now_ms + b.silence_limit_ms
-        ])
-        .map_err(db)?;
-        if state != "online" {
-            out.came_online = true;
-            tx.prepare_cached(
-                "INSERT INTO host_events (agent_id, at_ms, kind) VALUES (?1, ?2, 'online')",
-            )
-            .map_err(db)?
-            .execute(params![b.agent_id, now_ms])
-            .map_err(db)?;
-        }
-        out.committed_through = last_seq;
-        Ok(out)
-    }
-}
-
-fn probe_kind(p: &str) -> &'static str {
-    match p {
-        "inventory" => "inventory",
-        "software" => "software",
-        "patches" => "patches",
-        "facts" => "facts",
-        _ => "health",
-    }
-}
-
-impl Store for SqliteStore {
     fn migrate(&self) -> Result<()> {
+        let opened = |message: String| StoreError::Open {
+            path: self.path.clone(),
+            message,
+        };
         let mut c = self.writer.lock().expect("writer");
         let tx = c.transaction().map_err(db)?;
+        let conn: &dyn Conn = &SqliteConn(&tx);
         // Read the version before SCHEMA runs: `CREATE TABLE IF NOT EXISTS` leaves an old
         // hosts table as it was, and the migrations below add what it lacks.
-        let has_versions: bool = tx
-            .query_row(
-                "SELECT COUNT(*) FROM sqlite_master WHERE name = 'schema_version'",
-                [],
-                |r| r.get::<_, i64>(0),
-            )
-            .map_err(db)?
-            > 0;
-        let v: Option<i64> = if has_versions {
-            tx.query_row("SELECT MAX(version) FROM schema_version", [], |r| r.get(0))
-                .map_err(db)?
+        let has_versions: i64 = conn.query_value(
+            "SELECT COUNT(*) FROM sqlite_master WHERE name = 'schema_version'",
+            &[],
+        )?;
+        let v: Option<i64> = if has_versions > 0 {
+            conn.query_value("SELECT MAX(version) FROM schema_version", &[])?
         } else {
             None
         };
-        tx.execute_batch(SCHEMA).map_err(db)?;
-        tx.execute_batch(SCHEMA_V3).map_err(db)?;
-        tx.execute_batch(SCHEMA_V4).map_err(db)?;
-        tx.execute_batch(SCHEMA_V5).map_err(db)?;
-        tx.execute_batch(SCHEMA_V6).map_err(db)?;
+        for sql in SCHEMA {
+            conn.batch(sql)?;
+        }
         match v {
             None => {
-                tx.execute("INSERT INTO schema_version (version) VALUES (?1)", [SCHEMA_VERSION]).map_err(db)?;
+                conn.execute(
+                    "INSERT INTO schema_version (version) VALUES (?1)",
+                    crate::sql::params![SCHEMA_VERSION],
+                )?;
             }
             Some(v) if v > SCHEMA_VERSION => {
-                return Err(StoreError::Open {
-                    path: self.path.clone(),
-                    message: format!("database schema version {v} is newer than this collector understands ({SCHEMA_VERSION}); upgrade the collector"),
-                })
+                return Err(opened(format!("database schema version {v} is newer than this collector understands ({SCHEMA_VERSION}); upgrade the collector")));
             }
             Some(v) => {
                 for (to, sql) in MIGRATIONS.iter().filter(|(to, _)| *to > v) {
-                    tx.execute_batch(sql).map_err(|e| StoreError::Open {
-                        path: self.path.clone(),
-                        message: format!("upgrading the schema to version {to}: {e}"),
+                    conn.batch(sql).map_err(|e| {
+                        opened(format!("upgrading the schema to version {to}: {e}"))
                     })?;
-                    tx.execute("INSERT INTO schema_version (version) VALUES (?1)", [to]).map_err(db)?;
+                    conn.execute(
+                        "INSERT INTO schema_version (version) VALUES (?1)",
+                        crate::sql::params![to],
+                    )?;
                     tracing::info!(path = %self.path, version = to, "database schema upgraded");
                 }
             }
@@ -373,674 +233,37 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    fn schema_version(&self) -> Result<i64> {
-        self.read(|c| {
-            c.query_row("SELECT MAX(version) FROM schema_version", [], |r| r.get(0))
-                .map_err(db)
-        })
-    }
-
-    fn ping(&self) -> Result<()> {
-        self.read(|c| c.query_row("SELECT 1", [], |_| Ok(())).map_err(db))
-    }
-
-    fn enroll(&self, a: &NewAgent) -> Result<()> {
+    fn vacuum(&self) -> Result<()> {
         let c = self.writer.lock().expect("writer");
-        c.execute(
-            "INSERT INTO hosts (agent_id, secret_hash, department, class, class_source, labels_json, hostname, machine_id, \
-             agent_version, health_interval_s, enrolled_at_ms, state) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 'new')",
-            params![a.agent_id, a.secret_hash, a.department, a.class, a.class_source, a.labels_json, a.hostname, a.machine_id,
-                a.agent_version, a.health_interval_s, a.enrolled_at_ms],
-        )
-        .map_err(db)?;
-        c.execute(
-            "INSERT INTO host_events (agent_id, at_ms, kind) VALUES (?1, ?2, 'enrolled')",
-            params![a.agent_id, a.enrolled_at_ms],
-        )
-        .map_err(db)?;
-        Ok(())
+        c.execute_batch("VACUUM").map_err(db)
     }
 
-    fn agent_auth(&self, agent_id: &str) -> Result<Option<AgentAuth>> {
-        self.read(|c| {
-            c.prepare_cached("SELECT agent_id, secret_hash, department, class, class_source FROM hosts WHERE agent_id = ?1")
-                .map_err(db)?
-                .query_row([agent_id], |r| {
-                    Ok(AgentAuth { agent_id: r.get(0)?, secret_hash: r.get(1)?, department: r.get(2)?, class: r.get(3)?, class_source: r.get(4)? })
-                })
-                .optional()
-                .map_err(db)
-        })
-    }
-
-    fn ingest(&self, batches: &[IngestBatch], now_ms: i64) -> Result<Vec<BatchOutcome>> {
-        let mut c = self.writer.lock().expect("writer");
-        let tx = c.transaction().map_err(db)?;
-        let mut out = Vec::with_capacity(batches.len());
-        for b in batches {
-            out.push(Self::apply_batch(&tx, b, now_ms)?);
-        }
-        tx.commit().map_err(db)?;
-        Ok(out)
-    }
-
-    fn list_hosts(&self, f: &HostFilter) -> Result<Vec<HostSummary>> {
-        self.read(|c| {
-            let mut sql = format!("SELECT {SUMMARY_COLS} FROM hosts WHERE 1 = 1");
-            let mut args: Vec<String> = Vec::new();
-            for (col, v) in [
-                ("department", &f.department),
-                ("class", &f.class),
-                ("state", &f.state),
-                ("os_family", &f.os_family),
-                ("hostname", &f.hostname),
-            ] {
-                if let Some(v) = v {
-                    args.push(v.clone());
-                    sql.push_str(&format!(" AND {col} = ?{}", args.len()));
-                }
-            }
-            sql.push_str(&format!(
-                " ORDER BY hostname, agent_id LIMIT {} OFFSET {}",
-                f.limit.clamp(1, 10_000),
-                f.offset
-            ));
-            let mut st = c.prepare(&sql).map_err(db)?;
-            let rows = st
-                .query_map(rusqlite::params_from_iter(args.iter()), summary)
-                .map_err(db)?;
-            rows.collect::<rusqlite::Result<Vec<_>>>().map_err(db)
-        })
-    }
-
-    fn get_host(&self, agent_id: &str) -> Result<Option<HostDetail>> {
-        self.read(|c| {
-            let sql = format!(
-                "SELECT {SUMMARY_COLS}, class_source, labels_json, machine_id, last_seq, inventory_pb, inventory_at_ms, \
-                 software_pb, software_at_ms, patches_pb, patches_at_ms, health_pb, health_at_ms, probe_errors_json, \
-                 facts_pb, facts_at_ms FROM hosts WHERE agent_id = ?1"
-            );
-            type Blob = Option<Vec<u8>>;
-            type Raw = (HostSummary, String, String, String, i64, Blob, Option<i64>, Blob, Option<i64>, Blob, Option<i64>, Blob, Option<i64>, String, Blob, Option<i64>);
-            let raw: Option<Raw> = c
-                .query_row(&sql, [agent_id], |r| {
-                    Ok((summary(r)?, r.get(17)?, r.get(18)?, r.get(19)?, r.get(20)?, r.get(21)?, r.get(22)?, r.get(23)?, r.get(24)?, r.get(25)?, r.get(26)?, r.get(27)?, r.get(28)?, r.get(29)?, r.get(30)?, r.get(31)?))
-                })
-                .optional()
-                .map_err(db)?;
-            let Some((summary, class_source, labels, machine_id, last_seq, inv, inv_at, sw, sw_at, p, p_at, h, h_at, errs, facts, facts_at)) = raw else {
-                return Ok(None);
-            };
-            let what = |s: &str| format!("{s} of host {agent_id}");
-            Ok(Some(HostDetail {
-                summary,
-                class_source,
-                labels: json_opt(&what("labels"), Some(labels))?.unwrap_or_default(),
-                machine_id,
-                last_seq: last_seq as u64,
-                inventory: decode_json::<Inventory>(&what("inventory"), inv)?,
-                inventory_at_ms: inv_at,
-                software: decode_json::<SoftwareList>(&what("software"), sw)?.map(|v| v["packages"].clone()),
-                software_at_ms: sw_at,
-                patches: decode_json::<PatchLevel>(&what("patches"), p)?,
-                patches_at_ms: p_at,
-                health: decode_json::<Health>(&what("health"), h)?,
-                health_at_ms: h_at,
-                facts: decode_json::<tilsyn_proto::v1::Facts>(&what("facts"), facts)?,
-                facts_at_ms: facts_at,
-                probe_errors: json_opt(&what("probe errors"), Some(errs))?.unwrap_or_default(),
-            }))
-        })
-    }
-
-    fn health_history(
-        &self,
-        agent_id: &str,
-        since_ms: i64,
-        limit: u32,
-    ) -> Result<Vec<HealthSample>> {
-        self.read(|c| {
-            let mut st = c
-                .prepare_cached(
-                    "SELECT seq, collected_at_ms, body FROM health_samples WHERE agent_id = ?1 AND collected_at_ms >= ?2 \
-                     ORDER BY seq DESC LIMIT ?3",
-                )
-                .map_err(db)?;
-            let rows = st
-                .query_map(params![agent_id, since_ms, limit.clamp(1, 100_000)], |r| {
-                    Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, Vec<u8>>(2)?))
-                })
-                .map_err(db)?;
-            let mut out = Vec::new();
-            for row in rows {
-                let (seq, at, body) = row.map_err(db)?;
-                out.push(HealthSample {
-                    seq: seq as u64,
-                    collected_at_ms: at,
-                    health: decode_json::<Health>(&format!("health sample {seq} of host {agent_id}"), Some(body))?
-                        .unwrap_or_default(),
-                });
-            }
-            out.reverse();
-            Ok(out)
-        })
-    }
-
-    fn mark_offline(&self, now_ms: i64) -> Result<Vec<WentOffline>> {
-        self.mark_offline_impl(now_ms)
-    }
-
-    fn begin_run(&self, now_ms: i64) -> Result<(i64, Option<i64>)> {
-        self.begin_run_impl(now_ms)
-    }
-
-    fn beat(&self, run_id: i64, now_ms: i64, stopped: bool) -> Result<()> {
-        self.beat_impl(run_id, now_ms, stopped)
-    }
-
-    fn record_gap(
-        &self,
-        gap: &tilsyn_collector_core::absence::Gap,
-        cause: tilsyn_collector_core::absence::Cause,
-        missed_intervals: u32,
-        catch_up: tilsyn_collector_core::absence::CatchUp,
-    ) -> Result<GapRecord> {
-        self.record_gap_impl(gap, cause, missed_intervals, catch_up)
-    }
-
-    fn collector_gaps(&self, since_ms: i64, due_by: Option<i64>) -> Result<Vec<GapRow>> {
-        self.gaps_impl(since_ms, due_by)
-    }
-
-    fn settle_gap(&self, gap_id: i64, missed_intervals: u32, now_ms: i64) -> Result<u64> {
-        self.settle_gap_impl(gap_id, missed_intervals, now_ms)
-    }
-
-    fn host_counts(&self) -> Result<Vec<HostCount>> {
-        self.read(|c| {
-            let mut st = c
-                .prepare_cached(
-                    "SELECT department, class, os_family, state, COUNT(*), COALESCE(SUM(pending_updates), 0), \
-                     COALESCE(SUM(pending_security), 0), COALESCE(SUM(reboot_required), 0), MIN(oldest_security_since_ms) \
-                     FROM hosts GROUP BY department, class, os_family, state ORDER BY department, class, os_family, state",
-                )
-                .map_err(db)?;
-            let rows = st
-                .query_map([], |r| {
-                    Ok(HostCount {
-                        department: r.get(0)?,
-                        class: r.get(1)?,
-                        os_family: r.get(2)?,
-                        state: r.get(3)?,
-                        hosts: r.get(4)?,
-                        pending_updates: r.get(5)?,
-                        pending_security_updates: r.get(6)?,
-                        reboot_required: r.get(7)?,
-                        oldest_security_update_since_ms: r.get(8)?,
-                    })
-                })
-                .map_err(db)?;
-            rows.collect::<rusqlite::Result<_>>().map_err(db)
-        })
-    }
-
-    fn host_events(&self, agent_id: &str, limit: u32) -> Result<Vec<HostEvent>> {
-        self.read(|c| {
-            let mut st = c
-                .prepare_cached("SELECT agent_id, at_ms, kind FROM host_events WHERE agent_id = ?1 ORDER BY at_ms DESC LIMIT ?2")
-                .map_err(db)?;
-            let rows = st
-                .query_map(params![agent_id, limit.clamp(1, 10_000)], |r| Ok(HostEvent { agent_id: r.get(0)?, at_ms: r.get(1)?, kind: r.get(2)? }))
-                .map_err(db)?;
-            rows.collect::<rusqlite::Result<_>>().map_err(db)
-        })
-    }
-
-    fn prune_health(&self, before_ms: i64) -> Result<u64> {
-        let c = self.writer.lock().expect("writer");
-        let n = c
-            .execute(
-                "DELETE FROM health_samples WHERE received_at_ms < ?1",
-                [before_ms],
+    fn size_bytes(&self) -> Result<u64> {
+        let db: &dyn Db = self;
+        db.read(|c| {
+            c.query_value::<i64>(
+                "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()",
+                &[],
             )
-            .map_err(db)?;
-        Ok(n as u64)
-    }
-
-    fn roll_up_health(&self, until_ms: i64) -> Result<u64> {
-        self.roll_up_health_impl(until_ms)
-    }
-
-    fn health_rollups(
-        &self,
-        agent_id: &str,
-        resolution_ms: i64,
-        since_ms: i64,
-        limit: u32,
-    ) -> Result<Vec<RollupView>> {
-        self.health_rollups_impl(agent_id, resolution_ms, since_ms, limit)
-    }
-
-    fn prune_rollups(&self, resolution_ms: i64, before_ms: i64) -> Result<u64> {
-        self.prune_rollups_impl(resolution_ms, before_ms)
-    }
-
-    fn compliance_inputs(
-        &self,
-        agent_id: Option<&str>,
-        f: &mut dyn FnMut(HostInputs),
-    ) -> Result<()> {
-        self.compliance_inputs_impl(agent_id, f)
-    }
-
-    fn load_compliance(&self, f: &mut dyn FnMut(ComplianceRow)) -> Result<()> {
-        self.read(|c| {
-            let mut st = c
-                .prepare("SELECT agent_id, standard_id, status, results_json, evaluated_at_ms FROM compliance")
-                .map_err(db)?;
-            let mut rows = st.query([]).map_err(db)?;
-            while let Some(r) = rows.next().map_err(db)? {
-                f(compliance_row(r).map_err(db)?);
-            }
-            Ok(())
-        })
-    }
-
-    fn save_compliance(
-        &self,
-        upserts: &[ComplianceRow],
-        deletes: &[(String, String)],
-    ) -> Result<()> {
-        // Chunks keep each transaction short: ingest shares this writer. Deletes go with
-        // the first chunk (or alone when nothing is upserted).
-        let mut chunks: Vec<&[ComplianceRow]> = upserts.chunks(2000).collect();
-        if chunks.is_empty() {
-            chunks.push(&[]);
-        }
-        for (i, chunk) in chunks.into_iter().enumerate() {
-            let mut c = self.writer.lock().expect("writer");
-            let tx = c.transaction().map_err(db)?;
-            for r in chunk {
-                tx.prepare_cached(
-                    "INSERT INTO compliance (agent_id, standard_id, status, results_json, evaluated_at_ms) \
-                     VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (agent_id, standard_id) DO UPDATE SET \
-                     status = excluded.status, results_json = excluded.results_json, evaluated_at_ms = excluded.evaluated_at_ms",
-                )
-                .map_err(db)?
-                .execute(params![r.agent_id, r.standard_id, r.status, r.results_json, r.evaluated_at_ms])
-                .map_err(db)?;
-            }
-            for (a, s) in deletes.iter().filter(|_| i == 0) {
-                tx.prepare_cached(
-                    "DELETE FROM compliance WHERE agent_id = ?1 AND standard_id = ?2",
-                )
-                .map_err(db)?
-                .execute(params![a, s])
-                .map_err(db)?;
-            }
-            tx.commit().map_err(db)?;
-        }
-        Ok(())
-    }
-
-    fn incident_hosts(
-        &self,
-        agent_id: Option<&str>,
-        f: &mut dyn FnMut(IncidentHost),
-    ) -> Result<()> {
-        self.incident_hosts_impl(agent_id, f)
-    }
-    fn load_incident_state(&self) -> Result<IncidentState> {
-        self.load_incident_state_impl()
-    }
-    fn save_incidents(&self, w: &IncidentWrite, now_ms: i64) -> Result<Vec<i64>> {
-        self.save_incidents_impl(w, now_ms)
-    }
-    fn import_incidents(&self, rows: &[IncidentRow]) -> Result<()> {
-        self.import_incidents_impl(rows)
-    }
-    fn outbox_due(&self, now_ms: i64, limit: u32) -> Result<Vec<OutboxItem>> {
-        self.outbox_due_impl(now_ms, limit)
-    }
-    fn outbox_update(&self, u: &OutboxUpdate, now_ms: i64) -> Result<()> {
-        self.outbox_update_impl(u, now_ms)
-    }
-    fn outbox_operator(&self, id: i64, retry: bool, now_ms: i64) -> Result<Option<OutboxItem>> {
-        self.outbox_operator_impl(id, retry, now_ms)
-    }
-    fn outbox_list(
-        &self,
-        state: Option<&str>,
-        subject: Option<&str>,
-        limit: u32,
-    ) -> Result<Vec<OutboxItem>> {
-        self.outbox_list_impl(state, subject, limit)
-    }
-    fn outbox_stats(&self) -> Result<Vec<OutboxStat>> {
-        self.outbox_stats_impl()
-    }
-    fn ticket_of(&self, subject: &str) -> Result<Option<TicketRef>> {
-        self.ticket_of_impl(subject)
-    }
-    fn read_back_due(
-        &self,
-        checked_before_ms: i64,
-        opened_after_ms: i64,
-        limit: u32,
-    ) -> Result<Vec<(String, String, TicketRef)>> {
-        self.read_back_due_impl(checked_before_ms, opened_after_ms, limit)
-    }
-    fn save_read_back(&self, subject: &str, st: Option<&TicketStatus>, now_ms: i64) -> Result<()> {
-        self.save_read_back_impl(subject, st, now_ms)
-    }
-    fn list_incidents(&self, f: &IncidentFilter) -> Result<Vec<IncidentRow>> {
-        self.list_incidents_impl(f)
-    }
-    fn get_incident(&self, id: i64) -> Result<Option<IncidentRow>> {
-        self.get_incident_impl(id)
-    }
-    fn list_problems(&self, state: Option<&str>, limit: u32) -> Result<Vec<ProblemRow>> {
-        self.list_problems_impl(state, limit)
-    }
-    fn sla_hosts(
-        &self,
-        f: &mut dyn FnMut(tilsyn_collector_core::sla::report::SlaHost),
-    ) -> Result<()> {
-        self.sla_hosts_impl(f)
-    }
-    fn sla_incidents(
-        &self,
-        from_ms: i64,
-        to_ms: i64,
-        f: &mut dyn FnMut(tilsyn_collector_core::sla::report::SlaIncident),
-    ) -> Result<()> {
-        self.sla_incidents_impl(from_ms, to_ms, f)
-    }
-    fn sla_unmonitored(
-        &self,
-        from_ms: i64,
-        to_ms: i64,
-        f: &mut dyn FnMut(tilsyn_collector_core::sla::report::SlaUnmonitored),
-    ) -> Result<()> {
-        self.sla_unmonitored_impl(from_ms, to_ms, f)
-    }
-    fn save_sla_snapshot(&self, month: &str, rows: &[(String, String)], at_ms: i64) -> Result<()> {
-        self.save_sla_snapshot_impl(month, rows, at_ms)
-    }
-    fn sla_snapshots(&self, month: &str) -> Result<Vec<(String, String, i64)>> {
-        self.sla_snapshots_impl(month)
-    }
-}
-
-pub(super) fn decode<T: Message + Default>(what: &str, blob: Option<Vec<u8>>) -> Result<Option<T>> {
-    blob.map(|b| {
-        T::decode(b.as_slice()).map_err(|e| StoreError::Corrupt {
-            what: what.to_string(),
-            message: e.to_string(),
-        })
-    })
-    .transpose()
-}
-
-fn compliance_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ComplianceRow> {
-    Ok(ComplianceRow {
-        agent_id: r.get(0)?,
-        standard_id: r.get(1)?,
-        status: r.get(2)?,
-        results_json: r.get(3)?,
-        evaluated_at_ms: r.get(4)?,
-    })
-}
-
-impl SqliteStore {
-    pub(crate) fn compliance_inputs_impl(
-        &self,
-        agent_id: Option<&str>,
-        f: &mut dyn FnMut(HostInputs),
-    ) -> Result<()> {
-        self.read(|c| {
-            let sql = format!(
-                "SELECT agent_id, hostname, department, class, labels_json, inventory_pb, software_pb, patches_pb, facts_pb \
-                 FROM hosts {}",
-                if agent_id.is_some() { "WHERE agent_id = ?1" } else { "" }
-            );
-            let mut st = c.prepare(&sql).map_err(db)?;
-            let args: Vec<&str> = agent_id.into_iter().collect();
-            let mut rows = st.query(rusqlite::params_from_iter(args)).map_err(db)?;
-            while let Some(r) = rows.next().map_err(db)? {
-                let id: String = r.get(0).map_err(db)?;
-                let labels: String = r.get(4).map_err(db)?;
-                let what = |s: &str| format!("{s} of host {id}");
-                let labels: std::collections::BTreeMap<String, String> =
-                    serde_json::from_str(&labels).map_err(|e| StoreError::Corrupt { what: what("labels"), message: e.to_string() })?;
-                let inputs = HostInputs {
-                    ctx: tilsyn_collector_core::compliance::facts::HostContext {
-                        agent_id: id.clone(),
-                        hostname: r.get(1).map_err(db)?,
-                        department: r.get::<_, String>(2).map_err(db)?.into(),
-                        class: r.get::<_, String>(3).map_err(db)?.into(),
-                        labels,
-                    },
-                    inventory: decode(&what("inventory"), r.get(5).map_err(db)?)?,
-                    software: decode(&what("software"), r.get(6).map_err(db)?)?,
-                    patches: decode(&what("patches"), r.get(7).map_err(db)?)?,
-                    facts: decode(&what("facts"), r.get(8).map_err(db)?)?,
-                };
-                f(inputs);
-            }
-            Ok(())
+            .map(|n| n.max(0) as u64)
         })
     }
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
-    use super::*;
-    use tilsyn_proto::v1::{Health, Inventory, PatchLevel, ProbeError, Report, SectionRef};
-
-    pub(crate) fn store() -> (tempfile::TempDir, SqliteStore) {
-        let d = tempfile::tempdir().unwrap();
-        let s = SqliteStore::open(&d.path().join("t.db")).unwrap();
-        (d, s)
-    }
-
-    pub(crate) fn agent(s: &SqliteStore, id: &str) {
-        s.enroll(&NewAgent {
-            agent_id: id.into(),
-            secret_hash: "h".into(),
-            department: "social".into(),
-            class: "workstation".into(),
-            class_source: "rule".into(),
-            hostname: "pc1".into(),
-            machine_id: String::new(),
-            agent_version: "0".into(),
-            labels_json: "{}".into(),
-            health_interval_s: 60,
-            enrolled_at_ms: 1,
-        })
-        .unwrap();
-    }
-
-    pub(crate) fn rep(seq: u64, body: Body) -> Report {
-        Report {
-            seq,
-            collected_at_ms: 1000 * seq as i64,
-            errors: vec![],
-            body: Some(body),
-        }
-    }
-
-    pub(crate) fn batch(id: &str, reports: Vec<Report>) -> IngestBatch {
-        IngestBatch {
-            agent_id: id.into(),
-            reports,
-            class_from_inventory: None,
-            health_interval_s: 60,
-            silence_limit_ms: 180_000,
-        }
-    }
-
-    #[test]
-    fn resent_reports_are_no_ops() {
-        let (_d, s) = store();
-        agent(&s, "a");
-        let b = batch(
-            "a",
-            vec![
-                rep(1, Body::Health(Health::default())),
-                rep(2, Body::Health(Health::default())),
-            ],
-        );
-        let o = s.ingest(std::slice::from_ref(&b), 10).unwrap();
-        assert_eq!(o[0].committed_through, 2);
-        assert!(o[0].came_online);
-        let o = s.ingest(&[b], 20).unwrap();
-        assert_eq!(o[0].duplicates, 2);
-        assert_eq!(s.health_history("a", 0, 100).unwrap().len(), 2);
-    }
-
-    #[test]
-    fn sections_land_and_unknown_hashes_are_asked_for() {
-        let (_d, s) = store();
-        agent(&s, "a");
-        let inv = Inventory {
-            content_hash: "h1".into(),
-            hostname: "pc1".into(),
-            ..Default::default()
-        };
-        let mut b = batch(
-            "a",
-            vec![
-                rep(1, Body::Inventory(inv)),
-                rep(
-                    2,
-                    Body::Patches(PatchLevel {
-                        pending_count: 3,
-                        pending_security_count: 1,
-                        reboot_required: true,
-                        ..Default::default()
-                    }),
-                ),
-                rep(
-                    3,
-                    Body::Unchanged(SectionRef {
-                        section: "inventory".into(),
-                        content_hash: "h1".into(),
-                    }),
-                ),
-                rep(
-                    4,
-                    Body::Unchanged(SectionRef {
-                        section: "software".into(),
-                        content_hash: "zz".into(),
-                    }),
-                ),
-            ],
-        );
-        b.class_from_inventory = Some("server".into());
-        let o = s.ingest(&[b], 10).unwrap();
-        assert_eq!(o[0].resend_sections, vec!["software"]);
-        let h = s.get_host("a").unwrap().unwrap();
-        assert_eq!(h.summary.class, "server");
-        assert_eq!(h.summary.pending_updates, Some(3));
-        assert_eq!(h.summary.reboot_required, Some(true));
-        assert_eq!(h.inventory.unwrap()["hostname"], "pc1");
-    }
-
-    #[test]
-    fn probe_errors_are_kept_until_the_probe_heals() {
-        let (_d, s) = store();
-        agent(&s, "a");
-        let mut r = rep(1, Body::Health(Health::default()));
-        r.errors = vec![ProbeError {
-            probe: "health".into(),
-            message: "systemctl missing".into(),
-        }];
-        s.ingest(&[batch("a", vec![r])], 10).unwrap();
-        let e = s.get_host("a").unwrap().unwrap().probe_errors;
-        assert_eq!(e["health"]["messages"][0], "systemctl missing");
-        s.ingest(
-            &[batch("a", vec![rep(2, Body::Health(Health::default()))])],
-            20,
-        )
-        .unwrap();
-        assert!(s
-            .get_host("a")
-            .unwrap()
-            .unwrap()
-            .probe_errors
-            .get("health")
-            .is_none());
-    }
-
-    #[test]
-    fn offline_after_missed_intervals_and_back() {
-        let (_d, s) = store();
-        agent(&s, "a");
-        s.ingest(
-            &[batch("a", vec![rep(1, Body::Health(Health::default()))])],
-            1_000,
-        )
-        .unwrap();
-        assert!(s.mark_offline(1_000 + 179_000).unwrap().is_empty());
-        // Without a collector gap the offline time starts when it is marked.
-        assert_eq!(
-            s.mark_offline(1_000 + 181_000).unwrap(),
-            vec![WentOffline {
-                agent_id: "a".into(),
-                since_ms: 182_000
-            }]
-        );
-        assert_eq!(
-            s.list_hosts(&HostFilter {
-                state: Some("offline".into()),
-                limit: 10,
-                ..Default::default()
-            })
-            .unwrap()
-            .len(),
-            1
-        );
-        let o = s
-            .ingest(
-                &[batch("a", vec![rep(2, Body::Health(Health::default()))])],
-                300_000,
-            )
-            .unwrap();
-        assert!(o[0].came_online);
-        let kinds: Vec<String> = s
-            .host_events("a", 10)
-            .unwrap()
-            .into_iter()
-            .map(|e| e.kind)
-            .collect();
-        assert_eq!(kinds, vec!["online", "offline", "online", "enrolled"]);
-    }
-
-    #[test]
-    fn counts_and_pruning() {
-        let (_d, s) = store();
-        agent(&s, "a");
-        agent(&s, "b");
-        s.ingest(
-            &[batch("a", vec![rep(1, Body::Health(Health::default()))])],
-            1_000,
-        )
-        .unwrap();
-        let c = s.host_counts().unwrap();
-        assert_eq!(c.iter().map(|c| c.hosts).sum::<i64>(), 2);
-        assert_eq!(s.prune_health(2_000).unwrap(), 1);
-    }
+mod tests {
+    use crate::tests::{agent, batch, rep};
+    use crate::Store;
+    use tilsyn_proto::v1::report::Body;
 
     #[test]
     fn a_version_1_database_is_upgraded_in_place() {
         let d = tempfile::tempdir().unwrap();
         let p = d.path().join("t.db");
         {
-            let s = SqliteStore::open(&p).unwrap();
+            let s = super::open(&p).unwrap();
             agent(&s, "a");
-            let c = s.writer.lock().unwrap();
-            c.execute_batch(
+            s.raw(
                 "ALTER TABLE hosts DROP COLUMN facts_hash; ALTER TABLE hosts DROP COLUMN facts_pb; \
                  ALTER TABLE hosts DROP COLUMN facts_at_ms; ALTER TABLE hosts DROP COLUMN offline_from_ms; \
                  DELETE FROM schema_version; \
@@ -1048,7 +271,7 @@ pub(crate) mod tests {
             )
             .unwrap();
         }
-        let s = SqliteStore::open(&p).unwrap();
+        let s = super::open(&p).unwrap();
         let f = tilsyn_proto::v1::Facts {
             content_hash: "f1".into(),
             firewall_enabled: Some(true),
@@ -1060,37 +283,7 @@ pub(crate) mod tests {
         s.compliance_inputs(Some("a"), &mut |i| got = i.facts)
             .unwrap();
         assert_eq!(got.unwrap().firewall_enabled, Some(true));
-        let v: i64 = s
-            .read(|c| {
-                c.query_row("SELECT MAX(version) FROM schema_version", [], |r| r.get(0))
-                    .map_err(db)
-            })
-            .unwrap();
-        assert_eq!(v, SCHEMA_VERSION);
-    }
-
-    #[test]
-    fn compliance_rows_are_upserted_and_deleted() {
-        let (_d, s) = store();
-        let row = |std: &str, status: &str| ComplianceRow {
-            agent_id: "a".into(),
-            standard_id: std.into(),
-            status: status.into(),
-            results_json: "[]".into(),
-            evaluated_at_ms: 1,
-        };
-        s.save_compliance(&[row("s1", "compliant"), row("s2", "unknown")], &[])
-            .unwrap();
-        s.save_compliance(&[row("s1", "noncompliant")], &[("a".into(), "s2".into())])
-            .unwrap();
-        let mut rows = Vec::new();
-        s.load_compliance(&mut |r| rows.push(r)).unwrap();
-        assert_eq!(rows, vec![row("s1", "noncompliant")]);
-        s.save_compliance(&[], &[("a".into(), "s1".into())])
-            .unwrap();
-        let mut n = 0;
-        s.load_compliance(&mut |_| n += 1).unwrap();
-        assert_eq!(n, 0);
+        assert_eq!(s.schema_version().unwrap(), super::SCHEMA_VERSION);
     }
 
     #[test]
@@ -1102,7 +295,7 @@ pub(crate) mod tests {
             b"this is not sqlite at all, not even close, definitely not",
         )
         .unwrap();
-        let e = SqliteStore::open(&p).err().unwrap().to_string();
+        let e = super::open(&p).err().unwrap().to_string();
         assert!(e.contains("x.db"), "{e}");
     }
 }

@@ -1,0 +1,150 @@
+//! The collector on PostgreSQL, end to end: a private PostgreSQL server on loopback (the
+//! store crate's `pg_server`), the real collector configured with `store.postgres`, and
+//! this machine's real agent. Its report lands in PostgreSQL (no SQLite file appears),
+//! survives a collector restart, and its silence raises an offline incident with a ticket
+//! in the file desk — the incident engine and the outbox on PostgreSQL; then a SQLite site
+//! moves to PostgreSQL with `store migrate --to postgres` and the API answers the same.
+
+use std::time::Duration;
+
+use tilsyn_collector_store::pg_server::PgServer;
+use tilsyn_e2e::{agent_online, bin, offline_incident, wait_for, Collector};
+
+#[test]
+fn the_collector_runs_on_postgresql_with_the_real_agent() {
+    let _slot = tilsyn_e2e::e2e_slot();
+    let pg = PgServer::start(false).unwrap_or_else(|e| panic!("{e}"));
+    let db = pg.new_database().unwrap();
+    let url = db.url.clone().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = Collector::start_on_postgres(dir.path(), &url, "");
+    let (mut agent, _acfg, id) = agent_online(&c, dir.path());
+    let host = wait_for(Duration::from_secs(60), "inventory and software", || {
+        let d = c.get(&format!("/api/v1/hosts/{id}"));
+        (d["software_count"].as_i64().unwrap_or(0) > 0 && d["inventory"].is_object()).then_some(d)
+    })
+    .unwrap();
+    assert_eq!(host["hostname"], tilsyn_e2e::this_hostname());
+    assert!(
+        !dir.path().join("data/tilsyn.db").exists(),
+        "no SQLite database when the store is PostgreSQL"
+    );
+    let log = c.proc.as_ref().unwrap().log_text();
+    assert!(log.contains(&format!("127.0.0.1:{}", pg.port())), "{log}");
+
+    // A restart finds the host, its sections and its history in PostgreSQL.
+    let seq = |c: &Collector| {
+        c.get(&format!("/api/v1/hosts/{id}"))["last_seq"]
+            .as_u64()
+            .unwrap()
+    };
+    let before = seq(&c);
+    c.stop();
+    c.restart();
+    assert_eq!(
+        c.get(&format!("/api/v1/hosts/{id}"))["agent_id"],
+        id.as_str()
+    );
+    wait_for(Duration::from_secs(60), "reports after the restart", || {
+        (seq(&c) > before).then_some(())
+    })
+    .unwrap();
+    assert!(
+        !c.get(&format!("/api/v1/hosts/{id}/health?since_ms=0"))["samples"]
+            .as_array()
+            .map(|a| a.is_empty())
+            .unwrap_or(true)
+    );
+
+    // Silence: offline, an incident, its ticket in the desk (the outbox on PostgreSQL).
+    agent.stop();
+    let i = offline_incident(&c, &id, "an offline incident with a ticket", |i| {
+        i["state"] == "open" && i["ticket"].is_object()
+    });
+    // Exactly one create for the incident's key in the file desk.
+    let key = i["key"].as_str().unwrap().to_string();
+    let text = std::fs::read_to_string(dir.path().join("data/incidents.jsonl")).unwrap();
+    let creates = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["key"] == key.as_str() && v["event"] == "create")
+        .count();
+    assert_eq!(creates, 1, "{text}");
+    c.stop();
+}
+
+#[test]
+fn a_sqlite_site_moves_to_postgresql_and_the_api_answers_the_same() {
+    let _slot = tilsyn_e2e::e2e_slot();
+    let dir = tempfile::tempdir().unwrap();
+    // A SQLite site with this machine as its host.
+    let mut c = Collector::start(dir.path(), "");
+    let (mut agent, _acfg, id) = agent_online(&c, dir.path());
+    wait_for(Duration::from_secs(60), "software", || {
+        (c.get(&format!("/api/v1/hosts/{id}"))["software_count"].as_i64()? > 0).then_some(())
+    })
+    .unwrap();
+    // Silent: offline, with its incident and ticket (the file desk), so that nothing
+    // changes while the site moves.
+    agent.stop();
+    offline_incident(&c, &id, "an offline incident with a ticket", |i| {
+        i["state"] == "open" && i["ticket"].is_object()
+    });
+    c.stop();
+    let paths = [
+        format!("/api/v1/hosts/{id}"),
+        "/api/v1/hosts".to_string(),
+        "/api/v1/summary".to_string(),
+        format!("/api/v1/hosts/{id}/events"),
+        format!("/api/v1/hosts/{id}/health?since_ms=0&limit=1000"),
+        "/api/v1/incidents".to_string(),
+        "/api/v1/outbox".to_string(),
+    ];
+    c.restart();
+    let before: Vec<serde_json::Value> = paths.iter().map(|p| c.get(p)).collect();
+    c.stop();
+
+    let pg = PgServer::start(false).unwrap_or_else(|e| panic!("{e}"));
+    let db = pg.new_database().unwrap();
+    let url = db.url.clone().unwrap();
+    let out = std::process::Command::new(bin("tilsyn-collector"))
+        .args([
+            "store", "migrate", "--to", "postgres", "--url", &url, "--config",
+        ])
+        .arg(&c.config)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("copied and checked"), "{text}");
+
+    // The same collector, now on PostgreSQL: the same answers.
+    let config = std::fs::read_to_string(&c.config).unwrap();
+    std::fs::write(
+        &c.config,
+        config.replace(
+            "store:\n",
+            &format!("store:\n  postgres:\n    url: '{url}'\n"),
+        ),
+    )
+    .unwrap();
+    c.restart();
+    for (p, b) in paths.iter().zip(&before) {
+        assert_eq!(&c.get(p), b, "{p}");
+    }
+    // A second migration into the now used database is refused.
+    let out = std::process::Command::new(bin("tilsyn-collector"))
+        .args([
+            "store", "migrate", "--to", "postgres", "--url", &url, "--config",
+        ])
+        .arg(&c.config)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("empty database"));
+    c.stop();
+}
