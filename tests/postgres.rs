@@ -148,3 +148,98 @@ fn a_sqlite_site_moves_to_postgresql_and_the_api_answers_the_same() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("empty database"));
     c.stop();
 }
+
+/// Health reports committed by collector `c` (its own counter, not the fleet's).
+fn health_ingested(c: &Collector) -> f64 {
+    tilsyn_e2e::exposition::value(
+        &c.metrics(),
+        "tilsyn_reports_ingested_total{section=\"health\"}",
+    )
+    .unwrap_or(0.0)
+}
+
+#[test]
+fn two_collectors_share_one_postgresql_and_the_agent_moves_when_its_collector_dies() {
+    let _slot = tilsyn_e2e::e2e_slot();
+    let pg = PgServer::start(false).unwrap_or_else(|e| panic!("{e}"));
+    let url = pg.new_database().unwrap().url.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (da, db) = (dir.path().join("a"), dir.path().join("b"));
+    std::fs::create_dir_all(&da).unwrap();
+    let a = Collector::start_on_postgres(&da, &url, "");
+    // The second collector serves with the same certificate (one CA for the agents).
+    std::fs::create_dir_all(db.join("data/tls")).unwrap();
+    for f in std::fs::read_dir(da.join("data/tls")).unwrap() {
+        let f = f.unwrap().path();
+        std::fs::copy(&f, db.join("data/tls").join(f.file_name().unwrap())).unwrap();
+    }
+    let b = Collector::start_on_postgres(&db, &url, "");
+    let mut collectors = [Some(a), Some(b)];
+
+    // The agent knows both.
+    let adir = dir.path().join("agent");
+    std::fs::create_dir_all(&adir).unwrap();
+    let acfg = adir.join("agent.yaml");
+    let (ca, cb) = (
+        collectors[0].as_ref().unwrap(),
+        collectors[1].as_ref().unwrap(),
+    );
+    std::fs::write(
+        &acfg,
+        format!(
+            "collector:\n  url: [{}, {}]\n  ca_file: {}\n  timeout: 5s\nenrollment:\n  token: {}\n\
+             state_dir: state\noverrides:\n  health_interval: 5s\n",
+            ca.grpc_url(),
+            cb.grpc_url(),
+            ca.ca_file().display(),
+            tilsyn_e2e::TOKEN
+        ),
+    )
+    .unwrap();
+    let agent = tilsyn_e2e::Proc::spawn(
+        &bin("tilsyn-agent"),
+        &["run", "--config", acfg.to_str().unwrap()],
+        adir.join("agent.log"),
+    );
+    let id = tilsyn_e2e::this_host_online(ca, &agent);
+    // Both collectors see the same fleet.
+    assert_eq!(
+        cb.get(&format!("/api/v1/hosts/{id}"))["agent_id"],
+        id.as_str()
+    );
+    // Its home: the collector that commits its health.
+    let home = wait_for(Duration::from_secs(60), "the agent's collector", || {
+        collectors
+            .iter()
+            .position(|c| health_ingested(c.as_ref().unwrap()) > 0.0)
+    })
+    .unwrap();
+    let other = 1 - home;
+
+    // kill -9 its collector: the agent moves to the other, nothing is lost, the host is
+    // never offline.
+    drop(collectors[home].take());
+    let survivor = collectors[other].as_ref().unwrap();
+    let seq = || {
+        survivor.get(&format!("/api/v1/hosts/{id}"))["last_seq"]
+            .as_u64()
+            .unwrap()
+    };
+    let before = seq();
+    wait_for(
+        Duration::from_secs(60),
+        "health through the other collector",
+        || (health_ingested(survivor) > 0.0 && seq() > before + 2).then_some(()),
+    )
+    .unwrap_or_else(|e| panic!("{e}\nagent log:\n{}", agent.log_text()));
+    let events = survivor.get(&format!("/api/v1/hosts/{id}/events"));
+    assert!(
+        !events.to_string().contains("offline"),
+        "the switch marked the host offline: {events}"
+    );
+    assert!(
+        agent.log_text().contains("collector switched"),
+        "{}",
+        agent.log_text()
+    );
+}

@@ -91,9 +91,26 @@ pub async fn enroll(
         requested_class: cfg.class.clone(),
         labels: cfg.labels.clone().into_iter().collect(),
     };
-    let resp = transport::enroll(target.channel()?, req)
-        .await
-        .with_context(|| format!("enrolling with {}", target.url))?;
+    // Several collectors: start with the one this host's name picks, then the others.
+    let n = target.urls().len();
+    let first = transport::home_of(&hostname, n);
+    let mut tried = 0;
+    let resp = loop {
+        let at = (first + tried) % n.max(1);
+        let url = target
+            .urls()
+            .get(at)
+            .map(|u| u.to_string())
+            .unwrap_or_default();
+        match transport::enroll(target.channel_to(at)?, req.clone()).await {
+            Ok(r) => break r,
+            Err(transport::TransportError::Unavailable(m)) if tried + 1 < n => {
+                tracing::warn!(collector = %url, error = %m, "collector unreachable; enrolling with the next");
+                tried += 1;
+            }
+            Err(e) => return Err(anyhow::Error::new(e).context(format!("enrolling with {url}"))),
+        }
+    };
     let id = Identity {
         agent_id: resp.agent_id,
         secret: resp.secret,
@@ -127,7 +144,10 @@ pub async fn run(cfg: AgentConfig) -> anyhow::Result<()> {
             "corrupt spool files were quarantined"
         );
     }
-    let channel = target.channel()?;
+    // Every address is checked before the agent goes on.
+    for i in 0..target.urls().len() {
+        target.channel_to(i)?;
+    }
     let mut identity = state::load(&cfg.state_dir)?;
     let mut probes = Probes::new(cfg.state_dir.clone());
     loop {
@@ -137,7 +157,7 @@ pub async fn run(cfg: AgentConfig) -> anyhow::Result<()> {
                     tracing::warn!(enrolled_with = %id.collector, now = %target.url,
                         "identity was issued by another collector address; using it anyway");
                 }
-                let mut c = Client::new(channel.clone(), &id.agent_id, &id.secret)?;
+                let mut c = Client::with_failover(&target, &id.agent_id, &id.secret)?;
                 match c.settings().await {
                     Ok(s) => (id, s),
                     Err(transport::TransportError::Unauthenticated(m)) => {
@@ -152,7 +172,7 @@ pub async fn run(cfg: AgentConfig) -> anyhow::Result<()> {
             }
             None => enroll_until_done(&cfg, &target).await?,
         };
-        let client = Client::new(channel.clone(), &id.agent_id, &id.secret)?;
+        let client = Client::with_failover(&target, &id.agent_id, &id.secret)?;
         let mut runner = Runner::new(
             probes,
             spool,

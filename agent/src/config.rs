@@ -48,9 +48,11 @@ fn default_log() -> String {
 #[serde(deny_unknown_fields)]
 pub struct CollectorConfig {
     /// `https://host:port` (TLS), or `http://host:port` for a collector explicitly serving
-    /// plaintext. Empty: the collector given at enrollment (`tilsyn-agent enroll
-    /// --collector URL --ca FILE`, kept in `<state_dir>/collector.json`).
-    #[serde(default)]
+    /// plaintext; or a list of them (several collectors sharing one database): the agent
+    /// starts with one chosen by its id and moves to the next when it is unreachable.
+    /// Kept comma-separated. Empty: the collector given at enrollment (`tilsyn-agent
+    /// enroll --collector URL --ca FILE`, kept in `<state_dir>/collector.json`).
+    #[serde(default, deserialize_with = "one_or_many")]
     pub url: String,
     /// PEM file of the CA that signed the collector's certificate. Without it the system's
     /// trust roots are not used: a private CA is the norm for an internal collector.
@@ -62,6 +64,20 @@ pub struct CollectorConfig {
     /// Limit for one call to the collector.
     #[serde(default = "default_timeout")]
     pub timeout: HumanDuration,
+}
+
+/// A URL or a list of URLs, kept comma-separated.
+fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match OneOrMany::deserialize(d)? {
+        OneOrMany::One(s) => s,
+        OneOrMany::Many(v) => v.join(","),
+    })
 }
 
 fn default_timeout() -> HumanDuration {

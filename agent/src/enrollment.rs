@@ -35,8 +35,17 @@ pub struct GivenCollector {
     pub ca_pem: Option<String>,
 }
 
-/// Checks a collector URL the way `agent.yaml`'s `collector.url` is checked.
-pub fn check_url(url: &str) -> Result<(), String> {
+/// Checks a collector URL (or several, comma-separated) the way `agent.yaml`'s
+/// `collector.url` is checked.
+pub fn check_url(urls: &str) -> Result<(), String> {
+    let all = crate::transport::split_urls(urls);
+    if all.is_empty() {
+        return Err("names no collector".into());
+    }
+    all.into_iter().try_for_each(check_one_url)
+}
+
+fn check_one_url(url: &str) -> Result<(), String> {
     if !(url.starts_with("https://") || url.starts_with("http://")) {
         return Err(format!(
             "{url:?} must start with https:// (or http:// for a plaintext collector)"

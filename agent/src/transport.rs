@@ -54,7 +54,8 @@ impl From<Status> for TransportError {
     }
 }
 
-/// How to reach the collector.
+/// How to reach the collector: one URL, or several collectors sharing one database
+/// (`url` then holds them separated by commas, as `collector.url` does).
 #[derive(Debug, Clone)]
 pub struct Target {
     pub url: String,
@@ -63,22 +64,58 @@ pub struct Target {
     pub timeout: Duration,
 }
 
+/// The URLs in a `collector.url` value: comma- or space-separated.
+pub fn split_urls(url: &str) -> Vec<&str> {
+    url.split([',', ' ', '\n'])
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
+        .collect()
+}
+
+/// Which of `n` collectors an agent starts with: spread by a hash of `key` (the agent id,
+/// or the hostname before enrollment), the same every time for the same key, so a fleet
+/// divides itself evenly and each agent keeps its collector across restarts.
+pub fn home_of(key: &str, n: usize) -> usize {
+    // FNV-1a: stable across builds and platforms (std's hasher is not).
+    let h = key.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3)
+    });
+    (h % n.max(1) as u64) as usize
+}
+
 impl Target {
-    /// A lazily connecting channel: the agent starts (and spools) while the collector is
-    /// down, and the channel reconnects by itself.
+    /// The collectors, in the order given.
+    pub fn urls(&self) -> Vec<&str> {
+        split_urls(&self.url)
+    }
+
+    /// A lazily connecting channel to the first collector (see [`Self::channel_to`]).
     pub fn channel(&self) -> Result<Channel, TransportError> {
+        self.channel_to(0)
+    }
+
+    /// A lazily connecting channel to collector `i` (modulo their number): the agent
+    /// starts (and spools) while the collector is down, and the channel reconnects by
+    /// itself.
+    pub fn channel_to(&self, i: usize) -> Result<Channel, TransportError> {
+        let urls = self.urls();
+        let url = urls
+            .get(i % urls.len().max(1))
+            .copied()
+            .unwrap_or(self.url.as_str())
+            .to_string();
         let bad = |detail: String| TransportError::BadAddress {
-            url: self.url.clone(),
+            url: url.clone(),
             detail,
         };
-        let mut ep = Endpoint::from_shared(self.url.clone())
+        let mut ep = Endpoint::from_shared(url.clone())
             .map_err(|e| bad(e.to_string()))?
             .connect_timeout(Duration::from_secs(10))
             .timeout(self.timeout)
             .tcp_keepalive(Some(Duration::from_secs(60)))
             .http2_keep_alive_interval(Duration::from_secs(60))
             .keep_alive_while_idle(false);
-        if self.url.starts_with("https://") {
+        if url.starts_with("https://") {
             let mut tls = ClientTlsConfig::new();
             if let Some(ca) = &self.ca_pem {
                 tls = tls.ca_certificate(Certificate::from_pem(ca));
@@ -118,10 +155,26 @@ pub async fn enroll(
     Ok(c.enroll(req).await?.into_inner())
 }
 
+/// After this long on another collector, an agent tries its home collector again (so a
+/// fleet spreads out again once a collector is back).
+pub const GO_HOME_AFTER: Duration = Duration::from_secs(600);
+
+/// Where a client with several collectors is: its home, the one it talks to now, since when.
+#[derive(Clone)]
+struct Route {
+    target: std::sync::Arc<Target>,
+    home: usize,
+    at: usize,
+    since: std::time::Instant,
+}
+
 /// An authenticated client for one agent identity.
 #[derive(Clone)]
 pub struct Client {
     inner: AgentServiceClient<InterceptedService<Channel, Auth>>,
+    auth: Auth,
+    /// Several collectors: which one, and how to reach the others.
+    route: Option<Route>,
     agent_id: String,
     /// Optional latency/outcome recorder (the simulator's benchmark figures).
     pub stats: Option<std::sync::Arc<CallStats>>,
@@ -164,15 +217,84 @@ impl Client {
                 .parse()
                 .map_err(|_| bad("secret"))?,
         };
-        let inner = AgentServiceClient::with_interceptor(channel, auth)
-            .max_decoding_message_size(MAX_MESSAGE_BYTES)
-            .max_encoding_message_size(MAX_MESSAGE_BYTES);
         Ok(Client {
-            inner,
+            inner: Self::service(channel, auth.clone()),
+            auth,
+            route: None,
             agent_id: agent_id.to_string(),
             stats: None,
             limiter: None,
         })
+    }
+
+    fn service(
+        channel: Channel,
+        auth: Auth,
+    ) -> AgentServiceClient<InterceptedService<Channel, Auth>> {
+        AgentServiceClient::with_interceptor(channel, auth)
+            .max_decoding_message_size(MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(MAX_MESSAGE_BYTES)
+    }
+
+    /// A client for every collector of `target`: it starts at its home collector (chosen
+    /// by the agent id), moves to the next when one is unreachable, and goes home again
+    /// after [`GO_HOME_AFTER`]. One connection at a time: moving drops the old one.
+    pub fn with_failover(
+        target: &Target,
+        agent_id: &str,
+        secret: &str,
+    ) -> Result<Self, TransportError> {
+        let home = home_of(agent_id, target.urls().len());
+        let mut c = Self::new(target.channel_to(home)?, agent_id, secret)?;
+        if target.urls().len() > 1 {
+            c.route = Some(Route {
+                target: std::sync::Arc::new(target.clone()),
+                home,
+                at: home,
+                since: std::time::Instant::now(),
+            });
+        }
+        Ok(c)
+    }
+
+    /// The collector this client talks to now.
+    pub fn collector(&self) -> Option<String> {
+        self.route
+            .as_ref()
+            .map(|r| r.target.urls()[r.at % r.target.urls().len()].to_string())
+    }
+
+    fn move_to(&mut self, at: usize) {
+        let Some(r) = &mut self.route else { return };
+        let n = r.target.urls().len();
+        let from = r.target.urls()[r.at % n].to_string();
+        match r.target.channel_to(at) {
+            Ok(ch) => {
+                r.at = at % n;
+                r.since = std::time::Instant::now();
+                self.inner = Self::service(ch, self.auth.clone());
+                tracing::info!(from = %from, to = %r.target.urls()[r.at], "collector switched");
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot switch collector"),
+        }
+    }
+
+    /// After a call: an unreachable collector sends this client to the next one.
+    fn after<T>(&mut self, res: &Result<T, TransportError>) {
+        if let (Err(TransportError::Unavailable(_)), Some(r)) = (res, &self.route) {
+            let next = r.at + 1;
+            self.move_to(next);
+        }
+    }
+
+    /// Before a call: back home after a while elsewhere.
+    fn before(&mut self) {
+        if let Some(r) = &self.route {
+            if r.at != r.home && r.since.elapsed() >= GO_HOME_AFTER {
+                let home = r.home;
+                self.move_to(home);
+            }
+        }
     }
 
     /// Sends reports as this agent (the batch's agent id is filled in here).
@@ -188,6 +310,7 @@ impl Client {
             ),
             None => None,
         };
+        self.before();
         let started = std::time::Instant::now();
         let res = self.inner.report(batch).await;
         if let Some(st) = &self.stats {
@@ -201,14 +324,71 @@ impl Client {
                 st.failed.fetch_add(1, Relaxed);
             }
         }
-        Ok(res?.into_inner())
+        let res = res.map(|r| r.into_inner()).map_err(TransportError::from);
+        self.after(&res);
+        res
     }
 
     pub async fn settings(&mut self) -> Result<AgentSettings, TransportError> {
-        Ok(self
+        self.before();
+        let res = self
             .inner
             .get_settings(GetSettingsRequest {})
-            .await?
-            .into_inner())
+            .await
+            .map(|r| r.into_inner())
+            .map_err(TransportError::from);
+        self.after(&res);
+        res
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_split_on_commas_and_spaces() {
+        assert_eq!(
+            split_urls("https://c1:7443, https://c2:7443 https://c3:7443,"),
+            vec!["https://c1:7443", "https://c2:7443", "https://c3:7443"]
+        );
+        assert_eq!(split_urls("https://c1:7443"), vec!["https://c1:7443"]);
+    }
+
+    #[test]
+    fn a_fleet_spreads_evenly_and_each_agent_keeps_its_home() {
+        let mut per = [0usize; 3];
+        for i in 0..3000 {
+            per[home_of(&format!("{i:08x}-5c1e-4a7e-9d3b-0123456789ab"), 3)] += 1;
+        }
+        assert!(per.iter().all(|n| (900..=1100).contains(n)), "{per:?}");
+        assert_eq!(home_of("agent-x", 3), home_of("agent-x", 3));
+        assert_eq!(home_of("agent-x", 1), 0);
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_collector_sends_the_client_to_the_next() {
+        // Two ports nothing listens on (bound, then closed).
+        let dead = || {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            format!("http://{}", l.local_addr().unwrap())
+        };
+        let (a, b) = (dead(), dead());
+        let t = Target {
+            url: format!("{a},{b}"),
+            ca_pem: None,
+            server_name: None,
+            timeout: Duration::from_secs(2),
+        };
+        let mut c = Client::with_failover(&t, "agent-x", "s").unwrap();
+        let first = c.collector().unwrap();
+        assert!(matches!(
+            c.settings().await,
+            Err(TransportError::Unavailable(_))
+        ));
+        let second = c.collector().unwrap();
+        assert_ne!(first, second);
+        assert!(c.settings().await.is_err());
+        assert_eq!(c.collector().unwrap(), first, "round the list");
     }
 }

@@ -17,13 +17,18 @@ const SUMMARY_COLS: &str = "agent_id, hostname, fqdn, department, class, state, 
 /// The store over one engine.
 pub struct SqlStore {
     pub(crate) db: Box<dyn Db>,
+    /// The lease the leader's writes need (`Store::fence`).
+    pub(crate) fence: std::sync::Mutex<Option<crate::Lease>>,
 }
 
 impl SqlStore {
     /// Wraps an engine and creates or upgrades its schema.
     pub(crate) fn new(db: Box<dyn Db>) -> Result<Self> {
         db.migrate()?;
-        Ok(SqlStore { db })
+        Ok(SqlStore {
+            db,
+            fence: std::sync::Mutex::new(None),
+        })
     }
 
     /// Where the data is (`sqlite:/path`, `postgres://host:port/db`), for logs.
@@ -520,6 +525,7 @@ impl Store for SqlStore {
 
     fn prune_health(&self, before_ms: i64) -> Result<u64> {
         self.db.write(|c| {
+            self.check_fence(c)?;
             c.execute(
                 "DELETE FROM health_samples WHERE received_at_ms < ?1",
                 params![before_ms],
@@ -685,6 +691,21 @@ impl Store for SqlStore {
     }
     fn sla_snapshots(&self, month: &str) -> Result<Vec<(String, String, i64)>> {
         self.sla_snapshots_impl(month)
+    }
+    fn lease(&self, name: &str, owner: &str, ttl_ms: i64) -> Result<Option<crate::Lease>> {
+        self.lease_impl(name, owner, ttl_ms)
+    }
+    fn release_lease(&self, name: &str, owner: &str) -> Result<()> {
+        self.release_lease_impl(name, owner)
+    }
+    fn fence(&self, lease: Option<crate::Lease>) {
+        *self.fence.lock().expect("fence") = lease;
+    }
+    fn push_news(&self, items: &[(String, Vec<u8>)], now_ms: i64) -> Result<()> {
+        self.push_news_impl(items, now_ms)
+    }
+    fn take_news(&self, limit: u32) -> Result<Vec<(String, Vec<u8>)>> {
+        self.take_news_impl(limit)
     }
 }
 

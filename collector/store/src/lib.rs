@@ -16,6 +16,7 @@ pub use tilsyn_collector_core::compliance::facts::HostInputs;
 pub use tilsyn_collector_core::rollup::RollupView;
 
 pub mod absence;
+pub mod cluster;
 pub mod copy;
 pub mod hosts;
 pub mod incidents;
@@ -29,6 +30,7 @@ pub mod sqlite;
 pub use hosts::SqlStore;
 
 pub use absence::{GapRecord, GapRow, WentOffline};
+pub use cluster::Lease;
 pub use incidents::OutboxUpdate;
 pub use tilsyn_collector_core::incidents::records::*;
 pub use tilsyn_collector_core::incidents::ticket::{TicketRef, TicketStatus};
@@ -139,6 +141,11 @@ pub enum StoreError {
     Db(String),
     #[error("stored data for {what} is unreadable: {message}")]
     Corrupt { what: String, message: String },
+    /// A write only the leader makes, refused: another collector holds the lease now.
+    #[error(
+        "this collector no longer holds the {lease} lease (epoch {epoch}); another collector leads"
+    )]
+    NotLeader { lease: String, epoch: i64 },
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
@@ -419,6 +426,21 @@ pub trait Store: Send + Sync + 'static {
     fn save_sla_snapshot(&self, month: &str, rows: &[(String, String)], at_ms: i64) -> Result<()>;
     /// The month's figures: (department, JSON, taken at).
     fn sla_snapshots(&self, month: &str) -> Result<Vec<(String, String, i64)>>;
+
+    // Several collectors (`cluster.rs`).
+    /// Takes or keeps lease `name` for `owner` until `ttl_ms` from now on the database's
+    /// clock; the lease as held, or `None` while another owner holds it.
+    fn lease(&self, name: &str, owner: &str, ttl_ms: i64) -> Result<Option<Lease>>;
+    /// Gives lease `name` up if `owner` holds it (a clean stop: another takes over at once).
+    fn release_lease(&self, name: &str, owner: &str) -> Result<()>;
+    /// From now on the writes only a leader makes (offline marks, gaps, incidents and the
+    /// outbox, read-back, SLA snapshots, retention and rollups, taking news) commit only
+    /// while `lease` is still held; `None` lifts the fence.
+    fn fence(&self, lease: Option<Lease>);
+    /// Queues what a report brought about a host for the leader's incident engine.
+    fn push_news(&self, items: &[(String, Vec<u8>)], now_ms: i64) -> Result<()>;
+    /// Takes (removes and returns) up to `limit` queued news, oldest first (fenced).
+    fn take_news(&self, limit: u32) -> Result<Vec<(String, Vec<u8>)>>;
 }
 
 /// The store suite's fixtures: every test runs against each engine.

@@ -19,11 +19,13 @@ use tilsyn_proto::duration::HumanDuration;
 use crate::sql::{numbered_to_dollar, Conn, Db, Engine, Param, Row, ToParam, Value};
 use crate::{Result, SqlStore, StoreError};
 
-const SCHEMA_VERSION: i64 = 6;
-/// The whole schema at `SCHEMA_VERSION`, for a new database.
+const SCHEMA_VERSION: i64 = 7;
+/// The schema at version 6, where PostgreSQL support starts.
 const SCHEMA: &str = include_str!("../migrations/postgres/schema.sql");
-/// Upgrades from each older version (none yet: PostgreSQL support starts at version 6).
-const MIGRATIONS: &[(i64, &str)] = &[];
+/// Version 7: the leader lease and the incident news of several collectors.
+const CLUSTER: &str = include_str!("../migrations/postgres/cluster.sql");
+/// Upgrades from each older version.
+const MIGRATIONS: &[(i64, &str)] = &[(7, CLUSTER)];
 /// The advisory lock that serializes collectors migrating the same database at once.
 const MIGRATION_LOCK: i64 = 0x7469_6c73_796e_0001;
 /// Rows fetched per round trip while streaming a query.
@@ -569,10 +571,6 @@ impl Db for Postgres {
     }
 
     fn migrate(&self) -> Result<()> {
-        let opened = |message: String| StoreError::Open {
-            path: self.opts.describe.clone(),
-            message,
-        };
         let describe = self.opts.describe.clone();
         self.run(false, &mut |c| {
             // Collectors starting together: one migrates, the others wait and find it done.
@@ -582,32 +580,10 @@ impl Db for Postgres {
             )?;
             c.batch("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)")?;
             let v: Option<i64> = c.query_value("SELECT MAX(version) FROM schema_version", &[])?;
-            match v {
-                None => {
-                    c.batch(SCHEMA)
-                        .map_err(|e| opened(format!("creating the schema: {e}")))?;
-                    c.execute(
-                        "INSERT INTO schema_version (version) VALUES (?1)",
-                        crate::sql::params![SCHEMA_VERSION],
-                    )?;
-                    tracing::info!(database = %describe, version = SCHEMA_VERSION, "database schema created");
-                }
-                Some(v) if v > SCHEMA_VERSION => {
-                    return Err(opened(format!("database schema version {v} is newer than this collector understands ({SCHEMA_VERSION}); upgrade the collector")));
-                }
-                Some(v) => {
-                    for (to, sql) in MIGRATIONS.iter().filter(|(to, _)| *to > v) {
-                        c.batch(sql).map_err(|e| {
-                            opened(format!("upgrading the schema to version {to}: {e}"))
-                        })?;
-                        c.execute(
-                            "INSERT INTO schema_version (version) VALUES (?1)",
-                            crate::sql::params![to],
-                        )?;
-                        tracing::info!(database = %describe, version = to, "database schema upgraded");
-                    }
-                }
+            if v.is_none() {
+                tracing::info!(database = %describe, version = SCHEMA_VERSION, "creating the database schema");
             }
+            crate::sql::upgrade(c, &describe, v, SCHEMA_VERSION, &[SCHEMA, CLUSTER], MIGRATIONS)?;
             Ok(())
         })
     }

@@ -119,6 +119,7 @@ impl SqlStore {
         at_ms: i64,
     ) -> Result<()> {
         self.db.write(|c| {
+            self.check_fence(c)?;
             for (dept, json) in rows {
                 c.execute(
                     "INSERT INTO sla_snapshots (month, department, figures_json, at_ms) VALUES (?1, ?2, ?3, ?4) \

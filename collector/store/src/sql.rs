@@ -324,6 +324,53 @@ impl dyn Db {
     }
 }
 
+/// Brings a database at schema version `found` (`None`: a new one) to `latest`, inside the
+/// caller's transaction: a new database gets `create` run and `latest` recorded; an older
+/// one each migration above its version, each recorded; a newer one is refused (an older
+/// collector must not write a newer schema). `describe` names the database in errors.
+pub fn upgrade(
+    c: &dyn Conn,
+    describe: &str,
+    found: Option<i64>,
+    latest: i64,
+    create: &[&str],
+    migrations: &[(i64, &str)],
+) -> Result<()> {
+    let opened = |message: String| StoreError::Open {
+        path: describe.to_string(),
+        message,
+    };
+    let record = |v: i64| {
+        c.execute(
+            "INSERT INTO schema_version (version) VALUES (?1)",
+            params![v],
+        )
+    };
+    match found {
+        None => {
+            for sql in create {
+                c.batch(sql)
+                    .map_err(|e| opened(format!("creating the schema: {e}")))?;
+            }
+            record(latest)?;
+        }
+        Some(v) if v > latest => {
+            return Err(opened(format!(
+                "database schema version {v} is newer than this collector understands ({latest}); upgrade the collector"
+            )));
+        }
+        Some(v) => {
+            for (to, sql) in migrations.iter().filter(|(to, _)| *to > v) {
+                c.batch(sql)
+                    .map_err(|e| opened(format!("upgrading the schema to version {to}: {e}")))?;
+                record(*to)?;
+                tracing::info!(database = %describe, version = to, "database schema upgraded");
+            }
+        }
+    }
+    Ok(())
+}
+
 /// `?N` placeholders to PostgreSQL's `$N`, leaving quoted text alone.
 pub fn numbered_to_dollar(sql: &str) -> String {
     let mut out = String::with_capacity(sql.len());

@@ -12,19 +12,21 @@ use crate::sql::{Conn, Db, Engine, Param, Row, ToParam, Value};
 
 use crate::{Result, SqlStore, StoreError};
 
-const SCHEMA_VERSION: i64 = 6;
+const SCHEMA_VERSION: i64 = 7;
 
 // The tables, created on every open where missing (`CREATE ... IF NOT EXISTS`), kept as
 // SQL files beside the crate: the hosts and reports (`hosts.sql`), the incidents, problems,
 // tracks and outbox (version 3, `incidents.sql`), the SLA's gaps and snapshots (version 4,
 // `sla.sql`), the collector's own runs, gaps and the hosts' unmonitored time (version 5,
-// `absence.sql`), the health rollups (version 6, `rollups.sql`).
+// `absence.sql`), the health rollups (version 6, `rollups.sql`), the leader lease and
+// the incident news of several collectors (version 7, `cluster.sql`).
 const SCHEMA: &[&str] = &[
     include_str!("../migrations/sqlite/hosts.sql"),
     include_str!("../migrations/sqlite/incidents.sql"),
     include_str!("../migrations/sqlite/sla.sql"),
     include_str!("../migrations/sqlite/absence.sql"),
     include_str!("../migrations/sqlite/rollups.sql"),
+    include_str!("../migrations/sqlite/cluster.sql"),
 ];
 
 /// Upgrades from each older schema version, applied in order after `SCHEMA` (which only
@@ -45,6 +47,8 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (5, "ALTER TABLE hosts ADD COLUMN offline_from_ms BIGINT;"),
     // Version 6 adds the health rollups (created on every open).
     (6, ""),
+    // Version 7 adds the leader lease and the incident news queue (created on every open).
+    (7, ""),
 ];
 
 pub struct Sqlite {
@@ -185,10 +189,6 @@ impl Db for Sqlite {
     }
 
     fn migrate(&self) -> Result<()> {
-        let opened = |message: String| StoreError::Open {
-            path: self.path.clone(),
-            message,
-        };
         let mut c = self.writer.lock().expect("writer");
         let tx = c.transaction().map_err(db)?;
         let conn: &dyn Conn = &SqliteConn(&tx);
@@ -206,29 +206,8 @@ impl Db for Sqlite {
         for sql in SCHEMA {
             conn.batch(sql)?;
         }
-        match v {
-            None => {
-                conn.execute(
-                    "INSERT INTO schema_version (version) VALUES (?1)",
-                    crate::sql::params![SCHEMA_VERSION],
-                )?;
-            }
-            Some(v) if v > SCHEMA_VERSION => {
-                return Err(opened(format!("database schema version {v} is newer than this collector understands ({SCHEMA_VERSION}); upgrade the collector")));
-            }
-            Some(v) => {
-                for (to, sql) in MIGRATIONS.iter().filter(|(to, _)| *to > v) {
-                    conn.batch(sql).map_err(|e| {
-                        opened(format!("upgrading the schema to version {to}: {e}"))
-                    })?;
-                    conn.execute(
-                        "INSERT INTO schema_version (version) VALUES (?1)",
-                        crate::sql::params![to],
-                    )?;
-                    tracing::info!(path = %self.path, version = to, "database schema upgraded");
-                }
-            }
-        }
+        // SCHEMA above created what a new database needs.
+        crate::sql::upgrade(conn, &self.path, v, SCHEMA_VERSION, &[], MIGRATIONS)?;
         tx.commit().map_err(db)?;
         Ok(())
     }
