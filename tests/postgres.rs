@@ -207,6 +207,12 @@ fn two_collectors_share_one_postgresql_and_the_agent_moves_when_its_collector_di
         cb.get(&format!("/api/v1/hosts/{id}"))["agent_id"],
         id.as_str()
     );
+    // Fleet-wide gauges come from the leader only (the first collector leads).
+    let has_hosts = |c: &Collector| c.metrics().lines().any(|l| l.starts_with("tilsyn_hosts{"));
+    assert!(
+        has_hosts(ca) && !has_hosts(cb),
+        "tilsyn_hosts from the leader only"
+    );
     // Its home: the collector that commits its health.
     let home = wait_for(Duration::from_secs(60), "the agent's collector", || {
         collectors
@@ -242,4 +248,228 @@ fn two_collectors_share_one_postgresql_and_the_agent_moves_when_its_collector_di
         "{}",
         agent.log_text()
     );
+}
+
+/// A webhook desk on loopback that is slow to answer creates: every request recorded
+/// (event, key, when), tickets kept by key so that the search (`search_url`) finds them.
+struct SlowDesk {
+    port: u16,
+    log: std::sync::Arc<std::sync::Mutex<Vec<(String, String, std::time::Instant)>>>,
+}
+
+impl SlowDesk {
+    fn start(create_delay: Duration) -> SlowDesk {
+        use std::io::{Read, Write};
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        let log: std::sync::Arc<std::sync::Mutex<Vec<(String, String, std::time::Instant)>>> =
+            Default::default();
+        let tickets: std::sync::Arc<std::sync::Mutex<Vec<String>>> = Default::default();
+        let (log2, tickets2) = (log.clone(), tickets.clone());
+        std::thread::spawn(move || {
+            for conn in l.incoming() {
+                let Ok(mut conn) = conn else { continue };
+                let (log, tickets) = (log2.clone(), tickets2.clone());
+                std::thread::spawn(move || {
+                    let mut buf = Vec::new();
+                    let mut chunk = [0u8; 8192];
+                    let (head, body) = loop {
+                        let n = conn.read(&mut chunk).unwrap_or(0);
+                        if n == 0 {
+                            return;
+                        }
+                        buf.extend_from_slice(&chunk[..n]);
+                        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                            let head = String::from_utf8_lossy(&buf[..i]).to_string();
+                            let len: usize = head
+                                .lines()
+                                .find_map(|l| {
+                                    let (k, v) = l.split_once(':')?;
+                                    k.eq_ignore_ascii_case("content-length")
+                                        .then(|| v.trim().parse().ok())?
+                                })
+                                .unwrap_or(0);
+                            while buf.len() < i + 4 + len {
+                                let n = conn.read(&mut chunk).unwrap_or(0);
+                                if n == 0 {
+                                    return;
+                                }
+                                buf.extend_from_slice(&chunk[..n]);
+                            }
+                            break (head, buf[i + 4..i + 4 + len].to_vec());
+                        }
+                    };
+                    let line = head.lines().next().unwrap_or_default().to_string();
+                    let reply = |conn: &mut std::net::TcpStream, status: &str, body: &str| {
+                        let _ = conn.write_all(
+                            format!(
+                                "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                                body.len()
+                            )
+                            .as_bytes(),
+                        );
+                    };
+                    if line.starts_with("GET") {
+                        let key = line
+                            .split("key=")
+                            .nth(1)
+                            .and_then(|k| k.split([' ', '&']).next())
+                            .unwrap_or_default()
+                            .to_string();
+                        log.lock().unwrap().push((
+                            "search".into(),
+                            key.clone(),
+                            std::time::Instant::now(),
+                        ));
+                        let found = tickets.lock().unwrap().iter().position(|k| *k == key);
+                        match found {
+                            Some(i) => reply(&mut conn, "200 OK", &format!("{{\"id\":\"T-{i}\"}}")),
+                            None => reply(&mut conn, "404 Not Found", ""),
+                        }
+                        return;
+                    }
+                    let v: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+                    let (event, key) = (
+                        v["event"].as_str().unwrap_or_default().to_string(),
+                        v["key"].as_str().unwrap_or_default().to_string(),
+                    );
+                    log.lock().unwrap().push((
+                        event.clone(),
+                        key.clone(),
+                        std::time::Instant::now(),
+                    ));
+                    if event == "create" {
+                        // The desk has the ticket at once, but answers late.
+                        let i = {
+                            let mut t = tickets.lock().unwrap();
+                            t.push(key);
+                            t.len() - 1
+                        };
+                        std::thread::sleep(create_delay);
+                        reply(&mut conn, "200 OK", &format!("{{\"id\":\"T-{i}\"}}"));
+                    } else {
+                        reply(&mut conn, "200 OK", "{}");
+                    }
+                });
+            }
+        });
+        SlowDesk { port, log }
+    }
+
+    fn events(&self, event: &str) -> Vec<(String, std::time::Instant)> {
+        self.log
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(e, _, _)| e == event)
+            .map(|(_, k, t)| (k.clone(), *t))
+            .collect()
+    }
+}
+
+fn leads(c: &Collector) -> bool {
+    tilsyn_e2e::exposition::value(&c.metrics(), "tilsyn_collector_leader") == Some(1.0)
+}
+
+#[test]
+fn the_leader_dies_during_a_slow_create_and_the_next_one_makes_no_second_ticket() {
+    let _slot = tilsyn_e2e::e2e_slot();
+    let desk = SlowDesk::start(Duration::from_secs(30));
+    let pg = PgServer::start(false).unwrap_or_else(|e| panic!("{e}"));
+    let url = pg.new_database().unwrap().url.unwrap();
+    let extra = format!(
+        "cluster:\n  lease_ttl: 4s\nincidents:\n  desks:\n    - name: hook\n      webhook: {{url: 'http://127.0.0.1:{p}/hook', search_url: 'http://127.0.0.1:{p}/search'}}\n  delivery: {{initial_backoff: 1s, max_backoff: 2s, timeout: 5s, concurrency: 2}}\n",
+        p = desk.port
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let (da, db) = (dir.path().join("a"), dir.path().join("b"));
+    std::fs::create_dir_all(&da).unwrap();
+    let a = Collector::start_on_postgres(&da, &url, &extra);
+    std::fs::create_dir_all(db.join("data/tls")).unwrap();
+    for f in std::fs::read_dir(da.join("data/tls")).unwrap() {
+        let f = f.unwrap().path();
+        std::fs::copy(&f, db.join("data/tls").join(f.file_name().unwrap())).unwrap();
+    }
+    let b = Collector::start_on_postgres(&db, &url, &extra);
+    assert!(
+        leads(&a) && !leads(&b),
+        "the first collector leads, the second follows"
+    );
+
+    let adir = dir.path().join("agent");
+    std::fs::create_dir_all(&adir).unwrap();
+    let acfg = adir.join("agent.yaml");
+    std::fs::write(
+        &acfg,
+        format!(
+            "collector:\n  url: [{}, {}]\n  ca_file: {}\n  timeout: 5s\nenrollment:\n  token: {}\n\
+             state_dir: state\noverrides:\n  health_interval: 5s\n",
+            a.grpc_url(),
+            b.grpc_url(),
+            a.ca_file().display(),
+            tilsyn_e2e::TOKEN
+        ),
+    )
+    .unwrap();
+    let mut agent = tilsyn_e2e::Proc::spawn(
+        &bin("tilsyn-agent"),
+        &["run", "--config", acfg.to_str().unwrap()],
+        adir.join("agent.log"),
+    );
+    let id = tilsyn_e2e::this_host_online(&a, &agent);
+
+    // The host falls silent; the leader opens its offline incident and starts the create,
+    // which the desk takes in but answers only after 30 s.
+    agent.stop();
+    let (key, _) = wait_for(
+        Duration::from_secs(90),
+        "the leader's create at the desk",
+        || desk.events("create").into_iter().next(),
+    )
+    .unwrap_or_else(|e| panic!("{e}\nleader log:\n{}", a.proc.as_ref().unwrap().log_text()));
+
+    // kill -9 the leader while its create is in flight.
+    let killed = std::time::Instant::now();
+    drop(a);
+    wait_for(
+        Duration::from_secs(30),
+        "the other collector leading",
+        || leads(&b).then_some(()),
+    )
+    .unwrap();
+    let took_over = killed.elapsed();
+    // It finds the ticket by key instead of making a second one.
+    let inc = wait_for(
+        Duration::from_secs(90),
+        "the incident with its ticket",
+        || {
+            let r = b.get(&format!(
+                "/api/v1/incidents?host={id}&check=offline&limit=1"
+            ));
+            let i = r["incidents"].as_array()?.first()?.clone();
+            i["ticket"].is_object().then_some(i)
+        },
+    )
+    .unwrap_or_else(|e| panic!("{e}\nlog:\n{}", b.proc.as_ref().unwrap().log_text()));
+    assert_eq!(inc["key"], key.as_str());
+    let creates = desk.events("create");
+    assert_eq!(creates.len(), 1, "exactly one ticket: {creates:?}");
+    let first_action = desk
+        .events("search")
+        .into_iter()
+        .map(|(_, t)| t)
+        .find(|t| *t > killed)
+        .map(|t| t - killed);
+    eprintln!(
+        "failover: the other collector led after {:.1} s and acted at the desk after {:.1} s",
+        took_over.as_secs_f64(),
+        first_action.unwrap_or_default().as_secs_f64()
+    );
+    // The host went offline once, when it fell silent; the switch added nothing.
+    let events = b.get(&format!("/api/v1/hosts/{id}/events"));
+    let offline = events["events"]
+        .as_array()
+        .map(|a| a.iter().filter(|e| e["kind"] == "offline").count())
+        .unwrap_or(0);
+    assert_eq!(offline, 1, "{events}");
 }

@@ -26,6 +26,9 @@ pub struct CollectorConfig {
     pub store: StoreConfig,
     #[serde(default)]
     pub offline: OfflineConfig,
+    /// Several collectors on one database: the leader lease.
+    #[serde(default)]
+    pub cluster: ClusterConfig,
     /// Departments (the customers) and their enrollment tokens.
     pub departments: Vec<Department>,
     /// Rules that pick a host's class from its inventory when the agent asks for none.
@@ -109,6 +112,29 @@ pub struct TlsConfig {
 pub struct HttpConfig {
     /// `/metrics`, `/api/v1`, `/healthz`, `/readyz`.
     pub listen: SocketAddr,
+}
+
+/// The `cluster:` section: how the collectors on one database choose their leader.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterConfig {
+    /// How long the leader's lease lasts unless renewed (every quarter of it). A dead
+    /// leader is replaced within about this long; too short and a busy database or a long
+    /// pause makes the lead change hands needlessly.
+    #[serde(default = "default_lease_ttl")]
+    pub lease_ttl: HumanDuration,
+}
+
+fn default_lease_ttl() -> HumanDuration {
+    HumanDuration::secs(10)
+}
+
+impl Default for ClusterConfig {
+    fn default() -> Self {
+        ClusterConfig {
+            lease_ttl: default_lease_ttl(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -516,6 +542,9 @@ impl CollectorConfig {
         // Port 0 on both is fine: each listener gets its own free port (logged at start).
         if self.grpc.listen == self.http.listen && self.grpc.listen.port() != 0 {
             is.push("http.listen", "must differ from grpc.listen");
+        }
+        if self.cluster.lease_ttl.0 < std::time::Duration::from_secs(2) {
+            is.push("cluster.lease_ttl", "must be at least 2s");
         }
         if let Err(e) = self.store.validate() {
             is.push("store.postgres", e);

@@ -44,6 +44,8 @@ pub struct Metrics {
     pub standards_reload_failing: prometheus::IntGauge,
     pub resident_memory: prometheus::IntGauge,
     pub start_time: prometheus::Gauge,
+    pub leader: prometheus::IntGauge,
+    pub leader_changes: IntCounterVec,
     pub gaps: IntCounterVec,
     pub gap_seconds: prometheus::CounterVec,
     pub graced_hosts: IntCounter,
@@ -165,6 +167,8 @@ impl Metrics {
             standards_reload_failing: reg!(prometheus::IntGauge::new("tilsyn_standards_reload_failing", "1 while the standards on disk have errors and the previous set stays in use.")),
             resident_memory: reg!(prometheus::IntGauge::new("tilsyn_collector_resident_memory_bytes", "Resident memory of the collector process.")),
             start_time: reg!(prometheus::Gauge::new("tilsyn_collector_start_time_seconds", "When this collector process started (Unix seconds).")),
+            leader: reg!(prometheus::IntGauge::new("tilsyn_collector_leader", "1 while this collector leads (runs offline detection, the incident engine and outbox, the SLA evaluator, retention); 0 while it follows.")),
+            leader_changes: reg!(IntCounterVec::new(opts("tilsyn_collector_leader_changes_total", "This collector's changes of role, by what happened (gained, lost)."), &["change"])),
             gaps: reg!(IntCounterVec::new(opts("tilsyn_collector_gaps_total", "Stretches in which the collector could not hear its hosts, by cause (down, paused, stalled)."), &["cause"])),
             gap_seconds: reg!(prometheus::CounterVec::new(opts("tilsyn_collector_gap_seconds_total", "Length of those stretches, by cause."), &["cause"])),
             graced_hosts: reg!(IntCounter::new("tilsyn_collector_graced_hosts_total", "Hosts whose offline deadline a collector gap moved (or fixed, when overdue before it).")),
@@ -243,6 +247,52 @@ impl Metrics {
                 }
             }
         }
+        if let Some(rss) = resident_memory() {
+            self.resident_memory.set(rss as i64);
+        }
+    }
+
+    /// A collector that does not lead exports no fleet-wide figures (host, patch,
+    /// compliance, incident, outbox and SLA gauges): they come from the leader alone, so
+    /// summing over collectors counts each once. Its own figures (ingest, store, memory,
+    /// its events' counters) stay.
+    pub fn clear_fleet(&self) {
+        for g in [
+            &self.hosts,
+            &self.patch_pending,
+            &self.patch_pending_security,
+            &self.reboot_required,
+            &self.compliance_hosts,
+            &self.compliance_rule_failing,
+            &self.compliance_waivers,
+            &self.incidents_open,
+            &self.outbox_items,
+            &self.maintenance_active,
+            &self.sla.department_info,
+            &self.sla.service_up,
+            &self.sla.service_in_maintenance,
+            &self.sla.service_clock_running,
+            &self.sla.service_hosts,
+        ] {
+            g.reset();
+        }
+        for g in [
+            &self.oldest_security_age,
+            &self.outbox_oldest_age,
+            &self.sla.availability,
+            &self.sla.availability_target,
+            &self.sla.counted_seconds,
+            &self.sla.downtime_seconds,
+            &self.sla.unmonitored_seconds,
+            &self.sla.target_seconds,
+            &self.sla.attainment_target,
+            &self.sla.attainment,
+            &self.sla.compliance_ratio,
+            &self.sla.patch_current_ratio,
+        ] {
+            g.reset();
+        }
+        self.problems_open.set(0);
         if let Some(rss) = resident_memory() {
             self.resident_memory.set(rss as i64);
         }

@@ -13,6 +13,7 @@ use tilsyn_proto::v1::agent_service_server::AgentServiceServer;
 use crate::config::{CollectorConfig, TlsMode};
 use crate::ingest::{IngestService, Shared};
 use crate::metrics::Metrics;
+use crate::services::leader::{Change, Leadership};
 use crate::tls;
 use tilsyn_collector_store::Store;
 
@@ -48,6 +49,22 @@ pub async fn run(
     let metrics = Arc::new(Metrics::with_sla_buckets(crate::services::sla::buckets(
         sla_policy.as_ref(),
     )));
+    // Lead, or follow another collector on the same database: decided before any service
+    // starts (they act only while leading; the store refuses leader-only writes until then).
+    let leader = Arc::new(Leadership::new(
+        Leadership::owner_name(),
+        cfg.cluster.lease_ttl.0,
+    ));
+    leader.fence_until_elected(&*store);
+    let first = {
+        let (l, st, t) = (
+            leader.clone(),
+            store.clone(),
+            cfg.incidents.delivery.timeout.0,
+        );
+        tokio::task::spawn_blocking(move || l.renew(&*st, t)).await?
+    };
+    note_change(&metrics, &first);
     // Read once: the histograms' buckets come from it, and the evaluator runs it.
     let shared = Shared::new(
         cfg.clone(),
@@ -55,6 +72,7 @@ pub async fn run(
         metrics.clone(),
         sla_policy,
         now_ms,
+        leader.clone(),
     )
     .map_err(|e| anyhow::anyhow!("{e}"))?;
     // Before any agent is heard: account for the time this collector was not running.
@@ -125,6 +143,7 @@ pub async fn run(
         incidents: shared.incidents.clone(),
         sla: shared.sla.clone(),
         clock: shared.clock,
+        leader: shared.leader.clone(),
     };
     let http_srv = axum::serve(http_listener, crate::api::router(api))
         .with_graceful_shutdown(wait(stop_rx.clone()));
@@ -142,7 +161,35 @@ pub async fn run(
     http.await?.context("HTTP server")?;
     let _ = bg.await;
     let _ = delivery.await;
+    // A clean stop hands the lead over at once.
+    let st = store.clone();
+    let _ = tokio::task::spawn_blocking(move || leader.release(&*st)).await;
     Ok(())
+}
+
+/// Logs and counts a change of role.
+fn note_change(metrics: &Metrics, c: &Change) {
+    match c {
+        Change::Gained(l) => {
+            metrics.leader.set(1);
+            metrics.leader_changes.with_label_values(&["gained"]).inc();
+            match &l.took_over_from {
+                Some((from, _)) => {
+                    tracing::warn!(epoch = l.epoch, previous = %from, "this collector leads now, taking over")
+                }
+                None => tracing::info!(epoch = l.epoch, "this collector leads"),
+            }
+        }
+        Change::Lost => {
+            metrics.leader.set(0);
+            metrics.leader_changes.with_label_values(&["lost"]).inc();
+            tracing::warn!("another collector leads now; this one ingests and forwards");
+        }
+        Change::Following => {
+            metrics.leader.set(0);
+        }
+        Change::Kept | Change::Unknown => {}
+    }
 }
 
 fn tokio_stream_incoming(l: tokio::net::TcpListener) -> tonic::transport::server::TcpIncoming {
@@ -185,18 +232,28 @@ async fn background(
     let mut rollup_tick =
         tokio::time::interval(s.cfg.store.rollup_every.0.max(Duration::from_secs(1)));
     let mut hangup = hangup_signal();
+    let mut lease_tick = tokio::time::interval(s.leader.ttl() / 4);
     loop {
         tokio::select! {
             _ = async { let _ = stop.wait_for(|v| *v).await; } => {
                 offline.stop(&s).await;
                 return;
             }
+            _ = lease_tick.tick() => {
+                let (l, st, t) = (s.leader.clone(), s.store.clone(), s.cfg.incidents.delivery.timeout.0);
+                if let Ok(c) = tokio::task::spawn_blocking(move || l.renew(&*st, t)).await {
+                    note_change(&s.metrics, &c);
+                    if let Change::Gained(lease) = &c {
+                        offline.took_over(&s, lease).await;
+                    }
+                }
+            }
             _ = hangup.recv() => {
                 tracing::info!("SIGHUP: reloading standards");
                 s.compliance.request_reload();
             }
             _ = offline_tick.tick() => offline.tick(&s).await,
-            _ = rollup_tick.tick() => {
+            _ = rollup_tick.tick(), if s.leader.is_leader() => {
                 // Samples received a few seconds ago or more: none still being committed
                 // with an earlier time (the writer stamps a group just before committing it).
                 let until = (s.clock)() - 5_000;
@@ -204,7 +261,7 @@ async fn background(
                     s.metrics.health_rolled_up.inc_by(n);
                 }
             }
-            _ = prune_tick.tick() => {
+            _ = prune_tick.tick(), if s.leader.is_leader() => {
                 let now = (s.clock)();
                 let store = &s.cfg.store;
                 let before = now - store.health_retention.0.as_millis() as i64;

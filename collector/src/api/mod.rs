@@ -33,6 +33,8 @@ pub struct Api {
     /// The SLA evaluator, when an SLA file is configured.
     pub sla: Option<Arc<Sla>>,
     pub clock: fn() -> i64,
+    /// Fleet-wide metrics come from the leading collector only.
+    pub leader: Arc<crate::services::leader::Leadership>,
 }
 
 /// What `/metrics` needs: the fleet counts from the store and the services' gauges.
@@ -43,6 +45,7 @@ struct Scrape {
     compliance: Arc<Compliance>,
     incidents: Arc<Incidents>,
     clock: fn() -> i64,
+    leader: Arc<crate::services::leader::Leadership>,
 }
 
 pub fn router(api: Api) -> Router {
@@ -66,6 +69,7 @@ pub fn router(api: Api) -> Router {
             compliance: api.compliance.clone(),
             incidents: api.incidents.clone(),
             clock: api.clock,
+            leader: api.leader.clone(),
         });
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
@@ -134,12 +138,16 @@ async fn readyz(State(s): State<StoreHandle>) -> Result<&'static str, ApiError> 
 }
 
 async fn metrics(State(s): State<Scrape>) -> Result<Response, ApiError> {
-    let counts = store(&s.store, "host_counts", |st| st.host_counts()).await?;
-    s.metrics.set_fleet(&counts, (s.clock)());
-    let c = s.compliance.clone();
-    let _ = tokio::task::spawn_blocking(move || c.export_metrics()).await;
-    let i = s.incidents.clone();
-    let _ = tokio::task::spawn_blocking(move || i.export_metrics()).await;
+    if s.leader.is_leader() {
+        let counts = store(&s.store, "host_counts", |st| st.host_counts()).await?;
+        s.metrics.set_fleet(&counts, (s.clock)());
+        let c = s.compliance.clone();
+        let _ = tokio::task::spawn_blocking(move || c.export_metrics()).await;
+        let i = s.incidents.clone();
+        let _ = tokio::task::spawn_blocking(move || i.export_metrics()).await;
+    } else {
+        s.metrics.clear_fleet();
+    }
     Ok((
         [(
             header::CONTENT_TYPE,

@@ -47,6 +47,8 @@ pub struct Shared {
     pub incidents: Arc<crate::services::incidents::Incidents>,
     /// The SLA evaluator, when an SLA file is configured.
     pub sla: Option<Arc<crate::services::sla::Sla>>,
+    /// Whether this collector leads the others on its database.
+    pub leader: Arc<crate::services::leader::Leadership>,
     auth_cache: RwLock<HashMap<String, AgentAuth>>,
     settings_cache: Mutex<HashMap<(String, String), AgentSettings>>,
 }
@@ -61,6 +63,7 @@ impl Shared {
         metrics: Arc<Metrics>,
         sla: Option<tilsyn_collector_core::sla::config::SlaPolicy>,
         clock: fn() -> i64,
+        leader: Arc<crate::services::leader::Leadership>,
     ) -> Result<Arc<Self>, StartError> {
         let compliance = crate::services::compliance::Compliance::start(
             cfg.compliance.clone(),
@@ -82,6 +85,7 @@ impl Shared {
                 compliance.clone(),
                 clock,
                 cfg.sla.evaluate_every.0,
+                leader.clone(),
             )
         });
         let desks = tilsyn_collector_desks::build(&cfg.incidents, &cfg.data_dir)
@@ -90,10 +94,13 @@ impl Shared {
             cfg.incidents.clone(),
             policy,
             desks,
-            store.clone(),
-            metrics.clone(),
-            compliance.clone(),
-            clock,
+            crate::services::incidents::Env {
+                store: store.clone(),
+                metrics: metrics.clone(),
+                compliance: compliance.clone(),
+                clock,
+                leader: leader.clone(),
+            },
         )
         .map_err(StartError::Store)?;
         let writer = writer::Writer::start(store.clone(), metrics.clone(), 8192, clock);
@@ -107,6 +114,7 @@ impl Shared {
             compliance,
             incidents,
             sla,
+            leader,
             auth_cache: RwLock::new(HashMap::new()),
             settings_cache: Mutex::new(HashMap::new()),
         }))

@@ -13,6 +13,7 @@ use tilsyn_proto::v1::Health;
 use crate::config::IncidentsConfig;
 use crate::metrics::Metrics;
 use crate::services::compliance::Compliance;
+use crate::services::leader::Leadership;
 use tilsyn_collector_core::compliance::report::FindingFilter;
 use tilsyn_collector_core::incidents::config::Policy;
 use tilsyn_collector_core::incidents::core::{Core, Counted, Group, HostMeta, Payload};
@@ -83,28 +84,80 @@ pub struct Incidents {
     /// Wakes the outbox worker when new actions were committed.
     pub outbox_wake: tokio::sync::Notify,
     compliance: Arc<Compliance>,
+    /// Only the leading collector runs the engine and delivers; the others forward.
+    leader: Arc<Leadership>,
+    routing: tilsyn_collector_core::incidents::core::Routing,
+}
+
+/// News as forwarded through the store to the leader (`incident_news`, JSON).
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Wire {
+    received_at_ms: i64,
+    applied: bool,
+    health: Option<Health>,
+    reload: bool,
+    came_online: bool,
+    clock_skew_ms: Option<i64>,
+}
+
+impl Wire {
+    fn encode(n: &News) -> Vec<u8> {
+        serde_json::to_vec(&Wire {
+            received_at_ms: n.received_at_ms,
+            applied: n.applied,
+            health: n.health.clone(),
+            reload: n.reload,
+            came_online: n.came_online,
+            clock_skew_ms: n.clock_skew_ms,
+        })
+        .expect("news serialize")
+    }
+
+    fn decode(b: &[u8]) -> Option<News> {
+        let w: Wire = serde_json::from_slice(b).ok()?;
+        Some(News {
+            received_at_ms: w.received_at_ms,
+            applied: w.applied,
+            health: w.health,
+            reload: w.reload,
+            came_online: w.came_online,
+            clock_skew_ms: w.clock_skew_ms,
+        })
+    }
+}
+
+/// What the incident service runs with besides its configuration.
+pub struct Env {
+    pub store: Arc<dyn Store>,
+    pub metrics: Arc<Metrics>,
+    pub compliance: Arc<Compliance>,
+    pub clock: fn() -> i64,
+    pub leader: Arc<Leadership>,
 }
 
 impl Incidents {
-    /// Restores the state from the store and starts the worker thread. The outbox worker
-    /// and read-back poller are started by [`Incidents::run_delivery`].
+    /// Restores the state from the store (when leading) and starts the worker thread. The
+    /// outbox worker and read-back poller are started by [`Incidents::run_delivery`].
     pub fn start(
         cfg: IncidentsConfig,
         policy: Policy,
         desks: DeskSet,
-        store: Arc<dyn Store>,
-        metrics: Arc<Metrics>,
-        compliance: Arc<Compliance>,
-        clock: fn() -> i64,
+        env: Env,
     ) -> tilsyn_collector_store::Result<Arc<Incidents>> {
-        let mut core = Core::new(policy, desks.routing);
-        for key in core.restore(store.load_incident_state()?) {
-            tracing::warn!(key = %key, "unreadable incident track; starting it afresh");
-        }
-        store.incident_hosts(None, &mut |h| {
-            let id = h.agent_id.clone();
-            core.hosts.insert(id, HostMeta::from(h));
-        })?;
+        let Env {
+            store,
+            metrics,
+            compliance,
+            clock,
+            leader,
+        } = env;
+        let routing = desks.routing.clone();
+        // A follower loads the state when it comes to lead (it is another's until then).
+        let core = if leader.is_leader() {
+            Self::load(&*store, policy, routing.clone())?
+        } else {
+            Core::new(policy, routing.clone())
+        };
         let (tx, rx) = std::sync::mpsc::channel();
         let s = Arc::new(Incidents {
             core: Mutex::new(core),
@@ -116,6 +169,8 @@ impl Incidents {
             tx,
             outbox_wake: tokio::sync::Notify::new(),
             compliance: compliance.clone(),
+            leader,
+            routing,
         });
         let weak = Arc::downgrade(&s);
         compliance.on_change(Box::new(move |agent| {
@@ -131,6 +186,79 @@ impl Incidents {
                 .expect("spawn incident worker");
         }
         Ok(s)
+    }
+
+    /// The engine's state as the store has it: tracks, open incidents and problems, hosts.
+    fn load(
+        store: &dyn Store,
+        policy: Policy,
+        routing: tilsyn_collector_core::incidents::core::Routing,
+    ) -> tilsyn_collector_store::Result<Core> {
+        let mut core = Core::new(policy, routing);
+        for key in core.restore(store.load_incident_state()?) {
+            tracing::warn!(key = %key, "unreadable incident track; starting it afresh");
+        }
+        store.incident_hosts(None, &mut |h| {
+            let id = h.agent_id.clone();
+            core.hosts.insert(id, HostMeta::from(h));
+        })?;
+        Ok(core)
+    }
+
+    /// Coming to lead: the state the previous leader left.
+    fn reload(&self) -> tilsyn_collector_store::Result<()> {
+        let policy = self.core.lock().expect("core").policy.clone();
+        let core = Self::load(&*self.store, policy, self.routing.clone())?;
+        *self.core.lock().expect("core") = core;
+        Ok(())
+    }
+
+    /// Not leading: hands what the reports brought to the leader through the store.
+    fn forward(&self, first: Msg, rx: &Receiver<Msg>) {
+        let mut items = Vec::new();
+        let mut next = Some(first);
+        while let Some(m) = next {
+            // Offline marks and compliance changes are the leader's own work.
+            if let Msg::Report(agent, news) = m {
+                items.push((agent, Wire::encode(&news)));
+            }
+            if items.len() >= MAX_BATCH {
+                break;
+            }
+            next = rx.try_recv().ok();
+        }
+        if items.is_empty() {
+            return;
+        }
+        let now = self.now();
+        if let Err(e) = self.store.push_news(&items, now) {
+            self.metrics
+                .store_errors
+                .with_label_values(&["push_news"])
+                .inc();
+            tracing::error!(error = %e, lost = items.len(), "cannot hand news to the leader");
+        }
+    }
+
+    /// Leading: the news other collectors handed over.
+    fn take_forwarded(&self, now: i64, w: &mut IncidentWrite) {
+        match self.store.take_news(MAX_BATCH as u32) {
+            Ok(items) => {
+                for (agent, body) in items {
+                    let Some(news) = Wire::decode(&body) else {
+                        tracing::warn!(agent_id = %agent, "unreadable forwarded news; skipped");
+                        continue;
+                    };
+                    if news.reload {
+                        // The sections changed on another collector: evaluate them here too.
+                        self.compliance.host_changed(&agent);
+                    }
+                    self.handle(Msg::Report(agent, news), now, w);
+                }
+            }
+            Err(tilsyn_collector_store::StoreError::NotLeader { .. }) => {}
+            Err(e) => tracing::warn!(error = %e, "cannot read forwarded news"),
+        }
     }
 
     fn send(&self, m: Msg) {
@@ -161,13 +289,49 @@ impl Incidents {
         // every host once at start, then hourly.
         let mut next_full = Instant::now();
         let mut pending = IncidentWrite::default();
+        // Forwarded news are polled this often (the fault-to-ticket time of hosts on
+        // other collectors).
+        let poll = Duration::from_millis(200);
+        let mut next_poll = Instant::now();
+        let mut leading = self.leader.is_leader();
         loop {
-            let wait = next_tick.saturating_duration_since(Instant::now());
+            match (leading, self.leader.is_leader()) {
+                (false, true) => {
+                    tracing::info!("leading: loading the incident state");
+                    if let Err(e) = self.reload() {
+                        tracing::error!(error = %e, "cannot load the incident state; retrying");
+                        std::thread::sleep(Duration::from_secs(1));
+                        continue;
+                    }
+                    pending = IncidentWrite::default();
+                    next_full = Instant::now();
+                    leading = true;
+                }
+                (true, false) => {
+                    tracing::warn!("no longer leading: the incident engine stops here");
+                    pending = IncidentWrite::default();
+                    leading = false;
+                }
+                _ => {}
+            }
+            let wait = if leading {
+                next_tick
+                    .min(next_poll)
+                    .saturating_duration_since(Instant::now())
+            } else {
+                poll
+            };
             let first = match rx.recv_timeout(wait) {
                 Ok(m) => Some(m),
                 Err(RecvTimeoutError::Timeout) => None,
                 Err(RecvTimeoutError::Disconnected) => return,
             };
+            if !leading {
+                if let Some(m) = first {
+                    self.forward(m, &rx);
+                }
+                continue;
+            }
             // A bounded batch, so that under a steady stream of reports the changes are
             // still committed every few hundred messages — and at once when a desk action
             // is waiting: the fault-to-ticket time must not queue behind other hosts.
@@ -182,6 +346,10 @@ impl Incidents {
                 next = rx.try_recv().ok();
             }
             let now = self.now();
+            if Instant::now() >= next_poll {
+                next_poll = Instant::now() + poll;
+                self.take_forwarded(now, &mut pending);
+            }
             let mut core = self.core.lock().expect("core");
             if Instant::now() >= next_tick {
                 next_tick = Instant::now() + tick;
@@ -204,6 +372,10 @@ impl Incidents {
                         if !ids.is_empty() {
                             self.outbox_wake.notify_one();
                         }
+                    }
+                    Err(tilsyn_collector_store::StoreError::NotLeader { .. }) => {
+                        // Another collector leads now and has (or will load) the state.
+                        pending = IncidentWrite::default();
                     }
                     Err(e) => {
                         // Memory has moved on; the write is kept and retried with the next
@@ -409,7 +581,16 @@ impl Incidents {
         let poll = self.clone();
         let stop2 = stop.clone();
         let rb = tokio::spawn(async move { poll.read_back_loop(stop2).await });
+        let mut leading = self.leader.subscribe();
         loop {
+            if !self.leader.is_leader() {
+                tokio::select! {
+                    _ = stop.wait_for(|v| *v) => break,
+                    _ = leading.changed() => {}
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                }
+                continue;
+            }
             let delivered = self.clone().deliver_due().await;
             if delivered > 0 {
                 continue;
@@ -452,6 +633,17 @@ impl Incidents {
                 return 0;
             }
         };
+        // Just taken over: items the previous leader had begun (attempts > 0) may still
+        // have a desk call in flight; they wait until any such call has ended, then search
+        // the desk by key first. Items it never began go at once.
+        let hold = self
+            .leader
+            .hold_started_until()
+            .is_some_and(|t| Instant::now() < t);
+        let due: Vec<OutboxItem> = due
+            .into_iter()
+            .filter(|i| !(hold && i.attempts > 0))
+            .collect();
         let n = due.len();
         let sem = Arc::new(tokio::sync::Semaphore::new(self.cfg.delivery.concurrency));
         let mut set = tokio::task::JoinSet::new();
@@ -467,13 +659,19 @@ impl Incidents {
         n
     }
 
-    async fn update(&self, u: OutboxUpdate) {
+    /// Records an outbox result; `false` when this collector no longer leads (the next
+    /// leader takes the item over from the store as it is).
+    async fn update(&self, u: OutboxUpdate) -> bool {
         let now = self.now();
         // The outbox row is the record of truth: keep trying until it is written.
         for attempt in 0u32.. {
             let u2 = u.clone();
             match self.blocking(move |s| s.outbox_update(&u2, now)).await {
-                Ok(()) => return,
+                Ok(()) => return true,
+                Err(tilsyn_collector_store::StoreError::NotLeader { .. }) => {
+                    tracing::warn!("no longer leading: the outbox item is left to the leader");
+                    return false;
+                }
                 Err(e) => {
                     self.metrics
                         .store_errors
@@ -485,6 +683,7 @@ impl Incidents {
                 }
             }
         }
+        false
     }
 
     async fn deliver(&self, item: OutboxItem) {
@@ -508,8 +707,11 @@ impl Incidents {
             }
         };
         // Recorded before the call: after a crash, a create with attempts > 0 first
-        // searches the desk, so it never makes a second ticket.
-        self.update(OutboxUpdate::Attempt { id: item.id }).await;
+        // searches the desk, so it never makes a second ticket. Only while leading, by the
+        // store's lease (the update is fenced) and by this collector's own clock.
+        if !self.leader.is_leader() || !self.update(OutboxUpdate::Attempt { id: item.id }).await {
+            return;
+        }
         let started = Instant::now();
         let subject = item.subject.clone();
         let result: Result<Option<TicketRef>, DeskError> = match item.action.as_str() {
@@ -649,7 +851,9 @@ impl Incidents {
                 _ = stop.wait_for(|v| *v) => return,
                 _ = tokio::time::sleep(every) => {}
             }
-            self.read_back_once().await;
+            if self.leader.is_leader() {
+                self.read_back_once().await;
+            }
         }
     }
 
@@ -887,10 +1091,13 @@ mod tests {
                 desks,
                 routing: tilsyn_collector_core::incidents::core::Routing::single("d"),
             },
-            store,
-            metrics,
-            compliance,
-            clock,
+            Env {
+                store,
+                metrics,
+                compliance,
+                clock,
+                leader: Arc::new(Leadership::solo()),
+            },
         )
         .unwrap()
     }

@@ -5,6 +5,8 @@
 //! - [`incidents`]: the incident worker (observations → [`Core`] → one transaction), the
 //!   outbox delivery to the desks and the read-back poller;
 //! - [`sla`]: the SLA evaluator (metrics, monthly compliance snapshots) and reports;
+//! - [`leader`]: which collector of a database leads (the lease) and runs what must
+//!   happen once;
 //! - [`offline`]: offline detection that judges only time the collector could hear (its
 //!   heartbeat, its own gaps and the grace after them).
 //!
@@ -15,5 +17,6 @@
 
 pub mod compliance;
 pub mod incidents;
+pub mod leader;
 pub mod offline;
 pub mod sla;

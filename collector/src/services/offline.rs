@@ -55,6 +55,10 @@ impl Offline {
             stall_ms: check.max(5000),
             next_settle_ms: None,
         };
+        if !s.leader.is_leader() {
+            // Another collector leads and listened meanwhile: this one's absence was no gap.
+            return Ok(me);
+        }
         // Gaps a previous run recorded but did not live to settle.
         me.next_settle_ms = Self::earliest_unsettled(s).await?;
         // Any time the process did not run is a gap, however short: nobody listened.
@@ -107,10 +111,44 @@ impl Offline {
         Ok(())
     }
 
+    /// Coming to lead after another collector: the time since the previous leader's last
+    /// renewal is a gap (nobody judged silence then; its agents were moving over), so
+    /// every host gets its full grace again, as after a restart.
+    pub async fn took_over(&mut self, s: &Shared, lease: &tilsyn_collector_store::Lease) {
+        let Some((from, expired_ms)) = &lease.took_over_from else {
+            return;
+        };
+        let now = (s.clock)();
+        let ttl = s.leader.ttl().as_millis() as i64;
+        // The database's clock: the previous leader's last renewal was a lease before its
+        // expiry, and this lease began at acquired_ms.
+        let away = (lease.acquired_ms - (expired_ms - ttl)).max(0);
+        tracing::warn!(previous = %from, away_ms = away, "leading now, after another collector");
+        self.next_settle_ms = Self::earliest_unsettled(s).await.ok().flatten();
+        let gap = Gap {
+            from_ms: now - away,
+            to_ms: now,
+        };
+        if self.record(s, gap, Cause::Down).await.is_err() {
+            tracing::error!("cannot record the lead change as a gap");
+        }
+        self.last_beat_ms = now;
+    }
+
     /// One offline tick: account for our own gaps, then judge silence, then settle the
-    /// gaps whose grace has ended.
+    /// gaps whose grace has ended. A collector that does not lead only beats.
     pub async fn tick(&mut self, s: &Shared) {
         let now = (s.clock)();
+        if !s.leader.is_leader() {
+            let run = self.run_id;
+            if s.with_store("beat", move |st| st.beat(run, now, false))
+                .await
+                .is_ok()
+            {
+                self.last_beat_ms = now;
+            }
+            return;
+        }
         // Our own work paused: record it before judging anyone. On failure (the store is
         // still away) nothing is judged; the next tick sees a longer gap.
         if let Some(gap) = gap_since(Some(self.last_beat_ms), now, self.pause_ms) {

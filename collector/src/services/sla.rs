@@ -110,6 +110,7 @@ impl Sla {
         compliance: Arc<crate::services::compliance::Compliance>,
         clock: fn() -> i64,
         every: Duration,
+        leader: Arc<crate::services::leader::Leadership>,
     ) -> Arc<Sla> {
         let s = Arc::new(Sla {
             cat,
@@ -124,7 +125,10 @@ impl Sla {
             .name("sla".into())
             .spawn(move || loop {
                 let Some(s) = w.upgrade() else { return };
-                s.evaluate_logged();
+                // Fleet-wide figures come from one place: the leading collector.
+                if leader.is_leader() {
+                    s.evaluate_logged();
+                }
                 drop(s);
                 std::thread::sleep(every);
             })

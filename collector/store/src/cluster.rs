@@ -64,17 +64,19 @@ impl SqlStore {
                 epoch,
                 expires_ms,
                 acquired_ms,
-                took_over_from: before.clone().filter(|(o, _)| o != owner),
+                // Not after a clean handover (no owner) or from itself.
+                took_over_from: before.clone().filter(|(o, _)| o != owner && !o.is_empty()),
             }))
         })
     }
 
     pub(crate) fn release_lease_impl(&self, name: &str, owner: &str) -> Result<()> {
         self.db.write(|c| {
-            // Expired at once, the epoch kept: the next owner's is one higher.
+            // Expired at once and nobody's (a clean handover: nothing of the old owner is
+            // still in flight), the epoch kept: the next owner's is one higher.
             c.execute(
                 &format!(
-                    "UPDATE leases SET expires_ms = {} - 1 WHERE name = ?1 AND owner = ?2",
+                    "UPDATE leases SET expires_ms = {} - 1, owner = '' WHERE name = ?1 AND owner = ?2",
                     db_now(c.engine())
                 ),
                 params![name, owner],
@@ -172,9 +174,10 @@ mod tests {
             assert_eq!(b.epoch, 2);
             assert_eq!(b.took_over_from.as_ref().map(|t| t.0.as_str()), Some("a"));
             assert!(s.lease("leader", "a", 60_000).unwrap().is_none());
-            // A clean stop hands it over at once.
+            // A clean stop hands it over at once, and nothing of b's is in flight.
             s.release_lease("leader", "b").unwrap();
-            assert_eq!(s.lease("leader", "a", 60_000).unwrap().unwrap().epoch, 3);
+            let a = s.lease("leader", "a", 60_000).unwrap().unwrap();
+            assert_eq!((a.epoch, a.took_over_from), (3, None));
         }
     }
 
