@@ -149,6 +149,51 @@ fn a_sqlite_site_moves_to_postgresql_and_the_api_answers_the_same() {
     c.stop();
 }
 
+/// Two collectors on one database (`url`), the second serving with the first's
+/// certificate (one CA for the agents); the first leads.
+fn two_collectors(dir: &std::path::Path, url: &str, extra: &str) -> (Collector, Collector) {
+    let (da, db) = (dir.join("a"), dir.join("b"));
+    std::fs::create_dir_all(&da).unwrap();
+    let a = Collector::start_on_postgres(&da, url, extra);
+    std::fs::create_dir_all(db.join("data/tls")).unwrap();
+    for f in std::fs::read_dir(da.join("data/tls")).unwrap() {
+        let f = f.unwrap().path();
+        std::fs::copy(&f, db.join("data/tls").join(f.file_name().unwrap())).unwrap();
+    }
+    let b = Collector::start_on_postgres(&db, url, extra);
+    (a, b)
+}
+
+/// This machine's agent knowing both collectors, running; with its host's agent id.
+fn agent_for_both(
+    dir: &std::path::Path,
+    a: &Collector,
+    b: &Collector,
+) -> (tilsyn_e2e::Proc, String) {
+    let adir = dir.join("agent");
+    std::fs::create_dir_all(&adir).unwrap();
+    let acfg = adir.join("agent.yaml");
+    std::fs::write(
+        &acfg,
+        format!(
+            "collector:\n  url: [{}, {}]\n  ca_file: {}\n  timeout: 5s\nenrollment:\n  token: {}\n\
+             state_dir: state\noverrides:\n  health_interval: 5s\n",
+            a.grpc_url(),
+            b.grpc_url(),
+            a.ca_file().display(),
+            tilsyn_e2e::TOKEN
+        ),
+    )
+    .unwrap();
+    let agent = tilsyn_e2e::Proc::spawn(
+        &bin("tilsyn-agent"),
+        &["run", "--config", acfg.to_str().unwrap()],
+        adir.join("agent.log"),
+    );
+    let id = tilsyn_e2e::this_host_online(a, &agent);
+    (agent, id)
+}
+
 /// Health reports committed by collector `c` (its own counter, not the fleet's).
 fn health_ingested(c: &Collector) -> f64 {
     tilsyn_e2e::exposition::value(
@@ -164,44 +209,13 @@ fn two_collectors_share_one_postgresql_and_the_agent_moves_when_its_collector_di
     let pg = PgServer::start(false).unwrap_or_else(|e| panic!("{e}"));
     let url = pg.new_database().unwrap().url.unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let (da, db) = (dir.path().join("a"), dir.path().join("b"));
-    std::fs::create_dir_all(&da).unwrap();
-    let a = Collector::start_on_postgres(&da, &url, "");
-    // The second collector serves with the same certificate (one CA for the agents).
-    std::fs::create_dir_all(db.join("data/tls")).unwrap();
-    for f in std::fs::read_dir(da.join("data/tls")).unwrap() {
-        let f = f.unwrap().path();
-        std::fs::copy(&f, db.join("data/tls").join(f.file_name().unwrap())).unwrap();
-    }
-    let b = Collector::start_on_postgres(&db, &url, "");
+    let (a, b) = two_collectors(dir.path(), &url, "");
+    let (agent, id) = agent_for_both(dir.path(), &a, &b);
     let mut collectors = [Some(a), Some(b)];
-
-    // The agent knows both.
-    let adir = dir.path().join("agent");
-    std::fs::create_dir_all(&adir).unwrap();
-    let acfg = adir.join("agent.yaml");
     let (ca, cb) = (
         collectors[0].as_ref().unwrap(),
         collectors[1].as_ref().unwrap(),
     );
-    std::fs::write(
-        &acfg,
-        format!(
-            "collector:\n  url: [{}, {}]\n  ca_file: {}\n  timeout: 5s\nenrollment:\n  token: {}\n\
-             state_dir: state\noverrides:\n  health_interval: 5s\n",
-            ca.grpc_url(),
-            cb.grpc_url(),
-            ca.ca_file().display(),
-            tilsyn_e2e::TOKEN
-        ),
-    )
-    .unwrap();
-    let agent = tilsyn_e2e::Proc::spawn(
-        &bin("tilsyn-agent"),
-        &["run", "--config", acfg.to_str().unwrap()],
-        adir.join("agent.log"),
-    );
-    let id = tilsyn_e2e::this_host_online(ca, &agent);
     // Both collectors see the same fleet.
     assert_eq!(
         cb.get(&format!("/api/v1/hosts/{id}"))["agent_id"],
@@ -382,41 +396,12 @@ fn the_leader_dies_during_a_slow_create_and_the_next_one_makes_no_second_ticket(
         p = desk.port
     );
     let dir = tempfile::tempdir().unwrap();
-    let (da, db) = (dir.path().join("a"), dir.path().join("b"));
-    std::fs::create_dir_all(&da).unwrap();
-    let a = Collector::start_on_postgres(&da, &url, &extra);
-    std::fs::create_dir_all(db.join("data/tls")).unwrap();
-    for f in std::fs::read_dir(da.join("data/tls")).unwrap() {
-        let f = f.unwrap().path();
-        std::fs::copy(&f, db.join("data/tls").join(f.file_name().unwrap())).unwrap();
-    }
-    let b = Collector::start_on_postgres(&db, &url, &extra);
+    let (a, b) = two_collectors(dir.path(), &url, &extra);
     assert!(
         leads(&a) && !leads(&b),
         "the first collector leads, the second follows"
     );
-
-    let adir = dir.path().join("agent");
-    std::fs::create_dir_all(&adir).unwrap();
-    let acfg = adir.join("agent.yaml");
-    std::fs::write(
-        &acfg,
-        format!(
-            "collector:\n  url: [{}, {}]\n  ca_file: {}\n  timeout: 5s\nenrollment:\n  token: {}\n\
-             state_dir: state\noverrides:\n  health_interval: 5s\n",
-            a.grpc_url(),
-            b.grpc_url(),
-            a.ca_file().display(),
-            tilsyn_e2e::TOKEN
-        ),
-    )
-    .unwrap();
-    let mut agent = tilsyn_e2e::Proc::spawn(
-        &bin("tilsyn-agent"),
-        &["run", "--config", acfg.to_str().unwrap()],
-        adir.join("agent.log"),
-    );
-    let id = tilsyn_e2e::this_host_online(&a, &agent);
+    let (mut agent, id) = agent_for_both(dir.path(), &a, &b);
 
     // The host falls silent; the leader opens its offline incident and starts the create,
     // which the desk takes in but answers only after 30 s.
