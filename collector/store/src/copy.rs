@@ -105,20 +105,27 @@ pub fn copy_store(
             .write(|c| c.execute(&format!("DELETE FROM {table}"), &[]))?;
         let mut pending: Vec<Row> = Vec::with_capacity(CHUNK);
         let mut n = 0u64;
-        // PostgreSQL keeps the rollups in partitions by resolution and time: made first.
-        let partition_key = (table == "health_rollups").then(|| {
-            let at = |name: &str| cols.iter().position(|c| c == name);
-            at("resolution_s").zip(at("bucket_start_ms"))
-        });
+        // PostgreSQL keeps the samples and rollups in time partitions: made first.
+        let at = |name: &str| cols.iter().position(|c| c == name);
+        let partition_key: Option<(Option<usize>, usize)> = match table {
+            "health_rollups" => at("bucket_start_ms").map(|t| (at("resolution_s"), t)),
+            "health_samples" => at("received_at_ms").map(|t| (None, t)),
+            _ => None,
+        };
         let flush = |rows: &mut Vec<Row>| -> Result<()> {
             to.db.write(|c| {
-                if let (Engine::Postgres, Some(Some((res, start)))) = (c.engine(), partition_key) {
-                    let mut parts = std::collections::BTreeSet::new();
+                if let (Engine::Postgres, Some((res, time))) = (c.engine(), partition_key) {
+                    let mut parts = std::collections::BTreeMap::new();
                     for r in rows.iter() {
-                        parts.insert((r.get::<i64>(res)?, r.get::<i64>(start)?));
+                        let p = match res {
+                            Some(res) => crate::postgres::Partitioned::Rollups(r.get::<i64>(res)?),
+                            None => crate::postgres::Partitioned::HealthSamples,
+                        };
+                        let t = r.get::<i64>(time)?;
+                        parts.insert((format!("{p:?}"), t - t.rem_euclid(86_400_000)), p);
                     }
-                    for (res_s, start) in parts {
-                        crate::postgres::ensure_rollup_partition(c, res_s, start)?;
+                    for ((_, t), p) in parts {
+                        crate::postgres::ensure_partition(c, p, t)?;
                     }
                 }
                 for r in rows.iter() {

@@ -19,6 +19,9 @@ pub struct SqlStore {
     pub(crate) db: Box<dyn Db>,
     /// The lease the leader's writes need (`Store::fence`).
     pub(crate) fence: std::sync::Mutex<Option<crate::Lease>>,
+    /// The day (since the epoch) whose partition of the health samples ingest has seen
+    /// made (PostgreSQL); another day makes sure of it first.
+    sample_day: std::sync::atomic::AtomicI64,
 }
 
 impl SqlStore {
@@ -28,6 +31,7 @@ impl SqlStore {
         Ok(SqlStore {
             db,
             fence: std::sync::Mutex::new(None),
+            sample_day: std::sync::atomic::AtomicI64::new(i64::MIN),
         })
     }
 
@@ -122,7 +126,7 @@ impl SqlStore {
                     )?;
                     tx.execute(
                         "INSERT INTO health_samples (agent_id, seq, collected_at_ms, received_at_ms, body) VALUES (?1, ?2, ?3, ?4, ?5) \
-                         ON CONFLICT (agent_id, seq) DO NOTHING",
+                         ON CONFLICT DO NOTHING",
                         params![b.agent_id, r.seq, r.collected_at_ms, now_ms, body],
                     )?;
                     "health"
@@ -357,12 +361,27 @@ impl Store for SqlStore {
     }
 
     fn ingest(&self, batches: &[IngestBatch], now_ms: i64) -> Result<Vec<BatchOutcome>> {
-        self.db.write(|tx| {
+        let day = now_ms.div_euclid(86_400_000);
+        let known = self.sample_day.load(std::sync::atomic::Ordering::Relaxed);
+        let out = self.db.write(|tx| {
+            if day != known && tx.engine() == crate::sql::Engine::Postgres {
+                // Today's partition of the samples, and tomorrow's ahead of midnight.
+                for d in [day, day + 1] {
+                    crate::postgres::ensure_partition(
+                        tx,
+                        crate::postgres::Partitioned::HealthSamples,
+                        d * 86_400_000,
+                    )?;
+                }
+            }
             batches
                 .iter()
                 .map(|b| Self::apply_batch(tx, b, now_ms))
                 .collect()
-        })
+        })?;
+        self.sample_day
+            .store(day, std::sync::atomic::Ordering::Relaxed);
+        Ok(out)
     }
 
     fn list_hosts(&self, f: &HostFilter) -> Result<Vec<HostSummary>> {
@@ -526,10 +545,17 @@ impl Store for SqlStore {
     fn prune_health(&self, before_ms: i64) -> Result<u64> {
         self.db.write(|c| {
             self.check_fence(c)?;
-            c.execute(
-                "DELETE FROM health_samples WHERE received_at_ms < ?1",
-                params![before_ms],
-            )
+            match c.engine() {
+                crate::sql::Engine::Sqlite => c.execute(
+                    "DELETE FROM health_samples WHERE received_at_ms < ?1",
+                    params![before_ms],
+                ),
+                crate::sql::Engine::Postgres => crate::postgres::drop_partitions(
+                    c,
+                    crate::postgres::Partitioned::HealthSamples,
+                    before_ms,
+                ),
+            }
         })
     }
 
@@ -894,7 +920,14 @@ mod tests {
             assert_eq!(c.iter().map(|c| c.hosts).sum::<i64>(), 2);
             assert_eq!(c.iter().map(|c| c.pending_updates).sum::<i64>(), 4);
             assert_eq!(c.iter().map(|c| c.reboot_required).sum::<i64>(), 1);
-            assert_eq!(s.prune_health(2_000).unwrap(), 1);
+            if s.db.read(|c| Ok(c.engine())).unwrap() == crate::sql::Engine::Sqlite {
+                assert_eq!(s.prune_health(2_000).unwrap(), 1);
+            } else {
+                // PostgreSQL drops the sample's day whole, once all of it is past.
+                assert_eq!(s.prune_health(2_000).unwrap(), 0);
+                assert_eq!(s.prune_health(86_400_000).unwrap(), 1);
+            }
+            assert!(s.health_history("a", 0, 10).unwrap().is_empty());
         }
     }
 

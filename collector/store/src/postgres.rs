@@ -606,69 +606,89 @@ impl Db for Postgres {
     }
 }
 
-/// The time a partition of the rollups spans: a day of 5-minute buckets, 30 days of
-/// hourly ones (a few dozen partitions each at the default retentions).
-fn rollup_span_ms(resolution_s: i64) -> i64 {
-    if resolution_s <= 300 {
-        86_400_000
-    } else {
-        30 * 86_400_000
+/// The tables PostgreSQL keeps in time partitions, created as rows arrive and dropped
+/// whole once past their retention (no row-by-row deletes, no index on time needed).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Partitioned {
+    /// Raw health samples by the day they were received.
+    HealthSamples,
+    /// Rollups of one resolution (seconds): a day of 5-minute buckets, 30 days of hourly
+    /// ones per partition.
+    Rollups(i64),
+}
+
+impl Partitioned {
+    fn table(self) -> &'static str {
+        match self {
+            Partitioned::HealthSamples => "health_samples",
+            Partitioned::Rollups(_) => "health_rollups",
+        }
+    }
+
+    fn span_ms(self) -> i64 {
+        match self {
+            Partitioned::Rollups(r) if r > 300 => 30 * 86_400_000,
+            _ => 86_400_000,
+        }
+    }
+
+    /// The partitions' name prefix and the partition key's leading values.
+    fn prefix(self) -> (String, String) {
+        match self {
+            Partitioned::HealthSamples => ("health_samples_".into(), String::new()),
+            Partitioned::Rollups(r) => (format!("health_rollups_{r}_"), format!("{r}, ")),
+        }
     }
 }
 
-/// Creates the rollups' partition that holds `bucket_start_ms` at `resolution_s`, if it
-/// is not there yet.
-pub(crate) fn ensure_rollup_partition(
-    c: &dyn Conn,
-    resolution_s: i64,
-    bucket_start_ms: i64,
-) -> Result<()> {
-    let span = rollup_span_ms(resolution_s);
-    let from = bucket_start_ms - bucket_start_ms.rem_euclid(span);
-    let name = format!("health_rollups_{resolution_s}_{from}");
+/// Creates the partition of `p` that holds time `at_ms`, if it is not there yet.
+pub(crate) fn ensure_partition(c: &dyn Conn, p: Partitioned, at_ms: i64) -> Result<()> {
+    let span = p.span_ms();
+    let from = at_ms - at_ms.rem_euclid(span);
+    let (name, key) = p.prefix();
+    let name = format!("{name}{from}");
     let exists: Option<String> = c.query_value(
         "SELECT CAST(to_regclass(?1) AS TEXT)",
         crate::sql::params![name],
     )?;
     if exists.is_none() {
         c.batch(&format!(
-            "CREATE TABLE IF NOT EXISTS {name} PARTITION OF health_rollups \
-             FOR VALUES FROM ({resolution_s}, {from}) TO ({resolution_s}, {})",
+            "CREATE TABLE IF NOT EXISTS {name} PARTITION OF {} \
+             FOR VALUES FROM ({key}{from}) TO ({key}{})",
+            p.table(),
             from + span
         ))?;
     }
     Ok(())
 }
 
-/// Drops the rollups' partitions at `resolution_s` that end at or before `before_ms`;
-/// returns the rows they held. A partition still partly inside the retention is kept whole
-/// until its span has passed (at most a day, or 30 days for hourly buckets, longer than
-/// the retention).
-pub(crate) fn drop_rollup_partitions(
-    c: &dyn Conn,
-    resolution_s: i64,
-    before_ms: i64,
-) -> Result<u64> {
-    let names: Vec<String> = c.query_map(
-        "SELECT CAST(k.relname AS TEXT) FROM pg_inherits i JOIN pg_class k ON k.oid = i.inhrelid \
-         JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = 'health_rollups' \
-         AND p.relnamespace = to_regnamespace(current_schema())",
-        &[],
-        |r| r.get(0),
+/// Drops the partitions of `p` that end at or before `before_ms`; returns the rows they
+/// held (PostgreSQL's estimate once the table has been analyzed, else counted). A
+/// partition still partly inside the retention is kept whole until its span has passed.
+pub(crate) fn drop_partitions(c: &dyn Conn, p: Partitioned, before_ms: i64) -> Result<u64> {
+    let names: Vec<(String, i64)> = c.query_map(
+        "SELECT CAST(k.relname AS TEXT), CAST(k.reltuples AS BIGINT) FROM pg_inherits i \
+         JOIN pg_class k ON k.oid = i.inhrelid JOIN pg_class t ON t.oid = i.inhparent \
+         WHERE t.relname = ?1 AND t.relnamespace = to_regnamespace(current_schema())",
+        crate::sql::params![p.table()],
+        |r| Ok((r.get(0)?, r.get(1)?)),
     )?;
-    let prefix = format!("health_rollups_{resolution_s}_");
+    let (prefix, _) = p.prefix();
     let mut rows = 0u64;
-    for name in names {
+    for (name, estimate) in names {
         let Some(from) = name
             .strip_prefix(&prefix)
             .and_then(|f| f.parse::<i64>().ok())
         else {
             continue;
         };
-        if from + rollup_span_ms(resolution_s) <= before_ms {
-            rows += c
-                .query_value::<i64>(&format!("SELECT COUNT(*) FROM {name}"), &[])?
-                .max(0) as u64;
+        if from + p.span_ms() <= before_ms {
+            let n = if estimate >= 0 {
+                estimate
+            } else {
+                c.query_value::<i64>(&format!("SELECT COUNT(*) FROM {name}"), &[])?
+            };
+            rows += n.max(0) as u64;
             c.batch(&format!("DROP TABLE {name}"))?;
         }
     }

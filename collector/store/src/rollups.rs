@@ -57,7 +57,11 @@ impl SqlStore {
                 let parts: std::collections::BTreeSet<(i64, i64)> =
                     folded.keys().map(|(_, res, start)| (res / 1000, *start)).collect();
                 for (res_s, start) in parts {
-                    crate::postgres::ensure_rollup_partition(tx, res_s, start)?;
+                    crate::postgres::ensure_partition(
+                        tx,
+                        crate::postgres::Partitioned::Rollups(res_s),
+                        start,
+                    )?;
                 }
             }
             for ((agent, res, start), mut r) in folded {
@@ -128,9 +132,11 @@ impl SqlStore {
                     "DELETE FROM health_rollups WHERE resolution_s = ?1 AND bucket_start_ms < ?2",
                     params![resolution_ms / 1000, before_ms],
                 ),
-                Engine::Postgres => {
-                    crate::postgres::drop_rollup_partitions(c, resolution_ms / 1000, before_ms)
-                }
+                Engine::Postgres => crate::postgres::drop_partitions(
+                    c,
+                    crate::postgres::Partitioned::Rollups(resolution_ms / 1000),
+                    before_ms,
+                ),
             }
         })
     }

@@ -60,9 +60,11 @@ CREATE TABLE IF NOT EXISTS health_samples (
     received_at_ms BIGINT NOT NULL,
     -- protobuf-encoded tilsyn.v1.Health: a quarter of the JSON size, and cheaper to write
     body BYTEA NOT NULL,
-    PRIMARY KEY (agent_id, seq)
-);
-CREATE INDEX IF NOT EXISTS health_by_received ON health_samples (received_at_ms);
+    -- On PostgreSQL partitioned by the day received (postgres.rs, Partitioned), created as
+    -- samples arrive and dropped whole after health_retention; the key holds the partition
+    -- key, so resent samples are refused by the host's last_seq, not by this key.
+    PRIMARY KEY (agent_id, seq, received_at_ms)
+) PARTITION BY RANGE (received_at_ms);
 CREATE TABLE IF NOT EXISTS host_events (
     agent_id TEXT NOT NULL,
     at_ms BIGINT NOT NULL,
