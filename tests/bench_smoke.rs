@@ -30,6 +30,11 @@ fn signal_group(pgid: u32, signal: &str) -> bool {
 /// processes it started too) after [`LIMIT`]. Asserts exit 0, that nothing it started is
 /// left running, and that stdout contains each of `expect`; returns stdout.
 fn smoke(script: &str, ports: &[&str], expect: &[&str]) -> String {
+    smoke_env(script, &[], ports, expect)
+}
+
+/// [`smoke`] with more environment variables for the script.
+fn smoke_env(script: &str, env: &[(&str, &str)], ports: &[&str], expect: &[&str]) -> String {
     let _slot = e2e_slot();
     let bin_dir = bin("tilsyn-collector").parent().unwrap().to_path_buf();
     assert!(bin("tilsyn-agent").is_file());
@@ -39,6 +44,7 @@ fn smoke(script: &str, ports: &[&str], expect: &[&str]) -> String {
     cmd.arg(repo_root().join("tests/bench").join(script))
         .env("SMOKE", "1")
         .env("BIN_DIR", &bin_dir)
+        .envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(std::fs::File::create(&out_path).unwrap())
         .stderr(std::fs::File::create(&err_path).unwrap())
@@ -144,13 +150,30 @@ fn incidents() {
     );
 }
 
+/// The ingest benchmark on PostgreSQL with two collectors sharing it.
+#[test]
+fn ingest_postgres_two_collectors() {
+    smoke_env(
+        "ingest.sh",
+        &[("STORE", "postgres"), ("COLLECTORS", "2")],
+        &["BENCH_GRPC_PORT", "BENCH_HTTP_PORT"],
+        &[
+            "== 20 simulated hosts for 6 s (ramp 2 s) on postgres with 2 collector(s)\n",
+            "-- collector 2\n",
+            "server-side ingest latency over ",
+            "hosts known: 20\n",
+            "db: PostgreSQL data directory",
+        ],
+    );
+}
+
 #[test]
 fn ingest() {
     smoke(
         "ingest.sh",
         &["BENCH_GRPC_PORT", "BENCH_HTTP_PORT"],
         &[
-            "== 20 simulated hosts for 6 s (ramp 2 s)\n",
+            "== 20 simulated hosts for 6 s (ramp 2 s) on sqlite with 1 collector(s)\n",
             " p50=",
             "server-side ingest latency over ",
             "collector RSS: ",

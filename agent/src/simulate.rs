@@ -696,8 +696,10 @@ pub async fn run(target: Target, cfg: SimConfig) -> anyhow::Result<()> {
         !cfg.tokens.is_empty(),
         "simulate needs at least one --token"
     );
-    let channels: Vec<_> = (0..cfg.connections.max(1))
-        .map(|_| target.channel())
+    // Several collectors (a comma-separated --collector): the connections, and so the
+    // hosts, are spread over them in turn.
+    let channels: Vec<_> = (0..cfg.connections.max(1).max(target.urls().len()))
+        .map(|i| target.channel_to(i))
         .collect::<Result<_, _>>()?;
     let stats = Arc::new(CallStats::default());
     // Thousands of virtual hosts share a few HTTP/2 connections; unbounded concurrent

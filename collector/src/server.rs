@@ -148,7 +148,43 @@ pub async fn run(
     let http_srv = axum::serve(http_listener, crate::api::router(api))
         .with_graceful_shutdown(wait(stop_rx.clone()));
     let http = tokio::spawn(async move { http_srv.await });
-    let bg = tokio::spawn(background(shared.clone(), offline, stop_rx.clone()));
+    // The lease is renewed on a thread (and, on PostgreSQL, a connection) of its own, so
+    // that no busy loop or full pool delays it into a needless change of leader.
+    let (gained_tx, gained_rx) = tokio::sync::mpsc::unbounded_channel();
+    let renewing = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let renewer = {
+        let (l, st, m, t) = (
+            leader.clone(),
+            store.clone(),
+            metrics.clone(),
+            cfg.incidents.delivery.timeout.0,
+        );
+        let go = renewing.clone();
+        std::thread::Builder::new()
+            .name("leader".into())
+            .spawn(move || {
+                while go.load(std::sync::atomic::Ordering::SeqCst) {
+                    let c = l.renew(&*st, t);
+                    note_change(&m, &c);
+                    if let Change::Gained(lease) = c {
+                        let _ = gained_tx.send(lease);
+                    }
+                    let until = std::time::Instant::now() + l.ttl() / 4;
+                    while go.load(std::sync::atomic::Ordering::SeqCst)
+                        && std::time::Instant::now() < until
+                    {
+                        std::thread::sleep(Duration::from_millis(50));
+                    }
+                }
+            })
+            .context("starting the leader lease thread")?
+    };
+    let bg = tokio::spawn(background(
+        shared.clone(),
+        offline,
+        gained_rx,
+        stop_rx.clone(),
+    ));
     let delivery = tokio::spawn(shared.incidents.clone().run_delivery(stop_rx.clone()));
 
     shutdown.await;
@@ -162,8 +198,13 @@ pub async fn run(
     let _ = bg.await;
     let _ = delivery.await;
     // A clean stop hands the lead over at once.
+    renewing.store(false, std::sync::atomic::Ordering::SeqCst);
     let st = store.clone();
-    let _ = tokio::task::spawn_blocking(move || leader.release(&*st)).await;
+    let _ = tokio::task::spawn_blocking(move || {
+        let _ = renewer.join();
+        leader.release(&*st)
+    })
+    .await;
     Ok(())
 }
 
@@ -224,6 +265,7 @@ fn hangup_signal() -> tokio::sync::mpsc::Receiver<()> {
 async fn background(
     s: Arc<Shared>,
     mut offline: crate::services::offline::Offline,
+    mut gained: tokio::sync::mpsc::UnboundedReceiver<tilsyn_collector_store::Lease>,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
     let mut offline_tick =
@@ -232,22 +274,13 @@ async fn background(
     let mut rollup_tick =
         tokio::time::interval(s.cfg.store.rollup_every.0.max(Duration::from_secs(1)));
     let mut hangup = hangup_signal();
-    let mut lease_tick = tokio::time::interval(s.leader.ttl() / 4);
     loop {
         tokio::select! {
             _ = async { let _ = stop.wait_for(|v| *v).await; } => {
                 offline.stop(&s).await;
                 return;
             }
-            _ = lease_tick.tick() => {
-                let (l, st, t) = (s.leader.clone(), s.store.clone(), s.cfg.incidents.delivery.timeout.0);
-                if let Ok(c) = tokio::task::spawn_blocking(move || l.renew(&*st, t)).await {
-                    note_change(&s.metrics, &c);
-                    if let Change::Gained(lease) = &c {
-                        offline.took_over(&s, lease).await;
-                    }
-                }
-            }
+            Some(lease) = gained.recv() => offline.took_over(&s, &lease).await,
             _ = hangup.recv() => {
                 tracing::info!("SIGHUP: reloading standards");
                 s.compliance.request_reload();

@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # Collector ingest benchmark: a release collector (TLS, SQLite) fed by the fleet simulator.
 #
-#   [RAMP=s] [CONNECTIONS=n] tests/bench/ingest.sh HOSTS [SECONDS]
+#   [RAMP=s] [CONNECTIONS=n] [STORE=postgres] [COLLECTORS=n] tests/bench/ingest.sh HOSTS [SECONDS]
 #   SMOKE=1 [BIN_DIR=DIR] [BENCH_GRPC_PORT=p] [BENCH_HTTP_PORT=p] tests/bench/ingest.sh [HOSTS] [SECONDS]
 #
 # CONNECTIONS is how many HTTP/2 connections the simulated hosts share (a real fleet has
 # one per agent; set it to HOSTS to load the collector with that many TLS sessions).
+# STORE=postgres puts the data in a private PostgreSQL (initdb in the temporary directory,
+# loopback, fsync on as in production; PostgreSQL's server binaries on PATH or in
+# /usr/lib/postgresql/*/bin); COLLECTORS=n (with STORE=postgres) runs n collectors on it,
+# on consecutive ports, and spreads the connections over them.
 #
 # Prints the simulator's throughput and client-side latency every 10 s, then the
 # collector's server-side ingest latency (p50/p99 from tilsyn_ingest_duration_seconds),
@@ -24,15 +28,53 @@ else
   hosts=${1:-10000}; secs=${2:-300}; ramp=${RAMP:-60}; stats=10
 fi
 bench_bins release
-grpc=127.0.0.1:$(bench_port BENCH_GRPC_PORT 17443)
-http=127.0.0.1:$(bench_port BENCH_HTTP_PORT 17480)
+store=${STORE:-sqlite}
+ncoll=${COLLECTORS:-1}
+if [ "$ncoll" -gt 1 ] && [ "$store" != postgres ]; then
+  echo "COLLECTORS=$ncoll needs STORE=postgres (several collectors share one database)" >&2
+  exit 2
+fi
 dir=$(mktemp -d /tmp/tilsyn-bench.XXXXXX)
-trap 'kill ${cpid:-} ${spid:-} 2>/dev/null; wait 2>/dev/null; rm -rf "$dir"' EXIT
-cat > "$dir/collector.yaml" <<YAML
+cpids=()
+# The collectors stop before their database.
+trap 'kill ${cpids[*]:-} ${spid:-} 2>/dev/null; for p in ${cpids[*]:-}; do wait "$p" 2>/dev/null; done; [ -n "${pgpid:-}" ] && kill -INT "$pgpid" 2>/dev/null; wait 2>/dev/null; rm -rf "$dir"' EXIT
+store_yaml=""
+if [ "$store" = postgres ]; then
+  initdb=$(command -v initdb || ls /usr/lib/postgresql/*/bin/initdb 2>/dev/null | sort -V | tail -1 || true)
+  [ -x "$initdb" ] || { echo "STORE=postgres: PostgreSQL's initdb not found (Debian's postgresql package)" >&2; exit 1; }
+  pgbin=$(dirname "$(readlink -f "$initdb")")
+  as_pg=()
+  mkdir -p "$dir/pg"
+  if [ "$(id -u)" = 0 ]; then
+    chmod 755 "$dir"; chown postgres: "$dir/pg"
+    as_pg=(setpriv --reuid=postgres --regid=postgres --init-groups --)
+  fi
+  "${as_pg[@]}" "$pgbin/initdb" -D "$dir/pg/data" -U tilsyn -A trust -E UTF8 >/dev/null
+  pgport=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  "${as_pg[@]}" "$pgbin/postgres" -D "$dir/pg/data" -h 127.0.0.1 -p "$pgport" -k "$dir/pg" \
+    -c max_connections=200 -c shared_buffers=512MB >"$dir/pg/log" 2>&1 &
+  pgpid=$!
+  for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$pgport") 2>/dev/null && break; sleep 0.1; done
+  sleep 0.5
+  "$pgbin/createdb" -h 127.0.0.1 -p "$pgport" -U tilsyn tilsyn
+  store_yaml=", postgres: {url: 'postgres://tilsyn@127.0.0.1:$pgport/tilsyn', pool_size: 8}"
+fi
+grpc_base=$(bench_port BENCH_GRPC_PORT 17443)
+http_base=$(bench_port BENCH_HTTP_PORT 17480)
+urls=()
+for i in $(seq 1 "$ncoll"); do
+  c="$dir/c$i"; mkdir -p "$c"
+  if [ "$i" = 1 ] || ! smoke; then
+    gp=$((grpc_base + i - 1)); hp=$((http_base + i - 1))
+  else
+    gp=$(bench_port BENCH_NONE 0); hp=$(bench_port BENCH_NONE 0)
+  fi
+  urls+=("https://127.0.0.1:$gp"); https[$i]="127.0.0.1:$hp"
+  cat > "$c/collector.yaml" <<YAML
 data_dir: data
-grpc: {listen: $grpc, tls: {mode: auto}}
-http: {listen: $http}
-store: {health_retention: 24h}
+grpc: {listen: 127.0.0.1:$gp, tls: {mode: auto}}
+http: {listen: 127.0.0.1:$hp}
+store: {health_retention: 24h$store_yaml}
 log: warn
 compliance: {standards_dir: '$PWD/configs/standards'}
 departments:
@@ -40,19 +82,25 @@ departments:
   - {id: schools, name: Schools, tokens: [bench-token-schools-000000]}
   - {id: it-operations, name: IT Operations, tokens: [bench-token-it-operations]}
 YAML
-"$collector_bin" run --config "$dir/collector.yaml" &
-cpid=$!
-wait_ca "$dir"
+  # One certificate for all collectors (the agents trust one CA).
+  [ "$i" = 1 ] || { mkdir -p "$c/data"; cp -r "$dir/c1/data/tls" "$c/data/"; }
+  "$collector_bin" run --config "$c/collector.yaml" &
+  cpids+=($!)
+  wait_ca "$c"
+done
+http=${https[1]}
 sleep 0.5
-echo "== $hosts simulated hosts for $secs s (ramp $ramp s)"
+echo "== $hosts simulated hosts for $secs s (ramp $ramp s) on $store with $ncoll collector(s)"
 # In the background, so that the trap can stop it too.
-"$agent_bin" simulate --collector "https://$grpc" --ca "$dir/data/tls/ca.pem" \
+"$agent_bin" simulate --collector "$(IFS=,; echo "${urls[*]}")" --ca "$dir/c1/data/tls/ca.pem" \
   --token bench-token-social-services --token bench-token-schools-000000 --token bench-token-it-operations \
   --hosts "$hosts" --ramp-seconds "$ramp" --duration-seconds "$secs" --stats-seconds "$stats" \
   --offline-percent 0 --enroll-concurrency 256 --connections "${CONNECTIONS:-8}" &
 spid=$!
 wait $spid
-m=$(curl -s "http://$http/metrics")
+for i in $(seq 1 "$ncoll"); do
+m=$(curl -s "http://${https[$i]}/metrics")
+[ "$ncoll" = 1 ] || echo "-- collector $i"
 python3 - "$m" <<'PY'
 import sys, re
 text = sys.argv[1]
@@ -69,7 +117,13 @@ for name in ["tilsyn_collector_resident_memory_bytes"]:
     print(f"collector RSS: {float(v.group(1))/2**20:.0f} MiB")
 for m in re.finditer(r'^tilsyn_reports_ingested_total\{section="(\w+)"\} (\S+)$', text, re.M):
     print(f"ingested {m.group(1)}: {m.group(2)}")
-hosts = sum(float(m.group(1)) for m in re.finditer(r'^tilsyn_hosts\{[^}]*\} (\S+)$', text, re.M))
-print(f"hosts known: {hosts:.0f}")
+if re.search(r'^tilsyn_collector_leader 1$', text, re.M):
+    hosts = sum(float(m.group(1)) for m in re.finditer(r'^tilsyn_hosts\{[^}]*\} (\S+)$', text, re.M))
+    print(f"hosts known: {hosts:.0f}")
 PY
-du -sh "$dir/data/tilsyn.db"* | sed 's/^/db: /'
+done
+if [ "$store" = postgres ]; then
+  du -sh "$dir/pg/data" | sed 's/^/db: PostgreSQL data directory (with WAL) /'
+else
+  du -sh "$dir/c1/data/tilsyn.db"* | sed 's/^/db: /'
+fi

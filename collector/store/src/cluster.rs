@@ -37,27 +37,61 @@ pub(crate) fn db_now(e: Engine) -> &'static str {
 
 impl SqlStore {
     pub(crate) fn lease_impl(&self, name: &str, owner: &str, ttl_ms: i64) -> Result<Option<Lease>> {
-        self.db.write(|c| {
+        self.db.control(|c| {
             let now = db_now(c.engine());
-            let lock = if c.engine() == Engine::Postgres { " FOR UPDATE" } else { "" };
-            let before: Option<(String, i64)> = c.query_row(
-                &format!("SELECT owner, expires_ms FROM leases WHERE name = ?1{lock}"),
+            // Not blocked by the leader's fenced transactions (they hold a key-share lock):
+            // renewing only updates the expiry, which they allow.
+            let lock = if c.engine() == Engine::Postgres {
+                " FOR NO KEY UPDATE"
+            } else {
+                ""
+            };
+            let before: Option<(String, i64, i64)> = c.query_row(
+                &format!("SELECT owner, expires_ms, epoch FROM leases WHERE name = ?1{lock}"),
                 params![name],
-                |r| Ok((r.get(0)?, r.get(1)?)),
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )?;
-            let got = c.query_row(
-                &format!(
-                    "INSERT INTO leases (name, owner, epoch, expires_ms, acquired_ms) VALUES (?1, ?2, 1, {now} + ?3, {now}) \
-                     ON CONFLICT (name) DO UPDATE SET \
-                     epoch = CASE WHEN leases.owner = excluded.owner THEN leases.epoch ELSE leases.epoch + 1 END, \
-                     acquired_ms = CASE WHEN leases.owner = excluded.owner THEN leases.acquired_ms ELSE excluded.acquired_ms END, \
-                     owner = excluded.owner, expires_ms = excluded.expires_ms \
-                     WHERE leases.owner = excluded.owner OR leases.expires_ms < {now} \
-                     RETURNING epoch, expires_ms, acquired_ms"
-                ),
-                params![name, owner, ttl_ms],
-                |r| Ok((r.get::<i64>(0)?, r.get::<i64>(1)?, r.get::<i64>(2)?)),
-            )?;
+            let returning = "RETURNING epoch, expires_ms, acquired_ms";
+            let row = |r: &crate::sql::Row| Ok((r.get::<i64>(0)?, r.get::<i64>(1)?, r.get::<i64>(2)?));
+            let got = match &before {
+                // Renewal.
+                Some((o, _, _)) if o == owner => c.query_row(
+                    &format!(
+                        "UPDATE leases SET expires_ms = {now} + ?3 WHERE name = ?1 AND owner = ?2 {returning}"
+                    ),
+                    params![name, owner, ttl_ms],
+                    row,
+                )?,
+                // A first lease.
+                None => c.query_row(
+                    &format!(
+                        "INSERT INTO leases (name, owner, epoch, expires_ms, acquired_ms)                          VALUES (?1, ?2, 1, {now} + ?3, {now}) ON CONFLICT (name) DO NOTHING {returning}"
+                    ),
+                    params![name, owner, ttl_ms],
+                    row,
+                )?,
+                // Another's (or released): only once run out. The row is deleted and made
+                // anew, which waits for the previous leader's fenced transactions still
+                // running (their key-share lock forbids deleting it): none of them commits
+                // after the takeover.
+                Some(_) => {
+                    let gone: Option<i64> = c.query_row(
+                        &format!("DELETE FROM leases WHERE name = ?1 AND expires_ms < {now} RETURNING epoch"),
+                        params![name],
+                        |r| r.get(0),
+                    )?;
+                    match gone {
+                        Some(epoch) => c.query_row(
+                            &format!(
+                                "INSERT INTO leases (name, owner, epoch, expires_ms, acquired_ms)                                  VALUES (?1, ?2, ?4, {now} + ?3, {now}) {returning}"
+                            ),
+                            params![name, owner, ttl_ms, epoch + 1],
+                            row,
+                        )?,
+                        None => None,
+                    }
+                }
+            };
             Ok(got.map(|(epoch, expires_ms, acquired_ms)| Lease {
                 name: name.to_string(),
                 owner: owner.to_string(),
@@ -65,13 +99,16 @@ impl SqlStore {
                 expires_ms,
                 acquired_ms,
                 // Not after a clean handover (no owner) or from itself.
-                took_over_from: before.clone().filter(|(o, _)| o != owner && !o.is_empty()),
+                took_over_from: before
+                    .clone()
+                    .filter(|(o, _, _)| o != owner && !o.is_empty())
+                    .map(|(o, expires, _)| (o, expires)),
             }))
         })
     }
 
     pub(crate) fn release_lease_impl(&self, name: &str, owner: &str) -> Result<()> {
-        self.db.write(|c| {
+        self.db.control(|c| {
             // Expired at once and nobody's (a clean handover: nothing of the old owner is
             // still in flight), the epoch kept: the next owner's is one higher.
             c.execute(
@@ -92,8 +129,11 @@ impl SqlStore {
         let Some(l) = self.fence.lock().expect("fence").clone() else {
             return Ok(());
         };
+        // A key-share lock: leader-only transactions do not queue behind each other or
+        // behind the lease's renewal, but a takeover (which deletes the row) waits until
+        // they are done.
         let lock = if c.engine() == Engine::Postgres {
-            " FOR UPDATE"
+            " FOR KEY SHARE"
         } else {
             ""
         };

@@ -377,6 +377,8 @@ pub struct Postgres {
     opts: ConnectOptions,
     tls: Option<tokio_postgres_rustls::MakeRustlsConnect>,
     pool: Pool,
+    /// The connection of the leader lease (`Db::control_dyn`), outside the pool.
+    control: Mutex<Option<Client>>,
 }
 
 /// Opens (creating or upgrading the schema of) the database the configuration names.
@@ -401,6 +403,7 @@ pub fn open(cfg: &PostgresConfig) -> Result<SqlStore> {
             freed: Condvar::new(),
             size,
         },
+        control: Mutex::new(None),
     }))
 }
 
@@ -570,6 +573,21 @@ impl Db for Postgres {
         self.run(true, f)
     }
 
+    fn control_dyn(&self, f: &mut dyn FnMut(&dyn Conn) -> Result<()>) -> Result<()> {
+        tokio::task::block_in_place(|| {
+            let mut slot = self.control.lock().expect("control connection");
+            if slot.as_ref().is_none_or(|c| c.client.is_closed()) {
+                *slot = Some(self.connect()?);
+            }
+            let c = slot.as_mut().expect("connected");
+            match Self::once(c, false, f) {
+                Ok(()) => Ok(()),
+                Err(Retry::Transient(e)) => Err(pg(e)),
+                Err(Retry::Fail(e)) => Err(e),
+            }
+        })
+    }
+
     fn migrate(&self) -> Result<()> {
         let describe = self.opts.describe.clone();
         self.run(false, &mut |c| {
@@ -652,6 +670,12 @@ pub(crate) fn ensure_partition(c: &dyn Conn, p: Partitioned, at_ms: i64) -> Resu
         crate::sql::params![name],
     )?;
     if exists.is_none() {
+        // Two collectors making the same partition at once: one at a time, the second
+        // then finds it (IF NOT EXISTS alone still races in the catalogue).
+        c.query_value::<Value>(
+            "SELECT CAST(pg_advisory_xact_lock(?1) AS TEXT)",
+            crate::sql::params![MIGRATION_LOCK + 1],
+        )?;
         c.batch(&format!(
             "CREATE TABLE IF NOT EXISTS {name} PARTITION OF {} \
              FOR VALUES FROM ({key}{from}) TO ({key}{})",

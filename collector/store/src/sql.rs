@@ -296,6 +296,11 @@ pub trait Db: Send + Sync + 'static {
     fn write_dyn(&self, f: &mut dyn FnMut(&dyn Conn) -> Result<()>) -> Result<()>;
     /// Runs `f` on a connection for reading.
     fn read_dyn(&self, f: &mut dyn FnMut(&dyn Conn) -> Result<()>) -> Result<()>;
+    /// [`Self::write_dyn`] on a connection of its own, never queued behind the pool's
+    /// work: for the leader lease, whose renewal must not wait for ingest.
+    fn control_dyn(&self, f: &mut dyn FnMut(&dyn Conn) -> Result<()>) -> Result<()> {
+        self.write_dyn(f)
+    }
     /// Creates or upgrades the schema.
     fn migrate(&self) -> Result<()>;
     /// Reclaims the space of deleted rows (outside any transaction).
@@ -308,6 +313,15 @@ impl dyn Db {
     pub fn write<T>(&self, mut f: impl FnMut(&dyn Conn) -> Result<T>) -> Result<T> {
         let mut out = None;
         self.write_dyn(&mut |c| {
+            out = Some(f(c)?);
+            Ok(())
+        })?;
+        Ok(out.expect("a committed write has a result"))
+    }
+
+    pub fn control<T>(&self, mut f: impl FnMut(&dyn Conn) -> Result<T>) -> Result<T> {
+        let mut out = None;
+        self.control_dyn(&mut |c| {
             out = Some(f(c)?);
             Ok(())
         })?;
