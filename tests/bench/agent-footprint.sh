@@ -30,7 +30,7 @@ grpc=127.0.0.1:$(bench_port BENCH_GRPC_PORT 18443)
 http=127.0.0.1:$(bench_port BENCH_HTTP_PORT 18480)
 exporter=127.0.0.1:$(bench_port BENCH_EXPORTER_PORT 19100)
 dir=$(mktemp -d /tmp/tilsyn-foot.XXXXXX)
-trap 'kill ${cpid:-} ${npid:-} ${apid:-} 2>/dev/null; wait 2>/dev/null; rm -rf "$dir"' EXIT
+trap 'set +e; kill ${cpid:-} ${npid:-} ${apid:-} 2>/dev/null; wait 2>/dev/null; rm -rf "$dir"' EXIT
 cat > "$dir/collector.yaml" <<YAML
 data_dir: data
 grpc: {listen: $grpc}

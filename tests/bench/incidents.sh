@@ -34,7 +34,7 @@ grpc=127.0.0.1:$(bench_port BENCH_GRPC_PORT 17543)
 http=127.0.0.1:$(bench_port BENCH_HTTP_PORT 17580)
 desk=127.0.0.1:$(bench_port BENCH_DESK_PORT 17590)
 dir=$(mktemp -d /tmp/tilsyn-bench-inc.XXXXXX)
-trap 'kill ${cpid:-} ${rpid:-} ${spid:-} 2>/dev/null; wait 2>/dev/null; rm -rf "$dir"' EXIT
+trap 'set +e; kill ${cpid:-} ${rpid:-} ${spid:-} 2>/dev/null; wait 2>/dev/null; rm -rf "$dir"' EXIT
 cat > "$dir/receiver.py" <<'PY'
 import http.server, json, sys, time
 log = open(sys.argv[2], "a", buffering=1)

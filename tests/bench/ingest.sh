@@ -36,8 +36,9 @@ if [ "$ncoll" -gt 1 ] && [ "$store" != postgres ]; then
 fi
 dir=$(mktemp -d /tmp/tilsyn-bench.XXXXXX)
 cpids=()
-# The collectors stop before their database.
-trap 'kill ${cpids[*]:-} ${spid:-} 2>/dev/null; for p in ${cpids[*]:-}; do wait "$p" 2>/dev/null; done; [ -n "${pgpid:-}" ] && kill -INT "$pgpid" 2>/dev/null; wait 2>/dev/null; rm -rf "$dir"' EXIT
+# The collectors stop before their database; set +e: a failing kill (nothing started yet)
+# must not end the trap before the rest is stopped and removed.
+trap 'set +e; kill ${cpids[*]:-} ${spid:-} 2>/dev/null; for p in ${cpids[*]:-}; do wait "$p" 2>/dev/null; done; [ -n "${pgpid:-}" ] && kill -INT "$pgpid" 2>/dev/null; wait 2>/dev/null; rm -rf "$dir"' EXIT
 store_yaml=""
 if [ "$store" = postgres ]; then
   initdb=$(command -v initdb || ls /usr/lib/postgresql/*/bin/initdb 2>/dev/null | sort -V | tail -1 || true)

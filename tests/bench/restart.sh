@@ -27,7 +27,7 @@ bench_bins release
 grpc=127.0.0.1:$(bench_port BENCH_GRPC_PORT 16443)
 http=127.0.0.1:$(bench_port BENCH_HTTP_PORT 16480)
 dir=$(mktemp -d /tmp/tilsyn-restart.XXXXXX)
-trap 'kill ${cpid:-} ${spid:-} 2>/dev/null; wait 2>/dev/null; rm -rf "$dir"' EXIT
+trap 'set +e; kill ${cpid:-} ${spid:-} 2>/dev/null; wait 2>/dev/null; rm -rf "$dir"' EXIT
 cat > "$dir/collector.yaml" <<YAML
 data_dir: data
 grpc: {listen: $grpc, tls: {mode: auto}}
