@@ -163,17 +163,21 @@ pub async fn run(
         std::thread::Builder::new()
             .name("leader".into())
             .spawn(move || {
-                while go.load(std::sync::atomic::Ordering::SeqCst) {
-                    let c = l.renew(&*st, t);
-                    note_change(&m, &c);
-                    if let Change::Gained(lease) = c {
-                        let _ = gained_tx.send(lease);
-                    }
+                // The first renewal was made above, before the services started.
+                loop {
                     let until = std::time::Instant::now() + l.ttl() / 4;
                     while go.load(std::sync::atomic::Ordering::SeqCst)
                         && std::time::Instant::now() < until
                     {
                         std::thread::sleep(Duration::from_millis(50));
+                    }
+                    if !go.load(std::sync::atomic::Ordering::SeqCst) {
+                        return;
+                    }
+                    let c = l.renew(&*st, t);
+                    note_change(&m, &c);
+                    if let Change::Gained(lease) = c {
+                        let _ = gained_tx.send(lease);
                     }
                 }
             })

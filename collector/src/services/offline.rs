@@ -140,13 +140,7 @@ impl Offline {
     pub async fn tick(&mut self, s: &Shared) {
         let now = (s.clock)();
         if !s.leader.is_leader() {
-            let run = self.run_id;
-            if s.with_store("beat", move |st| st.beat(run, now, false))
-                .await
-                .is_ok()
-            {
-                self.last_beat_ms = now;
-            }
+            self.beat(s, now).await;
             return;
         }
         // Our own work paused: record it before judging anyone. On failure (the store is
@@ -157,14 +151,9 @@ impl Offline {
             }
             self.last_beat_ms = now;
         }
-        let run = self.run_id;
-        if s.with_store("beat", move |st| st.beat(run, now, false))
-            .await
-            .is_err()
-        {
+        if !self.beat(s, now).await {
             return;
         }
-        self.last_beat_ms = now;
 
         let lag = s.writer.lag_ms(now);
         s.metrics.ingest_lag.set(lag as f64 / 1000.0);
@@ -212,6 +201,19 @@ impl Offline {
         if self.next_settle_ms.is_some_and(|t| t <= now) {
             self.settle(s, now).await;
         }
+    }
+
+    /// This run's heartbeat; `false` when the store could not take it.
+    async fn beat(&mut self, s: &Shared, now: i64) -> bool {
+        let run = self.run_id;
+        let ok = s
+            .with_store("beat", move |st| st.beat(run, now, false))
+            .await
+            .is_ok();
+        if ok {
+            self.last_beat_ms = now;
+        }
+        ok
     }
 
     /// Writes the unmonitored time of every gap whose grace has ended; then looks up

@@ -93,8 +93,7 @@ impl SqlStore {
         missed: u32,
         catch_up: CatchUp,
     ) -> Result<GapRecord> {
-        self.db.write(|c| {
-            self.check_fence(c)?;
+        self.leader_write(|c| {
             let mut out = GapRecord {
                 settle_at_ms: gap.to_ms,
                 ..Default::default()
@@ -175,8 +174,7 @@ impl SqlStore {
     }
 
     pub(super) fn settle_gap_impl(&self, gap_id: i64, missed: u32, now_ms: i64) -> Result<u64> {
-        self.db.write(|c| {
-            self.check_fence(c)?;
+        self.leader_write(|c| {
             let gap: Option<(i64, i64, Option<i64>)> = c.query_row(
                 "SELECT from_ms, to_ms, settled_at_ms FROM collector_gaps WHERE gap_id = ?1",
                 params![gap_id],
@@ -235,8 +233,7 @@ impl SqlStore {
     }
 
     pub(super) fn mark_offline_impl(&self, now_ms: i64) -> Result<Vec<WentOffline>> {
-        self.db.write(|c| {
-            self.check_fence(c)?;
+        self.leader_write(|c| {
             // Offline from the earlier of the fixed offline time and now (SQLite's
             // two-argument MIN is LEAST on PostgreSQL; CASE is both's; a NULL
             // offline_from_ms compares as unknown and falls to now).

@@ -46,16 +46,16 @@ impl SqlStore {
             } else {
                 ""
             };
-            let before: Option<(String, i64, i64)> = c.query_row(
-                &format!("SELECT owner, expires_ms, epoch FROM leases WHERE name = ?1{lock}"),
+            let before: Option<(String, i64)> = c.query_row(
+                &format!("SELECT owner, expires_ms FROM leases WHERE name = ?1{lock}"),
                 params![name],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                |r| Ok((r.get(0)?, r.get(1)?)),
             )?;
             let returning = "RETURNING epoch, expires_ms, acquired_ms";
             let row = |r: &crate::sql::Row| Ok((r.get::<i64>(0)?, r.get::<i64>(1)?, r.get::<i64>(2)?));
             let got = match &before {
                 // Renewal.
-                Some((o, _, _)) if o == owner => c.query_row(
+                Some((o, _)) if o == owner => c.query_row(
                     &format!(
                         "UPDATE leases SET expires_ms = {now} + ?3 WHERE name = ?1 AND owner = ?2 {returning}"
                     ),
@@ -101,8 +101,7 @@ impl SqlStore {
                 // Not after a clean handover (no owner) or from itself.
                 took_over_from: before
                     .clone()
-                    .filter(|(o, _, _)| o != owner && !o.is_empty())
-                    .map(|(o, expires, _)| (o, expires)),
+                    .filter(|(o, _)| o != owner && !o.is_empty()),
             }))
         })
     }
@@ -122,10 +121,18 @@ impl SqlStore {
         })
     }
 
-    /// Refuses (`StoreError::NotLeader`) unless the fence set on this store still holds;
-    /// called first in every write only a leader makes. Without a fence (one collector, the
-    /// command line) it lets everything through.
-    pub(crate) fn check_fence(&self, c: &dyn Conn) -> Result<()> {
+    /// A write only the leader makes: in one transaction, first [`Self::check_fence`], then
+    /// `f`.
+    pub(crate) fn leader_write<T>(&self, mut f: impl FnMut(&dyn Conn) -> Result<T>) -> Result<T> {
+        self.db.write(|c| {
+            self.check_fence(c)?;
+            f(c)
+        })
+    }
+
+    /// Refuses (`StoreError::NotLeader`) unless the fence set on this store still holds.
+    /// Without a fence (one collector, the command line) it lets everything through.
+    fn check_fence(&self, c: &dyn Conn) -> Result<()> {
         let Some(l) = self.fence.lock().expect("fence").clone() else {
             return Ok(());
         };
@@ -164,8 +171,7 @@ impl SqlStore {
     }
 
     pub(crate) fn take_news_impl(&self, limit: u32) -> Result<Vec<(String, Vec<u8>)>> {
-        self.db.write(|c| {
-            self.check_fence(c)?;
+        self.leader_write(|c| {
             // Oldest first; on PostgreSQL rows another transaction still holds are left
             // for the next call (a collector's insert not yet committed is not skipped:
             // it is simply not visible yet).

@@ -115,16 +115,15 @@ pub fn copy_store(
         let flush = |rows: &mut Vec<Row>| -> Result<()> {
             to.db.write(|c| {
                 if let (Engine::Postgres, Some((res, time))) = (c.engine(), partition_key) {
-                    let mut parts = std::collections::BTreeMap::new();
+                    let mut parts = std::collections::HashSet::new();
                     for r in rows.iter() {
                         let p = match res {
                             Some(res) => crate::postgres::Partitioned::Rollups(r.get::<i64>(res)?),
                             None => crate::postgres::Partitioned::HealthSamples,
                         };
-                        let t = r.get::<i64>(time)?;
-                        parts.insert((format!("{p:?}"), t - t.rem_euclid(86_400_000)), p);
+                        parts.insert((p, p.start_of(r.get::<i64>(time)?)));
                     }
-                    for ((_, t), p) in parts {
+                    for (p, t) in parts {
                         crate::postgres::ensure_partition(c, p, t)?;
                     }
                 }
@@ -209,38 +208,11 @@ fn verify(from: &SqlStore, to: &SqlStore, report: &CopyReport) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tests::{agent, batch, rep};
+    use crate::tests::{agent, batch, incident, rep};
     use crate::*;
     use tilsyn_collector_core::absence::{CatchUp, Cause, Gap};
     use tilsyn_proto::v1::report::Body;
     use tilsyn_proto::v1::{Health, Inventory, PatchLevel};
-
-    fn incident(id: i64, agent: &str, state: &str, resolved: Option<i64>, at: i64) -> IncidentRow {
-        IncidentRow {
-            id,
-            key: format!("{agent}/offline"),
-            agent_id: agent.into(),
-            hostname: agent.into(),
-            department: "social".into(),
-            class: "server".into(),
-            check: "offline".into(),
-            severity: "high".into(),
-            impact: "medium".into(),
-            priority: "P3".into(),
-            title: format!("{agent} is offline"),
-            detail: "no report for 3 intervals".into(),
-            state: state.into(),
-            flapping: false,
-            reopened: 0,
-            opened_at_ms: 1_000,
-            resolved_at_ms: resolved,
-            suppressed_by: None,
-            problem_id: None,
-            desk: "file".into(),
-            desk_side: Default::default(),
-            updated_at_ms: at,
-        }
-    }
 
     /// A small site with a bit of everything.
     fn populate(s: &SqlStore) {

@@ -543,19 +543,16 @@ impl Store for SqlStore {
     }
 
     fn prune_health(&self, before_ms: i64) -> Result<u64> {
-        self.db.write(|c| {
-            self.check_fence(c)?;
-            match c.engine() {
-                crate::sql::Engine::Sqlite => c.execute(
-                    "DELETE FROM health_samples WHERE received_at_ms < ?1",
-                    params![before_ms],
-                ),
-                crate::sql::Engine::Postgres => crate::postgres::drop_partitions(
-                    c,
-                    crate::postgres::Partitioned::HealthSamples,
-                    before_ms,
-                ),
-            }
+        self.leader_write(|c| match c.engine() {
+            crate::sql::Engine::Sqlite => c.execute(
+                "DELETE FROM health_samples WHERE received_at_ms < ?1",
+                params![before_ms],
+            ),
+            crate::sql::Engine::Postgres => crate::postgres::drop_partitions(
+                c,
+                crate::postgres::Partitioned::HealthSamples,
+                before_ms,
+            ),
         })
     }
 

@@ -258,8 +258,7 @@ impl SqlStore {
              resolved_at_ms = excluded.resolved_at_ms, hosts = excluded.hosts, updated_at_ms = excluded.updated_at_ms"
         );
         // The closure may run again (PostgreSQL), so the ids are collected afresh in it.
-        self.db.write(|tx| {
-            self.check_fence(tx)?;
+        self.leader_write(|tx| {
             for t in &w.tracks {
                 tx.execute(
                     "INSERT INTO incident_tracks (key, agent_id, check_id, track_json, incident_id) VALUES (?1, ?2, ?3, ?4, ?5) \
@@ -326,8 +325,7 @@ impl SqlStore {
     }
 
     pub(super) fn outbox_update_impl(&self, u: &OutboxUpdate, now_ms: i64) -> Result<()> {
-        self.db.write(|tx| {
-            self.check_fence(tx)?;
+        self.leader_write(|tx| {
             match u {
                 OutboxUpdate::Attempt { id } => {
                     tx.execute(
@@ -484,8 +482,7 @@ impl SqlStore {
         now_ms: i64,
     ) -> Result<()> {
         let (table, id) = subject(subj)?;
-        self.db.write(|tx| {
-            self.check_fence(tx)?;
+        self.leader_write(|tx| {
             match st {
                 None => tx.execute(&format!("UPDATE {table} SET desk_checked_at_ms = ?2 WHERE id = ?1"), params![id, now_ms]),
                 Some(s) => {

@@ -482,6 +482,40 @@ pub(crate) mod tests {
         ]
     }
 
+    /// An offline incident of `agent` in `state`.
+    pub(crate) fn incident(
+        id: i64,
+        agent: &str,
+        state: &str,
+        resolved: Option<i64>,
+        at: i64,
+    ) -> crate::IncidentRow {
+        crate::IncidentRow {
+            id,
+            key: format!("{agent}/offline"),
+            agent_id: agent.into(),
+            hostname: agent.into(),
+            department: "social".into(),
+            class: "server".into(),
+            check: "offline".into(),
+            severity: "high".into(),
+            impact: "medium".into(),
+            priority: "P3".into(),
+            title: format!("{agent} is offline"),
+            detail: "no report for 3 intervals".into(),
+            state: state.into(),
+            flapping: false,
+            reopened: 0,
+            opened_at_ms: 1_000,
+            resolved_at_ms: resolved,
+            suppressed_by: None,
+            problem_id: None,
+            desk: "file".into(),
+            desk_side: Default::default(),
+            updated_at_ms: at,
+        }
+    }
+
     pub(crate) fn agent(s: &SqlStore, id: &str) {
         s.enroll(&NewAgent {
             agent_id: id.into(),

@@ -626,7 +626,7 @@ impl Db for Postgres {
 
 /// The tables PostgreSQL keeps in time partitions, created as rows arrive and dropped
 /// whole once past their retention (no row-by-row deletes, no index on time needed).
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum Partitioned {
     /// Raw health samples by the day they were received.
     HealthSamples,
@@ -650,6 +650,11 @@ impl Partitioned {
         }
     }
 
+    /// Where the partition holding time `at_ms` starts.
+    pub(crate) fn start_of(self, at_ms: i64) -> i64 {
+        at_ms - at_ms.rem_euclid(self.span_ms())
+    }
+
     /// The partitions' name prefix and the partition key's leading values.
     fn prefix(self) -> (String, String) {
         match self {
@@ -662,7 +667,7 @@ impl Partitioned {
 /// Creates the partition of `p` that holds time `at_ms`, if it is not there yet.
 pub(crate) fn ensure_partition(c: &dyn Conn, p: Partitioned, at_ms: i64) -> Result<()> {
     let span = p.span_ms();
-    let from = at_ms - at_ms.rem_euclid(span);
+    let from = p.start_of(at_ms);
     let (name, key) = p.prefix();
     let name = format!("{name}{from}");
     let exists: Option<String> = c.query_value(

@@ -13,8 +13,7 @@ use crate::{Result, SqlStore, StoreError};
 
 impl SqlStore {
     pub(crate) fn roll_up_health_impl(&self, until_ms: i64) -> Result<u64> {
-        self.db.write(|tx| {
-            self.check_fence(tx)?;
+        self.leader_write(|tx| {
             let from: i64 = tx
                 .query_value::<Option<i64>>(
                     "SELECT received_through_ms FROM rollup_progress WHERE id = 1",
@@ -125,19 +124,16 @@ impl SqlStore {
     }
 
     pub(crate) fn prune_rollups_impl(&self, resolution_ms: i64, before_ms: i64) -> Result<u64> {
-        self.db.write(|c| {
-            self.check_fence(c)?;
-            match c.engine() {
-                Engine::Sqlite => c.execute(
-                    "DELETE FROM health_rollups WHERE resolution_s = ?1 AND bucket_start_ms < ?2",
-                    params![resolution_ms / 1000, before_ms],
-                ),
-                Engine::Postgres => crate::postgres::drop_partitions(
-                    c,
-                    crate::postgres::Partitioned::Rollups(resolution_ms / 1000),
-                    before_ms,
-                ),
-            }
+        self.leader_write(|c| match c.engine() {
+            Engine::Sqlite => c.execute(
+                "DELETE FROM health_rollups WHERE resolution_s = ?1 AND bucket_start_ms < ?2",
+                params![resolution_ms / 1000, before_ms],
+            ),
+            Engine::Postgres => crate::postgres::drop_partitions(
+                c,
+                crate::postgres::Partitioned::Rollups(resolution_ms / 1000),
+                before_ms,
+            ),
         })
     }
 }

@@ -118,8 +118,7 @@ impl SqlStore {
         rows: &[(String, String)],
         at_ms: i64,
     ) -> Result<()> {
-        self.db.write(|c| {
-            self.check_fence(c)?;
+        self.leader_write(|c| {
             for (dept, json) in rows {
                 c.execute(
                     "INSERT INTO sla_snapshots (month, department, figures_json, at_ms) VALUES (?1, ?2, ?3, ?4) \
@@ -148,30 +147,7 @@ mod tests {
     use tilsyn_collector_core::incidents::records::{IncidentRow, IncidentWrite};
 
     fn row(state: &str, resolved: Option<i64>, updated: i64) -> IncidentRow {
-        IncidentRow {
-            id: 7,
-            key: "k".into(),
-            agent_id: "a".into(),
-            hostname: "a".into(),
-            department: "d".into(),
-            class: "server".into(),
-            check: "offline".into(),
-            severity: "high".into(),
-            impact: "medium".into(),
-            priority: "P3".into(),
-            title: "t".into(),
-            detail: "d".into(),
-            state: state.into(),
-            flapping: false,
-            reopened: 0,
-            opened_at_ms: 1_000,
-            resolved_at_ms: resolved,
-            suppressed_by: None,
-            problem_id: None,
-            desk: "file".into(),
-            desk_side: Default::default(),
-            updated_at_ms: updated,
-        }
+        crate::tests::incident(7, "a", state, resolved, updated)
     }
 
     #[test]

@@ -309,32 +309,30 @@ pub trait Db: Send + Sync + 'static {
     fn size_bytes(&self) -> Result<u64>;
 }
 
+/// Runs a typed closure through one of the object-safe `*_dyn` entry points.
+fn typed<T>(
+    run: impl FnOnce(&mut dyn FnMut(&dyn Conn) -> Result<()>) -> Result<()>,
+    mut f: impl FnMut(&dyn Conn) -> Result<T>,
+) -> Result<T> {
+    let mut out = None;
+    run(&mut |c| {
+        out = Some(f(c)?);
+        Ok(())
+    })?;
+    Ok(out.expect("a finished transaction has a result"))
+}
+
 impl dyn Db {
-    pub fn write<T>(&self, mut f: impl FnMut(&dyn Conn) -> Result<T>) -> Result<T> {
-        let mut out = None;
-        self.write_dyn(&mut |c| {
-            out = Some(f(c)?);
-            Ok(())
-        })?;
-        Ok(out.expect("a committed write has a result"))
+    pub fn write<T>(&self, f: impl FnMut(&dyn Conn) -> Result<T>) -> Result<T> {
+        typed(|g| self.write_dyn(g), f)
     }
 
-    pub fn control<T>(&self, mut f: impl FnMut(&dyn Conn) -> Result<T>) -> Result<T> {
-        let mut out = None;
-        self.control_dyn(&mut |c| {
-            out = Some(f(c)?);
-            Ok(())
-        })?;
-        Ok(out.expect("a committed write has a result"))
+    pub fn control<T>(&self, f: impl FnMut(&dyn Conn) -> Result<T>) -> Result<T> {
+        typed(|g| self.control_dyn(g), f)
     }
 
-    pub fn read<T>(&self, mut f: impl FnMut(&dyn Conn) -> Result<T>) -> Result<T> {
-        let mut out = None;
-        self.read_dyn(&mut |c| {
-            out = Some(f(c)?);
-            Ok(())
-        })?;
-        Ok(out.expect("a read has a result"))
+    pub fn read<T>(&self, f: impl FnMut(&dyn Conn) -> Result<T>) -> Result<T> {
+        typed(|g| self.read_dyn(g), f)
     }
 }
 
