@@ -84,7 +84,10 @@ work=$(mktemp -d /tmp/tilsyn-image.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 image=${1:-}
 if [ -z "$image" ]; then
-    image=$(packaging/image.sh "$work/out" | head -1)
+    # Not `| head -1`: under pipefail, head leaving before image.sh's second line is written
+    # kills image.sh with SIGPIPE (exit 141, seen in CI).
+    built=$(packaging/image.sh "$work/out")
+    image=${built%%$'\n'*}
 fi
 python3 - "${image%:*}" <<'PY' || fail "image config"
 import json, sys, os

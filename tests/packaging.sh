@@ -79,7 +79,9 @@ if [ "$inside" = 1 ]; then
     [ "$(in_root stat -c '%G %a' "/etc/tilsyn/tokens/it-operations.token")" = "tilsyn-collector 640" ] || fail "token owner/mode"
     [ "$(wc -c <"$R/etc/tilsyn/tokens/it-operations.token")" -ge 33 ] || fail "token too short"
     [ "$(in_root stat -c %U "/var/lib/tilsyn-collector/tilsyn.db")" = tilsyn-collector ] || fail "database not made by migrate as the service user"
-    in_root runuser -u tilsyn-collector -- tilsyn-collector migrate | grep -q "schema version" || fail "migrate"
+    # Output captured first: a `| grep -q` that leaves early is a SIGPIPE under pipefail.
+    migrated=$(in_root runuser -u tilsyn-collector -- tilsyn-collector migrate) || fail "migrate"
+    grep -q "schema version" <<<"$migrated" || fail "migrate: $migrated"
     in_root tilsyn-collector validate >/dev/null || fail "the packaged collector.yaml does not validate"
     [ -f "$R/usr/share/tilsyn/prometheus/tilsyn.rules.yml" ] && [ -f "$R/usr/share/tilsyn/sla.yaml" ] \
         && ls "$R"/usr/share/tilsyn/grafana/dashboards/*.json >/dev/null || fail "shipped examples missing"
@@ -87,7 +89,7 @@ if [ "$inside" = 1 ]; then
     sed -i 's#listen: 0.0.0.0:7443#listen: 127.0.0.1:0#; s#listen: 127.0.0.1:7480#listen: 127.0.0.1:0#' "$R/etc/tilsyn/collector.yaml"
     start_collector
     wait_until 30 "the collector's ports" grep -q "collector listening" "$work/collector.log"
-    line=$(sed 's/\x1b\[[0-9;]*m//g' "$work/collector.log" | grep "collector listening" | head -1)
+    line=$(sed -n 's/\x1b\[[0-9;]*m//g; /collector listening/{p;q}' "$work/collector.log")
     grpc=$(grep -o 'grpc=[^ ]*' <<<"$line" | sed 's/.*://')
     http=$(grep -o 'http=[^ ]*' <<<"$line" | sed 's/.*://')
     sed -i "0,/listen: 127.0.0.1:0/s##listen: 127.0.0.1:$grpc#; 0,/listen: 127.0.0.1:0/s##listen: 127.0.0.1:$http#" "$R/etc/tilsyn/collector.yaml"
@@ -209,7 +211,8 @@ done
 for s in packaging/rpm/*.sh packaging/scripts/*.sh packaging/deb/*/post*; do
     sh -n "$s" || fail "$s: syntax"
 done
-rpm -qp --scripts "$work"/v1/tilsyn-collector-*.rpm | grep -q "useradd -r" || fail "collector rpm: no system user"
+scripts=$(rpm -qp --scripts "$work"/v1/tilsyn-collector-*.rpm)
+grep -q "useradd -r" <<<"$scripts" || fail "collector rpm: no system user"
 
 say "systemd units"
 # Offline, against a root holding both unpacked debs and the one system tool the units
