@@ -167,10 +167,13 @@ fn ingest_postgres_two_collectors() {
     );
 }
 
+/// The ingest benchmark with a connection per simulated host, closed when idle (as agents
+/// do); the PostgreSQL one above shares a few connections between the hosts.
 #[test]
 fn ingest() {
-    smoke(
+    smoke_env(
         "ingest.sh",
+        &[("CONNECTIONS", "20"), ("IDLE_TIMEOUT", "1s")],
         &["BENCH_GRPC_PORT", "BENCH_HTTP_PORT"],
         &[
             "== 20 simulated hosts for 6 s (ramp 2 s) on sqlite with 1 collector(s)\n",
@@ -178,6 +181,9 @@ fn ingest() {
             "server-side ingest latency over ",
             "collector RSS: ",
             "ingested health: ",
+            "collector CPU: ",
+            " us per report\n",
+            "connections: at most ",
             "hosts known: 20\n",
             "db: ",
         ],

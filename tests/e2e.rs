@@ -720,3 +720,53 @@ fn the_simulator_enrolls_a_varied_fleet_through_the_real_client() {
         .iter()
         .any(|h| h["pending_security_updates"].as_i64().unwrap_or(0) > 0));
 }
+
+#[test]
+fn an_idle_agent_holds_no_connection_and_resumes_its_tls_session() {
+    let _slot = tilsyn_e2e::e2e_slot();
+    let dir = tempfile::tempdir().unwrap();
+    let c = Collector::start(dir.path(), "");
+    let (agent, _, id) = agent_online_with(&c, dir.path(), "  idle_timeout: 1s\n");
+    let samples = || {
+        c.get(&format!("/api/v1/hosts/{id}/health?limit=1000"))["samples"]
+            .as_array()
+            .map_or(0, |a| a.len())
+    };
+    let before = samples();
+    // Health every 5 s, idle after 1 s: the agent is away most of the time, and each
+    // delivery after the first comes on a new connection that resumed the TLS session.
+    let mut seen_idle = false;
+    let resumed = wait_for(
+        Duration::from_secs(60),
+        "resumed handshakes and a moment without the agent's connection",
+        || {
+            let m = c.metrics();
+            let open = exposition::value(&m, "tilsyn_collector_grpc_connections")?;
+            seen_idle |= open == 0.0;
+            let resumed = exposition::value(
+                &m,
+                r#"tilsyn_collector_tls_handshakes_total{kind="resumed"}"#,
+            )
+            .unwrap_or(0.0);
+            (seen_idle && resumed >= 3.0).then_some(resumed)
+        },
+    )
+    .unwrap_or_else(|e| panic!("{e}\n{}\nagent:\n{}", c.metrics(), agent.log_text()));
+    let m = c.metrics();
+    let full =
+        exposition::value(&m, r#"tilsyn_collector_tls_handshakes_total{kind="full"}"#).unwrap();
+    assert!(
+        full <= 2.0,
+        "one full handshake (plus enrollment's), the rest resumed: full {full}, resumed {resumed}"
+    );
+    assert!(
+        samples() >= before + 3,
+        "the agent kept delivering across its reconnections"
+    );
+    tilsyn_e2e::host_in_state(&c, &id, "online").unwrap();
+    assert!(
+        !agent.log_text().contains("cannot deliver reports"),
+        "no delivery failed on a closed connection:\n{}",
+        agent.log_text()
+    );
+}

@@ -287,6 +287,12 @@ settings:
 
     /// Writes an agent config for this collector (fast intervals via overrides).
     pub fn agent_config(&self, dir: &Path, overrides: &str) -> PathBuf {
+        self.agent_config_with(dir, "", overrides)
+    }
+
+    /// [`Self::agent_config`] with more keys in its `collector` section (`collector`:
+    /// indented lines such as `"  idle_timeout: 1s\n"`).
+    pub fn agent_config_with(&self, dir: &Path, collector: &str, overrides: &str) -> PathBuf {
         let p = dir.join("agent.yaml");
         std::fs::write(
             &p,
@@ -295,7 +301,7 @@ settings:
   url: {}
   ca_file: {}
   timeout: 10s
-enrollment:
+{collector}enrollment:
   token: {TOKEN}
 state_dir: state
 overrides:
@@ -501,9 +507,14 @@ pub mod reqwest {
 /// Runs this machine's real agent against `c` until the host is online; returns the agent
 /// process (its config and state live in `dir/agent`) and the host's agent id.
 pub fn agent_online(c: &Collector, dir: &Path) -> (Proc, PathBuf, String) {
+    agent_online_with(c, dir, "")
+}
+
+/// [`agent_online`] with more keys in the agent's `collector` section.
+pub fn agent_online_with(c: &Collector, dir: &Path, collector: &str) -> (Proc, PathBuf, String) {
     let adir = dir.join("agent");
     std::fs::create_dir_all(&adir).unwrap();
-    let acfg = c.agent_config(&adir, "  health_interval: 5s");
+    let acfg = c.agent_config_with(&adir, collector, "  health_interval: 5s");
     let agent = Proc::spawn(
         &bin("tilsyn-agent"),
         &["run", "--config", acfg.to_str().unwrap()],

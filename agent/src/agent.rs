@@ -27,6 +27,7 @@ pub fn target(cfg: &AgentConfig) -> anyhow::Result<Target> {
             ca_pem: given.ca_pem.map(String::into_bytes),
             server_name: given.server_name,
             timeout: cfg.collector.timeout.0,
+            idle_timeout: cfg.collector.idle_timeout(),
         });
     }
     let ca_pem = match &cfg.collector.ca_file {
@@ -43,6 +44,7 @@ pub fn target(cfg: &AgentConfig) -> anyhow::Result<Target> {
         ca_pem,
         server_name: cfg.collector.server_name.clone(),
         timeout: cfg.collector.timeout.0,
+        idle_timeout: cfg.collector.idle_timeout(),
     })
 }
 

@@ -64,6 +64,48 @@ pub struct CollectorConfig {
     /// Limit for one call to the collector.
     #[serde(default = "default_timeout")]
     pub timeout: HumanDuration,
+    /// The agent closes its connection after this long without a call and opens a new one
+    /// (resuming the TLS session) for its next delivery, so an idle agent holds nothing on
+    /// the collector. `0s` closes right after each delivery; `keep` keeps it open.
+    #[serde(default = "default_idle_timeout", deserialize_with = "idle_timeout")]
+    pub idle_timeout: Option<HumanDuration>,
+}
+
+fn default_idle_timeout() -> Option<HumanDuration> {
+    Some(HumanDuration::secs(5))
+}
+
+/// `collector.idle_timeout`: a duration, or `keep`.
+fn idle_timeout<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<HumanDuration>, D::Error> {
+    // A visitor, so that an error points at the value's line, not the section's.
+    struct V;
+    impl serde::de::Visitor<'_> for V {
+        type Value = Option<HumanDuration>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a duration such as 5s, or `keep`")
+        }
+        fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Self::Value, E> {
+            parse_idle_timeout(s).map_err(E::custom)
+        }
+    }
+    d.deserialize_str(V)
+}
+
+/// A duration (`5s`, `0s`) or `keep` (`None`).
+pub fn parse_idle_timeout(s: &str) -> Result<Option<HumanDuration>, String> {
+    if s.trim() == "keep" {
+        return Ok(None);
+    }
+    s.parse::<HumanDuration>()
+        .map(Some)
+        .map_err(|e| format!("{e}; give a duration such as 5s or 0s, or `keep`"))
+}
+
+impl CollectorConfig {
+    /// `None`: keep the connection open.
+    pub fn idle_timeout(&self) -> Option<std::time::Duration> {
+        self.idle_timeout.map(|d| d.0)
+    }
 }
 
 /// A URL or a list of URLs, kept comma-separated.
@@ -91,6 +133,7 @@ impl Default for CollectorConfig {
             ca_file: None,
             server_name: None,
             timeout: default_timeout(),
+            idle_timeout: default_idle_timeout(),
         }
     }
 }
@@ -285,6 +328,31 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("bogus"), "{text}");
+    }
+
+    #[test]
+    fn idle_timeout_is_a_duration_or_keep() {
+        let c = |v: &str| {
+            load_str(&format!(
+                "collector:\n  url: http://x\n  idle_timeout: {v}\nstate_dir: s\n"
+            ))
+        };
+        assert_eq!(
+            c("0s").unwrap().collector.idle_timeout(),
+            Some(std::time::Duration::ZERO)
+        );
+        assert_eq!(c("keep").unwrap().collector.idle_timeout(), None);
+        assert_eq!(
+            load_str("collector:\n  url: http://x\nstate_dir: s\n")
+                .unwrap()
+                .collector
+                .idle_timeout(),
+            Some(std::time::Duration::from_secs(5)),
+            "default"
+        );
+        let e = c("sometimes").unwrap_err();
+        assert_eq!(e.issues[0].line, Some(3), "{e}");
+        assert!(e.to_string().contains("`keep`"), "{e}");
     }
 
     #[test]

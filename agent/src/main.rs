@@ -84,6 +84,10 @@ enum Cmd {
         /// Most report calls in flight across the simulated fleet.
         #[arg(long, default_value_t = 256)]
         max_in_flight: usize,
+        /// With a connection per host (--connections >= --hosts): each host closes it after
+        /// this long without a call, as agents do (`collector.idle_timeout`); `keep` keeps it.
+        #[arg(long, default_value = "5s")]
+        idle_timeout: String,
     },
 }
 
@@ -230,13 +234,16 @@ fn main() -> ExitCode {
                 println!("{}", serde_json::to_string_pretty(&out)?);
                 Ok(ExitCode::SUCCESS)
             }
-            Cmd::Simulate { collector, ca, tokens, hosts, offline_percent, degrade_percent, ramp_seconds, duration_seconds, stats_seconds, seed, enroll_concurrency, connections, max_in_flight } => {
+            Cmd::Simulate { collector, ca, tokens, hosts, offline_percent, degrade_percent, ramp_seconds, duration_seconds, stats_seconds, seed, enroll_concurrency, connections, max_in_flight, idle_timeout } => {
                 init_logs("warn");
                 let ca_pem = match ca {
                     Some(p) => Some(std::fs::read(&p).map_err(|e| anyhow::anyhow!("cannot read --ca {}: {e}", p.display()))?),
                     None => None,
                 };
-                let target = transport::Target { url: collector, ca_pem, server_name: None, timeout: Duration::from_secs(30) };
+                let target = transport::Target { url: collector, ca_pem, server_name: None, timeout: Duration::from_secs(30),
+                    idle_timeout: tilsyn_agent::config::parse_idle_timeout(&idle_timeout)
+                        .map_err(|e| anyhow::anyhow!("--idle-timeout {idle_timeout:?}: {e}"))?
+                        .map(|d| d.0) };
                 simulate::run(target, simulate::SimConfig {
                     hosts, tokens, offline_percent, degrade_percent,
                     ramp: Duration::from_secs(ramp_seconds),

@@ -183,6 +183,10 @@ impl<S: Source> Runner<S> {
                         }
                     }
                 }
+                // Idle: close the connection; the next delivery opens one again.
+                _ = sleep_until_opt(self.client.idle_deadline()) => {
+                    self.client.disconnect();
+                }
                 _ = sleep_until_opt(send_at) => {
                     if self.source.online() {
                         if let Err(exit) = self.flush().await {

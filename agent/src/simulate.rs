@@ -698,9 +698,18 @@ pub async fn run(target: Target, cfg: SimConfig) -> anyhow::Result<()> {
     );
     // Several collectors (a comma-separated --collector): the connections, and so the
     // hosts, are spread over them in turn.
-    let channels: Vec<_> = (0..cfg.connections.max(1).max(target.urls().len()))
-        .map(|i| target.channel_to(i))
-        .collect::<Result<_, _>>()?;
+    // A connection per host (--connections >= --hosts) behaves as agents do: its own
+    // connection to its home collector, closed when idle (`--idle-timeout`), reopened with
+    // the TLS session resumed; the endpoints (and their TLS configuration) are shared.
+    let own = cfg.connections >= cfg.hosts;
+    let endpoints = target.endpoints()?;
+    let channels: Vec<_> = if own {
+        Vec::new()
+    } else {
+        (0..cfg.connections.max(1).max(endpoints.len()))
+            .map(|i| endpoints.channel(i))
+            .collect()
+    };
     let stats = Arc::new(CallStats::default());
     // Thousands of virtual hosts share a few HTTP/2 connections; unbounded concurrent
     // streams would queue inside the client and time out. Real agents each have their own.
@@ -715,7 +724,12 @@ pub async fn run(target: Target, cfg: SimConfig) -> anyhow::Result<()> {
         "simulated fleet enrolling"
     );
     for i in 0..cfg.hosts {
-        let channel = channels[i % channels.len()].clone();
+        let channel = if own {
+            endpoints.channel(i)
+        } else {
+            channels[i % channels.len()].clone()
+        };
+        let (endpoints, idle_timeout) = (endpoints.clone(), target.idle_timeout);
         let token = cfg.tokens[i % cfg.tokens.len()].clone();
         let sem = sem.clone();
         let stats = stats.clone();
@@ -750,7 +764,13 @@ pub async fn run(target: Target, cfg: SimConfig) -> anyhow::Result<()> {
                     }
                 }
             };
-            let Ok(mut client) = Client::new(channel, &resp.agent_id, &resp.secret) else { return };
+            let client = if own {
+                drop(channel);
+                Client::with_endpoints(endpoints, idle_timeout, &resp.agent_id, &resp.secret)
+            } else {
+                Client::new(channel, &resp.agent_id, &resp.secret)
+            };
+            let Ok(mut client) = client else { return };
             client.stats = Some(stats);
             client.limiter = Some(in_flight);
             let label = host.hostname().to_string();

@@ -62,6 +62,9 @@ pub struct Target {
     pub ca_pem: Option<Vec<u8>>,
     pub server_name: Option<String>,
     pub timeout: Duration,
+    /// Close the connection after this long without a call (`collector.idle_timeout`);
+    /// `None` keeps it open.
+    pub idle_timeout: Option<Duration>,
 }
 
 /// The URLs in a `collector.url` value: comma- or space-separated.
@@ -83,32 +86,72 @@ pub fn home_of(key: &str, n: usize) -> usize {
     (h % n.max(1) as u64) as usize
 }
 
+/// The collectors of a [`Target`], each with its endpoint: the endpoint keeps the TLS
+/// configuration and with it the session tickets, so a connection opened again from it
+/// resumes the TLS session (no certificate sent, no signature made).
+#[derive(Clone)]
+pub struct Endpoints(std::sync::Arc<[(String, Endpoint)]>);
+
+impl Endpoints {
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn url(&self, i: usize) -> &str {
+        &self.0[i % self.0.len()].0
+    }
+
+    /// A lazily connecting channel to collector `i` (modulo their number): the agent
+    /// starts (and spools) while the collector is down, and the channel connects by itself.
+    pub fn channel(&self, i: usize) -> Channel {
+        self.0[i % self.0.len()].1.connect_lazy()
+    }
+}
+
 impl Target {
     /// The collectors, in the order given.
     pub fn urls(&self) -> Vec<&str> {
         split_urls(&self.url)
     }
 
-    /// A lazily connecting channel to the first collector (see [`Self::channel_to`]).
+    /// A lazily connecting channel to the first collector (see [`Endpoints::channel`]).
     pub fn channel(&self) -> Result<Channel, TransportError> {
         self.channel_to(0)
     }
 
-    /// A lazily connecting channel to collector `i` (modulo their number): the agent
-    /// starts (and spools) while the collector is down, and the channel reconnects by
-    /// itself.
+    /// A lazily connecting channel to collector `i` (modulo their number).
     pub fn channel_to(&self, i: usize) -> Result<Channel, TransportError> {
         let urls = self.urls();
         let url = urls
             .get(i % urls.len().max(1))
             .copied()
-            .unwrap_or(self.url.as_str())
-            .to_string();
+            .unwrap_or(self.url.as_str());
+        Ok(self.endpoint(url)?.connect_lazy())
+    }
+
+    /// Every collector's endpoint.
+    pub fn endpoints(&self) -> Result<Endpoints, TransportError> {
+        let mut urls = self.urls();
+        if urls.is_empty() {
+            urls.push(self.url.as_str());
+        }
+        let v = urls
+            .into_iter()
+            .map(|u| Ok((u.to_string(), self.endpoint(u)?)))
+            .collect::<Result<Vec<_>, TransportError>>()?;
+        Ok(Endpoints(v.into()))
+    }
+
+    fn endpoint(&self, url: &str) -> Result<Endpoint, TransportError> {
         let bad = |detail: String| TransportError::BadAddress {
-            url: url.clone(),
+            url: url.to_string(),
             detail,
         };
-        let mut ep = Endpoint::from_shared(url.clone())
+        let mut ep = Endpoint::from_shared(url.to_string())
             .map_err(|e| bad(e.to_string()))?
             .connect_timeout(Duration::from_secs(10))
             .timeout(self.timeout)
@@ -125,7 +168,7 @@ impl Target {
             }
             ep = ep.tls_config(tls).map_err(|e| bad(e.to_string()))?;
         }
-        Ok(ep.connect_lazy())
+        Ok(ep)
     }
 }
 
@@ -159,13 +202,17 @@ pub async fn enroll(
 /// fleet spreads out again once a collector is back).
 pub const GO_HOME_AFTER: Duration = Duration::from_secs(600);
 
-/// Where a client with several collectors is: its home, the one it talks to now, since when.
+/// A client's own connection: to which collector (of several), since when, and whether
+/// it is open.
 #[derive(Clone)]
 struct Route {
-    target: std::sync::Arc<Target>,
+    endpoints: Endpoints,
     home: usize,
     at: usize,
     since: std::time::Instant,
+    idle_timeout: Option<Duration>,
+    /// When the last call on the open connection finished; `None` once it is closed.
+    last_call: Option<std::time::Instant>,
 }
 
 /// An authenticated client for one agent identity.
@@ -173,7 +220,8 @@ struct Route {
 pub struct Client {
     inner: AgentServiceClient<InterceptedService<Channel, Auth>>,
     auth: Auth,
-    /// Several collectors: which one, and how to reach the others.
+    /// Its own connection (a real agent); `None`: a channel shared with other clients
+    /// (the simulator's multiplexed fleet), never moved or closed by this client.
     route: Option<Route>,
     agent_id: String,
     /// Optional latency/outcome recorder (the simulator's benchmark figures).
@@ -244,46 +292,80 @@ impl Client {
         agent_id: &str,
         secret: &str,
     ) -> Result<Self, TransportError> {
-        let home = home_of(agent_id, target.urls().len());
-        let mut c = Self::new(target.channel_to(home)?, agent_id, secret)?;
-        if target.urls().len() > 1 {
-            c.route = Some(Route {
-                target: std::sync::Arc::new(target.clone()),
-                home,
-                at: home,
-                since: std::time::Instant::now(),
-            });
-        }
+        Self::with_endpoints(target.endpoints()?, target.idle_timeout, agent_id, secret)
+    }
+
+    /// As [`Self::with_failover`], on endpoints built once (the simulator shares them, and
+    /// their TLS configuration, between its hosts; each host still has its own connection).
+    pub fn with_endpoints(
+        endpoints: Endpoints,
+        idle_timeout: Option<Duration>,
+        agent_id: &str,
+        secret: &str,
+    ) -> Result<Self, TransportError> {
+        let home = home_of(agent_id, endpoints.len());
+        let mut c = Self::new(endpoints.channel(home), agent_id, secret)?;
+        c.route = Some(Route {
+            endpoints,
+            home,
+            at: home,
+            since: std::time::Instant::now(),
+            idle_timeout,
+            last_call: None,
+        });
         Ok(c)
     }
 
-    /// The collector this client talks to now.
+    /// The collector this client talks to now (`None` on a shared channel).
     pub fn collector(&self) -> Option<String> {
         self.route
             .as_ref()
-            .map(|r| r.target.urls()[r.at % r.target.urls().len()].to_string())
+            .map(|r| r.endpoints.url(r.at).to_string())
+    }
+
+    /// Opens a new lazy channel to collector `at`, dropping the current connection.
+    fn connect(&mut self, at: usize) {
+        let Some(r) = &mut self.route else { return };
+        r.at = at % r.endpoints.len();
+        r.last_call = None;
+        self.inner = Self::service(r.endpoints.channel(r.at), self.auth.clone());
     }
 
     fn move_to(&mut self, at: usize) {
         let Some(r) = &mut self.route else { return };
-        let n = r.target.urls().len();
-        let from = r.target.urls()[r.at % n].to_string();
-        match r.target.channel_to(at) {
-            Ok(ch) => {
-                r.at = at % n;
-                r.since = std::time::Instant::now();
-                self.inner = Self::service(ch, self.auth.clone());
-                tracing::info!(from = %from, to = %r.target.urls()[r.at], "collector switched");
-            }
-            Err(e) => tracing::warn!(error = %e, "cannot switch collector"),
+        let from = r.endpoints.url(r.at).to_string();
+        r.since = std::time::Instant::now();
+        self.connect(at);
+        if let Some(to) = self.collector() {
+            tracing::info!(from = %from, to = %to, "collector switched");
+        }
+    }
+
+    /// When this client's connection has been idle for its `idle_timeout`: the moment to
+    /// call [`Self::disconnect`]. `None` while closed, on a shared channel, or when the
+    /// connection is kept.
+    pub fn idle_deadline(&self) -> Option<tokio::time::Instant> {
+        let r = self.route.as_ref()?;
+        Some((r.last_call? + r.idle_timeout?).into())
+    }
+
+    /// Closes this client's connection (a delivery opens a new one, resuming the TLS
+    /// session): an idle agent costs the collector nothing.
+    pub fn disconnect(&mut self) {
+        if let Some(at) = self.route.as_ref().map(|r| r.at) {
+            self.connect(at);
         }
     }
 
     /// After a call: an unreachable collector sends this client to the next one.
     fn after<T>(&mut self, res: &Result<T, TransportError>) {
-        if let (Err(TransportError::Unavailable(_)), Some(r)) = (res, &self.route) {
-            let next = r.at + 1;
-            self.move_to(next);
+        let Some(r) = &mut self.route else { return };
+        r.last_call = Some(std::time::Instant::now());
+        if let Err(TransportError::Unavailable(_)) = res {
+            if r.endpoints.len() > 1 {
+                let next = r.at + 1;
+                self.move_to(next);
+            }
         }
     }
 
@@ -379,6 +461,7 @@ mod tests {
             ca_pem: None,
             server_name: None,
             timeout: Duration::from_secs(2),
+            idle_timeout: None,
         };
         let mut c = Client::with_failover(&t, "agent-x", "s").unwrap();
         let first = c.collector().unwrap();

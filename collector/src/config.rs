@@ -69,6 +69,10 @@ pub struct GrpcConfig {
     /// How far in the future a report's timestamp may be before it is rejected.
     #[serde(default = "default_skew")]
     pub max_clock_skew: HumanDuration,
+    /// A connection is closed (gracefully: calls in flight finish) after this long. Agents
+    /// leave by themselves when idle; this bounds the ones that do not.
+    #[serde(default = "default_connection_age")]
+    pub max_connection_age: HumanDuration,
 }
 
 fn default_max_message() -> usize {
@@ -79,6 +83,9 @@ fn default_max_reports() -> usize {
 }
 fn default_skew() -> HumanDuration {
     HumanDuration::secs(300)
+}
+fn default_connection_age() -> HumanDuration {
+    HumanDuration::secs(900)
 }
 
 #[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
@@ -538,6 +545,12 @@ impl CollectorConfig {
         }
         if self.grpc.max_reports_per_batch == 0 {
             is.push("grpc.max_reports_per_batch", "must be at least 1");
+        }
+        if self.grpc.max_connection_age.0 < std::time::Duration::from_secs(30) {
+            is.push(
+                "grpc.max_connection_age",
+                "must be at least 30s (agents would reconnect in the middle of their deliveries)",
+            );
         }
         // Port 0 on both is fine: each listener gets its own free port (logged at start).
         if self.grpc.listen == self.http.listen && self.grpc.listen.port() != 0 {

@@ -11,6 +11,7 @@ pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod ingest;
+pub mod listener;
 pub mod metrics;
 pub mod server;
 pub mod services;

@@ -46,6 +46,8 @@ pub struct Metrics {
     pub start_time: prometheus::Gauge,
     pub leader: prometheus::IntGauge,
     pub leader_changes: IntCounterVec,
+    pub tls_handshakes: IntCounterVec,
+    pub grpc_connections: prometheus::IntGauge,
     pub gaps: IntCounterVec,
     pub gap_seconds: prometheus::CounterVec,
     pub graced_hosts: IntCounter,
@@ -169,6 +171,8 @@ impl Metrics {
             start_time: reg!(prometheus::Gauge::new("tilsyn_collector_start_time_seconds", "When this collector process started (Unix seconds).")),
             leader: reg!(prometheus::IntGauge::new("tilsyn_collector_leader", "1 while this collector leads (runs offline detection, the incident engine and outbox, the SLA evaluator, retention); 0 while it follows.")),
             leader_changes: reg!(IntCounterVec::new(opts("tilsyn_collector_leader_changes_total", "This collector's changes of role, by what happened (gained, lost)."), &["change"])),
+            grpc_connections: reg!(prometheus::IntGauge::new("tilsyn_collector_grpc_connections", "Open connections on the gRPC port (agents connect to deliver and leave when idle).")),
+            tls_handshakes: reg!(IntCounterVec::new(opts("tilsyn_collector_tls_handshakes_total", "TLS handshakes on the gRPC port, by kind (full, resumed: a session ticket saved the certificate and signature; failed: error or timeout)."), &["kind"])),
             gaps: reg!(IntCounterVec::new(opts("tilsyn_collector_gaps_total", "Stretches in which the collector could not hear its hosts, by cause (down, paused, stalled)."), &["cause"])),
             gap_seconds: reg!(prometheus::CounterVec::new(opts("tilsyn_collector_gap_seconds_total", "Length of those stretches, by cause."), &["cause"])),
             graced_hosts: reg!(IntCounter::new("tilsyn_collector_graced_hosts_total", "Hosts whose offline deadline a collector gap moved (or fixed, when overdue before it).")),
@@ -318,6 +322,15 @@ fn resident_memory() -> Option<u64> {
     let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
     let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
     Some(pages * 4096)
+}
+
+impl crate::listener::ConnectionObserver for Metrics {
+    fn handshake(&self, kind: &'static str) {
+        self.tls_handshakes.with_label_values(&[kind]).inc();
+    }
+    fn open_connections(&self, delta: i64) {
+        self.grpc_connections.add(delta);
+    }
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use tonic::transport::{Identity, Server, ServerTlsConfig};
+use tonic::transport::Server;
 
 use tilsyn_proto::v1::agent_service_server::AgentServiceServer;
 
@@ -115,27 +115,26 @@ pub async fn run(
     })
     .max_decoding_message_size(cfg.grpc.max_message_bytes)
     .max_encoding_message_size(cfg.grpc.max_message_bytes);
+    // Agents connect for a delivery and leave (agent.yaml collector.idle_timeout); the age
+    // limit closes, gracefully, connections some client keeps open anyway, so they cannot
+    // pin memory and a fleet spreads again over collectors that came back.
     let mut builder = Server::builder()
         .http2_keepalive_interval(Some(Duration::from_secs(60)))
+        .max_connection_age(cfg.grpc.max_connection_age.0)
         .tcp_nodelay(true);
-    if let Some(t) = &tls {
-        builder = builder
-            .tls_config(
-                ServerTlsConfig::new().identity(Identity::from_pem(&t.cert_pem, &t.key_pem)),
-            )
-            .context("invalid TLS certificate or key for the gRPC port")?;
-    }
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let wait = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|s| *s).await;
     };
-    let incoming = tokio_stream_incoming(grpc_listener);
-    let grpc = tokio::spawn(
-        builder
-            .add_service(health_service)
-            .add_service(svc)
-            .serve_with_incoming_shutdown(incoming, wait(stop_rx.clone())),
-    );
+    let router = builder.add_service(health_service).add_service(svc);
+    let tls_config = match &tls {
+        Some(t) => Some(Arc::new(
+            tls::server_config(t).context("TLS for the gRPC port")?,
+        )),
+        None => None,
+    };
+    let incoming = crate::listener::incoming(grpc_listener, tls_config, metrics.clone());
+    let grpc = tokio::spawn(router.serve_with_incoming_shutdown(incoming, wait(stop_rx.clone())));
     let api = crate::api::Api {
         store: shared.store_calls.clone(),
         metrics: shared.metrics.clone(),
@@ -235,10 +234,6 @@ fn note_change(metrics: &Metrics, c: &Change) {
         }
         Change::Kept | Change::Unknown => {}
     }
-}
-
-fn tokio_stream_incoming(l: tokio::net::TcpListener) -> tonic::transport::server::TcpIncoming {
-    tonic::transport::server::TcpIncoming::from(l).with_nodelay(Some(true))
 }
 
 /// SIGHUP as a stream (Unix); elsewhere a receiver that never fires.
