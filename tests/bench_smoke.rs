@@ -131,7 +131,7 @@ fn incidents() {
         "incidents.sh",
         &["BENCH_GRPC_PORT", "BENCH_HTTP_PORT", "BENCH_DESK_PORT"],
         &[
-            "== 20 simulated hosts for 8 s, 100 % filling a disk\n",
+            "== 20 simulated hosts for 8 s, 100 % filling a disk, on sqlite with 1 collector(s)\n",
             " p50=",
             "== fault to desk",
             "tilsyn_incident_fault_to_desk_seconds_count ",
@@ -147,6 +147,27 @@ fn incidents() {
     assert!(
         tickets.contains(" p50 ") && tickets.contains(" p99 ") && tickets.contains(" max "),
         "{tickets}"
+    );
+}
+
+/// Fault to ticket across two collectors on PostgreSQL: reports that reach the follower
+/// open their tickets through the leader.
+#[test]
+fn incidents_postgres_two_collectors() {
+    let out = smoke_env(
+        "incidents.sh",
+        &[("STORE", "postgres"), ("COLLECTORS", "2")],
+        &["BENCH_GRPC_PORT", "BENCH_HTTP_PORT", "BENCH_DESK_PORT"],
+        &[
+            "== 20 simulated hosts for 8 s, 100 % filling a disk, on postgres with 2 collector(s)\n",
+            "-- collector 2",
+            " (leader)\n",
+            "incidents open: 20\n",
+        ],
+    );
+    assert!(
+        out.contains("tickets 20 "),
+        "every host's ticket, once:\n{out}"
     );
 }
 

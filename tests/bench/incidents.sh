@@ -5,7 +5,7 @@
 # hysteresis, so the figure is the pipeline's own time). The desk is the webhook adapter
 # posting to a local receiver that records when each create call arrives.
 #
-#   tests/bench/incidents.sh [HOSTS] [SECONDS] [DEGRADE_PERCENT]
+#   [STORE=postgres] [COLLECTORS=n] [CONNECTIONS=n] tests/bench/incidents.sh [HOSTS] [SECONDS] [DEGRADE_PERCENT]
 #   SMOKE=1 [BIN_DIR=DIR] [BENCH_GRPC_PORT=p] [BENCH_HTTP_PORT=p] [BENCH_DESK_PORT=p] \
 #     tests/bench/incidents.sh [HOSTS] [SECONDS] [DEGRADE_PERCENT]
 #
@@ -13,6 +13,11 @@
 # that crossed the threshold (ticket.opened_at_ms), as p50/p99/max; the collector's own
 # tilsyn_incident_fault_to_desk_seconds histogram; and the ingest p99 (report received →
 # committed), which comes before that.
+#
+# STORE=postgres puts the data in a private PostgreSQL (as in ingest.sh); COLLECTORS=n runs n
+# collectors on it with the simulated hosts spread over them: a report that crosses the
+# threshold at a follower reaches the leader's incident engine through the database, so
+# the figure then includes that hop. CONNECTIONS as in ingest.sh (default 8 shared).
 #
 # Smoke mode (SMOKE=1; see common.sh): 20 hosts for 8 s, all of them filling a disk, health
 # every 5 s, a 2 s ramp, and the threshold at 30 % (every simulated filesystem starts
@@ -30,11 +35,16 @@ else
   interval=15s; threshold=0.72; ramp=60; stats=30
 fi
 bench_bins release
-grpc=127.0.0.1:$(bench_port BENCH_GRPC_PORT 17543)
-http=127.0.0.1:$(bench_port BENCH_HTTP_PORT 17580)
+store=${STORE:-sqlite}
+ncoll=${COLLECTORS:-1}
+if [ "$ncoll" -gt 1 ] && [ "$store" != postgres ]; then
+  echo "COLLECTORS=$ncoll needs STORE=postgres (several collectors share one database)" >&2
+  exit 2
+fi
 desk=127.0.0.1:$(bench_port BENCH_DESK_PORT 17590)
 dir=$(mktemp -d /tmp/tilsyn-bench-inc.XXXXXX)
-trap 'set +e; kill ${cpid:-} ${rpid:-} ${spid:-} 2>/dev/null; wait 2>/dev/null; rm -rf "$dir"' EXIT
+# The collectors stop before their database; set +e: see ingest.sh.
+trap 'set +e; kill ${cpids[*]:-} ${rpid:-} ${spid:-} 2>/dev/null; for p in ${cpids[*]:-}; do wait "$p" 2>/dev/null; done; [ -n "${pgpid:-}" ] && kill -INT "$pgpid" 2>/dev/null; wait 2>/dev/null; rm -rf "$dir"' EXIT
 cat > "$dir/receiver.py" <<'PY'
 import http.server, json, sys, time
 log = open(sys.argv[2], "a", buffering=1)
@@ -54,16 +64,12 @@ http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_foreve
 PY
 python3 "$dir/receiver.py" "${desk##*:}" "$dir/creates.log" &
 rpid=$!
-cat > "$dir/collector.yaml" <<YAML
-data_dir: data
-grpc: {listen: $grpc, tls: {mode: auto}}
-http: {listen: $http}
-log: warn
-compliance: {standards_dir: '$PWD/configs/standards'}
-departments:
-  - {id: social-services, name: Social Services, tokens: [bench-token-social-services]}
-  - {id: schools, name: Schools, tokens: [bench-token-schools-000000]}
-  - {id: it-operations, name: IT Operations, tokens: [bench-token-it-operations]}
+store_yaml=""
+if [ "$store" = postgres ]; then
+  bench_postgres "$dir"
+  store_yaml="store: {postgres: {url: '$pg_url', pool_size: 8}}"
+fi
+bench_collectors "$ncoll" "$dir" "$(bench_port BENCH_GRPC_PORT 17543)" "$(bench_port BENCH_HTTP_PORT 17580)" "$store_yaml
 settings:
   defaults: {health_interval: $interval}
 incidents:
@@ -71,18 +77,14 @@ incidents:
     - {when: {filesystem_above: $threshold}, severity: high, observations: 1}
   desks:
     - name: bench
-      webhook: {url: "http://$desk/hook"}
-YAML
-"$collector_bin" run --config "$dir/collector.yaml" 2> "$dir/collector.log" &
-cpid=$!
-wait_ca "$dir" || { cat "$dir/collector.log" >&2; exit 1; }
+      webhook: {url: \"http://$desk/hook\"}"
 sleep 0.5
-echo "== $hosts simulated hosts for $secs s, $degrade % filling a disk"
+echo "== $hosts simulated hosts for $secs s, $degrade % filling a disk, on $store with $ncoll collector(s)"
 # In the background, so that the trap can stop it too.
-"$agent_bin" simulate --collector "https://$grpc" --ca "$dir/data/tls/ca.pem" \
+"$agent_bin" simulate --collector "$(IFS=,; echo "${urls[*]}")" --ca "$dir/c1/data/tls/ca.pem" \
   --token bench-token-social-services --token bench-token-schools-000000 --token bench-token-it-operations \
   --hosts "$hosts" --ramp-seconds "$ramp" --duration-seconds "$secs" --stats-seconds "$stats" \
-  --offline-percent 0 --degrade-percent "$degrade" --enroll-concurrency 256 --connections 8 &
+  --offline-percent 0 --degrade-percent "$degrade" --enroll-concurrency 256 --connections "${CONNECTIONS:-8}" &
 spid=$!
 wait $spid
 sleep 2
@@ -91,8 +93,15 @@ sort -n "$dir/creates.log" | awk '{print $1-$2}' | sort -n | awk '
   {v[NR]=$1} END {
     if (NR==0) { print "no tickets"; exit }
     printf "tickets %d  p50 %d ms  p99 %d ms  max %d ms\n", NR, v[int(NR*0.5)+ (NR*0.5>int(NR*0.5))], v[int(NR*0.99)+(NR*0.99>int(NR*0.99))], v[NR] }'
-m=$(curl -s "http://$http/metrics")
-echo "$m" | grep -E '^tilsyn_incident_fault_to_desk_seconds_(bucket\{le="(0.01|0.025|0.05|0.1|0.25|0.5|1|\+Inf)"\}|count)' || true
-echo "$m" | grep -E '^tilsyn_ingest_duration_seconds_(bucket\{le="(0.01|0.025|0.05|0.1)"\}|count)' || true
-echo "$m" | grep -E '^tilsyn_(collector_resident_memory_bytes|outbox_items|host_state_changes_total)' || true
-echo "incidents open: $(echo "$m" | awk '/^tilsyn_incidents_open\{/ {n+=$2} END {print n+0}')"
+# The leader's figures (it runs the incident engine); every collector's ingest.
+for i in $(seq 1 "$ncoll"); do
+  m=$(curl -s "http://${https[$i]}/metrics")
+  # Not `echo "$m" | grep -q`: under pipefail grep leaving early can kill echo (SIGPIPE).
+  leader=$(grep -c '^tilsyn_collector_leader 1$' <<<"$m" || true)
+  [ "$ncoll" = 1 ] || echo "-- collector $i$([ "$leader" = 1 ] && echo ' (leader)')"
+  echo "$m" | grep -E '^tilsyn_incident_fault_to_desk_seconds_(bucket\{le="(0.01|0.025|0.05|0.1|0.25|0.5|1|\+Inf)"\}|count)' || true
+  echo "$m" | grep -E '^tilsyn_ingest_duration_seconds_(bucket\{le="(0.01|0.025|0.05|0.1)"\}|count)' || true
+  echo "$m" | grep -E '^tilsyn_(collector_resident_memory_bytes|outbox_items|host_state_changes_total)' || true
+  [ "$leader" = 0 ] ||
+    echo "incidents open: $(echo "$m" | awk '/^tilsyn_incidents_open\{/ {n+=$2} END {print n+0}')"
+done

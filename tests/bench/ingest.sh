@@ -39,60 +39,16 @@ if [ "$ncoll" -gt 1 ] && [ "$store" != postgres ]; then
   exit 2
 fi
 dir=$(mktemp -d /tmp/tilsyn-bench.XXXXXX)
-cpids=()
 # The collectors stop before their database; set +e: a failing kill (nothing started yet)
 # must not end the trap before the rest is stopped and removed.
 trap 'set +e; kill ${cpids[*]:-} ${spid:-} 2>/dev/null; for p in ${cpids[*]:-}; do wait "$p" 2>/dev/null; done; [ -n "${pgpid:-}" ] && kill -INT "$pgpid" 2>/dev/null; wait 2>/dev/null; rm -rf "$dir"' EXIT
 store_yaml=""
 if [ "$store" = postgres ]; then
-  initdb=$(command -v initdb || ls /usr/lib/postgresql/*/bin/initdb 2>/dev/null | sort -V | tail -1 || true)
-  [ -x "$initdb" ] || { echo "STORE=postgres: PostgreSQL's initdb not found (Debian's postgresql package)" >&2; exit 1; }
-  pgbin=$(dirname "$(readlink -f "$initdb")")
-  as_pg=()
-  mkdir -p "$dir/pg"
-  if [ "$(id -u)" = 0 ]; then
-    chmod 755 "$dir"; chown postgres: "$dir/pg"
-    as_pg=(setpriv --reuid=postgres --regid=postgres --init-groups --)
-  fi
-  "${as_pg[@]}" "$pgbin/initdb" -D "$dir/pg/data" -U tilsyn -A trust -E UTF8 >/dev/null
-  pgport=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-  "${as_pg[@]}" "$pgbin/postgres" -D "$dir/pg/data" -h 127.0.0.1 -p "$pgport" -k "$dir/pg" \
-    -c max_connections=200 -c shared_buffers=512MB >"$dir/pg/log" 2>&1 &
-  pgpid=$!
-  for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$pgport") 2>/dev/null && break; sleep 0.1; done
-  sleep 0.5
-  "$pgbin/createdb" -h 127.0.0.1 -p "$pgport" -U tilsyn tilsyn
-  store_yaml=", postgres: {url: 'postgres://tilsyn@127.0.0.1:$pgport/tilsyn', pool_size: 8}"
+  bench_postgres "$dir"
+  store_yaml=", postgres: {url: '$pg_url', pool_size: 8}"
 fi
-grpc_base=$(bench_port BENCH_GRPC_PORT 17443)
-http_base=$(bench_port BENCH_HTTP_PORT 17480)
-urls=()
-for i in $(seq 1 "$ncoll"); do
-  c="$dir/c$i"; mkdir -p "$c"
-  if [ "$i" = 1 ] || ! smoke; then
-    gp=$((grpc_base + i - 1)); hp=$((http_base + i - 1))
-  else
-    gp=$(bench_port BENCH_NONE 0); hp=$(bench_port BENCH_NONE 0)
-  fi
-  urls+=("https://127.0.0.1:$gp"); https[$i]="127.0.0.1:$hp"
-  cat > "$c/collector.yaml" <<YAML
-data_dir: data
-grpc: {listen: 127.0.0.1:$gp, tls: {mode: auto}}
-http: {listen: 127.0.0.1:$hp}
-store: {health_retention: 24h$store_yaml}
-log: warn
-compliance: {standards_dir: '$PWD/configs/standards'}
-departments:
-  - {id: social-services, name: Social Services, tokens: [bench-token-social-services]}
-  - {id: schools, name: Schools, tokens: [bench-token-schools-000000]}
-  - {id: it-operations, name: IT Operations, tokens: [bench-token-it-operations]}
-YAML
-  # One certificate for all collectors (the agents trust one CA).
-  [ "$i" = 1 ] || { mkdir -p "$c/data"; cp -r "$dir/c1/data/tls" "$c/data/"; }
-  "$collector_bin" run --config "$c/collector.yaml" &
-  cpids+=($!)
-  wait_ca "$c"
-done
+bench_collectors "$ncoll" "$dir" "$(bench_port BENCH_GRPC_PORT 17443)" "$(bench_port BENCH_HTTP_PORT 17480)" \
+  "store: {health_retention: 24h$store_yaml}"
 http=${https[1]}
 sleep 0.5
 echo "== $hosts simulated hosts for $secs s (ramp $ramp s) on $store with $ncoll collector(s)"
