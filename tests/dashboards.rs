@@ -24,8 +24,9 @@ use serde_json::{json, Value};
 /// Labels Prometheus attaches to every scraped series.
 const TARGET_LABELS: [&str; 2] = ["job", "instance"];
 
-/// Aggregation operators: `sum by (x) (…)` is not a selector named `sum`.
-const AGGREGATIONS: [&str; 14] = [
+/// Aggregation operators (`sum by (x) (…)` is not a selector named `sum`) whose result has
+/// only the grouping's labels.
+const DROP_LABELS: [&str; 10] = [
     "sum",
     "min",
     "max",
@@ -35,12 +36,11 @@ const AGGREGATIONS: [&str; 14] = [
     "stdvar",
     "count",
     "count_values",
-    "bottomk",
-    "topk",
     "quantile",
-    "limitk",
-    "limit_ratio",
 ];
+
+/// Aggregation operators that keep each series' own labels.
+const KEEP_LABELS: [&str; 4] = ["topk", "bottomk", "limitk", "limit_ratio"];
 
 /// Identifiers that are operators or literals, never metric names.
 const KEYWORDS: [&str; 8] = [
@@ -194,6 +194,8 @@ struct Catalogue {
     rules: Result<Vec<Rule>, String>,
     /// Recorded name → its labels, when they could be worked out from the rule.
     records: BTreeMap<String, Option<BTreeSet<String>>>,
+    /// The fleet-wide gauges (configs/metrics.md).
+    fleet: BTreeSet<String>,
 }
 
 impl Catalogue {
@@ -212,6 +214,7 @@ impl Catalogue {
             metrics,
             rules,
             records,
+            fleet: tilsyn_e2e::fleet_wide_metrics(),
         }
     }
 
@@ -520,8 +523,19 @@ fn analyze(expr: &str) -> Result<Analysis, String> {
                     };
                 } else if next == Some(&Tok::Open('(')) {
                     a.makes_labels |= matches!(name, "label_replace" | "label_join");
+                    // `sum(…)` without by/without: every label aggregated away (topk and
+                    // its kind keep the series' labels).
+                    let close = partner[i + 1];
+                    let grouped_after = matches!(toks.get(close + 1), Some(Tok::Ident(w)) if w == "by" || w == "without");
+                    if DROP_LABELS.contains(&name) && !grouped_after {
+                        a.groupings.push(Grouping {
+                            without: false,
+                            labels: Vec::new(),
+                            body: (i + 1, close),
+                        });
+                    }
                     i += 1;
-                } else if AGGREGATIONS.contains(&name)
+                } else if (DROP_LABELS.contains(&name) || KEEP_LABELS.contains(&name))
                     || KEYWORDS.contains(&name.to_ascii_lowercase().as_str())
                 {
                     i += 1;
@@ -982,6 +996,27 @@ fn check_query(
             }
         }
     }
+    // Fleet-wide gauges come from whichever collector leads: a panel aggregates their
+    // `instance` away, so a failover does not split its graph in two.
+    if matches!(q.origin, Origin::Panel) {
+        for s in analysis
+            .selectors
+            .iter()
+            .filter(|s| catalogue.fleet.contains(&s.name))
+        {
+            let drops_instance = analysis.groupings.iter().any(|g| {
+                s.pos > g.body.0
+                    && s.pos < g.body.1
+                    && (g.without == g.labels.iter().any(|l| l == "instance"))
+            });
+            if !drops_instance {
+                problems.push(format!(
+                    "{at}: `{}` is fleet-wide (exported by the leading collector, whichever it is): aggregate `instance` away, e.g. sum by (…) or max without (instance)",
+                    s.name
+                ));
+            }
+        }
+    }
     if !analysis.makes_labels {
         for g in analysis.groupings.iter().filter(|g| !g.without) {
             let body: Vec<&Option<BTreeSet<String>>> = analysis
@@ -1199,6 +1234,12 @@ fn the_promql_reader_finds_selectors_matchers_and_groupings() {
     assert!(inside(&a.groupings[0], &a.selectors[0]));
     assert!(!inside(&a.groupings[0], &a.selectors[1]));
     assert!(inside(&a.groupings[1], &a.selectors[1]));
+    // A plain aggregation drops every label; topk keeps the series' own.
+    let a = analyze("sum(tilsyn_hosts) + topk(3, tilsyn_incidents_open)").unwrap();
+    assert_eq!(a.groupings.len(), 1);
+    assert!(a.groupings[0].labels.is_empty() && !a.groupings[0].without);
+    assert!(inside(&a.groupings[0], &a.selectors[0]));
+    assert!(!inside(&a.groupings[0], &a.selectors[1]));
 
     let vars = |n: &str| (n == "department").then(|| ".*".to_string());
     assert_eq!(

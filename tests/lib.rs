@@ -580,6 +580,49 @@ pub fn offline_incident(
     })
 }
 
+/// The fleet-wide metric families of `configs/metrics.md` (its paragraph on several
+/// collectors: backticked names up to "are exported by the leading collector only"; a name
+/// ending in `*` stands for every gauge of the table with that prefix), which only the
+/// leading collector exports.
+pub fn fleet_wide_metrics() -> std::collections::BTreeSet<String> {
+    let text = std::fs::read_to_string(repo_root().join("configs/metrics.md")).unwrap();
+    // The paragraph's words on one line (it wraps anywhere).
+    let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let start = flat
+        .find("Several collectors on one database:")
+        .expect("configs/metrics.md: the paragraph on several collectors");
+    let end = start
+        + flat[start..]
+            .find("are exported by the leading collector only")
+            .expect("configs/metrics.md: \"are exported by the leading collector only\"");
+    let gauges: Vec<&str> = text
+        .lines()
+        .filter_map(|l| {
+            let cells: Vec<&str> = l.split('|').map(str::trim).collect();
+            (cells.len() > 3 && cells[2] == "gauge").then(|| cells[1].trim_matches('`'))
+        })
+        .collect();
+    let mut out = std::collections::BTreeSet::new();
+    for name in flat[start..end].split('`').skip(1).step_by(2) {
+        match name.strip_suffix('*') {
+            Some(prefix) => out.extend(
+                gauges
+                    .iter()
+                    .filter(|g| g.starts_with(prefix))
+                    .map(|g| g.to_string()),
+            ),
+            None => {
+                assert!(
+                    gauges.contains(&name),
+                    "configs/metrics.md: `{name}` is not a gauge of the table"
+                );
+                out.insert(name.to_string());
+            }
+        }
+    }
+    out
+}
+
 /// The Prometheus text exposition format, parsed (metric lines only; `# HELP`/`# TYPE`
 /// skipped), so a check names one series exactly: `x{a="1"} 1` must not be satisfied by
 /// `x{a="1"} 10` or by `y_x{a="1"} 1`, as a substring check would be.

@@ -221,11 +221,23 @@ fn two_collectors_share_one_postgresql_and_the_agent_moves_when_its_collector_di
         cb.get(&format!("/api/v1/hosts/{id}"))["agent_id"],
         id.as_str()
     );
-    // Fleet-wide gauges come from the leader only (the first collector leads).
-    let has_hosts = |c: &Collector| c.metrics().lines().any(|l| l.starts_with("tilsyn_hosts{"));
+    // Fleet-wide gauges come from the leader only (the first collector leads): the
+    // follower exports none of the families configs/metrics.md lists (problems as 0).
+    let fleet = tilsyn_e2e::fleet_wide_metrics();
+    assert!(fleet.contains("tilsyn_hosts") && fleet.contains("tilsyn_sla_service_up"));
+    let from = |c: &Collector| {
+        tilsyn_e2e::exposition::parse(&c.metrics())
+            .into_iter()
+            .filter(|s| {
+                fleet.contains(&s.name) && !(s.name == "tilsyn_problems_open" && s.value == 0.0)
+            })
+            .map(|s| s.name)
+            .collect::<std::collections::BTreeSet<_>>()
+    };
+    let (leader, follower) = (from(ca), from(cb));
     assert!(
-        has_hosts(ca) && !has_hosts(cb),
-        "tilsyn_hosts from the leader only"
+        leader.contains("tilsyn_hosts") && follower.is_empty(),
+        "fleet-wide families from the leader only: leader {leader:?}, follower {follower:?}"
     );
     // Its home: the collector that commits its health.
     let home = wait_for(Duration::from_secs(60), "the agent's collector", || {
