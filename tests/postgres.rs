@@ -470,3 +470,49 @@ fn the_leader_dies_during_a_slow_create_and_the_next_one_makes_no_second_ticket(
         .unwrap_or(0);
     assert_eq!(offline, 1, "{events}");
 }
+
+/// A host's compliance as one collector shows it: per standard its status and every
+/// rule's state and observed value (not the times, which are each collector's own).
+fn compliance_of(c: &Collector, id: &str) -> Option<Vec<String>> {
+    let url = format!("{}/api/v1/hosts/{id}/compliance", c.http());
+    let v: serde_json::Value =
+        serde_json::from_str(&tilsyn_e2e::reqwest::blocking_get_text(&url).ok()?).ok()?;
+    let standards = v["standards"].as_array()?;
+    let mut out = Vec::new();
+    for s in standards {
+        out.push(format!("{} {}", s["standard"], s["status"]));
+        for r in s["rules"].as_array()? {
+            out.push(format!("  {} {} {}", r["rule"], r["state"], r["observed"]));
+        }
+    }
+    (!out.is_empty()).then_some(out)
+}
+
+#[test]
+fn a_follower_shows_the_compliance_of_hosts_that_report_to_the_leader() {
+    let _slot = tilsyn_e2e::e2e_slot();
+    let pg = PgServer::start(false).unwrap_or_else(|e| panic!("{e}"));
+    let url = pg.new_database().unwrap().url.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = two_collectors(dir.path(), &url, "");
+    assert!(leads(&a) && !leads(&b), "the first collector leads");
+    // The agent knows the leader only: the follower hears of the host through the
+    // store's section changes, long before its hourly full pass.
+    let (_agent, _, id) = tilsyn_e2e::agent_online(&a, dir.path());
+    let leader = wait_for(Duration::from_secs(60), "the leader's results", || {
+        compliance_of(&a, &id)
+    })
+    .unwrap();
+    wait_for(
+        Duration::from_secs(30),
+        "the same results on the follower",
+        || (compliance_of(&b, &id).as_ref() == Some(&leader)).then_some(()),
+    )
+    .unwrap_or_else(|e| {
+        panic!(
+            "{e}\nleader:\n{}\nfollower: {:?}",
+            leader.join("\n"),
+            compliance_of(&b, &id)
+        )
+    });
+}

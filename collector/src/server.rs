@@ -273,6 +273,9 @@ async fn background(
     let mut rollup_tick =
         tokio::time::interval(s.cfg.store.rollup_every.0.max(Duration::from_secs(1)));
     let mut hangup = hangup_signal();
+    // A follower's compliance views follow the hosts other collectors ingest.
+    let mut feed_tick = tokio::time::interval(Duration::from_secs(2));
+    let mut feed = crate::services::compliance::ChangeFeed::new((s.clock)() - 60_000);
     loop {
         tokio::select! {
             _ = async { let _ = stop.wait_for(|v| *v).await; } => {
@@ -285,6 +288,15 @@ async fn background(
                 s.compliance.request_reload();
             }
             _ = offline_tick.tick() => offline.tick(&s).await,
+            _ = feed_tick.tick(), if !s.leader.is_leader() => {
+                let since = feed.since_ms();
+                let batch = crate::services::compliance::FEED_BATCH;
+                if let Ok(rows) = s.with_store("section_changes_since", move |st| st.section_changes_since(since, batch)).await {
+                    for agent in feed.take(rows) {
+                        s.compliance.host_changed(&agent);
+                    }
+                }
+            }
             _ = rollup_tick.tick(), if s.leader.is_leader() => {
                 // Samples received a few seconds ago or more: none still being committed
                 // with an earlier time (the writer stamps a group just before committing it).
@@ -300,6 +312,8 @@ async fn background(
                 if let Ok(n) = s.with_store("prune_health", move |st| st.prune_health(before)).await {
                     s.metrics.health_pruned.inc_by(n);
                 }
+                let hour_ago = now - 3_600_000;
+                let _ = s.with_store("prune_section_changes", move |st| st.prune_section_changes(hour_ago)).await;
                 let kept = [store.rollup_5m_retention.0, store.rollup_1h_retention.0];
                 for (res, keep) in tilsyn_collector_core::rollup::RESOLUTIONS_MS.into_iter().zip(kept) {
                     let before = now - keep.as_millis() as i64;

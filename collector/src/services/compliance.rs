@@ -534,3 +534,91 @@ fn watch(dir: PathBuf, every: Duration, c: std::sync::Weak<Compliance>) {
         }
     }
 }
+
+/// How far before the newest change seen the feed is read again: a change committed late
+/// (its transaction began before one already seen) still carries its own, earlier time.
+const FEED_OVERLAP_MS: i64 = 30_000;
+/// Most changes taken from the feed at once.
+pub const FEED_BATCH: u32 = 5_000;
+
+/// A follower's view of the store's section changes: which hosts another collector
+/// ingested new compliance inputs for, so that this collector's compliance views follow
+/// them (the leader hears of them through the incident news).
+pub struct ChangeFeed {
+    since_ms: i64,
+    /// The seqs read in the overlap window, and when they were recorded.
+    seen: std::collections::HashMap<i64, i64>,
+}
+
+impl ChangeFeed {
+    /// Reads from `start_ms` (the database's clock) on.
+    pub fn new(start_ms: i64) -> Self {
+        ChangeFeed {
+            since_ms: start_ms,
+            seen: Default::default(),
+        }
+    }
+
+    /// Where the next read starts.
+    pub fn since_ms(&self) -> i64 {
+        self.since_ms
+    }
+
+    /// The hosts of a read not seen before; moves the window on. A full batch moves it to
+    /// its newest change (no overlap: a flood is not read again; the full pass catches
+    /// what a late commit in it hid).
+    pub fn take(&mut self, rows: Vec<(i64, String, i64)>) -> BTreeSet<String> {
+        let full = rows.len() >= FEED_BATCH as usize;
+        let newest = rows.iter().map(|r| r.2).max();
+        let mut hosts = BTreeSet::new();
+        for (seq, agent, at) in rows {
+            if self.seen.insert(seq, at).is_none() {
+                hosts.insert(agent);
+            }
+        }
+        if let Some(newest) = newest {
+            let from = if full {
+                newest
+            } else {
+                newest - FEED_OVERLAP_MS
+            };
+            self.since_ms = self.since_ms.max(from);
+        }
+        let since = self.since_ms;
+        self.seen.retain(|_, at| *at >= since);
+        hosts
+    }
+}
+
+#[cfg(test)]
+mod feed_tests {
+    use super::*;
+
+    #[test]
+    fn the_feed_reads_each_change_once_and_keeps_an_overlap_for_late_commits() {
+        let mut f = ChangeFeed::new(1_000);
+        let got = f.take(vec![(1, "a".into(), 100_000), (2, "b".into(), 101_000)]);
+        assert_eq!(got, BTreeSet::from(["a".to_string(), "b".to_string()]));
+        assert_eq!(f.since_ms(), 101_000 - FEED_OVERLAP_MS);
+        // Read again from the overlap: the same changes are not news; a late commit
+        // (seq 3, recorded before seq 2) is.
+        let got = f.take(vec![
+            (1, "a".into(), 100_000),
+            (3, "c".into(), 100_500),
+            (2, "b".into(), 101_000),
+        ]);
+        assert_eq!(got, BTreeSet::from(["c".to_string()]));
+        // Nothing new: the window stays.
+        assert!(f.take(vec![]).is_empty());
+        assert_eq!(f.since_ms(), 101_000 - FEED_OVERLAP_MS);
+        // Much later: the old seqs leave the window.
+        f.take(vec![(9, "a".into(), 200_000)]);
+        assert_eq!(f.seen.len(), 1);
+        // A full batch moves on to its newest change.
+        let flood: Vec<_> = (10..10 + FEED_BATCH as i64)
+            .map(|s| (s, format!("h{s}"), 300_000 + s))
+            .collect();
+        assert_eq!(f.take(flood).len(), FEED_BATCH as usize);
+        assert_eq!(f.since_ms(), 300_000 + 9 + FEED_BATCH as i64);
+    }
+}

@@ -170,6 +170,29 @@ impl SqlStore {
         })
     }
 
+    pub(crate) fn section_changes_since_impl(
+        &self,
+        since_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<(i64, String, i64)>> {
+        self.db.read(|c| {
+            c.query_map(
+                "SELECT seq, agent_id, at_ms FROM section_changes WHERE at_ms >= ?1 ORDER BY seq LIMIT ?2",
+                params![since_ms, limit],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+        })
+    }
+
+    pub(crate) fn prune_section_changes_impl(&self, before_ms: i64) -> Result<u64> {
+        self.leader_write(|c| {
+            c.execute(
+                "DELETE FROM section_changes WHERE at_ms < ?1",
+                params![before_ms],
+            )
+        })
+    }
+
     pub(crate) fn take_news_impl(&self, limit: u32) -> Result<Vec<(String, Vec<u8>)>> {
         self.leader_write(|c| {
             // Oldest first; on PostgreSQL rows another transaction still holds are left
@@ -265,6 +288,60 @@ mod tests {
             assert_eq!(got, vec![("a".into(), vec![1]), ("b".into(), vec![2])]);
             assert_eq!(s.take_news(10).unwrap(), vec![("a".to_string(), vec![3])]);
             assert!(s.take_news(10).unwrap().is_empty());
+        }
+    }
+
+    #[test]
+    fn changed_compliance_inputs_are_recorded_for_every_collector() {
+        use crate::tests::{agent, batch, rep};
+        use tilsyn_proto::v1::report::Body;
+        use tilsyn_proto::v1::{Health, SectionRef, SoftwareList};
+        for s in stores() {
+            agent(&s, "a");
+            agent(&s, "b");
+            let before = s.section_changes_since(0, 100).unwrap().len();
+            let sw = |h: &str| {
+                Body::Software(SoftwareList {
+                    content_hash: h.into(),
+                    ..Default::default()
+                })
+            };
+            // A full section: recorded. Health only, or an unchanged reference: not.
+            s.ingest(&[batch("a", vec![rep(1, sw("s1"))])], 10).unwrap();
+            s.ingest(
+                &[batch("b", vec![rep(1, Body::Health(Health::default()))])],
+                10,
+            )
+            .unwrap();
+            let unchanged = Body::Unchanged(SectionRef {
+                section: "software".into(),
+                content_hash: "s1".into(),
+            });
+            s.ingest(&[batch("a", vec![rep(2, unchanged)])], 20)
+                .unwrap();
+            let got = s.section_changes_since(0, 100).unwrap();
+            let new: Vec<&str> = got[before..].iter().map(|c| c.1.as_str()).collect();
+            assert_eq!(new, ["a"], "{got:?}");
+            let (seq, _, at) = got[got.len() - 1].clone();
+            // On the database's clock, now-ish; the feed reads from a time on.
+            let now = tilsyn_proto::time::now_ms();
+            assert!((at - now).abs() < 60_000, "at {at}, now {now}");
+            assert!(s.section_changes_since(at + 1, 100).unwrap().is_empty());
+            // Probe errors that change count too (they make results unknown).
+            let mut failing = rep(3, Body::Health(Health::default()));
+            failing.errors.push(tilsyn_proto::v1::ProbeError {
+                probe: "facts".into(),
+                message: "bitlocker: access denied".into(),
+            });
+            s.ingest(&[batch("b", vec![failing])], 30).unwrap();
+            let got = s.section_changes_since(at, 100).unwrap();
+            assert_eq!(got.last().unwrap().1, "b");
+            assert!(got.last().unwrap().0 > seq);
+            // The leader's retention: fenced like the rest.
+            let lease = s.lease("leader", "me", 60_000).unwrap().unwrap();
+            s.fence(Some(lease));
+            assert!(s.prune_section_changes(now + 60_000).unwrap() >= 2);
+            assert!(s.section_changes_since(0, 100).unwrap().is_empty());
         }
     }
 }

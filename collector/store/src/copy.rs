@@ -8,8 +8,9 @@ use crate::sql::{Conn, Engine, Row, ToParam};
 use crate::{Result, SqlStore, Store, StoreError};
 
 /// Every table, parents before children (nothing references across tables by key, but
-/// this is the order a reader would expect). Not the leader lease and the incident news of
-/// several collectors: a moved site starts with neither.
+/// this is the order a reader would expect). Not the leader lease, the incident news and
+/// the section changes of several collectors: a moved site starts with none of them (the
+/// copied compliance rows are current).
 const TABLES: &[&str] = &[
     "hosts",
     "host_events",

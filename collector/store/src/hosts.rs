@@ -78,6 +78,8 @@ impl SqlStore {
         let mut out = BatchOutcome::default();
         let mut probe_errors: serde_json::Map<String, serde_json::Value> =
             serde_json::from_str(&errors_json).unwrap_or_default();
+        // A full section or other probe errors: the compliance inputs changed.
+        let mut inputs_changed = false;
         for r in &b.reports {
             if r.seq <= last_seq {
                 out.duplicates += 1;
@@ -162,6 +164,10 @@ impl SqlStore {
                     .map(|e| probe_kind(&e.probe))
                     .unwrap_or("health"),
             };
+            inputs_changed |= matches!(
+                r.body,
+                Some(Body::Inventory(_) | Body::Software(_) | Body::Patches(_) | Body::Facts(_))
+            );
             // The latest errors of each probe replace the previous ones (none = healed).
             if r.errors.is_empty() {
                 probe_errors.remove(kind);
@@ -176,6 +182,17 @@ impl SqlStore {
             }
             out.applied.push((r.seq, kind));
         }
+        let errors_now = serde_json::Value::Object(probe_errors).to_string();
+        if inputs_changed || errors_now != errors_json {
+            // On the database's clock, one clock for every collector's changes.
+            tx.execute(
+                &format!(
+                    "INSERT INTO section_changes (agent_id, at_ms) VALUES (?1, {})",
+                    crate::cluster::db_now(tx.engine())
+                ),
+                params![b.agent_id],
+            )?;
+        }
         tx.execute(
             "UPDATE hosts SET last_seq = ?2, last_seen_ms = ?3, state = 'online', health_interval_s = ?4, probe_errors_json = ?5, \
              offline_after_ms = ?6, offline_from_ms = NULL WHERE agent_id = ?1",
@@ -184,7 +201,7 @@ impl SqlStore {
                 last_seq,
                 now_ms,
                 b.health_interval_s,
-                serde_json::Value::Object(probe_errors).to_string(),
+                errors_now,
                 now_ms + b.silence_limit_ms
             ],
         )?;
@@ -729,6 +746,14 @@ impl Store for SqlStore {
     }
     fn take_news(&self, limit: u32) -> Result<Vec<(String, Vec<u8>)>> {
         self.take_news_impl(limit)
+    }
+
+    fn section_changes_since(&self, since_ms: i64, limit: u32) -> Result<Vec<(i64, String, i64)>> {
+        self.section_changes_since_impl(since_ms, limit)
+    }
+
+    fn prune_section_changes(&self, before_ms: i64) -> Result<u64> {
+        self.prune_section_changes_impl(before_ms)
     }
 }
 

@@ -441,6 +441,14 @@ pub trait Store: Send + Sync + 'static {
     fn push_news(&self, items: &[(String, Vec<u8>)], now_ms: i64) -> Result<()>;
     /// Takes (removes and returns) up to `limit` queued news, oldest first (fenced).
     fn take_news(&self, limit: u32) -> Result<Vec<(String, Vec<u8>)>>;
+    /// The hosts whose compliance inputs changed (ingest records them, on any collector)
+    /// at or after `since_ms` on the database's clock: (seq, agent id, at_ms),
+    /// by seq, at most `limit`. A reader asks again from a little before the newest
+    /// `at_ms` it saw (a change committed late can carry an earlier time) and skips the
+    /// seqs it has seen.
+    fn section_changes_since(&self, since_ms: i64, limit: u32) -> Result<Vec<(i64, String, i64)>>;
+    /// Deletes section changes recorded before `before_ms` (fenced: the leader's retention).
+    fn prune_section_changes(&self, before_ms: i64) -> Result<u64>;
 }
 
 /// The store suite's fixtures: every test runs against each engine.

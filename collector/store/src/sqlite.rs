@@ -12,14 +12,15 @@ use crate::sql::{Conn, Db, Engine, Param, Row, ToParam, Value};
 
 use crate::{Result, SqlStore, StoreError};
 
-const SCHEMA_VERSION: i64 = 7;
+const SCHEMA_VERSION: i64 = 8;
 
 // The tables, created on every open where missing (`CREATE ... IF NOT EXISTS`), kept as
 // SQL files beside the crate: the hosts and reports (`hosts.sql`), the incidents, problems,
 // tracks and outbox (version 3, `incidents.sql`), the SLA's gaps and snapshots (version 4,
 // `sla.sql`), the collector's own runs, gaps and the hosts' unmonitored time (version 5,
 // `absence.sql`), the health rollups (version 6, `rollups.sql`), the leader lease and
-// the incident news of several collectors (version 7, `cluster.sql`).
+// the incident news of several collectors (version 7, `cluster.sql`), the feed of hosts
+// whose compliance inputs changed (version 8, `changes.sql`).
 const SCHEMA: &[&str] = &[
     include_str!("../migrations/sqlite/hosts.sql"),
     include_str!("../migrations/sqlite/incidents.sql"),
@@ -27,6 +28,7 @@ const SCHEMA: &[&str] = &[
     include_str!("../migrations/sqlite/absence.sql"),
     include_str!("../migrations/sqlite/rollups.sql"),
     include_str!("../migrations/sqlite/cluster.sql"),
+    include_str!("../migrations/sqlite/changes.sql"),
 ];
 
 /// Upgrades from each older schema version, applied in order after `SCHEMA` (which only
@@ -49,6 +51,8 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (6, ""),
     // Version 7 adds the leader lease and the incident news queue (created on every open).
     (7, ""),
+    // Version 8 adds the section changes feed (created on every open).
+    (8, ""),
 ];
 
 pub struct Sqlite {
