@@ -273,7 +273,8 @@ async fn background(
     let mut rollup_tick =
         tokio::time::interval(s.cfg.store.rollup_every.0.max(Duration::from_secs(1)));
     let mut hangup = hangup_signal();
-    // A follower's compliance views follow the hosts other collectors ingest.
+    // A follower's compliance views follow the hosts other collectors ingest (its own it
+    // evaluates as it ingests them).
     let mut feed_tick = tokio::time::interval(Duration::from_secs(2));
     let mut feed = crate::services::compliance::ChangeFeed::new((s.clock)() - 60_000);
     loop {
@@ -289,9 +290,9 @@ async fn background(
             }
             _ = offline_tick.tick() => offline.tick(&s).await,
             _ = feed_tick.tick(), if !s.leader.is_leader() => {
-                let since = feed.since_ms();
+                let (since, me) = (feed.since_ms(), s.leader.owner.clone());
                 let batch = crate::services::compliance::FEED_BATCH;
-                if let Ok(rows) = s.with_store("section_changes_since", move |st| st.section_changes_since(since, batch)).await {
+                if let Ok(rows) = s.with_store("section_changes_since", move |st| st.section_changes_since(since, batch, &me)).await {
                     for agent in feed.take(rows) {
                         s.compliance.host_changed(&agent);
                     }

@@ -416,6 +416,7 @@ impl AgentService for IngestService {
                 settings.health_interval_seconds,
                 s.cfg.offline.missed_intervals,
             ),
+            origin: s.leader.owner.clone(),
         };
         let outcome = s.writer.submit(ib).await.map_err(|e| {
             tracing::error!(agent_id = %who.agent_id, error = %e, "commit failed; the agent will resend");

@@ -174,11 +174,13 @@ impl SqlStore {
         &self,
         since_ms: i64,
         limit: u32,
+        except_origin: &str,
     ) -> Result<Vec<(i64, String, i64)>> {
         self.db.read(|c| {
             c.query_map(
-                "SELECT seq, agent_id, at_ms FROM section_changes WHERE at_ms >= ?1 ORDER BY seq LIMIT ?2",
-                params![since_ms, limit],
+                "SELECT seq, agent_id, at_ms FROM section_changes WHERE at_ms >= ?1 AND origin <> ?3 \
+                 ORDER BY seq LIMIT ?2",
+                params![since_ms, limit, except_origin],
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )
         })
@@ -299,7 +301,7 @@ mod tests {
         for s in stores() {
             agent(&s, "a");
             agent(&s, "b");
-            let before = s.section_changes_since(0, 100).unwrap().len();
+            let before = s.section_changes_since(0, 100, "").unwrap().len();
             let sw = |h: &str| {
                 Body::Software(SoftwareList {
                     content_hash: h.into(),
@@ -319,14 +321,16 @@ mod tests {
             });
             s.ingest(&[batch("a", vec![rep(2, unchanged)])], 20)
                 .unwrap();
-            let got = s.section_changes_since(0, 100).unwrap();
+            let got = s.section_changes_since(0, 100, "").unwrap();
             let new: Vec<&str> = got[before..].iter().map(|c| c.1.as_str()).collect();
             assert_eq!(new, ["a"], "{got:?}");
             let (seq, _, at) = got[got.len() - 1].clone();
             // On the database's clock, now-ish; the feed reads from a time on.
             let now = tilsyn_proto::time::now_ms();
             assert!((at - now).abs() < 60_000, "at {at}, now {now}");
-            assert!(s.section_changes_since(at + 1, 100).unwrap().is_empty());
+            assert!(s.section_changes_since(at + 1, 100, "").unwrap().is_empty());
+            // The collector that ingested it does not read it back.
+            assert!(s.section_changes_since(0, 100, "test").unwrap().is_empty());
             // Probe errors that change count too (they make results unknown).
             let mut failing = rep(3, Body::Health(Health::default()));
             failing.errors.push(tilsyn_proto::v1::ProbeError {
@@ -334,14 +338,14 @@ mod tests {
                 message: "bitlocker: access denied".into(),
             });
             s.ingest(&[batch("b", vec![failing])], 30).unwrap();
-            let got = s.section_changes_since(at, 100).unwrap();
+            let got = s.section_changes_since(at, 100, "").unwrap();
             assert_eq!(got.last().unwrap().1, "b");
             assert!(got.last().unwrap().0 > seq);
             // The leader's retention: fenced like the rest.
             let lease = s.lease("leader", "me", 60_000).unwrap().unwrap();
             s.fence(Some(lease));
             assert!(s.prune_section_changes(now + 60_000).unwrap() >= 2);
-            assert!(s.section_changes_since(0, 100).unwrap().is_empty());
+            assert!(s.section_changes_since(0, 100, "").unwrap().is_empty());
         }
     }
 }

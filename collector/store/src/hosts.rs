@@ -187,10 +187,10 @@ impl SqlStore {
             // On the database's clock, one clock for every collector's changes.
             tx.execute(
                 &format!(
-                    "INSERT INTO section_changes (agent_id, at_ms) VALUES (?1, {})",
+                    "INSERT INTO section_changes (agent_id, origin, at_ms) VALUES (?1, ?2, {})",
                     crate::cluster::db_now(tx.engine())
                 ),
-                params![b.agent_id],
+                params![b.agent_id, b.origin],
             )?;
         }
         tx.execute(
@@ -748,8 +748,13 @@ impl Store for SqlStore {
         self.take_news_impl(limit)
     }
 
-    fn section_changes_since(&self, since_ms: i64, limit: u32) -> Result<Vec<(i64, String, i64)>> {
-        self.section_changes_since_impl(since_ms, limit)
+    fn section_changes_since(
+        &self,
+        since_ms: i64,
+        limit: u32,
+        except_origin: &str,
+    ) -> Result<Vec<(i64, String, i64)>> {
+        self.section_changes_since_impl(since_ms, limit, except_origin)
     }
 
     fn prune_section_changes(&self, before_ms: i64) -> Result<u64> {

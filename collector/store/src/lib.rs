@@ -191,6 +191,9 @@ pub struct IngestBatch {
     /// How long the host may stay silent before it counts as offline (missed intervals ×
     /// health interval); stored as a deadline so finding silent hosts is an index range scan.
     pub silence_limit_ms: i64,
+    /// The collector committing it (its lease owner name), recorded with the host's
+    /// section changes so that it does not read its own back.
+    pub origin: String,
 }
 
 /// What committing a batch did.
@@ -441,12 +444,17 @@ pub trait Store: Send + Sync + 'static {
     fn push_news(&self, items: &[(String, Vec<u8>)], now_ms: i64) -> Result<()>;
     /// Takes (removes and returns) up to `limit` queued news, oldest first (fenced).
     fn take_news(&self, limit: u32) -> Result<Vec<(String, Vec<u8>)>>;
-    /// The hosts whose compliance inputs changed (ingest records them, on any collector)
-    /// at or after `since_ms` on the database's clock: (seq, agent id, at_ms),
-    /// by seq, at most `limit`. A reader asks again from a little before the newest
-    /// `at_ms` it saw (a change committed late can carry an earlier time) and skips the
-    /// seqs it has seen.
-    fn section_changes_since(&self, since_ms: i64, limit: u32) -> Result<Vec<(i64, String, i64)>>;
+    /// The hosts whose compliance inputs changed (ingest records them, on any collector
+    /// but `except_origin`) at or after `since_ms` on the database's clock: (seq, agent
+    /// id, at_ms), by seq, at most `limit`. A reader asks again from a little before the
+    /// newest `at_ms` it saw (a change committed late can carry an earlier time) and skips
+    /// the seqs it has seen.
+    fn section_changes_since(
+        &self,
+        since_ms: i64,
+        limit: u32,
+        except_origin: &str,
+    ) -> Result<Vec<(i64, String, i64)>>;
     /// Deletes section changes recorded before `before_ms` (fenced: the leader's retention).
     fn prune_section_changes(&self, before_ms: i64) -> Result<u64>;
 }
@@ -557,6 +565,7 @@ pub(crate) mod tests {
             class_from_inventory: None,
             health_interval_s: 60,
             silence_limit_ms: 180_000,
+            origin: "test".into(),
         }
     }
 }
