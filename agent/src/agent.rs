@@ -94,17 +94,14 @@ pub async fn enroll(
         labels: cfg.labels.clone().into_iter().collect(),
     };
     // Several collectors: start with the one this host's name picks, then the others.
-    let n = target.urls().len();
+    let endpoints = target.endpoints()?;
+    let n = endpoints.len();
     let first = transport::home_of(&hostname, n);
     let mut tried = 0;
     let resp = loop {
-        let at = (first + tried) % n.max(1);
-        let url = target
-            .urls()
-            .get(at)
-            .map(|u| u.to_string())
-            .unwrap_or_default();
-        match transport::enroll(target.channel_to(at)?, req.clone()).await {
+        let at = (first + tried) % n;
+        let url = endpoints.url(at);
+        match transport::enroll(endpoints.channel(at), req.clone()).await {
             Ok(r) => break r,
             Err(transport::TransportError::Unavailable(m)) if tried + 1 < n => {
                 tracing::warn!(collector = %url, error = %m, "collector unreachable; enrolling with the next");
@@ -146,10 +143,17 @@ pub async fn run(cfg: AgentConfig) -> anyhow::Result<()> {
             "corrupt spool files were quarantined"
         );
     }
-    // Every address is checked before the agent goes on.
-    for i in 0..target.urls().len() {
-        target.channel_to(i)?;
-    }
+    // Every address is checked before the agent goes on; the endpoints keep the TLS
+    // configuration, so the runner's connections resume the first one's session.
+    let endpoints = target.endpoints()?;
+    let client = |id: &Identity| {
+        Client::with_endpoints(
+            endpoints.clone(),
+            target.idle_timeout,
+            &id.agent_id,
+            &id.secret,
+        )
+    };
     let mut identity = state::load(&cfg.state_dir)?;
     let mut probes = Probes::new(cfg.state_dir.clone());
     loop {
@@ -159,7 +163,7 @@ pub async fn run(cfg: AgentConfig) -> anyhow::Result<()> {
                     tracing::warn!(enrolled_with = %id.collector, now = %target.url,
                         "identity was issued by another collector address; using it anyway");
                 }
-                let mut c = Client::with_failover(&target, &id.agent_id, &id.secret)?;
+                let mut c = client(&id)?;
                 match c.settings().await {
                     Ok(s) => (id, s),
                     Err(transport::TransportError::Unauthenticated(m)) => {
@@ -174,11 +178,10 @@ pub async fn run(cfg: AgentConfig) -> anyhow::Result<()> {
             }
             None => enroll_until_done(&cfg, &target).await?,
         };
-        let client = Client::with_failover(&target, &id.agent_id, &id.secret)?;
         let mut runner = Runner::new(
             probes,
             spool,
-            client,
+            client(&id)?,
             settings,
             cfg.overrides.clone(),
             id.agent_id.clone(),

@@ -118,21 +118,6 @@ impl Target {
         split_urls(&self.url)
     }
 
-    /// A lazily connecting channel to the first collector (see [`Endpoints::channel`]).
-    pub fn channel(&self) -> Result<Channel, TransportError> {
-        self.channel_to(0)
-    }
-
-    /// A lazily connecting channel to collector `i` (modulo their number).
-    pub fn channel_to(&self, i: usize) -> Result<Channel, TransportError> {
-        let urls = self.urls();
-        let url = urls
-            .get(i % urls.len().max(1))
-            .copied()
-            .unwrap_or(self.url.as_str());
-        Ok(self.endpoint(url)?.connect_lazy())
-    }
-
     /// Every collector's endpoint.
     pub fn endpoints(&self) -> Result<Endpoints, TransportError> {
         let mut urls = self.urls();
