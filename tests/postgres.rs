@@ -13,9 +13,7 @@ use tilsyn_e2e::{agent_online, bin, offline_incident, wait_for, Collector};
 #[test]
 fn the_collector_runs_on_postgresql_with_the_real_agent() {
     let _slot = tilsyn_e2e::e2e_slot();
-    let pg = PgServer::start(false).unwrap_or_else(|e| panic!("{e}"));
-    let db = pg.new_database().unwrap();
-    let url = db.url.clone().unwrap();
+    let (pg, url) = database();
     let dir = tempfile::tempdir().unwrap();
     let mut c = Collector::start_on_postgres(dir.path(), &url, "");
     let (mut agent, _acfg, id) = agent_online(&c, dir.path());
@@ -104,9 +102,7 @@ fn a_sqlite_site_moves_to_postgresql_and_the_api_answers_the_same() {
     let before: Vec<serde_json::Value> = paths.iter().map(|p| c.get(p)).collect();
     c.stop();
 
-    let pg = PgServer::start(false).unwrap_or_else(|e| panic!("{e}"));
-    let db = pg.new_database().unwrap();
-    let url = db.url.clone().unwrap();
+    let (_pg, url) = database();
     let out = std::process::Command::new(bin("tilsyn-collector"))
         .args([
             "store", "migrate", "--to", "postgres", "--url", &url, "--config",
@@ -147,6 +143,13 @@ fn a_sqlite_site_moves_to_postgresql_and_the_api_answers_the_same() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("empty database"));
     c.stop();
+}
+
+/// A private PostgreSQL server (stopped when dropped) and the URL of a new database on it.
+fn database() -> (PgServer, String) {
+    let pg = PgServer::start(false).unwrap_or_else(|e| panic!("{e}"));
+    let url = pg.new_database().unwrap().url.unwrap();
+    (pg, url)
 }
 
 /// Two collectors on one database (`url`), the second serving with the first's
@@ -206,8 +209,7 @@ fn health_ingested(c: &Collector) -> f64 {
 #[test]
 fn two_collectors_share_one_postgresql_and_the_agent_moves_when_its_collector_dies() {
     let _slot = tilsyn_e2e::e2e_slot();
-    let pg = PgServer::start(false).unwrap_or_else(|e| panic!("{e}"));
-    let url = pg.new_database().unwrap().url.unwrap();
+    let (_pg, url) = database();
     let dir = tempfile::tempdir().unwrap();
     let (a, b) = two_collectors(dir.path(), &url, "");
     let (agent, id) = agent_for_both(dir.path(), &a, &b);
@@ -401,8 +403,7 @@ fn leads(c: &Collector) -> bool {
 fn the_leader_dies_during_a_slow_create_and_the_next_one_makes_no_second_ticket() {
     let _slot = tilsyn_e2e::e2e_slot();
     let desk = SlowDesk::start(Duration::from_secs(30));
-    let pg = PgServer::start(false).unwrap_or_else(|e| panic!("{e}"));
-    let url = pg.new_database().unwrap().url.unwrap();
+    let (_pg, url) = database();
     let extra = format!(
         "cluster:\n  lease_ttl: 4s\nincidents:\n  desks:\n    - name: hook\n      webhook: {{url: 'http://127.0.0.1:{p}/hook', search_url: 'http://127.0.0.1:{p}/search'}}\n  delivery: {{initial_backoff: 1s, max_backoff: 2s, timeout: 5s, concurrency: 2}}\n",
         p = desk.port
@@ -491,8 +492,7 @@ fn compliance_of(c: &Collector, id: &str) -> Option<Vec<String>> {
 #[test]
 fn a_follower_shows_the_compliance_of_hosts_that_report_to_the_leader() {
     let _slot = tilsyn_e2e::e2e_slot();
-    let pg = PgServer::start(false).unwrap_or_else(|e| panic!("{e}"));
-    let url = pg.new_database().unwrap().url.unwrap();
+    let (_pg, url) = database();
     let dir = tempfile::tempdir().unwrap();
     let (a, b) = two_collectors(dir.path(), &url, "");
     assert!(leads(&a) && !leads(&b), "the first collector leads");
