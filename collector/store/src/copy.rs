@@ -27,6 +27,10 @@ const TABLES: &[&str] = &[
     "host_unmonitored",
     "health_rollups",
     "rollup_progress",
+    "api_tokens",
+    "audit",
+    "change_windows",
+    "host_moves",
 ];
 
 /// Tables whose id the database generates: (table, column).
@@ -34,6 +38,7 @@ const IDENTITIES: &[(&str, &str)] = &[
     ("outbox", "id"),
     ("collector_runs", "run_id"),
     ("collector_gaps", "gap_id"),
+    ("audit", "seq"),
 ];
 
 /// Rows written per transaction.

@@ -224,8 +224,8 @@ impl SqlStore {
         self.db.read(|c| {
             let sql = format!(
                 "SELECT agent_id, hostname, department, class, labels_json, inventory_pb, software_pb, patches_pb, facts_pb \
-                 FROM hosts {}",
-                if agent_id.is_some() { "WHERE agent_id = ?1" } else { "" }
+                 FROM hosts WHERE state <> 'retired' {}",
+                if agent_id.is_some() { "AND agent_id = ?1" } else { "" }
             );
             let args: Vec<&dyn ToParam> = agent_id.iter().map(|a| a as &dyn ToParam).collect();
             c.query_each(&sql, &args, &mut |r| {
@@ -362,7 +362,7 @@ impl Store for SqlStore {
     fn agent_auth(&self, agent_id: &str) -> Result<Option<AgentAuth>> {
         self.db.read(|c| {
             c.query_row(
-                "SELECT agent_id, secret_hash, department, class, class_source FROM hosts WHERE agent_id = ?1",
+                "SELECT agent_id, secret_hash, department, class, class_source, revoked_at_ms FROM hosts WHERE agent_id = ?1",
                 params![agent_id],
                 |r| {
                     Ok(AgentAuth {
@@ -371,6 +371,7 @@ impl Store for SqlStore {
                         department: r.get(2)?,
                         class: r.get(3)?,
                         class_source: r.get(4)?,
+                        revoked: r.get::<Option<i64>>(5)?.is_some(),
                     })
                 },
             )
@@ -403,7 +404,15 @@ impl Store for SqlStore {
 
     fn list_hosts(&self, f: &HostFilter) -> Result<Vec<HostSummary>> {
         self.db.read(|c| {
-            let mut sql = format!("SELECT {SUMMARY_COLS} FROM hosts WHERE 1 = 1");
+            // Retired hosts only when asked for by state.
+            let mut sql = format!(
+                "SELECT {SUMMARY_COLS} FROM hosts WHERE {}",
+                if f.state.is_some() {
+                    "1 = 1"
+                } else {
+                    "state <> 'retired'"
+                }
+            );
             let mut args: Vec<&dyn ToParam> = Vec::new();
             for (col, v) in [
                 ("department", &f.department),
@@ -524,7 +533,7 @@ impl Store for SqlStore {
                 "SELECT department, class, os_family, state, COUNT(*), CAST(COALESCE(SUM(pending_updates), 0) AS BIGINT), \
                  CAST(COALESCE(SUM(pending_security), 0) AS BIGINT), CAST(COALESCE(SUM(reboot_required), 0) AS BIGINT), \
                  MIN(oldest_security_since_ms) \
-                 FROM hosts GROUP BY department, class, os_family, state ORDER BY department, class, os_family, state",
+                 FROM hosts WHERE state <> 'retired' GROUP BY department, class, os_family, state ORDER BY department, class, os_family, state",
                 &[],
                 |r| {
                     Ok(HostCount {

@@ -108,7 +108,7 @@ impl SqlStore {
         f: &mut dyn FnMut(IncidentHost),
     ) -> Result<()> {
         self.db.read(|c| {
-            // Two statements, not `?1 IS NULL OR agent_id = ?1`: SQLite cannot use the
+            // Retired hosts raise nothing. Two statements, not `?1 IS NULL OR agent_id = ?1`: SQLite cannot use the
             // primary key for that and would scan every host (with its blobs) per report.
             const COLS: &str =
                 "SELECT agent_id, hostname, department, class, labels_json, state, health_pb, \
@@ -135,11 +135,15 @@ impl SqlStore {
             };
             match agent_id {
                 Some(a) => c.query_each(
-                    &format!("{COLS} WHERE agent_id = ?1"),
+                    &format!("{COLS} WHERE state <> 'retired' AND agent_id = ?1"),
                     params![a],
                     &mut each,
                 ),
-                None => c.query_each(COLS, params![], &mut each),
+                None => c.query_each(
+                    &format!("{COLS} WHERE state <> 'retired'"),
+                    params![],
+                    &mut each,
+                ),
             }
         })
     }

@@ -16,6 +16,7 @@ pub use tilsyn_collector_core::compliance::facts::HostInputs;
 pub use tilsyn_collector_core::rollup::RollupView;
 
 pub mod absence;
+pub mod access;
 pub mod cluster;
 pub mod copy;
 pub mod hosts;
@@ -30,6 +31,9 @@ pub mod sqlite;
 pub use hosts::SqlStore;
 
 pub use absence::{GapRecord, GapRow, WentOffline};
+pub use access::{
+    Access, Actor, ApiToken, AuditEntry, AuditFilter, ChangeWindow, HostLifecycle, HostMove,
+};
 pub use cluster::Lease;
 pub use incidents::OutboxUpdate;
 pub use tilsyn_collector_core::incidents::records::*;
@@ -175,6 +179,8 @@ pub struct AgentAuth {
     pub department: String,
     pub class: String,
     pub class_source: String,
+    /// The credential was revoked (or the host retired): the agent is refused.
+    pub revoked: bool,
 }
 
 /// One authenticated, validated batch to commit.
@@ -294,7 +300,9 @@ pub struct HostEvent {
     pub kind: String,
 }
 
-pub trait Store: Send + Sync + 'static {
+/// Everything the collector keeps; the access half (tokens, audit, lifecycle, change
+/// windows) is [`Access`].
+pub trait Store: Access + Send + Sync + 'static {
     /// Creates or upgrades the schema.
     fn migrate(&self) -> Result<()>;
     /// The schema version the database is at.

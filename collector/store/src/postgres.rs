@@ -19,15 +19,17 @@ use tilsyn_proto::duration::HumanDuration;
 use crate::sql::{numbered_to_dollar, Conn, Db, Engine, Param, Row, ToParam, Value};
 use crate::{Result, SqlStore, StoreError};
 
-const SCHEMA_VERSION: i64 = 8;
+const SCHEMA_VERSION: i64 = 9;
 /// The schema at version 6, where PostgreSQL support starts.
 const SCHEMA: &str = include_str!("../migrations/postgres/schema.sql");
 /// Version 7: the leader lease and the incident news of several collectors.
 const CLUSTER: &str = include_str!("../migrations/postgres/cluster.sql");
 /// Version 8: the feed of hosts whose compliance inputs changed.
 const CHANGES: &str = include_str!("../migrations/postgres/changes.sql");
+/// Version 9: API tokens, the audit trail, change windows, host moves, lifecycle columns.
+const ACCESS: &str = include_str!("../migrations/postgres/access.sql");
 /// Upgrades from each older version.
-const MIGRATIONS: &[(i64, &str)] = &[(7, CLUSTER), (8, CHANGES)];
+const MIGRATIONS: &[(i64, &str)] = &[(7, CLUSTER), (8, CHANGES), (9, ACCESS)];
 /// The advisory lock that serializes collectors migrating the same database at once.
 const MIGRATION_LOCK: i64 = 0x7469_6c73_796e_0001;
 /// Rows fetched per round trip while streaming a query.
@@ -603,7 +605,7 @@ impl Db for Postgres {
             if v.is_none() {
                 tracing::info!(database = %describe, version = SCHEMA_VERSION, "creating the database schema");
             }
-            crate::sql::upgrade(c, &describe, v, SCHEMA_VERSION, &[SCHEMA, CLUSTER, CHANGES], MIGRATIONS)?;
+            crate::sql::upgrade(c, &describe, v, SCHEMA_VERSION, &[SCHEMA, CLUSTER, CHANGES, ACCESS], MIGRATIONS)?;
             Ok(())
         })
     }

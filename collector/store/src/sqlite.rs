@@ -12,7 +12,7 @@ use crate::sql::{Conn, Db, Engine, Param, Row, ToParam, Value};
 
 use crate::{Result, SqlStore, StoreError};
 
-const SCHEMA_VERSION: i64 = 8;
+const SCHEMA_VERSION: i64 = 9;
 
 // The tables, created on every open where missing (`CREATE ... IF NOT EXISTS`), kept as
 // SQL files beside the crate: the hosts and reports (`hosts.sql`), the incidents, problems,
@@ -20,7 +20,8 @@ const SCHEMA_VERSION: i64 = 8;
 // `sla.sql`), the collector's own runs, gaps and the hosts' unmonitored time (version 5,
 // `absence.sql`), the health rollups (version 6, `rollups.sql`), the leader lease and
 // the incident news of several collectors (version 7, `cluster.sql`), the feed of hosts
-// whose compliance inputs changed (version 8, `changes.sql`).
+// whose compliance inputs changed (version 8, `changes.sql`), API tokens, the audit trail,
+// change windows and host moves (version 9, `access.sql`).
 const SCHEMA: &[&str] = &[
     include_str!("../migrations/sqlite/hosts.sql"),
     include_str!("../migrations/sqlite/incidents.sql"),
@@ -29,7 +30,13 @@ const SCHEMA: &[&str] = &[
     include_str!("../migrations/sqlite/rollups.sql"),
     include_str!("../migrations/sqlite/cluster.sql"),
     include_str!("../migrations/sqlite/changes.sql"),
+    include_str!("../migrations/sqlite/access.sql"),
 ];
+
+/// Version 9's index on the hosts' new column: made after the column exists (a new
+/// database has it from `hosts.sql`, an older one from the migration).
+const LIFECYCLE_INDEX: &str =
+    "CREATE INDEX IF NOT EXISTS hosts_by_lifecycle ON hosts (lifecycle_at_ms);";
 
 /// Upgrades from each older schema version, applied in order after `SCHEMA` (which only
 /// creates what is missing).
@@ -53,6 +60,14 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (7, ""),
     // Version 8 adds the section changes feed (created on every open).
     (8, ""),
+    // Version 9 adds tokens, audit, change windows and host moves (created on every open)
+    // and the hosts' lifecycle columns.
+    (
+        9,
+        "ALTER TABLE hosts ADD COLUMN retired_at_ms BIGINT; ALTER TABLE hosts ADD COLUMN revoked_at_ms BIGINT; \
+     ALTER TABLE hosts ADD COLUMN lifecycle_at_ms BIGINT; \
+     CREATE INDEX IF NOT EXISTS hosts_by_lifecycle ON hosts (lifecycle_at_ms);",
+    ),
 ];
 
 pub struct Sqlite {
@@ -211,7 +226,14 @@ impl Db for Sqlite {
             conn.batch(sql)?;
         }
         // SCHEMA above created what a new database needs.
-        crate::sql::upgrade(conn, &self.path, v, SCHEMA_VERSION, &[], MIGRATIONS)?;
+        crate::sql::upgrade(
+            conn,
+            &self.path,
+            v,
+            SCHEMA_VERSION,
+            &[LIFECYCLE_INDEX],
+            MIGRATIONS,
+        )?;
         tx.commit().map_err(db)?;
         Ok(())
     }
@@ -249,6 +271,8 @@ mod tests {
             s.raw(
                 "ALTER TABLE hosts DROP COLUMN facts_hash; ALTER TABLE hosts DROP COLUMN facts_pb; \
                  ALTER TABLE hosts DROP COLUMN facts_at_ms; ALTER TABLE hosts DROP COLUMN offline_from_ms; \
+                 DROP INDEX hosts_by_lifecycle; ALTER TABLE hosts DROP COLUMN retired_at_ms; \
+                 ALTER TABLE hosts DROP COLUMN revoked_at_ms; ALTER TABLE hosts DROP COLUMN lifecycle_at_ms; \
                  DELETE FROM schema_version; \
                  INSERT INTO schema_version (version) VALUES (1);",
             )

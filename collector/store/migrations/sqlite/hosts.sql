@@ -41,7 +41,12 @@ CREATE TABLE IF NOT EXISTS hosts (
     probe_errors_json TEXT NOT NULL DEFAULT '{}',
     facts_hash TEXT,
     facts_pb BLOB,
-    facts_at_ms BIGINT
+    facts_at_ms BIGINT,
+    -- Version 9: the host was retired (state 'retired'), its credential revoked, and when
+    -- either or a move last happened (collectors drop cached credentials changed since).
+    retired_at_ms BIGINT,
+    revoked_at_ms BIGINT,
+    lifecycle_at_ms BIGINT
 );
 CREATE INDEX IF NOT EXISTS hosts_by_group ON hosts (department, class, state);
 CREATE INDEX IF NOT EXISTS hosts_by_state_deadline ON hosts (state, offline_after_ms);
