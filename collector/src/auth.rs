@@ -3,7 +3,7 @@
 
 use ring::rand::{SecureRandom, SystemRandom};
 
-fn random_hex(n: usize) -> String {
+pub fn random_hex(n: usize) -> String {
     let mut b = vec![0u8; n];
     SystemRandom::new()
         .fill(&mut b)

@@ -1,5 +1,6 @@
 //! The `tilsyn-collector` command line: `run` (over [`crate::server::run`]), `validate`,
-//! `standards`, `incidents`, `outbox` and `report sla`. `main.rs` only calls [`main`].
+//! `standards`, `incidents`, `outbox`, `report sla`, and (in `cli_admin`) `token`, `audit`,
+//! `host` and `maintenance`. `main.rs` only calls [`main`].
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -83,6 +84,49 @@ enum Cmd {
     Report {
         #[command(subcommand)]
         cmd: ReportCmd,
+    },
+    /// API tokens: create (printed once), list, revoke.
+    Token {
+        #[arg(short, long, default_value = "/etc/tilsyn/collector.yaml")]
+        config: PathBuf,
+        #[command(subcommand)]
+        cmd: crate::cli_admin::TokenCmd,
+    },
+    /// The audit trail, newest first: who did what, when, from where.
+    Audit {
+        #[arg(short, long, default_value = "/etc/tilsyn/collector.yaml")]
+        config: PathBuf,
+        /// RFC 3339 or a date.
+        #[arg(long)]
+        since: Option<String>,
+        /// e.g. `token:ops` or `cli:alice`.
+        #[arg(long)]
+        actor: Option<String>,
+        /// e.g. `host.retire`, `token.create`, `maintenance.create`.
+        #[arg(long)]
+        action: Option<String>,
+        /// e.g. `host:ag_…` or `window:CHG001`.
+        #[arg(long)]
+        subject: Option<String>,
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+        /// Print JSON lines instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Retire, move or revoke a host.
+    Host {
+        #[arg(short, long, default_value = "/etc/tilsyn/collector.yaml")]
+        config: PathBuf,
+        #[command(subcommand)]
+        cmd: crate::cli_admin::HostCmd,
+    },
+    /// Change windows: create, extend, end, list.
+    Maintenance {
+        #[arg(short, long, default_value = "/etc/tilsyn/collector.yaml")]
+        config: PathBuf,
+        #[command(subcommand)]
+        cmd: crate::cli_admin::MaintenanceCmd,
     },
     /// Desk actions waiting for delivery: list them, retry a failed one, or abandon one.
     Outbox {
@@ -191,6 +235,10 @@ pub fn main() -> ExitCode {
         Cmd::Standards { cmd } => return standards(cmd),
         Cmd::Incidents { config, .. }
         | Cmd::Outbox { config, .. }
+        | Cmd::Token { config, .. }
+        | Cmd::Audit { config, .. }
+        | Cmd::Host { config, .. }
+        | Cmd::Maintenance { config, .. }
         | Cmd::Report {
             cmd: ReportCmd::Sla { config, .. },
         } => config,
@@ -204,6 +252,28 @@ pub fn main() -> ExitCode {
     };
     match &cli.cmd {
         Cmd::Health { timeout, .. } => return health(&cfg, timeout.0),
+        Cmd::Token { cmd, .. } => return crate::cli_admin::token(&cfg, cmd),
+        Cmd::Host { cmd, .. } => return crate::cli_admin::host(&cfg, cmd),
+        Cmd::Maintenance { cmd, .. } => return crate::cli_admin::maintenance(&cfg, cmd),
+        Cmd::Audit {
+            since,
+            actor,
+            action,
+            subject,
+            limit,
+            json,
+            ..
+        } => {
+            return crate::cli_admin::audit(
+                &cfg,
+                since.as_deref(),
+                actor.as_deref(),
+                action.as_deref(),
+                subject.as_deref(),
+                *limit,
+                *json,
+            )
+        }
         Cmd::Incidents {
             state,
             department,

@@ -119,6 +119,55 @@ pub struct TlsConfig {
 pub struct HttpConfig {
     /// `/metrics`, `/api/v1`, `/healthz`, `/readyz`.
     pub listen: SocketAddr,
+    /// HTTPS: the same `auto` / `files` modes as the gRPC port (`auto` serves the
+    /// certificate generated for it). Omitted: plain HTTP.
+    #[serde(default)]
+    pub tls: Option<TlsConfig>,
+    #[serde(default)]
+    pub auth: AuthConfig,
+}
+
+/// The `http.auth:` section: who may call the API and `/metrics` (README, "Access").
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthConfig {
+    /// Every request but `/healthz`, `/readyz` and `/api/v1/openapi.json` needs a token.
+    /// Without it a request with no token acts as a local admin, so `validate` refuses
+    /// `false` off loopback.
+    #[serde(default)]
+    pub required: bool,
+    /// Tokens kept in files (e.g. Prometheus' scrape token); tokens made with
+    /// `tilsyn-collector token create` live in the store.
+    #[serde(default)]
+    pub tokens: Vec<TokenFileConfig>,
+    /// How long the audit trail is kept.
+    #[serde(default = "d_audit_retention")]
+    pub audit_retention: HumanDuration,
+}
+
+fn d_audit_retention() -> HumanDuration {
+    HumanDuration::secs(400 * 86_400)
+}
+
+/// One token from a file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenFileConfig {
+    /// Shown in the audit trail and logs (the token never is).
+    pub name: String,
+    /// admin, operator, reader, department or metrics.
+    pub role: String,
+    /// For role department: the department ids it reads.
+    #[serde(default)]
+    pub departments: Vec<String>,
+    /// The file holding the token (at least 32 characters, e.g. `openssl rand -hex 32`).
+    pub token_file: PathBuf,
+    /// Last day the token is accepted (YYYY-MM-DD, UTC).
+    #[serde(default)]
+    pub expires: Option<String>,
+    /// Read from `token_file` by [`CollectorConfig::load`].
+    #[serde(skip)]
+    pub token: String,
 }
 
 /// The `cluster:` section: how the collectors on one database choose their leader.
@@ -439,6 +488,13 @@ impl CollectorConfig {
         }
         self.grpc.tls.cert_file = self.grpc.tls.cert_file.as_deref().map(|p| abs(base, p));
         self.grpc.tls.key_file = self.grpc.tls.key_file.as_deref().map(|p| abs(base, p));
+        if let Some(t) = &mut self.http.tls {
+            t.cert_file = t.cert_file.as_deref().map(|p| abs(base, p));
+            t.key_file = t.key_file.as_deref().map(|p| abs(base, p));
+        }
+        for t in &mut self.http.auth.tokens {
+            t.token_file = abs(base, &t.token_file);
+        }
         for d in &mut self.departments {
             d.token_files = d.token_files.iter().map(|p| abs(base, p)).collect();
         }
@@ -450,6 +506,23 @@ impl CollectorConfig {
     }
 
     fn load_token_files(&mut self, is: &mut Issues) {
+        for (i, t) in self.http.auth.tokens.iter_mut().enumerate() {
+            let key = format!("http.auth.tokens[{i}].token_file");
+            match tilsyn_proto::files::read_small(
+                &t.token_file,
+                tilsyn_proto::files::MAX_SECRET_BYTES,
+            ) {
+                Ok(v) if v.trim().len() >= 32 => t.token = v.trim().to_string(),
+                Ok(_) => is.push(
+                    key,
+                    format!(
+                        "{} holds less than 32 characters: write a long random token into it (openssl rand -hex 32)",
+                        t.token_file.display()
+                    ),
+                ),
+                Err(e) => is.push(key, format!("cannot read {}: {e}", t.token_file.display())),
+            }
+        }
         for (i, d) in self.departments.iter_mut().enumerate() {
             for (j, f) in d.token_files.iter().enumerate() {
                 match tilsyn_proto::files::read_small(f, tilsyn_proto::files::MAX_SECRET_BYTES) {
@@ -508,38 +581,23 @@ impl CollectorConfig {
             );
         }
         let tls = &self.grpc.tls;
-        match tls.mode {
-            TlsMode::Files => {
-                for (key, file, what) in [
-                    ("cert_file", &tls.cert_file, "PEM certificate chain"),
-                    ("key_file", &tls.key_file, "PEM private key"),
-                ] {
-                    match file {
-                        None => is.push(
-                            format!("grpc.tls.{key}"),
-                            format!("mode files needs {key} ({what})"),
-                        ),
-                        Some(p) if !p.is_file() => is.push(
-                            format!("grpc.tls.{key}"),
-                            format!("{} does not exist or is not a file", p.display()),
-                        ),
-                        Some(_) => {}
-                    }
-                }
-            }
-            TlsMode::Plaintext => {
-                if !self.grpc.listen.ip().is_loopback() && !tls.allow_plaintext_off_loopback {
-                    is.push(
-                        "grpc.tls.mode",
-                        format!(
-                            "plaintext on {} would send agent secrets unencrypted over the network; listen on 127.0.0.1, use TLS, or set allow_plaintext_off_loopback: true",
-                            self.grpc.listen
-                        ),
-                    );
-                }
-            }
-            TlsMode::Auto => {}
+        tls_files(&mut is, "grpc.tls", tls);
+        if tls.mode == TlsMode::Plaintext
+            && !self.grpc.listen.ip().is_loopback()
+            && !tls.allow_plaintext_off_loopback
+        {
+            is.push(
+                "grpc.tls.mode",
+                format!(
+                    "plaintext on {} would send agent secrets unencrypted over the network; listen on 127.0.0.1, use TLS, or set allow_plaintext_off_loopback: true",
+                    self.grpc.listen
+                ),
+            );
         }
+        if let Some(t) = &self.http.tls {
+            tls_files(&mut is, "http.tls", t);
+        }
+        self.validate_auth(&mut is);
         if self.grpc.max_message_bytes < 64 * 1024 {
             is.push("grpc.max_message_bytes", "must be at least 65536");
         }
@@ -675,12 +733,108 @@ impl CollectorConfig {
     }
 
     /// The department an enrollment token belongs to.
+    fn validate_auth(&self, is: &mut Issues) {
+        let auth = &self.http.auth;
+        if !auth.required && !self.http.listen.ip().is_loopback() {
+            is.push(
+                "http.auth.required",
+                format!(
+                    "the API on {} would show every host's inventory and incidents to anyone who can reach it: \
+                     set http.auth.required: true (and make a token: tilsyn-collector token create --name NAME --role admin), \
+                     or listen on 127.0.0.1",
+                    self.http.listen
+                ),
+            );
+        }
+        if auth.audit_retention.as_secs() < 86_400 {
+            is.push("http.auth.audit_retention", "must be at least 1d");
+        }
+        let known: HashSet<&str> = self.departments.iter().map(|d| d.id.as_str()).collect();
+        let mut names = HashSet::new();
+        for (i, t) in auth.tokens.iter().enumerate() {
+            let at = |k: &str| format!("http.auth.tokens[{i}].{k}");
+            if !valid_id(&t.name) {
+                is.push(
+                    at("name"),
+                    format!("{:?} must be 1-64 characters of a-z, 0-9, '-' or '_'", t.name),
+                );
+            }
+            if !names.insert(t.name.as_str()) {
+                is.push(at("name"), format!("duplicate token name {:?}", t.name));
+            }
+            if let Err(e) = crate::access::Role::parse(&t.role, &t.departments) {
+                is.push(at("role"), e);
+            }
+            for d in &t.departments {
+                if !known.contains(d.as_str()) {
+                    is.push(at("departments"), format!("unknown department {d:?}"));
+                }
+            }
+            if let Some(e) = &t.expires {
+                if token_expiry(e).is_none() {
+                    is.push(at("expires"), format!("{e:?} is not a date (YYYY-MM-DD)"));
+                }
+            }
+        }
+    }
+
+    /// The tokens from files, for [`crate::access::Gate`].
+    pub fn file_tokens(&self) -> Vec<(String, crate::access::FileToken)> {
+        self.http
+            .auth
+            .tokens
+            .iter()
+            .filter_map(|t| {
+                Some((
+                    t.token.clone(),
+                    crate::access::FileToken {
+                        name: t.name.clone(),
+                        role: crate::access::Role::parse(&t.role, &t.departments).ok()?,
+                        expires_at_ms: t.expires.as_deref().and_then(token_expiry),
+                    },
+                ))
+            })
+            .filter(|(t, _)| !t.is_empty())
+            .collect()
+    }
+
     pub fn department_for_token(&self, token: &str) -> Option<&Department> {
         self.departments.iter().find(|d| {
             d.tokens
                 .iter()
                 .any(|t| crate::auth::ct_eq(t.as_bytes(), token.as_bytes()))
         })
+    }
+}
+
+/// The first instant a token whose last day is `date` (YYYY-MM-DD) is refused.
+pub fn token_expiry(date: &str) -> Option<i64> {
+    if date.len() != 10 {
+        return None;
+    }
+    tilsyn_proto::time::parse_timestamp_ms(date).map(|ms| ms + 86_400_000)
+}
+
+/// `mode: files` needs both files, and they must exist.
+fn tls_files(is: &mut Issues, at: &str, tls: &TlsConfig) {
+    if tls.mode != TlsMode::Files {
+        return;
+    }
+    for (key, file, what) in [
+        ("cert_file", &tls.cert_file, "PEM certificate chain"),
+        ("key_file", &tls.key_file, "PEM private key"),
+    ] {
+        match file {
+            None => is.push(
+                format!("{at}.{key}"),
+                format!("mode files needs {key} ({what})"),
+            ),
+            Some(p) if !p.is_file() => is.push(
+                format!("{at}.{key}"),
+                format!("{} does not exist or is not a file", p.display()),
+            ),
+            Some(_) => {}
+        }
     }
 }
 

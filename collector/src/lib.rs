@@ -6,9 +6,11 @@
 //! `tilsyn-collector-core` (pure: compliance, incidents, SLA), `tilsyn-collector-store`
 //! (the `Store` trait and its engines) and `tilsyn-collector-desks` (service desk adapters).
 
+pub mod access;
 pub mod api;
 pub mod auth;
 pub mod cli;
+pub mod cli_admin;
 pub mod config;
 pub mod ingest;
 pub mod listener;

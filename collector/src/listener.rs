@@ -176,3 +176,66 @@ pub fn incoming(
     });
     ReceiverStream::new(rx)
 }
+
+/// The HTTP port's listener for axum: the same accept loop (TLS handshakes on their own
+/// tasks, with the time limit) over plain HTTP or HTTPS.
+pub struct HttpListener {
+    conns: ReceiverStream<Result<AgentConn, io::Error>>,
+    local: std::net::SocketAddr,
+}
+
+/// HTTP connections are not agents': nothing to count.
+struct Uncounted;
+
+impl ConnectionObserver for Uncounted {
+    fn handshake(&self, _kind: &'static str) {}
+    fn open_connections(&self, _delta: i64) {}
+}
+
+impl HttpListener {
+    pub fn new(
+        listener: TcpListener,
+        tls: Option<Arc<rustls::ServerConfig>>,
+    ) -> io::Result<HttpListener> {
+        let local = listener.local_addr()?;
+        Ok(HttpListener {
+            conns: incoming(listener, tls, Arc::new(Uncounted)),
+            local,
+        })
+    }
+}
+
+impl axum::serve::Listener for HttpListener {
+    type Io = AgentConn;
+    type Addr = std::net::SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        use tonic::codegen::tokio_stream::StreamExt;
+        loop {
+            match self.conns.next().await {
+                Some(Ok(c)) => {
+                    let peer = c
+                        .connect_info()
+                        .remote_addr()
+                        .unwrap_or_else(|| ([0, 0, 0, 0], 0).into());
+                    return (c, peer);
+                }
+                Some(Err(_)) => continue,
+                // The accept loop ended (it does not while this listener lives).
+                None => std::future::pending::<()>().await,
+            }
+        }
+    }
+
+    fn local_addr(&self) -> io::Result<Self::Addr> {
+        Ok(self.local)
+    }
+}
+
+impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, HttpListener>>
+    for crate::api::Peer
+{
+    fn connect_info(s: axum::serve::IncomingStream<'_, HttpListener>) -> Self {
+        crate::api::Peer(*s.remote_addr())
+    }
+}

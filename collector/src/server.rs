@@ -135,6 +135,34 @@ pub async fn run(
     };
     let incoming = crate::listener::incoming(grpc_listener, tls_config, metrics.clone());
     let grpc = tokio::spawn(router.serve_with_incoming_shutdown(incoming, wait(stop_rx.clone())));
+    let gate = Arc::new(crate::access::Gate::new(
+        cfg.http.auth.required,
+        cfg.file_tokens(),
+        shared.store_calls.clone(),
+        metrics.clone(),
+        now_ms,
+    ));
+    let http_tls = match &cfg.http.tls {
+        None => None,
+        Some(t) => {
+            let material = match t.mode {
+                TlsMode::Auto => Some(tls::auto(&cfg.data_dir.join("tls"), &t.extra_names)?),
+                TlsMode::Files => Some(tls::load_files(
+                    t.cert_file.as_deref().context("http.tls.cert_file")?,
+                    t.key_file.as_deref().context("http.tls.key_file")?,
+                )?),
+                TlsMode::Plaintext => None,
+            };
+            match material {
+                Some(m) => {
+                    let mut c = tls::server_config(&m).context("TLS for the HTTP port")?;
+                    c.alpn_protocols = vec![b"http/1.1".to_vec()];
+                    Some(Arc::new(c))
+                }
+                None => None,
+            }
+        }
+    };
     let api = crate::api::Api {
         store: shared.store_calls.clone(),
         metrics: shared.metrics.clone(),
@@ -143,9 +171,14 @@ pub async fn run(
         sla: shared.sla.clone(),
         clock: shared.clock,
         leader: shared.leader.clone(),
+        gate,
+        shared: shared.clone(),
     };
-    let http_srv = axum::serve(http_listener, crate::api::router(api))
-        .with_graceful_shutdown(wait(stop_rx.clone()));
+    let http_srv = axum::serve(
+        crate::listener::HttpListener::new(http_listener, http_tls)?,
+        crate::api::router(api).into_make_service_with_connect_info::<crate::api::Peer>(),
+    )
+    .with_graceful_shutdown(wait(stop_rx.clone()));
     let http = tokio::spawn(async move { http_srv.await });
     // The lease is renewed on a thread (and, on PostgreSQL, a connection) of its own, so
     // that no busy loop or full pool delays it into a needless change of leader.
@@ -277,6 +310,10 @@ async fn background(
     // evaluates as it ingests them).
     let mut feed_tick = tokio::time::interval(Duration::from_secs(2));
     let mut feed = crate::services::compliance::ChangeFeed::new((s.clock)() - 60_000);
+    // Hosts retired, moved or revoked (on any collector) and change windows made: every
+    // collector follows them, so a revoked agent is refused everywhere within seconds.
+    let mut lifecycle_tick = tokio::time::interval(Duration::from_secs(2));
+    let mut lifecycle = crate::services::lifecycle::Follow::new((s.clock)());
     loop {
         tokio::select! {
             _ = async { let _ = stop.wait_for(|v| *v).await; } => {
@@ -289,6 +326,15 @@ async fn background(
                 s.compliance.request_reload();
             }
             _ = offline_tick.tick() => offline.tick(&s).await,
+            _ = lifecycle_tick.tick() => {
+                let since = lifecycle.since_ms();
+                if let Ok(rows) = s.with_store("lifecycle_changes_since", move |st| st.lifecycle_changes_since(since)).await {
+                    for agent in lifecycle.take(rows) {
+                        s.host_changed(&agent);
+                    }
+                }
+                s.refresh_windows().await;
+            }
             _ = feed_tick.tick(), if !s.leader.is_leader() => {
                 let (since, me) = (feed.since_ms(), s.leader.owner.clone());
                 let batch = crate::services::compliance::FEED_BATCH;
@@ -313,6 +359,8 @@ async fn background(
                 if let Ok(n) = s.with_store("prune_health", move |st| st.prune_health(before)).await {
                     s.metrics.health_pruned.inc_by(n);
                 }
+                let kept = now - s.cfg.http.auth.audit_retention.0.as_millis() as i64;
+                let _ = s.with_store("prune_audit", move |st| st.prune_audit(kept)).await;
                 let hour_ago = now - 3_600_000;
                 let _ = s.with_store("prune_section_changes", move |st| st.prune_section_changes(hour_ago)).await;
                 let kept = [store.rollup_5m_retention.0, store.rollup_1h_retention.0];

@@ -3,12 +3,13 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, Query, State as Handles};
+use axum::extract::{Extension, Path, Query, State as Handles};
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
 
-use super::ApiError;
+use super::{visible_host, ApiError};
+use crate::access::Caller;
 use crate::services::compliance::Compliance;
 use crate::store_handle::StoreHandle;
 use tilsyn_collector_core::compliance::report::FindingFilter;
@@ -40,8 +41,10 @@ fn not_found(what: String) -> ApiError {
 
 async fn host(
     Handles(s): Handles<State>,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
+    visible_host(&s.store, &caller, &id).await?;
     match s.compliance.host(&id) {
         Some(v) => Ok(Json(serde_json::json!({ "agent_id": id, "standards": v }))),
         None => Err(not_found(format!(
@@ -53,8 +56,10 @@ async fn host(
 /// The host's facts as a facts file: save it and try a standard with `standards test`.
 async fn facts(
     Handles(s): Handles<State>,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
+    visible_host(&s.store, &caller, &id).await?;
     let (key, now) = (id.clone(), (s.clock)());
     match super::store(&s.store, "host_facts", move |st| {
         crate::services::compliance::host_facts(st, &key, now)
@@ -66,16 +71,27 @@ async fn facts(
     }
 }
 
-async fn standards(Handles(s): Handles<State>) -> Json<serde_json::Value> {
-    Json(serde_json::json!({ "standards": s.compliance.standards() }))
+/// Pass rates over the fleet, or over a department reader's departments.
+fn standards_for(s: &State, caller: &Caller) -> Vec<tilsyn_collector_core::compliance::report::StandardView> {
+    match caller.scope() {
+        None => s.compliance.standards(),
+        Some(d) => s.compliance.standards_in(d),
+    }
+}
+
+async fn standards(
+    Handles(s): Handles<State>,
+    Extension(caller): Extension<Caller>,
+) -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "standards": standards_for(&s, &caller) }))
 }
 
 async fn standard(
     Handles(s): Handles<State>,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    s.compliance
-        .standards()
+    standards_for(&s, &caller)
         .into_iter()
         .find(|v| v.standard == id)
         .map(|v| Json(serde_json::to_value(v).unwrap_or_default()))
@@ -86,12 +102,18 @@ async fn standard(
         })
 }
 
-async fn departments(Handles(s): Handles<State>) -> Json<serde_json::Value> {
-    Json(serde_json::json!({ "departments": s.compliance.departments() }))
+async fn departments(
+    Handles(s): Handles<State>,
+    Extension(caller): Extension<Caller>,
+) -> Json<serde_json::Value> {
+    let mut d = s.compliance.departments();
+    d.retain(|v| caller.sees(&v.department));
+    Json(serde_json::json!({ "departments": d }))
 }
 
 async fn findings(
     Handles(s): Handles<State>,
+    Extension(caller): Extension<Caller>,
     q: Result<Query<FindingFilter>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let Query(q) = q.map_err(|e| {
@@ -109,16 +131,31 @@ async fn findings(
         }
     }
     let c = s.compliance.clone();
-    let list = tokio::task::spawn_blocking(move || c.findings(&q))
+    let mut list = tokio::task::spawn_blocking(move || c.findings(&q))
         .await
         .unwrap_or_default();
+    list.retain(|f| caller.sees(&f.department));
     Ok(Json(
         serde_json::json!({ "count": list.len(), "findings": list }),
     ))
 }
 
-async fn waivers(Handles(s): Handles<State>) -> Json<serde_json::Value> {
-    Json(serde_json::json!({ "waivers": s.compliance.waivers() }))
+/// A department reader sees the waivers made for its departments (not those naming hosts
+/// of any department, which would tell it other departments' hostnames).
+async fn waivers(
+    Handles(s): Handles<State>,
+    Extension(caller): Extension<Caller>,
+) -> Json<serde_json::Value> {
+    let mut w = s.compliance.waivers();
+    if caller.scope().is_some() {
+        w.retain(|v| {
+            v.waiver
+                .department
+                .as_deref()
+                .is_some_and(|d| caller.sees(d))
+        });
+    }
+    Json(serde_json::json!({ "waivers": w }))
 }
 
 async fn status(Handles(s): Handles<State>) -> Json<serde_json::Value> {

@@ -4,13 +4,14 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, Query, State as Handles};
+use axum::extract::{Extension, Path, Query, State as Handles};
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Deserialize;
 
 use super::{store, ApiError};
+use crate::access::Caller;
 use crate::services::incidents::Incidents;
 use crate::store_handle::StoreHandle;
 use tilsyn_collector_core::incidents::records::IncidentFilter;
@@ -41,9 +42,10 @@ type Q<T> = Result<Query<T>, axum::extract::rejection::QueryRejection>;
 
 async fn list(
     Handles(s): Handles<State>,
+    Extension(caller): Extension<Caller>,
     q: Q<IncidentFilter>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let Query(f) = q.map_err(|e| {
+    let Query(mut f) = q.map_err(|e| {
         bad(
             e,
             "state, department, priority, host, check, problem_id, limit, offset",
@@ -57,16 +59,19 @@ async fn list(
             ));
         }
     }
+    f.departments = caller.scope().map(<[String]>::to_vec);
     let rows = store(&s.store, "list_incidents", move |st| st.list_incidents(&f)).await?;
     Ok(Json(serde_json::json!({ "incidents": rows })))
 }
 
 async fn one(
     Handles(s): Handles<State>,
-    Path(id): Path<i64>,
+    Extension(caller): Extension<Caller>,
+    id: Result<Path<i64>, axum::extract::rejection::PathRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
+    let Path(id) = id.map_err(|e| ApiError(StatusCode::BAD_REQUEST, format!("{e}: an incident id is a number")))?;
     let row = store(&s.store, "get_incident", move |st| st.get_incident(id)).await?;
-    let Some(row) = row else {
+    let Some(row) = row.filter(|r| caller.sees(&r.department)) else {
         return Err(ApiError(StatusCode::NOT_FOUND, format!("no incident {id}")));
     };
     let subject = format!("incident:{id}");
@@ -86,15 +91,28 @@ struct StateQuery {
     limit: Option<u32>,
 }
 
+/// A department reader sees the problems of its departments (`department:<id>`), not the
+/// fleet-wide ones, which span other departments' hosts.
 async fn problems(
     Handles(s): Handles<State>,
+    Extension(caller): Extension<Caller>,
     q: Q<StateQuery>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let Query(q) = q.map_err(|e| bad(e, "state, limit"))?;
-    let rows = store(&s.store, "list_problems", move |st| {
-        st.list_problems(q.state.as_deref(), q.limit.unwrap_or(100))
+    let limit = q.limit.unwrap_or(100);
+    let scoped = caller.scope().is_some();
+    let mut rows = store(&s.store, "list_problems", move |st| {
+        st.list_problems(q.state.as_deref(), if scoped { 10_000 } else { limit })
     })
     .await?;
+    if scoped {
+        rows.retain(|p| {
+            p.scope
+                .strip_prefix("department:")
+                .is_some_and(|d| caller.sees(d))
+        });
+        rows.truncate(limit as usize);
+    }
     Ok(Json(serde_json::json!({ "problems": rows })))
 }
 
@@ -133,6 +151,7 @@ fn instant(s: &str) -> Result<i64, String> {
 
 async fn maintenance(
     Handles(s): Handles<State>,
+    Extension(caller): Extension<Caller>,
     q: Q<Range>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let Query(q) = q.map_err(|e| bad(e, "from, to"))?;
@@ -156,11 +175,34 @@ async fn maintenance(
             "from, to",
         ));
     }
-    let occ: Vec<serde_json::Value> = s
-        .incidents
-        .maintenance(from, to)
+    let changes = store(&s.store, "change_windows", move |st| st.change_windows(from)).await?;
+    let windows = s.incidents.windows();
+    // A department reader sees the windows of its departments and of everyone, not those
+    // naming hosts or other departments only.
+    let visible = |id: &str| match (caller.scope(), windows.get(id)) {
+        (None, _) => true,
+        (Some(_), None) => false,
+        (Some(_), Some(w)) => {
+            !w.scope.names_hosts()
+                && w.scope
+                    .departments()
+                    .is_none_or(|ds| ds.iter().any(|d| caller.scope().unwrap_or_default().iter().any(|m| m.eq_ignore_ascii_case(d))))
+        }
+    };
+    let occ: Vec<serde_json::Value> = windows
+        .occurrences(from, to)
         .into_iter()
-        .map(|(id, start, end)| serde_json::json!({ "window": id, "start_ms": start, "end_ms": end }))
+        .filter(|(id, _, _)| visible(id))
+        .map(|(id, start, end)| {
+            let mut v = serde_json::json!({ "window": id, "start_ms": start, "end_ms": end });
+            if let Some(c) = changes.iter().find(|c| c.id == id) {
+                v["change"] = serde_json::json!({
+                    "change_ref": c.change_ref, "reason": c.reason, "title": c.title,
+                    "created_by": c.created_by, "created_at_ms": c.created_at_ms,
+                });
+            }
+            v
+        })
         .collect();
     Ok(Json(
         serde_json::json!({ "from_ms": from, "to_ms": to, "occurrences": occ }),

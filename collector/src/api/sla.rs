@@ -9,13 +9,14 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Query, State};
+use axum::extract::{Extension, Query, State};
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Deserialize;
 
 use super::ApiError;
+use crate::access::Caller;
 use crate::services::sla::Sla;
 use tilsyn_collector_core::sla::report::Period;
 
@@ -36,6 +37,7 @@ struct SlaQuery {
 
 async fn report(
     State(sla): State<Option<Arc<Sla>>>,
+    Extension(caller): Extension<Caller>,
     q: Result<Query<SlaQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let bad = |m: String| ApiError(StatusCode::BAD_REQUEST, m);
@@ -56,12 +58,18 @@ async fn report(
     )
     .map_err(bad)?;
     if let Some(d) = &q.department {
+        if !caller.sees(d) {
+            return Err(ApiError(
+                StatusCode::NOT_FOUND,
+                format!("no department {d:?}"),
+            ));
+        }
         policy.check_department(d).map_err(bad)?;
     }
     let report = tokio::task::spawn_blocking(move || {
         crate::services::sla::report(
             &**sla.store(),
-            sla.catalogue(),
+            &sla.catalogue(),
             &period,
             q.department.as_deref(),
             now,
@@ -75,5 +83,7 @@ async fn report(
             format!("store unavailable: {e}"),
         )
     })?;
+    let mut report = report;
+    report.departments.retain(|d| caller.sees(&d.id));
     Ok(Json(serde_json::to_value(report).unwrap_or_default()))
 }

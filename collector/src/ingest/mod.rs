@@ -51,6 +51,9 @@ pub struct Shared {
     pub leader: Arc<crate::services::leader::Leadership>,
     auth_cache: RwLock<HashMap<String, AgentAuth>>,
     settings_cache: Mutex<HashMap<(String, String), AgentSettings>>,
+    /// The maintenance windows of the file; change windows come from the store.
+    pub file_windows: tilsyn_collector_core::incidents::maintenance::Windows,
+    windows_applied: crate::services::lifecycle::Applied,
 }
 
 impl Shared {
@@ -73,6 +76,7 @@ impl Shared {
         )
         .map_err(StartError::Standards)?;
         let policy = cfg.incidents.compile().map_err(StartError::Incidents)?;
+        let file_windows = policy.windows.clone();
         let sla = sla.map(|sla_policy| {
             crate::services::sla::Sla::start(
                 crate::services::sla::Catalogue {
@@ -117,7 +121,67 @@ impl Shared {
             leader,
             auth_cache: RwLock::new(HashMap::new()),
             settings_cache: Mutex::new(HashMap::new()),
+            file_windows,
+            windows_applied: Default::default(),
         }))
+    }
+
+    /// A host was moved or its credential revoked (here or on another collector): its
+    /// cached credential goes, its compliance and incident conditions are read again.
+    pub fn host_changed(&self, agent_id: &str) {
+        self.auth_cache
+            .write()
+            .expect("auth cache")
+            .remove(agent_id);
+        self.compliance.host_changed(agent_id);
+    }
+
+    /// After a move made on this collector: the incident engine reads the host again (its
+    /// department routes new incidents).
+    pub fn host_moved(&self, agent_id: &str) {
+        self.host_changed(agent_id);
+        self.incidents.report(
+            agent_id,
+            crate::services::incidents::News {
+                received_at_ms: (self.clock)(),
+                reload: true,
+                ..Default::default()
+            },
+        );
+    }
+
+    /// After a host was retired on this collector: it leaves compliance, its incidents
+    /// resolve with `note`.
+    pub fn host_retired(&self, agent_id: &str, note: &str) {
+        self.host_changed(agent_id);
+        self.incidents.retire(agent_id, note);
+    }
+
+    /// Reads the change windows and, when they changed, hands the windows in force to the
+    /// incident engine and the SLA.
+    pub async fn refresh_windows(&self) {
+        let file = self.file_windows.clone();
+        let now = (self.clock)();
+        let Ok((w, rows)) = self
+            .store_calls
+            .call("change_windows", move |st| {
+                crate::services::lifecycle::windows_in_force(st, &file, now)
+            })
+            .await
+        else {
+            return;
+        };
+        if !self.windows_applied.changed(&rows) {
+            return;
+        }
+        tracing::info!(
+            change_windows = rows.len(),
+            "maintenance windows in force changed"
+        );
+        self.incidents.set_windows(w.clone());
+        if let Some(sla) = &self.sla {
+            sla.set_windows(w);
+        }
     }
 
     pub fn settings_for(&self, department: &str, class: &str) -> AgentSettings {
@@ -202,6 +266,14 @@ impl Shared {
                 "bad_secret",
                 "wrong secret for this agent; enroll again",
             )),
+            Some(a) if a.revoked => {
+                self.metrics.agents_refused_revoked.inc();
+                Err(fail(
+                    "revoked",
+                    "this agent's credential was revoked (or its host retired) by the operations centre; \
+                     enroll again with your department's token",
+                ))
+            }
             Some(a) => Ok(a),
         }
     }

@@ -147,6 +147,11 @@ impl Compliance {
         self.mem.read().expect("mem").standards()
     }
 
+    /// Pass rates counting only the hosts of `departments`.
+    pub fn standards_in(&self, departments: &[String]) -> Vec<StandardView> {
+        self.mem.read().expect("mem").standards_in(departments)
+    }
+
     /// Per department: hosts by standing and by patch currency, as of `now_ms`.
     pub fn department_figures(&self, now_ms: i64) -> BTreeMap<String, DepartmentCompliance> {
         self.mem.read().expect("mem").department_figures(now_ms)
@@ -324,10 +329,7 @@ impl Compliance {
                     let f = mem.facts_from(&inp);
                     mem.update_host(&id, f, now)
                 }
-                None => {
-                    mem.remove_host(&id);
-                    Changes::default()
-                }
+                None => mem.remove_host(&id),
             };
             drop(mem);
             self.metrics

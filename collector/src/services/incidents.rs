@@ -71,6 +71,8 @@ enum Msg {
     /// Hosts marked offline, each with where its offline time starts.
     Offline(Vec<tilsyn_collector_store::WentOffline>),
     Compliance(String),
+    /// The host was retired: why (who, and their reason), for the desk's note.
+    Retire(String, String),
 }
 
 pub struct Incidents {
@@ -98,6 +100,9 @@ struct Wire {
     reload: bool,
     came_online: bool,
     clock_skew_ms: Option<i64>,
+    /// A retired host (the note's text) instead of a report's news.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    retired: Option<String>,
 }
 
 impl Wire {
@@ -109,21 +114,53 @@ impl Wire {
             reload: n.reload,
             came_online: n.came_online,
             clock_skew_ms: n.clock_skew_ms,
+            retired: None,
         })
         .expect("news serialize")
     }
 
-    fn decode(b: &[u8]) -> Option<News> {
+    fn retired(why: &str) -> Vec<u8> {
+        serde_json::to_vec(&Wire {
+            received_at_ms: 0,
+            applied: false,
+            health: None,
+            reload: false,
+            came_online: false,
+            clock_skew_ms: None,
+            retired: Some(why.to_string()),
+        })
+        .expect("news serialize")
+    }
+
+    fn decode(agent: String, b: &[u8]) -> Option<Msg> {
         let w: Wire = serde_json::from_slice(b).ok()?;
-        Some(News {
+        if let Some(why) = w.retired {
+            return Some(Msg::Retire(agent, why));
+        }
+        Some(Msg::Report(agent, News {
             received_at_ms: w.received_at_ms,
             applied: w.applied,
             health: w.health,
             reload: w.reload,
             came_online: w.came_online,
             clock_skew_ms: w.clock_skew_ms,
-        })
+        }))
     }
+}
+
+/// News for the leader's engine from outside a running collector (the command line):
+/// the host was retired (`why`: the desk's note).
+pub fn retired_news(why: &str) -> Vec<u8> {
+    Wire::retired(why)
+}
+
+/// News for the leader's engine: read the host again (it moved).
+pub fn reload_news(now_ms: i64) -> Vec<u8> {
+    Wire::encode(&News {
+        received_at_ms: now_ms,
+        reload: true,
+        ..Default::default()
+    })
 }
 
 /// What the incident service runs with besides its configuration.
@@ -219,8 +256,10 @@ impl Incidents {
         let mut next = Some(first);
         while let Some(m) = next {
             // Offline marks and compliance changes are the leader's own work.
-            if let Msg::Report(agent, news) = m {
-                items.push((agent, Wire::encode(&news)));
+            match m {
+                Msg::Report(agent, news) => items.push((agent, Wire::encode(&news))),
+                Msg::Retire(agent, why) => items.push((agent, Wire::retired(&why))),
+                _ => {}
             }
             if items.len() >= MAX_BATCH {
                 break;
@@ -245,15 +284,15 @@ impl Incidents {
         match self.store.take_news(MAX_BATCH as u32) {
             Ok(items) => {
                 for (agent, body) in items {
-                    let Some(news) = Wire::decode(&body) else {
+                    let Some(m) = Wire::decode(agent.clone(), &body) else {
                         tracing::warn!(agent_id = %agent, "unreadable forwarded news; skipped");
                         continue;
                     };
-                    if news.reload {
+                    if matches!(&m, Msg::Report(_, n) if n.reload) {
                         // The sections changed on another collector: evaluate them here too.
                         self.compliance.host_changed(&agent);
                     }
-                    self.handle(Msg::Report(agent, news), now, w);
+                    self.handle(m, now, w);
                 }
             }
             Err(tilsyn_collector_store::StoreError::NotLeader { .. }) => {}
@@ -268,6 +307,12 @@ impl Incidents {
     /// What a report call of `agent_id` brought.
     pub fn report(&self, agent_id: &str, news: News) {
         self.send(Msg::Report(agent_id.to_string(), news));
+    }
+
+    /// The host was retired (`why`: by whom and their reason): its incidents resolve with
+    /// that note and none open any more. Handed to the leader when this collector follows.
+    pub fn retire(&self, agent_id: &str, why: &str) {
+        self.send(Msg::Retire(agent_id.to_string(), why.to_string()));
     }
 
     /// Offline detection marked these hosts offline.
@@ -468,6 +513,12 @@ impl Incidents {
                 };
                 core.observe(&agent_id, &groups, at, w);
             }
+            Msg::Retire(agent_id, why) => {
+                self.core
+                    .lock()
+                    .expect("core")
+                    .retire(&agent_id, &why, now, w);
+            }
             Msg::Offline(gone) => {
                 let mut core = self.core.lock().expect("core");
                 for g in gone {
@@ -564,6 +615,16 @@ impl Incidents {
                 }
             }
         }
+    }
+
+    /// The maintenance windows in force (the file's and the change windows).
+    pub fn windows(&self) -> tilsyn_collector_core::incidents::maintenance::Windows {
+        self.core.lock().expect("core").policy.windows.clone()
+    }
+
+    /// The maintenance windows in force changed (change windows made, extended, ended).
+    pub fn set_windows(&self, w: tilsyn_collector_core::incidents::maintenance::Windows) {
+        self.core.lock().expect("core").policy.windows = w;
     }
 
     /// Maintenance windows and their occurrences in `[from, to)` (published for the SLA).

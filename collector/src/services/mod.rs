@@ -5,6 +5,8 @@
 //! - [`incidents`]: the incident worker (observations → [`Core`] → one transaction), the
 //!   outbox delivery to the desks and the read-back poller;
 //! - [`sla`]: the SLA evaluator (metrics, monthly compliance snapshots) and reports;
+//! - [`lifecycle`]: retiring, moving and revoking hosts and making change windows, for the
+//!   API and the CLI alike, and telling the engines;
 //! - [`leader`]: which collector of a database leads (the lease) and runs what must
 //!   happen once;
 //! - [`offline`]: offline detection that judges only time the collector could hear (its
@@ -18,5 +20,6 @@
 pub mod compliance;
 pub mod incidents;
 pub mod leader;
+pub mod lifecycle;
 pub mod offline;
 pub mod sla;

@@ -90,6 +90,8 @@ fn snapshots(
 /// The evaluator: every `every`, the current month and the last 30 days.
 pub struct Sla {
     cat: Catalogue,
+    /// The windows in force: the file's and the change windows (replaced as those change).
+    windows: std::sync::RwLock<Windows>,
     store: Arc<dyn Store>,
     metrics: Arc<Metrics>,
     compliance: Arc<crate::services::compliance::Compliance>,
@@ -113,6 +115,7 @@ impl Sla {
         leader: Arc<crate::services::leader::Leadership>,
     ) -> Arc<Sla> {
         let s = Arc::new(Sla {
+            windows: std::sync::RwLock::new(cat.windows.clone()),
             cat,
             store,
             metrics,
@@ -136,8 +139,18 @@ impl Sla {
         s
     }
 
-    pub fn catalogue(&self) -> &Catalogue {
-        &self.cat
+    /// The SLA file, the departments and the maintenance windows in force now.
+    pub fn catalogue(&self) -> Catalogue {
+        Catalogue {
+            policy: self.cat.policy.clone(),
+            windows: self.windows.read().expect("windows").clone(),
+            departments: self.cat.departments.clone(),
+        }
+    }
+
+    /// The maintenance windows changed (a change window was made, extended or ended).
+    pub fn set_windows(&self, w: Windows) {
+        *self.windows.write().expect("windows") = w;
     }
 
     pub fn policy(&self) -> &SlaPolicy {
@@ -184,13 +197,14 @@ impl Sla {
             .collect();
         self.store.save_sla_snapshot(&month.label, &rows, now)?;
         let l = load(&*self.store, month.from_ms.min(rolling.from_ms), now + 1)?;
+        let windows = self.windows.read().expect("windows").clone();
         let inp = Inputs {
             policy: &self.cat.policy,
             departments: &self.cat.departments,
             hosts: &l.hosts,
             incidents: &l.incidents,
             unmonitored: &l.unmonitored,
-            windows: &self.cat.windows,
+            windows: &windows,
             compliance: &figures,
             now_ms: now,
         };
@@ -405,6 +419,7 @@ mod tests {
         .unwrap();
         let departments = vec![("it".into(), "IT".into()), ("hr".into(), "HR".into())];
         Sla {
+            windows: std::sync::RwLock::new(Windows::default()),
             cat: Catalogue {
                 policy: SlaPolicy::compile(
                     &serde_yaml::from_str(

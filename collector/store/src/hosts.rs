@@ -14,6 +14,34 @@ const SUMMARY_COLS: &str = "agent_id, hostname, fqdn, department, class, state, 
     agent_version, enrolled_at_ms, last_seen_ms, software_count, pending_updates, pending_security, \
     oldest_security_since_ms, reboot_required";
 
+/// ` AND department IN (?n, …)` for a department reader's departments (`None`: all; none
+/// given: nothing matches), its parameters numbered from `first`.
+pub(crate) fn department_in(departments: Option<&[String]>, first: usize) -> String {
+    match departments {
+        None => String::new(),
+        Some([]) => " AND 1 = 0".into(),
+        Some(d) => format!(
+            " AND department IN ({})",
+            (first..first + d.len())
+                .map(|i| format!("?{i}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+/// `args` followed by the departments of [`department_in`].
+pub(crate) fn with_departments<'a>(
+    args: &[&'a dyn ToParam],
+    departments: Option<&'a [String]>,
+) -> Vec<&'a dyn ToParam> {
+    let mut out = args.to_vec();
+    for d in departments.unwrap_or_default() {
+        out.push(d);
+    }
+    out
+}
+
 /// The store over one engine.
 pub struct SqlStore {
     pub(crate) db: Box<dyn Db>,
@@ -414,6 +442,10 @@ impl Store for SqlStore {
                 }
             );
             let mut args: Vec<&dyn ToParam> = Vec::new();
+            sql.push_str(&department_in(f.departments.as_deref(), 1));
+            for d in f.departments.as_deref().unwrap_or_default() {
+                args.push(d);
+            }
             for (col, v) in [
                 ("department", &f.department),
                 ("class", &f.class),

@@ -517,10 +517,14 @@ impl SqlStore {
                      AND (CAST(?3 AS TEXT) IS NULL OR priority = ?3) \
                      AND (CAST(?4 AS TEXT) IS NULL OR hostname = ?4 OR agent_id = ?4) \
                      AND (CAST(?5 AS TEXT) IS NULL OR check_id = ?5) \
-                     AND (CAST(?6 AS BIGINT) IS NULL OR problem_id = ?6) \
-                     ORDER BY id DESC LIMIT ?7 OFFSET ?8"
+                     AND (CAST(?6 AS BIGINT) IS NULL OR problem_id = ?6) {} \
+                     ORDER BY id DESC LIMIT ?7 OFFSET ?8",
+                    crate::hosts::department_in(f.departments.as_deref(), 9)
                 ),
-                params![f.state, f.department, f.priority, f.host, f.check, f.problem_id, f.limit.unwrap_or(100).min(10_000), f.offset.unwrap_or(0)],
+                &crate::hosts::with_departments(
+                    params![f.state, f.department, f.priority, f.host, f.check, f.problem_id, f.limit.unwrap_or(100).min(10_000), f.offset.unwrap_or(0)],
+                    f.departments.as_deref(),
+                ),
                 incident,
             )
         })

@@ -215,6 +215,8 @@ pub struct BatchOutcome {
 
 #[derive(Debug, Clone, Default)]
 pub struct HostFilter {
+    /// Only these departments (a department reader's); `None`: all.
+    pub departments: Option<Vec<String>>,
     pub department: Option<String>,
     pub class: Option<String>,
     pub state: Option<String>,

@@ -86,7 +86,7 @@ pub struct Aggregates {
 }
 
 impl Aggregates {
-    fn new(set: &StandardSet) -> Self {
+    pub(crate) fn new(set: &StandardSet) -> Self {
         Aggregates {
             by_rule: set
                 .standards
@@ -97,7 +97,7 @@ impl Aggregates {
         }
     }
 
-    fn apply(&mut self, dept: &Arc<str>, results: &[StdMem], sign: i64) {
+    pub(crate) fn apply(&mut self, dept: &Arc<str>, results: &[StdMem], sign: i64) {
         if results.is_empty() {
             return;
         }
@@ -188,10 +188,19 @@ impl Memory {
         ch
     }
 
-    pub fn remove_host(&mut self, agent_id: &str) {
+    /// Forgets a host (gone from the store, or retired); its stored results are deleted.
+    pub fn remove_host(&mut self, agent_id: &str) -> Changes {
+        let mut ch = Changes::default();
         if let Some(e) = self.hosts.remove(agent_id) {
             self.agg.apply(&e.facts.ctx.department, &e.results, -1);
+            for r in &e.results {
+                ch.deletes.push((
+                    agent_id.to_string(),
+                    self.set.standards[r.standard].id.clone(),
+                ));
+            }
         }
+        ch
     }
 
     /// Re-evaluates every host (standards changed, or time passed) on `threads` threads,

@@ -180,6 +180,23 @@ impl Memory {
     }
 
     pub fn standards(&self) -> Vec<StandardView> {
+        self.standards_from(&self.agg)
+    }
+
+    /// [`Self::standards`] counting only the hosts of `departments` (a department
+    /// reader's view): aggregated on the spot from those hosts.
+    pub fn standards_in(&self, departments: &[String]) -> Vec<StandardView> {
+        let mut agg = super::engine::Aggregates::new(&self.set);
+        for h in self.hosts.values() {
+            let d = &h.facts.ctx.department;
+            if departments.iter().any(|x| **x == **d) {
+                agg.apply(d, &h.results, 1);
+            }
+        }
+        self.standards_from(&agg)
+    }
+
+    fn standards_from(&self, agg: &super::engine::Aggregates) -> Vec<StandardView> {
         let mem = self;
         mem.set
             .standards
@@ -187,7 +204,7 @@ impl Memory {
             .enumerate()
             .map(|(si, s)| {
                 let mut hosts = Counts::default();
-                for ((i, _), c) in &mem.agg.by_standard_department {
+                for ((i, _), c) in &agg.by_standard_department {
                     if *i == si {
                         hosts.add(c);
                     }
@@ -195,7 +212,7 @@ impl Memory {
                 let rules = s
                     .rules
                     .iter()
-                    .zip(&mem.agg.by_rule[si])
+                    .zip(&agg.by_rule[si])
                     .map(|(r, c)| {
                         let n = |st: State| c[st.index()];
                         let denom =

@@ -858,6 +858,50 @@ impl Core {
         now_ms: i64,
         w: &mut IncidentWrite,
     ) {
+        let opened = match self.keys.get(key).and_then(|k| k.incident.as_ref()) {
+            Some(i) => i.opened_at_ms,
+            None => return,
+        };
+        let text = format!(
+            "Resolved by Tilsyn: the condition cleared ({}) after {}.",
+            o.detail,
+            crate::text::elapsed(now_ms - opened)
+        );
+        self.resolve_with(agent_id, key, text, now_ms, w);
+    }
+
+    /// A host retired: every unresolved incident of it resolves now with `why` (who
+    /// retired it and the reason) as the desk's note, and the host is forgotten, so
+    /// nothing new opens for it.
+    pub fn retire(&mut self, agent_id: &str, why: &str, now_ms: i64, w: &mut IncidentWrite) {
+        let keys: Vec<String> = self
+            .host_keys
+            .get(agent_id)
+            .map(|k| k.iter().cloned().collect())
+            .unwrap_or_default();
+        for key in keys {
+            let open = self.keys.get(&key).and_then(|k| k.incident.as_ref());
+            let Some(opened) = open.filter(|i| i.state != "resolved").map(|i| i.opened_at_ms)
+            else {
+                continue;
+            };
+            let text = format!(
+                "Resolved by Tilsyn: the host was retired ({why}) after {}.",
+                crate::text::elapsed(now_ms - opened)
+            );
+            self.resolve_with(agent_id, &key, text, now_ms, w);
+        }
+        self.hosts.remove(agent_id);
+    }
+
+    fn resolve_with(
+        &mut self,
+        agent_id: &str,
+        key: &str,
+        text: String,
+        now_ms: i64,
+        w: &mut IncidentWrite,
+    ) {
         let ks = self.keys.get_mut(key).expect("key");
         let check = ks.check.clone();
         let Some(i) = ks.incident.as_mut() else {
@@ -873,14 +917,7 @@ impl Core {
                 desk: i.desk.clone(),
                 subject: format!("incident:{}", i.id),
                 action: "resolve".into(),
-                payload: payload(
-                    None,
-                    format!(
-                        "Resolved by Tilsyn: the condition cleared ({}) after {}.",
-                        o.detail,
-                        crate::text::elapsed(now_ms - i.opened_at_ms)
-                    ),
-                ),
+                payload: payload(None, text),
             });
         }
         if !was_suppressed {
@@ -1148,6 +1185,40 @@ mod tests {
             w.incidents.iter().rfind(|i| i.id == 1).unwrap().state,
             "open"
         );
+    }
+
+    #[test]
+    fn a_retired_host_has_its_incidents_resolved_with_the_reason_and_opens_no_more() {
+        let mut c = core("conditions:\n  - {when: offline, observations: 1}\n  - {when: {filesystem_above: 0.9}, observations: 1}\n");
+        host(&mut c, "a", "d", "server", 95);
+        host(&mut c, "b", "d", "server", 95);
+        let mut w = IncidentWrite::default();
+        c.observe("a", &[Group::Health], 0, &mut w);
+        c.observe("b", &[Group::Health], 0, &mut w);
+        c.hosts.get_mut("a").unwrap().offline = true;
+        c.observe("a", &Group::ALL, MIN, &mut w);
+        assert_eq!(
+            actions(&w),
+            ["create incident:1", "create incident:2", "create incident:3"]
+        );
+        let mut w = IncidentWrite::default();
+        c.retire("a", "by token:ops: scrapped", 2 * MIN, &mut w);
+        let mut got = actions(&w);
+        got.sort();
+        assert_eq!(got, ["resolve incident:1", "resolve incident:3"]);
+        let p: Payload = serde_json::from_str(&w.outbox[0].payload).unwrap();
+        assert!(
+            p.text.contains("host was retired (by token:ops: scrapped)"),
+            "{}",
+            p.text
+        );
+        assert!(w.incidents.iter().all(|i| i.state == "resolved"));
+        // Nothing opens for it any more; the other host is untouched.
+        let mut w = IncidentWrite::default();
+        c.observe("a", &Group::ALL, 3 * MIN, &mut w);
+        assert!(w.outbox.is_empty() && w.incidents.is_empty());
+        assert!(c.open_incidents().all(|i| i.agent_id == "b"));
+        assert!(!c.offline_hosts().contains(&"a".to_string()));
     }
 
     #[test]

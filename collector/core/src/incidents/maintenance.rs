@@ -169,7 +169,7 @@ pub struct CronDoc {
     pub duration: Option<String>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, serde::Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct ScopeDoc {
     pub department: Option<Vec<String>>,
@@ -207,6 +207,16 @@ pub struct Scope {
 }
 
 impl Scope {
+    /// The departments it is limited to (lower case), if any.
+    pub fn departments(&self) -> Option<&[String]> {
+        self.departments.as_deref()
+    }
+
+    /// Is it limited to named hosts (or labels), which say more than a department?
+    pub fn names_hosts(&self) -> bool {
+        self.hosts.is_some() || !self.labels.is_empty()
+    }
+
     /// Does the window cover this host? (Every restriction given must hold.)
     pub fn matches_host(&self, host: &HostRef) -> bool {
         any_or_all(&self.departments, |d| eq_fold(host.department, d))
@@ -323,6 +333,40 @@ impl Windows {
 
     pub fn windows(&self) -> &[Window] {
         &self.windows
+    }
+
+    /// These windows followed by one-off windows made as changes (through the API or
+    /// CLI rather than the file): `(id, title, start_ms, end_ms, scope)`. They act exactly
+    /// as a file's `once:` windows. Every problem is returned as `(path, message)`.
+    pub fn with_changes(
+        &self,
+        changes: Vec<(String, String, i64, i64, ScopeDoc)>,
+    ) -> Result<Windows, Errors> {
+        let mut errs = Vec::new();
+        let mut out = self.clone();
+        for (id, title, start_ms, end_ms, scope) in changes {
+            let p = format!("change window {id}");
+            if self.get(&id).is_some() {
+                push(&mut errs, p.clone(), "its id is a window of the file too");
+            }
+            if end_ms <= start_ms {
+                push(&mut errs, p.clone(), "ends before it starts");
+            }
+            let scope = compile_scope(&format!("{p}.scope"), scope, &mut errs);
+            out.windows.push(Window {
+                id,
+                title,
+                time_zone: TimeZone::UTC,
+                schedule: Schedule::Once { start_ms, end_ms },
+                scope,
+                until: None,
+            });
+        }
+        if errs.is_empty() {
+            Ok(out)
+        } else {
+            Err(errs)
+        }
     }
 
     pub fn get(&self, id: &str) -> Option<&Window> {
@@ -1094,6 +1138,39 @@ mod tests {
 
     fn utc(s: &str) -> i64 {
         s.parse::<Timestamp>().unwrap().as_millisecond()
+    }
+
+    #[test]
+    fn change_windows_act_as_once_windows_beside_the_files() {
+        let file = compile("windows:\n  - {id: nightly, time_zone: UTC, weekly: {days: [mon], start: \"02:00\", duration: 1h}}\n");
+        let scope = ScopeDoc {
+            department: Some(vec!["Schools".into()]),
+            ..Default::default()
+        };
+        let (from, to) = (utc("2026-12-05T10:00:00Z"), utc("2026-12-05T12:00:00Z"));
+        let w = file
+            .with_changes(vec![("chg-1".into(), "SQL patch".into(), from, to, scope)])
+            .unwrap();
+        let labels = BTreeMap::new();
+        let host = |d: &'static str| HostRef {
+            hostname: "pc1",
+            department: d,
+            class: "server",
+            labels: &labels,
+        };
+        assert_eq!(w.windows().len(), 2);
+        assert_eq!(w.active_for(&host("schools"), "offline", from + 1), Some("chg-1"));
+        assert_eq!(w.active_for(&host("social"), "offline", from + 1), None);
+        assert_eq!(w.active_for(&host("schools"), "offline", to), None);
+        assert_eq!(
+            w.occurrences(from - 1, to + 1),
+            [("chg-1".to_string(), from, to)]
+        );
+        let e = file
+            .with_changes(vec![("nightly".into(), String::new(), to, from, ScopeDoc::default())])
+            .unwrap_err();
+        assert_error(&e, "change window nightly", "file too");
+        assert_error(&e, "change window nightly", "ends before it starts");
     }
 
     fn local(tz: &str, s: &str) -> i64 {

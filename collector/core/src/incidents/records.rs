@@ -155,6 +155,9 @@ pub struct IncidentFilter {
     pub limit: Option<u32>,
     #[serde(default)]
     pub offset: Option<u32>,
+    /// Only these departments (a department reader's); not a query parameter.
+    #[serde(skip)]
+    pub departments: Option<Vec<String>>,
 }
 
 /// Outbox counts per desk and state, with the oldest item's creation time.
