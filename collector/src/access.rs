@@ -45,9 +45,7 @@ impl Role {
             "metrics" => Role::Metrics,
             "department" => {
                 if departments.is_empty() {
-                    return Err(
-                        "role department needs departments (the ids it may read)".into()
-                    );
+                    return Err("role department needs departments (the ids it may read)".into());
                 }
                 return Ok(Role::Department(departments.to_vec()));
             }
@@ -439,7 +437,9 @@ mod tests {
         assert_eq!(Need::Act.roles(), ["admin", "operator"]);
         assert!(Role::parse("department", &[]).is_err());
         assert!(Role::parse("reader", &["schools".into()]).is_err());
-        assert!(Role::parse("root", &[]).unwrap_err().contains("unknown role"));
+        assert!(Role::parse("root", &[])
+            .unwrap_err()
+            .contains("unknown role"));
     }
 
     #[test]

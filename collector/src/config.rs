@@ -128,7 +128,7 @@ pub struct HttpConfig {
 }
 
 /// The `http.auth:` section: who may call the API and `/metrics` (README, "Access").
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AuthConfig {
     /// Every request but `/healthz`, `/readyz` and `/api/v1/openapi.json` needs a token.
@@ -147,6 +147,16 @@ pub struct AuthConfig {
 
 fn d_audit_retention() -> HumanDuration {
     HumanDuration::secs(400 * 86_400)
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            required: false,
+            tokens: Vec::new(),
+            audit_retention: d_audit_retention(),
+        }
+    }
 }
 
 /// One token from a file.
@@ -756,7 +766,10 @@ impl CollectorConfig {
             if !valid_id(&t.name) {
                 is.push(
                     at("name"),
-                    format!("{:?} must be 1-64 characters of a-z, 0-9, '-' or '_'", t.name),
+                    format!(
+                        "{:?} must be 1-64 characters of a-z, 0-9, '-' or '_'",
+                        t.name
+                    ),
                 );
             }
             if !names.insert(t.name.as_str()) {

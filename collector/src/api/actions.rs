@@ -124,9 +124,15 @@ async fn create_window(
     Extension(caller): Extension<Caller>,
     b: Result<Json<NewWindow>, JsonRejection>,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
-    let w = body(b, "change_ref, reason, end, and optionally title, start, scope")?;
+    let w = body(
+        b,
+        "change_ref, reason, end, and optionally title, start, scope",
+    )?;
     let (by, now, file) = (caller.actor(), (s.clock)(), s.file_windows.clone());
-    let row = act(&s, move |st| lifecycle::create_window(st, &file, &w, &by, now)).await?;
+    let row = act(&s, move |st| {
+        lifecycle::create_window(st, &file, &w, &by, now)
+    })
+    .await?;
     s.refresh_windows().await;
     Ok((
         StatusCode::CREATED,

@@ -134,16 +134,17 @@ async fn revoke(
     Path(id): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let (key, by, now) = (id.clone(), caller.actor(), (s.clock)());
-    match store(&s.store, "revoke_token", move |st| st.revoke_token(&key, now, &by)).await? {
+    match store(&s.store, "revoke_token", move |st| {
+        st.revoke_token(&key, now, &by)
+    })
+    .await?
+    {
         Some(t) => {
             s.gate.forget(&id);
             tracing::info!(token = %t.name, by = %caller.name, "API token revoked");
             Ok(Json(serde_json::to_value(t).unwrap_or_default()))
         }
-        None => Err(ApiError(
-            StatusCode::NOT_FOUND,
-            format!("no token {id:?}"),
-        )),
+        None => Err(ApiError(StatusCode::NOT_FOUND, format!("no token {id:?}"))),
     }
 }
 
@@ -163,7 +164,12 @@ async fn audit(
     q: Result<Query<AuditQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let fields = "since, until, actor, action, subject, limit";
-    let bad = |m: String| ApiError(StatusCode::BAD_REQUEST, format!("{m}; parameters: {fields}"));
+    let bad = |m: String| {
+        ApiError(
+            StatusCode::BAD_REQUEST,
+            format!("{m}; parameters: {fields}"),
+        )
+    };
     let Query(q) = q.map_err(|e| bad(e.to_string()))?;
     let t = |v: &Option<String>| {
         v.as_deref()

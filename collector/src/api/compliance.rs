@@ -72,7 +72,10 @@ async fn facts(
 }
 
 /// Pass rates over the fleet, or over a department reader's departments.
-fn standards_for(s: &State, caller: &Caller) -> Vec<tilsyn_collector_core::compliance::report::StandardView> {
+fn standards_for(
+    s: &State,
+    caller: &Caller,
+) -> Vec<tilsyn_collector_core::compliance::report::StandardView> {
     match caller.scope() {
         None => s.compliance.standards(),
         Some(d) => s.compliance.standards_in(d),

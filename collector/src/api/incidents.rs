@@ -69,7 +69,12 @@ async fn one(
     Extension(caller): Extension<Caller>,
     id: Result<Path<i64>, axum::extract::rejection::PathRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let Path(id) = id.map_err(|e| ApiError(StatusCode::BAD_REQUEST, format!("{e}: an incident id is a number")))?;
+    let Path(id) = id.map_err(|e| {
+        ApiError(
+            StatusCode::BAD_REQUEST,
+            format!("{e}: an incident id is a number"),
+        )
+    })?;
     let row = store(&s.store, "get_incident", move |st| st.get_incident(id)).await?;
     let Some(row) = row.filter(|r| caller.sees(&r.department)) else {
         return Err(ApiError(StatusCode::NOT_FOUND, format!("no incident {id}")));
@@ -175,7 +180,10 @@ async fn maintenance(
             "from, to",
         ));
     }
-    let changes = store(&s.store, "change_windows", move |st| st.change_windows(from)).await?;
+    let changes = store(&s.store, "change_windows", move |st| {
+        st.change_windows(from)
+    })
+    .await?;
     let windows = s.incidents.windows();
     // A department reader sees the windows of its departments and of everyone, not those
     // naming hosts or other departments only.
@@ -184,9 +192,15 @@ async fn maintenance(
         (Some(_), None) => false,
         (Some(_), Some(w)) => {
             !w.scope.names_hosts()
-                && w.scope
-                    .departments()
-                    .is_none_or(|ds| ds.iter().any(|d| caller.scope().unwrap_or_default().iter().any(|m| m.eq_ignore_ascii_case(d))))
+                && w.scope.departments().is_none_or(|ds| {
+                    ds.iter().any(|d| {
+                        caller
+                            .scope()
+                            .unwrap_or_default()
+                            .iter()
+                            .any(|m| m.eq_ignore_ascii_case(d))
+                    })
+                })
         }
     };
     let occ: Vec<serde_json::Value> = windows

@@ -167,7 +167,13 @@ pub fn router(api: Api) -> Router {
             store: api.store.clone(),
             gate: api.gate.clone(),
             clock: api.clock,
-            departments: api.shared.cfg.departments.iter().map(|d| d.id.clone()).collect(),
+            departments: api
+                .shared
+                .cfg
+                .departments
+                .iter()
+                .map(|d| d.id.clone())
+                .collect(),
         }))
         .fallback(|| async {
             ApiError(
@@ -189,7 +195,10 @@ pub async fn authorize(State(gate): State<Arc<Gate>>, mut req: Request, next: Ne
             None => {
                 return ApiError(
                     StatusCode::METHOD_NOT_ALLOWED,
-                    format!("{} is not served on this path; see /api/v1/openapi.json", req.method()),
+                    format!(
+                        "{} is not served on this path; see /api/v1/openapi.json",
+                        req.method()
+                    ),
                 )
                 .into_response()
             }
@@ -215,7 +224,8 @@ pub async fn authorize(State(gate): State<Arc<Gate>>, mut req: Request, next: Ne
         match gate.caller(auth, peer).await {
             Ok(c) => c,
             Err(d) => {
-                let mut resp = ApiError(StatusCode::UNAUTHORIZED, d.message().into()).into_response();
+                let mut resp =
+                    ApiError(StatusCode::UNAUTHORIZED, d.message().into()).into_response();
                 resp.headers_mut().insert(
                     header::WWW_AUTHENTICATE,
                     header::HeaderValue::from_static("Bearer realm=\"tilsyn\""),

@@ -18,3 +18,52 @@ pub static DOCUMENT: LazyLock<serde_json::Value> = LazyLock::new(|| {
 pub async fn serve() -> Json<serde_json::Value> {
     Json(DOCUMENT.clone())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The document and the route table describe the same routes with the same roles: a
+    /// route without an operation, or an operation without a route, fails here.
+    #[test]
+    fn every_route_has_its_operation_with_its_roles_and_no_other() {
+        let doc = &*DOCUMENT;
+        assert_eq!(doc["openapi"], "3.1.0");
+        let mut in_doc = std::collections::BTreeSet::new();
+        for (path, ops) in doc["paths"].as_object().expect("paths") {
+            for (method, op) in ops.as_object().unwrap() {
+                if method == "parameters" {
+                    continue;
+                }
+                let roles: Vec<&str> = op["x-tilsyn-roles"]
+                    .as_array()
+                    .unwrap_or_else(|| panic!("{method} {path}: no x-tilsyn-roles"))
+                    .iter()
+                    .map(|r| r.as_str().unwrap())
+                    .collect();
+                in_doc.insert((method.to_uppercase(), path.clone(), roles));
+            }
+        }
+        let in_table: std::collections::BTreeSet<_> = super::super::ROUTES
+            .iter()
+            .map(|r| {
+                let roles = if r.need == crate::access::Need::Public {
+                    vec![]
+                } else {
+                    r.need.roles()
+                };
+                (r.method.to_string(), r.path.to_string(), roles)
+            })
+            .collect();
+        assert_eq!(
+            in_doc.difference(&in_table).collect::<Vec<_>>(),
+            Vec::<&(String, String, Vec<&str>)>::new(),
+            "operations of the document not in ROUTES (or with other roles)"
+        );
+        assert_eq!(
+            in_table.difference(&in_doc).collect::<Vec<_>>(),
+            Vec::<&(String, String, Vec<&str>)>::new(),
+            "routes of ROUTES not in the document (or with other roles)"
+        );
+    }
+}

@@ -137,14 +137,17 @@ impl Wire {
         if let Some(why) = w.retired {
             return Some(Msg::Retire(agent, why));
         }
-        Some(Msg::Report(agent, News {
-            received_at_ms: w.received_at_ms,
-            applied: w.applied,
-            health: w.health,
-            reload: w.reload,
-            came_online: w.came_online,
-            clock_skew_ms: w.clock_skew_ms,
-        }))
+        Some(Msg::Report(
+            agent,
+            News {
+                received_at_ms: w.received_at_ms,
+                applied: w.applied,
+                health: w.health,
+                reload: w.reload,
+                came_online: w.came_online,
+                clock_skew_ms: w.clock_skew_ms,
+            },
+        ))
     }
 }
 

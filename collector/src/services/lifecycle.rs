@@ -94,9 +94,7 @@ pub fn move_host(
         .host_lifecycle(agent_id)?
         .ok_or_else(|| no_host(agent_id))?;
     if now_host.state == "retired" {
-        return Err(ActionError::Conflict(format!(
-            "host {agent_id} is retired"
-        )));
+        return Err(ActionError::Conflict(format!("host {agent_id} is retired")));
     }
     store
         .move_host(
@@ -211,7 +209,13 @@ pub fn create_window(
     if w.reason.trim().is_empty() {
         return Err(bad("give a reason".into()));
     }
-    let start = w.start.as_deref().map(instant).transpose().map_err(bad)?.unwrap_or(now);
+    let start = w
+        .start
+        .as_deref()
+        .map(instant)
+        .transpose()
+        .map_err(bad)?
+        .unwrap_or(now);
     let end = instant(&w.end).map_err(bad)?;
     if end <= start || end <= now {
         return Err(bad("end must be after start and in the future".into()));
@@ -238,10 +242,7 @@ pub fn create_window(
                 .join("; "))
         })?;
     let row = ChangeWindow {
-        title: w
-            .title
-            .clone()
-            .unwrap_or_else(|| format!("Change {id}")),
+        title: w.title.clone().unwrap_or_else(|| format!("Change {id}")),
         change_ref: id.clone(),
         id,
         reason: w.reason.trim().to_string(),

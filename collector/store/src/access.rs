@@ -462,9 +462,7 @@ impl Access for SqlStore {
     }
 
     fn prune_audit(&self, before_ms: i64) -> Result<u64> {
-        self.leader_write(|c| {
-            c.execute("DELETE FROM audit WHERE at_ms < ?1", params![before_ms])
-        })
+        self.leader_write(|c| c.execute("DELETE FROM audit WHERE at_ms < ?1", params![before_ms]))
     }
 
     fn host_lifecycle(&self, agent_id: &str) -> Result<Option<HostLifecycle>> {
@@ -690,7 +688,11 @@ mod tests {
                 .unwrap();
             let a = s.agent_auth("a").unwrap().unwrap();
             assert_eq!(
-                (a.department.as_str(), a.class.as_str(), a.class_source.as_str()),
+                (
+                    a.department.as_str(),
+                    a.class.as_str(),
+                    a.class_source.as_str()
+                ),
                 ("schools", "server", "operator")
             );
             let m = s.host_moves(0).unwrap();
@@ -733,7 +735,12 @@ mod tests {
                 })
                 .unwrap();
             assert_eq!(trail.len(), 1);
-            assert!(!trail[0].after.as_ref().unwrap().to_string().contains("hash"));
+            assert!(!trail[0]
+                .after
+                .as_ref()
+                .unwrap()
+                .to_string()
+                .contains("hash"));
             assert_eq!(s.prune_audit(8).unwrap(), 1, "the creation at 5");
         }
     }

@@ -881,7 +881,9 @@ impl Core {
             .unwrap_or_default();
         for key in keys {
             let open = self.keys.get(&key).and_then(|k| k.incident.as_ref());
-            let Some(opened) = open.filter(|i| i.state != "resolved").map(|i| i.opened_at_ms)
+            let Some(opened) = open
+                .filter(|i| i.state != "resolved")
+                .map(|i| i.opened_at_ms)
             else {
                 continue;
             };
@@ -1199,7 +1201,11 @@ mod tests {
         c.observe("a", &Group::ALL, MIN, &mut w);
         assert_eq!(
             actions(&w),
-            ["create incident:1", "create incident:2", "create incident:3"]
+            [
+                "create incident:1",
+                "create incident:2",
+                "create incident:3"
+            ]
         );
         let mut w = IncidentWrite::default();
         c.retire("a", "by token:ops: scrapped", 2 * MIN, &mut w);

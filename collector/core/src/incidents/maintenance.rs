@@ -1159,7 +1159,10 @@ mod tests {
             labels: &labels,
         };
         assert_eq!(w.windows().len(), 2);
-        assert_eq!(w.active_for(&host("schools"), "offline", from + 1), Some("chg-1"));
+        assert_eq!(
+            w.active_for(&host("schools"), "offline", from + 1),
+            Some("chg-1")
+        );
         assert_eq!(w.active_for(&host("social"), "offline", from + 1), None);
         assert_eq!(w.active_for(&host("schools"), "offline", to), None);
         assert_eq!(
@@ -1167,7 +1170,13 @@ mod tests {
             [("chg-1".to_string(), from, to)]
         );
         let e = file
-            .with_changes(vec![("nightly".into(), String::new(), to, from, ScopeDoc::default())])
+            .with_changes(vec![(
+                "nightly".into(),
+                String::new(),
+                to,
+                from,
+                ScopeDoc::default(),
+            )])
             .unwrap_err();
         assert_error(&e, "change window nightly", "file too");
         assert_error(&e, "change window nightly", "ends before it starts");
