@@ -232,10 +232,14 @@ impl axum::serve::Listener for HttpListener {
     }
 }
 
+/// The client's address, as the listener saw it (the API's `ConnectInfo`).
+#[derive(Debug, Clone, Copy)]
+pub struct Peer(pub std::net::SocketAddr);
+
 impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, HttpListener>>
-    for crate::api::Peer
+    for Peer
 {
     fn connect_info(s: axum::serve::IncomingStream<'_, HttpListener>) -> Self {
-        crate::api::Peer(*s.remote_addr())
+        Peer(*s.remote_addr())
     }
 }

@@ -10,7 +10,7 @@ use tonic::transport::Server;
 
 use tilsyn_proto::v1::agent_service_server::AgentServiceServer;
 
-use crate::config::{CollectorConfig, TlsMode};
+use crate::config::CollectorConfig;
 use crate::ingest::{IngestService, Shared};
 use crate::metrics::Metrics;
 use crate::services::leader::{Change, Leadership};
@@ -80,17 +80,7 @@ pub async fn run(
         .await
         .context("cannot record this run in the store")?;
 
-    let tls = match cfg.grpc.tls.mode {
-        TlsMode::Auto => Some(tls::auto(
-            &cfg.data_dir.join("tls"),
-            &cfg.grpc.tls.extra_names,
-        )?),
-        TlsMode::Files => Some(tls::load_files(
-            cfg.grpc.tls.cert_file.as_deref().context("tls.cert_file")?,
-            cfg.grpc.tls.key_file.as_deref().context("tls.key_file")?,
-        )?),
-        TlsMode::Plaintext => None,
-    };
+    let tls = tls::material(&cfg.grpc.tls, &cfg.data_dir, "grpc.tls")?;
 
     let grpc_listener = tokio::net::TcpListener::bind(cfg.grpc.listen)
         .await
@@ -129,7 +119,7 @@ pub async fn run(
     let router = builder.add_service(health_service).add_service(svc);
     let tls_config = match &tls {
         Some(t) => Some(Arc::new(
-            tls::server_config(t).context("TLS for the gRPC port")?,
+            tls::server_config(t, &[b"h2"]).context("TLS for the gRPC port")?,
         )),
         None => None,
     };
@@ -143,25 +133,13 @@ pub async fn run(
         now_ms,
     ));
     let http_tls = match &cfg.http.tls {
+        Some(t) => match tls::material(t, &cfg.data_dir, "http.tls")? {
+            Some(m) => Some(Arc::new(
+                tls::server_config(&m, &[b"http/1.1"]).context("TLS for the HTTP port")?,
+            )),
+            None => None,
+        },
         None => None,
-        Some(t) => {
-            let material = match t.mode {
-                TlsMode::Auto => Some(tls::auto(&cfg.data_dir.join("tls"), &t.extra_names)?),
-                TlsMode::Files => Some(tls::load_files(
-                    t.cert_file.as_deref().context("http.tls.cert_file")?,
-                    t.key_file.as_deref().context("http.tls.key_file")?,
-                )?),
-                TlsMode::Plaintext => None,
-            };
-            match material {
-                Some(m) => {
-                    let mut c = tls::server_config(&m).context("TLS for the HTTP port")?;
-                    c.alpn_protocols = vec![b"http/1.1".to_vec()];
-                    Some(Arc::new(c))
-                }
-                None => None,
-            }
-        }
     };
     let api = crate::api::Api {
         store: shared.store_calls.clone(),
@@ -176,7 +154,7 @@ pub async fn run(
     };
     let http_srv = axum::serve(
         crate::listener::HttpListener::new(http_listener, http_tls)?,
-        crate::api::router(api).into_make_service_with_connect_info::<crate::api::Peer>(),
+        crate::api::router(api).into_make_service_with_connect_info::<crate::listener::Peer>(),
     )
     .with_graceful_shutdown(wait(stop_rx.clone()));
     let http = tokio::spawn(async move { http_srv.await });

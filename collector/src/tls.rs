@@ -140,30 +140,54 @@ fn issuer_key_pem(issuer: &Issuer<'_, KeyPair>) -> String {
 /// rotated by rustls every 6 hours), so an agent that reconnects for each delivery resumes
 /// its session (no certificate chain sent, no signature made) and the collector keeps no
 /// per-agent session state.
-pub fn server_config(t: &ServerTls) -> anyhow::Result<rustls::ServerConfig> {
+/// `alpn`: the protocols offered (`h2` for gRPC, `http/1.1` for the HTTP port).
+pub fn server_config(t: &ServerTls, alpn: &[&[u8]]) -> anyhow::Result<rustls::ServerConfig> {
     use anyhow::Context;
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::{CertificateDer, PrivateKeyDer};
     let certs = CertificateDer::pem_slice_iter(&t.cert_pem)
         .collect::<Result<Vec<_>, _>>()
-        .context("the gRPC port's certificate is not valid PEM")?;
+        .context("the certificate is not valid PEM")?;
     anyhow::ensure!(
         !certs.is_empty(),
-        "the gRPC port's certificate file holds no certificate"
+        "the certificate file holds no certificate"
     );
     let key = PrivateKeyDer::from_pem_slice(&t.key_pem)
-        .context("the gRPC port's key is not a valid PEM private key")?;
+        .context("the key is not a valid PEM private key")?;
     let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
     let mut cfg = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .context("TLS protocol versions")?
         .with_no_client_auth()
         .with_single_cert(certs, key)
-        .context("the gRPC port's certificate and key do not match or are not supported")?;
-    cfg.alpn_protocols = vec![b"h2".to_vec()];
+        .context("the certificate and key do not match or are not supported")?;
+    cfg.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
     cfg.ticketer = rustls::crypto::ring::Ticketer::new().context("TLS session tickets")?;
     // One ticket per handshake is enough: an agent resumes once per connection.
     cfg.send_tls13_tickets = 1;
     cfg.session_storage = std::sync::Arc::new(rustls::server::NoServerSessionStorage {});
     Ok(cfg)
+}
+
+/// The certificate and key a port serves under its `tls:` settings (`auto`: generated
+/// under `<data_dir>/tls/`; `files`; `None` for plaintext). `at` names the section in
+/// errors (`grpc.tls`, `http.tls`).
+pub fn material(
+    t: &crate::config::TlsConfig,
+    data_dir: &std::path::Path,
+    at: &str,
+) -> anyhow::Result<Option<ServerTls>> {
+    use anyhow::Context;
+    Ok(match t.mode {
+        crate::config::TlsMode::Auto => Some(auto(&data_dir.join("tls"), &t.extra_names)?),
+        crate::config::TlsMode::Files => Some(load_files(
+            t.cert_file
+                .as_deref()
+                .with_context(|| format!("{at}.cert_file"))?,
+            t.key_file
+                .as_deref()
+                .with_context(|| format!("{at}.key_file"))?,
+        )?),
+        crate::config::TlsMode::Plaintext => None,
+    })
 }

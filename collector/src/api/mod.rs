@@ -89,9 +89,7 @@ pub fn need_of(method: &Method, path: &str) -> Option<Need> {
         .map(|r| r.need)
 }
 
-/// The client's address, as the listener saw it.
-#[derive(Debug, Clone, Copy)]
-pub struct Peer(pub std::net::SocketAddr);
+pub use crate::listener::Peer;
 
 /// What the HTTP side is given. Each group of routes takes only the handles it uses (its
 /// own state type), not the ingest's shared state.
