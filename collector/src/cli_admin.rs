@@ -163,7 +163,7 @@ pub fn token(cfg: &CollectorConfig, cmd: &TokenCmd) -> ExitCode {
             departments,
             expires,
         } => {
-            let known: Vec<String> = cfg.departments.iter().map(|d| d.id.clone()).collect();
+            let known = cfg.department_ids();
             let t = crate::api::admin::NewToken {
                 name: name.clone(),
                 role: role.clone(),
@@ -311,7 +311,7 @@ pub fn host(cfg: &CollectorConfig, cmd: &HostCmd) -> ExitCode {
                 department: department.clone(),
                 class: class.clone(),
             };
-            let known: Vec<String> = cfg.departments.iter().map(|d| d.id.clone()).collect();
+            let known = cfg.department_ids();
             lifecycle::move_host(&*st, &known, agent_id, &a, &by, now).and_then(|h| {
                 st.push_news(
                     &[(

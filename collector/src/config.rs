@@ -371,6 +371,11 @@ impl CollectorConfig {
             .collect()
     }
 
+    /// The department ids.
+    pub fn department_ids(&self) -> Vec<String> {
+        self.departments.iter().map(|d| d.id.clone()).collect()
+    }
+
     /// The checked SLA file, if one is configured.
     pub fn sla_policy(
         &self,

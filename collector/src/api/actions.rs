@@ -86,7 +86,7 @@ async fn move_host(
     b: Result<Json<HostAction>, JsonRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let a = body(b, "reason, department and/or class")?;
-    let depts: Vec<String> = s.cfg.departments.iter().map(|d| d.id.clone()).collect();
+    let depts = s.cfg.department_ids();
     let (by, now, key) = (caller.actor(), (s.clock)(), id.clone());
     let a2 = a.clone();
     let before = act(&s, move |st| {

@@ -13,6 +13,7 @@ use serde::Deserialize;
 use super::{store, ApiError};
 use crate::access::Caller;
 use crate::services::incidents::Incidents;
+use crate::services::lifecycle::instant;
 use crate::store_handle::StoreHandle;
 use tilsyn_collector_core::incidents::records::IncidentFilter;
 
@@ -147,13 +148,6 @@ struct Range {
     to: Option<String>,
 }
 
-fn instant(s: &str) -> Result<i64, String> {
-    s.parse::<i64>()
-        .ok()
-        .or_else(|| tilsyn_proto::time::parse_timestamp_ms(s))
-        .ok_or_else(|| format!("{s:?} is not a time (RFC 3339 like 2026-11-22T00:00:00Z, a date, or ms since the epoch)"))
-}
-
 async fn maintenance(
     Handles(s): Handles<State>,
     Extension(caller): Extension<Caller>,
@@ -187,21 +181,17 @@ async fn maintenance(
     let windows = s.incidents.windows();
     // A department reader sees the windows of its departments and of everyone, not those
     // naming hosts or other departments only.
-    let visible = |id: &str| match (caller.scope(), windows.get(id)) {
-        (None, _) => true,
-        (Some(_), None) => false,
-        (Some(_), Some(w)) => {
+    let visible = |id: &str| {
+        let Some(mine) = caller.scope() else {
+            return true;
+        };
+        windows.get(id).is_some_and(|w| {
             !w.scope.names_hosts()
                 && w.scope.departments().is_none_or(|ds| {
-                    ds.iter().any(|d| {
-                        caller
-                            .scope()
-                            .unwrap_or_default()
-                            .iter()
-                            .any(|m| m.eq_ignore_ascii_case(d))
-                    })
+                    ds.iter()
+                        .any(|d| mine.iter().any(|m| m.eq_ignore_ascii_case(d)))
                 })
-        }
+        })
     };
     let occ: Vec<serde_json::Value> = windows
         .occurrences(from, to)

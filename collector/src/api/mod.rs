@@ -165,13 +165,7 @@ pub fn router(api: Api) -> Router {
             store: api.store.clone(),
             gate: api.gate.clone(),
             clock: api.clock,
-            departments: api
-                .shared
-                .cfg
-                .departments
-                .iter()
-                .map(|d| d.id.clone())
-                .collect(),
+            departments: api.shared.cfg.department_ids(),
         }))
         .fallback(|| async {
             ApiError(

@@ -92,7 +92,7 @@ pub struct Incidents {
 }
 
 /// News as forwarded through the store to the leader (`incident_news`, JSON).
-#[derive(serde::Serialize, serde::Deserialize)]
+#[derive(Default, serde::Serialize, serde::Deserialize)]
 struct Wire {
     received_at_ms: i64,
     applied: bool,
@@ -121,13 +121,8 @@ impl Wire {
 
     fn retired(why: &str) -> Vec<u8> {
         serde_json::to_vec(&Wire {
-            received_at_ms: 0,
-            applied: false,
-            health: None,
-            reload: false,
-            came_online: false,
-            clock_skew_ms: None,
             retired: Some(why.to_string()),
+            ..Default::default()
         })
         .expect("news serialize")
     }
@@ -628,16 +623,6 @@ impl Incidents {
     /// The maintenance windows in force changed (change windows made, extended, ended).
     pub fn set_windows(&self, w: tilsyn_collector_core::incidents::maintenance::Windows) {
         self.core.lock().expect("core").policy.windows = w;
-    }
-
-    /// Maintenance windows and their occurrences in `[from, to)` (published for the SLA).
-    pub fn maintenance(&self, from_ms: i64, to_ms: i64) -> Vec<(String, i64, i64)> {
-        self.core
-            .lock()
-            .expect("core")
-            .policy
-            .windows
-            .occurrences(from_ms, to_ms)
     }
 
     /// Runs the outbox worker and the read-back poller until `stop`.

@@ -252,6 +252,22 @@ fn audit_in(
     Ok(())
 }
 
+fn token_in(c: &dyn Conn, id: &str) -> Result<Option<ApiToken>> {
+    c.query_row(
+        &format!("SELECT {TOKEN_COLS} FROM api_tokens WHERE id = ?1"),
+        params![id],
+        token_row,
+    )
+}
+
+fn window_in(c: &dyn Conn, id: &str) -> Result<Option<ChangeWindow>> {
+    c.query_row(
+        &format!("SELECT {WINDOW_COLS} FROM change_windows WHERE id = ?1"),
+        params![id],
+        window_row,
+    )
+}
+
 fn lifecycle_in(c: &dyn Conn, agent_id: &str) -> Result<Option<HostLifecycle>> {
     c.query_row(
         &format!("SELECT {LIFE_COLS} FROM hosts WHERE agent_id = ?1"),
@@ -369,15 +385,14 @@ impl Access for SqlStore {
 
     fn revoke_token(&self, id: &str, now_ms: i64, by: &Actor) -> Result<Option<ApiToken>> {
         self.db.write(|c| {
-            let sel = format!("SELECT {TOKEN_COLS} FROM api_tokens WHERE id = ?1");
-            let Some(before) = c.query_row(&sel, params![id], token_row)? else {
+            let Some(before) = token_in(c, id)? else {
                 return Ok(None);
             };
             c.execute(
                 "UPDATE api_tokens SET revoked_at_ms = COALESCE(revoked_at_ms, ?2) WHERE id = ?1",
                 params![id, now_ms],
             )?;
-            let after = c.query_row(&sel, params![id], token_row)?;
+            let after = token_in(c, id)?;
             audit_in(
                 c,
                 by,
@@ -560,11 +575,7 @@ impl Access for SqlStore {
 
     fn save_change_window(&self, w: &ChangeWindow, action: &str, by: &Actor) -> Result<()> {
         self.db.write(|c| {
-            let before = c.query_row(
-                &format!("SELECT {WINDOW_COLS} FROM change_windows WHERE id = ?1"),
-                params![w.id],
-                window_row,
-            )?;
+            let before = window_in(c, &w.id)?;
             let scope = w.scope.to_string();
             c.execute(
                 &format!(
@@ -599,13 +610,7 @@ impl Access for SqlStore {
     }
 
     fn change_window(&self, id: &str) -> Result<Option<ChangeWindow>> {
-        self.db.read(|c| {
-            c.query_row(
-                &format!("SELECT {WINDOW_COLS} FROM change_windows WHERE id = ?1"),
-                params![id],
-                window_row,
-            )
-        })
+        self.db.read(|c| window_in(c, id))
     }
 
     fn change_windows(&self, ends_after_ms: i64) -> Result<Vec<ChangeWindow>> {
