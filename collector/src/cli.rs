@@ -462,18 +462,20 @@ fn sla_report(
         Ok(p) => p,
         Err(e) => return fail(e),
     };
-    let windows = match cfg.incidents.compile() {
+    let file_windows = match cfg.incidents.compile() {
         Ok(p) => p.windows,
         Err(es) => return fail(es.join("\n  ")),
     };
     let tz = policy.time_zone.clone();
-    let cat = service::Catalogue {
-        policy,
-        windows,
-        departments: cfg.department_names(),
-    };
     let mut text = None;
     let code = offline_store(cfg, |st| {
+        // The file's windows and the change windows, as the running collector has them.
+        let rows = crate::services::lifecycle::change_windows(st, now)?;
+        let cat = service::Catalogue {
+            policy,
+            windows: crate::services::lifecycle::windows_in_force(&file_windows, &rows),
+            departments: cfg.department_names(),
+        };
         let r = service::report(st, &cat, &period, department, now)?;
         text = Some(render(&r, &tz));
         Ok(())

@@ -369,14 +369,7 @@ async fn get_host(
     let key = id.clone();
     match store(&s, "get_host", move |st| st.get_host(&key)).await? {
         Some(h) if caller.sees(&h.summary.department) => {
-            let key = id.clone();
-            let life = store(&s, "host_lifecycle", move |st| st.host_lifecycle(&key)).await?;
-            let mut v = serde_json::to_value(h).unwrap_or_default();
-            if let Some(l) = life {
-                v["retired_at_ms"] = l.retired_at_ms.into();
-                v["revoked_at_ms"] = l.revoked_at_ms.into();
-            }
-            Ok(Json(v))
+            Ok(Json(serde_json::to_value(h).unwrap_or_default()))
         }
         _ => Err(no_host(&id)),
     }

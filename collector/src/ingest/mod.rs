@@ -160,20 +160,21 @@ impl Shared {
     /// Reads the change windows and, when they changed, hands the windows in force to the
     /// incident engine and the SLA.
     pub async fn refresh_windows(&self) {
-        let file = self.file_windows.clone();
         let now = (self.clock)();
-        let Ok((w, rows)) = self
+        let Ok(rows) = self
             .store_calls
             .call("change_windows", move |st| {
-                crate::services::lifecycle::windows_in_force(st, &file, now)
+                crate::services::lifecycle::change_windows(st, now)
             })
             .await
         else {
             return;
         };
+        // Compiled only when they changed (this runs every 2 s).
         if !self.windows_applied.changed(&rows) {
             return;
         }
+        let w = crate::services::lifecycle::windows_in_force(&self.file_windows, &rows);
         tracing::info!(
             change_windows = rows.len(),
             "maintenance windows in force changed"

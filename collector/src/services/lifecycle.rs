@@ -47,18 +47,10 @@ pub fn retire(
     now: i64,
 ) -> Result<HostLifecycle, ActionError> {
     need_reason(a)?;
-    let now_host = store
-        .host_lifecycle(agent_id)?
-        .ok_or_else(|| no_host(agent_id))?;
-    if now_host.state == "retired" {
-        return Err(ActionError::Conflict(format!(
-            "host {agent_id} ({}) was already retired",
-            now_host.hostname
-        )));
-    }
-    store
+    let before = store
         .retire_host(agent_id, &a.reason, now, by)?
-        .ok_or_else(|| no_host(agent_id))
+        .ok_or_else(|| no_host(agent_id))?;
+    not_retired(before, "was already retired")
 }
 
 pub fn move_host(
@@ -90,13 +82,7 @@ pub fn move_host(
             )));
         }
     }
-    let now_host = store
-        .host_lifecycle(agent_id)?
-        .ok_or_else(|| no_host(agent_id))?;
-    if now_host.state == "retired" {
-        return Err(ActionError::Conflict(format!("host {agent_id} is retired")));
-    }
-    store
+    let before = store
         .move_host(
             agent_id,
             a.department.as_deref(),
@@ -105,7 +91,19 @@ pub fn move_host(
             now,
             by,
         )?
-        .ok_or_else(|| no_host(agent_id))
+        .ok_or_else(|| no_host(agent_id))?;
+    not_retired(before, "is retired")
+}
+
+/// The store leaves a retired host unchanged: that is a conflict for the caller.
+fn not_retired(before: HostLifecycle, what: &str) -> Result<HostLifecycle, ActionError> {
+    if before.state == "retired" {
+        return Err(ActionError::Conflict(format!(
+            "host {} ({}) {what}",
+            before.agent_id, before.hostname
+        )));
+    }
+    Ok(before)
 }
 
 pub fn revoke(
@@ -295,13 +293,13 @@ pub fn end_window(
     Ok(w)
 }
 
-/// The windows in force: the file's and the change windows kept in the store.
-pub fn windows_in_force(
-    store: &dyn Store,
-    file: &Windows,
-    now: i64,
-) -> Result<(Windows, Vec<ChangeWindow>), StoreError> {
-    let rows = store.change_windows(now - WINDOWS_KEPT_MS)?;
+/// The change windows the engines need: those of the last 400 days and the future.
+pub fn change_windows(store: &dyn Store, now: i64) -> Result<Vec<ChangeWindow>, StoreError> {
+    store.change_windows(now - WINDOWS_KEPT_MS)
+}
+
+/// The windows in force: the file's and the change windows `rows`.
+pub fn windows_in_force(file: &Windows, rows: &[ChangeWindow]) -> Windows {
     let changes = rows
         .iter()
         .filter_map(|r| {
@@ -309,15 +307,14 @@ pub fn windows_in_force(
             Some((r.id.clone(), r.title.clone(), r.start_ms, r.end_ms, scope))
         })
         .collect();
-    let w = match file.with_changes(changes) {
+    match file.with_changes(changes) {
         Ok(w) => w,
         Err(e) => {
             // Checked when made; a row another version wrote may not compile here.
             tracing::warn!(errors = ?e, "change windows that do not compile are left out");
             file.clone()
         }
-    };
-    Ok((w, rows))
+    }
 }
 
 /// A change window as far as applying it goes: id, start, end, last update.

@@ -126,7 +126,8 @@ pub trait Access {
     fn host_lifecycle(&self, agent_id: &str) -> Result<Option<HostLifecycle>>;
     /// Retires a host: state `retired`, its credential revoked, out of counts and
     /// compliance from now on (kept for history and past SLA periods). Returns the host
-    /// before, `None` when there is none. Audited with `reason`.
+    /// before, `None` when there is none. Audited with `reason`. This and the other
+    /// lifecycle actions leave a retired host unchanged (the returned state says so).
     fn retire_host(
         &self,
         agent_id: &str,
@@ -278,7 +279,8 @@ fn lifecycle_in(c: &dyn Conn, agent_id: &str) -> Result<Option<HostLifecycle>> {
 
 impl SqlStore {
     /// One lifecycle action on a host: reads it, lets `change` update it, records the
-    /// host event and the audit entry, all in one transaction.
+    /// host event and the audit entry, all in one transaction. A retired host is left as
+    /// it is (nothing to record): the caller tells from the returned state.
     fn host_action(
         &self,
         agent_id: &str,
@@ -292,6 +294,9 @@ impl SqlStore {
             let Some(before) = lifecycle_in(c, agent_id)? else {
                 return Ok(None);
             };
+            if before.state == "retired" {
+                return Ok(Some(before));
+            }
             change(c, &before)?;
             c.execute(
                 &format!(
@@ -681,6 +686,27 @@ mod tests {
             assert_eq!(e.before.as_ref().unwrap()["state"], "new");
             assert!(!s.lifecycle_changes_since(0).unwrap().is_empty());
             assert!(s.retire_host("nope", "", 1, &by()).unwrap().is_none());
+            // A retired host stays as it is, and nothing more is written to the trail.
+            let again = s.retire_host("a", "twice", 200, &by()).unwrap().unwrap();
+            assert_eq!(
+                (again.state.as_str(), again.retired_at_ms),
+                ("retired", Some(100))
+            );
+            assert!(s
+                .move_host("a", Some("x"), None, "", 200, &by())
+                .unwrap()
+                .is_some());
+            assert_eq!(
+                s.host_lifecycle("a").unwrap().unwrap().department,
+                before.department
+            );
+            let trail = s
+                .audit_entries(&AuditFilter {
+                    limit: 10,
+                    ..Default::default()
+                })
+                .unwrap();
+            assert_eq!(trail.len(), 1);
         }
     }
 

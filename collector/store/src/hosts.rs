@@ -472,7 +472,7 @@ impl Store for SqlStore {
             let sql = format!(
                 "SELECT {SUMMARY_COLS}, class_source, labels_json, machine_id, last_seq, inventory_pb, inventory_at_ms, \
                  software_pb, software_at_ms, patches_pb, patches_at_ms, health_pb, health_at_ms, probe_errors_json, \
-                 facts_pb, facts_at_ms FROM hosts WHERE agent_id = ?1"
+                 facts_pb, facts_at_ms, retired_at_ms, revoked_at_ms FROM hosts WHERE agent_id = ?1"
             );
             c.query_row(&sql, params![agent_id], |r| {
                 let what = |s: &str| format!("{s} of host {agent_id}");
@@ -495,6 +495,8 @@ impl Store for SqlStore {
                         .unwrap_or_default(),
                     facts: decode_json::<tilsyn_proto::v1::Facts>(&what("facts"), r.get(30)?)?,
                     facts_at_ms: r.get(31)?,
+                    retired_at_ms: r.get(32)?,
+                    revoked_at_ms: r.get(33)?,
                 })
             })
         })

@@ -270,6 +270,9 @@ pub struct HostDetail {
     pub facts_at_ms: Option<i64>,
     /// Latest errors per probe: `{probe: [{message, at_ms}]}`.
     pub probe_errors: serde_json::Value,
+    /// When the host was retired / its agent's credential revoked.
+    pub retired_at_ms: Option<i64>,
+    pub revoked_at_ms: Option<i64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
