@@ -9,6 +9,8 @@ use std::sync::Once;
 use std::time::{Duration, Instant};
 
 pub const TOKEN: &str = "e2e-token-for-social-services";
+/// The enrollment token of the second department, `schools`, where a [`Spec`] adds it.
+pub const SCHOOLS_TOKEN: &str = "e2e-token-for-schools";
 
 /// This machine's hostname, as the agent reports it.
 pub fn this_hostname() -> String {
@@ -145,6 +147,21 @@ pub struct Collector {
     pub http_port: u16,
     pub config: PathBuf,
     pub proc: Option<Proc>,
+    /// Sent as a bearer token by [`Self::get`] and [`Self::metrics`] (with `http.auth`).
+    pub token: Option<String>,
+}
+
+/// What a test's collector has beyond the defaults of [`Collector::start`].
+#[derive(Default)]
+pub struct Spec<'a> {
+    /// YAML after the config (top-level sections the defaults do not write).
+    pub extra: &'a str,
+    /// Lines under `http:` (indented two spaces), e.g. an `auth:` section.
+    pub http: &'a str,
+    /// A second department `schools` (enrollment token [`SCHOOLS_TOKEN`]).
+    pub schools: bool,
+    /// The token the harness's own requests carry.
+    pub token: Option<&'a str>,
 }
 
 impl Collector {
@@ -156,21 +173,43 @@ impl Collector {
 
     /// [`Self::start`] with another standards directory (watched every second).
     pub fn start_with_standards(dir: &Path, extra: &str, standards: &Path) -> Collector {
-        Self::start_full(dir, extra, standards, "")
+        Self::start_full(
+            dir,
+            &Spec {
+                extra,
+                ..Spec::default()
+            },
+            standards,
+            "",
+        )
+    }
+
+    /// [`Self::start`] as `spec` says.
+    pub fn start_spec(dir: &Path, spec: &Spec) -> Collector {
+        Self::start_full(dir, spec, &repo_root().join("configs/standards"), "")
     }
 
     /// [`Self::start`] with its data in PostgreSQL (`url`) instead of SQLite.
     pub fn start_on_postgres(dir: &Path, url: &str, extra: &str) -> Collector {
         Self::start_full(
             dir,
-            extra,
+            &Spec {
+                extra,
+                ..Spec::default()
+            },
             &repo_root().join("configs/standards"),
             &format!("  postgres:\n    url: '{url}'\n"),
         )
     }
 
-    fn start_full(dir: &Path, extra: &str, standards: &Path, store: &str) -> Collector {
+    fn start_full(dir: &Path, spec: &Spec, standards: &Path, store: &str) -> Collector {
         let config = dir.join("collector.yaml");
+        let (extra, http) = (spec.extra, spec.http);
+        let schools = if spec.schools {
+            format!("  - id: schools\n    name: Schools\n    tokens: [{SCHOOLS_TOKEN}]\n")
+        } else {
+            String::new()
+        };
         let write = |grpc_port: u16, http_port: u16| {
             std::fs::write(
                 &config,
@@ -182,7 +221,7 @@ grpc:
   max_message_bytes: 1048576
 http:
   listen: 127.0.0.1:{http_port}
-offline:
+{http}offline:
   missed_intervals: 2
   check_every: 1s
 store:
@@ -191,7 +230,7 @@ store:
   - id: social-services
     name: Social Services
     tokens: [{TOKEN}]
-compliance:
+{schools}compliance:
   standards_dir: '{standards}'
   watch_every: 1s
 settings:
@@ -212,6 +251,7 @@ settings:
             http_port: 0,
             config: config.clone(),
             proc: None,
+            token: spec.token.map(str::to_string),
         };
         c.spawn();
         let (grpc_port, http_port) = {
@@ -277,12 +317,30 @@ settings:
 
     pub fn get(&self, path: &str) -> serde_json::Value {
         let url = format!("{}{}", self.http(), path);
-        let body = reqwest::blocking_get_text(&url).unwrap_or_else(|e| panic!("GET {url}: {e}"));
+        let (_, body) = reqwest::blocking("GET", &url, self.token.as_deref(), None)
+            .unwrap_or_else(|e| panic!("GET {url}: {e}"));
         serde_json::from_str(&body).unwrap_or_else(|e| panic!("GET {url}: {e}: {body}"))
     }
 
     pub fn metrics(&self) -> String {
-        reqwest::blocking_get_text(&format!("{}/metrics", self.http())).unwrap()
+        let url = format!("{}/metrics", self.http());
+        reqwest::blocking("GET", &url, self.token.as_deref(), None)
+            .unwrap()
+            .1
+    }
+
+    /// One request to the HTTP API as `token` (none: anonymous), with a JSON `body`:
+    /// the status and the body's text.
+    pub fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&str>,
+    ) -> (u16, String) {
+        let url = format!("{}{}", self.http(), path);
+        reqwest::blocking(method, &url, token, body)
+            .unwrap_or_else(|e| panic!("{method} {url}: {e}"))
     }
 
     /// Writes an agent config for this collector (fast intervals via overrides).
@@ -480,14 +538,32 @@ pub mod reqwest {
     }
 
     pub fn blocking_get_text(url: &str) -> Result<String, String> {
+        blocking("GET", url, None, None).map(|(_, text)| text)
+    }
+
+    /// `method url`, with a bearer `token` and a JSON `body` when given: status and text.
+    pub fn blocking(
+        method: &str,
+        url: &str,
+        token: Option<&str>,
+        body: Option<&str>,
+    ) -> Result<(u16, String), String> {
+        let method = ::reqwest::Method::from_bytes(method.as_bytes()).map_err(|e| e.to_string())?;
         rt().block_on(async {
-            let r = ::reqwest::Client::new()
-                .get(url)
-                .timeout(std::time::Duration::from_secs(10))
-                .send()
-                .await
-                .map_err(|e| e.to_string())?;
-            r.text().await.map_err(|e| e.to_string())
+            let mut req = ::reqwest::Client::new()
+                .request(method, url)
+                .timeout(std::time::Duration::from_secs(10));
+            if let Some(t) = token {
+                req = req.bearer_auth(t);
+            }
+            if let Some(b) = body {
+                req = req
+                    .header("content-type", "application/json")
+                    .body(b.to_string());
+            }
+            let r = req.send().await.map_err(|e| e.to_string())?;
+            let status = r.status().as_u16();
+            Ok((status, r.text().await.map_err(|e| e.to_string())?))
         })
     }
 

@@ -88,17 +88,6 @@ pub struct ChangeWindow {
     pub updated_at_ms: i64,
 }
 
-/// A host's department and class from a moment on.
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct HostMove {
-    pub agent_id: String,
-    pub at_ms: i64,
-    pub from_department: String,
-    pub to_department: String,
-    pub from_class: String,
-    pub to_class: String,
-}
-
 /// The access half of the store (a supertrait of [`crate::Store`]).
 pub trait Access {
     /// Stores a new token with the hash of its secret; audited.
@@ -158,8 +147,6 @@ pub trait Access {
     /// Hosts retired, moved or revoked at or after `since_ms` (the database's clock):
     /// (agent id, at_ms). Collectors drop their cached credentials of these.
     fn lifecycle_changes_since(&self, since_ms: i64) -> Result<Vec<(String, i64)>>;
-    /// The moves of hosts that happened after `since_ms`, oldest first.
-    fn host_moves(&self, since_ms: i64) -> Result<Vec<HostMove>>;
     /// Creates or replaces a change window; audited (`maintenance.create` or `.update`).
     fn save_change_window(&self, w: &ChangeWindow, action: &str, by: &Actor) -> Result<()>;
     fn change_window(&self, id: &str) -> Result<Option<ChangeWindow>>;
@@ -558,26 +545,6 @@ impl Access for SqlStore {
         })
     }
 
-    fn host_moves(&self, since_ms: i64) -> Result<Vec<HostMove>> {
-        self.db.read(|c| {
-            c.query_map(
-                "SELECT agent_id, at_ms, from_department, to_department, from_class, to_class FROM host_moves \
-                 WHERE at_ms > ?1 ORDER BY at_ms, agent_id",
-                params![since_ms],
-                |r| {
-                    Ok(HostMove {
-                        agent_id: r.get(0)?,
-                        at_ms: r.get(1)?,
-                        from_department: r.get(2)?,
-                        to_department: r.get(3)?,
-                        from_class: r.get(4)?,
-                        to_class: r.get(5)?,
-                    })
-                },
-            )
-        })
-    }
-
     fn save_change_window(&self, w: &ChangeWindow, action: &str, by: &Actor) -> Result<()> {
         self.db.write(|c| {
             let before = window_in(c, &w.id)?;
@@ -726,10 +693,16 @@ mod tests {
                 ),
                 ("schools", "server", "operator")
             );
-            let m = s.host_moves(0).unwrap();
+            // The SLA sees where it was before: past periods keep the old department.
+            let mut seen = vec![];
+            s.sla_hosts(&mut |h| seen.push(h)).unwrap();
+            let m = &seen[0].moves;
             assert_eq!(m.len(), 1);
-            assert_eq!(m[0].to_department, "schools");
-            assert_eq!(m[0].at_ms, 50);
+            assert_eq!(
+                (m[0].at_ms, seen[0].host_ref_at(49).department),
+                (50, "social")
+            );
+            assert_eq!(seen[0].host_ref_at(50).department, "schools");
         }
     }
 

@@ -31,9 +31,7 @@ pub mod sqlite;
 pub use hosts::SqlStore;
 
 pub use absence::{GapRecord, GapRow, WentOffline};
-pub use access::{
-    Access, Actor, ApiToken, AuditEntry, AuditFilter, ChangeWindow, HostLifecycle, HostMove,
-};
+pub use access::{Access, Actor, ApiToken, AuditEntry, AuditFilter, ChangeWindow, HostLifecycle};
 pub use cluster::Lease;
 pub use incidents::OutboxUpdate;
 pub use tilsyn_collector_core::incidents::records::*;

@@ -7,23 +7,42 @@
 use crate::sql::params;
 use crate::Result;
 use crate::SqlStore;
-use tilsyn_collector_core::sla::report::{SlaHost, SlaIncident, SlaUnmonitored};
+use tilsyn_collector_core::sla::report::{SlaHost, SlaIncident, SlaMove, SlaUnmonitored};
 
 impl SqlStore {
     pub(super) fn sla_hosts_impl(&self, f: &mut dyn FnMut(SlaHost)) -> Result<()> {
         self.db.read(|c| {
+            // Few hosts ever move: their moves are read first and handed out with them.
+            let mut moves: std::collections::HashMap<String, Vec<SlaMove>> = Default::default();
             c.query_each(
-                "SELECT agent_id, hostname, department, class, labels_json, enrolled_at_ms FROM hosts",
+                "SELECT agent_id, at_ms, from_department, from_class FROM host_moves \
+                 ORDER BY agent_id, at_ms",
+                params![],
+                &mut |r| {
+                    moves.entry(r.get(0)?).or_default().push(SlaMove {
+                        at_ms: r.get(1)?,
+                        department: r.get(2)?,
+                        class: r.get(3)?,
+                    });
+                    Ok(())
+                },
+            )?;
+            c.query_each(
+                "SELECT agent_id, hostname, department, class, labels_json, enrolled_at_ms, \
+                 retired_at_ms FROM hosts",
                 params![],
                 &mut |r| {
                     let labels: String = r.get(4)?;
+                    let agent_id: String = r.get(0)?;
                     f(SlaHost {
-                        agent_id: r.get(0)?,
+                        moves: moves.remove(&agent_id).unwrap_or_default(),
+                        agent_id,
                         hostname: r.get(1)?,
                         department: r.get(2)?,
                         class: r.get(3)?,
                         labels: serde_json::from_str(&labels).unwrap_or_default(),
                         enrolled_at_ms: r.get(5)?,
+                        retired_at_ms: r.get(6)?,
                     });
                     Ok(())
                 },

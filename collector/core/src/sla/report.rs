@@ -29,16 +29,39 @@ pub struct SlaHost {
     pub class: String,
     pub labels: BTreeMap<String, String>,
     pub enrolled_at_ms: i64,
+    /// When it was retired: it counts in periods that began before, not after.
+    pub retired_at_ms: Option<i64>,
+    /// Its moves to another department or class, oldest first.
+    pub moves: Vec<SlaMove>,
+}
+
+/// A host's move: until `at_ms` it was in `department` and `class`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SlaMove {
+    pub at_ms: i64,
+    pub department: String,
+    pub class: String,
 }
 
 impl SlaHost {
-    pub fn host_ref(&self) -> HostRef<'_> {
+    /// The host as it was at `t`: the department and class before the first move after
+    /// `t` (a past period keeps the department a host had then).
+    pub fn host_ref_at(&self, t: i64) -> HostRef<'_> {
+        let (department, class) = match self.moves.iter().find(|m| m.at_ms > t) {
+            Some(m) => (&m.department, &m.class),
+            None => (&self.department, &self.class),
+        };
         HostRef {
             hostname: &self.hostname,
-            department: &self.department,
-            class: &self.class,
+            department,
+            class,
             labels: &self.labels,
         }
+    }
+
+    /// Does it count in a period from `from_ms`? Not when retired before it began.
+    pub fn counts_from(&self, from_ms: i64) -> bool {
+        self.retired_at_ms.is_none_or(|r| r > from_ms)
     }
 }
 
@@ -368,8 +391,11 @@ pub fn build_with(
         .iter()
         .map(|w| merge(w.occurrences(earliest, until)))
         .collect();
+    // Hosts count as they were at the end of what is measured: a past period keeps the
+    // department and class a host had then; a host retired before the period is not in it.
+    let as_of = until - 1;
     let cover = |h: &SlaHost, check: &str| -> Spans {
-        let r = h.host_ref();
+        let r = h.host_ref_at(as_of);
         let mut v = Vec::new();
         for (w, o) in inp.windows.windows().iter().zip(&occ) {
             if w.scope.matches(&r, check) {
@@ -419,7 +445,7 @@ pub fn build_with(
             .hosts
             .iter()
             .enumerate()
-            .filter(|(_, h)| s.has_host(&h.host_ref()))
+            .filter(|(_, h)| h.counts_from(from) && s.has_host(&h.host_ref_at(as_of)))
             .map(|(i, _)| i)
             .collect();
         for &h in &hosts {
@@ -740,6 +766,8 @@ services:
             class: "server".into(),
             labels: [("role".to_string(), "case".to_string())].into(),
             enrolled_at_ms: at("2026-10-01T00:00Z"),
+            retired_at_ms: None,
+            moves: vec![],
         }
     }
 
@@ -829,6 +857,67 @@ services:
         let r2 = &r.departments[0].response[0];
         assert_eq!((r2.met, r2.breached, r2.pending), (0, 0, 1));
         assert_eq!(r2.attainment, None, "no outcome: no data, not 100 %");
+    }
+
+    /// A host moved from Social to Schools on 1 December and one retired on 1 November:
+    /// October keeps both in Social's service; November has only the moved one, still in
+    /// Social; December has it in Schools'.
+    #[test]
+    fn a_move_leaves_past_periods_as_they_were_and_a_retired_host_leaves_later_ones() {
+        let doc: SlaDoc = serde_yaml::from_str(
+            r#"
+time_zone: Europe/Copenhagen
+tiers:
+  t:
+    service_hours: {time_zone: Europe/Copenhagen, always: true}
+    availability: 0.99
+departments:
+  - {id: social, tier: t}
+  - {id: schools, tier: t}
+services:
+  - {id: s-pcs, name: Social PCs, departments: [social], hosts: {department: [social]}, up: {hosts: all}}
+  - {id: k-pcs, name: School PCs, departments: [schools], hosts: {department: [schools]}, up: {hosts: all}}
+"#,
+        )
+        .unwrap();
+        let p = SlaPolicy::compile(&doc, &depts()).unwrap();
+        let mut moved = host("moved");
+        moved.department = "schools".into();
+        moved.class = "workstation".into();
+        moved.moves = vec![SlaMove {
+            at_ms: at("2026-11-30T23:00Z"),
+            department: "social".into(),
+            class: "server".into(),
+        }];
+        let mut retired = host("retired");
+        retired.retired_at_ms = Some(at("2026-10-31T23:00Z"));
+        let hosts = vec![moved, retired];
+        // The moved host was offline 2 h in October, in Social.
+        let mut i = inc(1, "moved", "2026-10-05T08:00Z", Some("2026-10-05T10:00Z"));
+        i.department = "social".into();
+        let incidents = vec![i];
+        let (windows, compliance) = (Windows::default(), BTreeMap::new());
+        let inp = Inputs {
+            policy: &p,
+            departments: &depts(),
+            hosts: &hosts,
+            incidents: &incidents,
+            unmonitored: &[],
+            windows: &windows,
+            compliance: &compliance,
+            now_ms: at("2026-12-10T00:00Z"),
+        };
+        let tz = TimeZone::get("Europe/Copenhagen").unwrap();
+        let service = |month: &str, dept: &str| {
+            let r = build(&inp, &Period::month(month, &tz).unwrap(), Some(dept));
+            let s = &r.departments[0].services[0];
+            (s.hosts, s.down_ms)
+        };
+        assert_eq!(service("2026-10", "social"), (2, 2 * H), "as it was");
+        assert_eq!(service("2026-10", "schools"), (0, 0));
+        assert_eq!(service("2026-11", "social"), (1, 0), "retired before");
+        assert_eq!(service("2026-12", "social"), (0, 0), "moved away");
+        assert_eq!(service("2026-12", "schools"), (1, 0));
     }
 
     #[test]
