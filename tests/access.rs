@@ -51,23 +51,6 @@ fn auth_section(dir: &Path) -> String {
     s
 }
 
-/// `tilsyn-collector COMMAND --config C ARGS`: stdout, or a panic with stderr.
-fn cli(c: &Collector, args: &[&str]) -> String {
-    let out = Command::new(bin("tilsyn-collector"))
-        .arg(args[0])
-        .args(["--config", c.config.to_str().unwrap()])
-        .args(&args[1..])
-        .env("USER", "e2e-operator")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "tilsyn-collector {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 fn json(text: &str) -> Value {
     serde_json::from_str(text).unwrap_or_else(|e| panic!("{e}: {text}"))
 }
@@ -203,30 +186,24 @@ services:
     let incident = [incident_of("social-services"), incident_of("schools")];
 
     // A store token for Schools' readers, made on the command line; and one revoked.
-    let made = cli(
-        &c,
-        &[
-            "token",
-            "create",
-            "--name",
-            "schools-grafana",
-            "--role",
-            "department",
-            "--department",
-            "schools",
-        ],
-    );
+    let made = c.cli(&[
+        "token",
+        "create",
+        "--name",
+        "schools-grafana",
+        "--role",
+        "department",
+        "--department",
+        "schools",
+    ]);
     let schools = made.lines().next().unwrap().trim().to_string();
     assert!(schools.starts_with("tlsn_"), "{made}");
-    let gone_text = cli(
-        &c,
-        &["token", "create", "--name", "gone", "--role", "admin"],
-    );
+    let gone_text = c.cli(&["token", "create", "--name", "gone", "--role", "admin"]);
     let gone = gone_text.lines().next().unwrap().trim().to_string();
     let gone_id = gone.split('_').nth(1).unwrap().to_string();
     let (code, _) = c.call("GET", "/api/v1/whoami", Some(&gone), None);
     assert_eq!(code, 200, "the new token works before it is revoked");
-    cli(&c, &["token", "revoke", &gone_id]);
+    c.cli(&["token", "revoke", &gone_id]);
     // Revoked elsewhere (here: the command line), collectors refuse it within 10 s.
     wait_for(Duration::from_secs(15), "the revoked token refused", || {
         let (code, body) = c.call("GET", "/api/v1/whoami", Some(&gone), None);

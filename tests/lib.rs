@@ -329,6 +329,24 @@ settings:
             .1
     }
 
+    /// `tilsyn-collector COMMAND --config C ARGS…` (`args[0]` is the command) as the user
+    /// `e2e-operator`: its stdout, or a panic with its stderr.
+    pub fn cli(&self, args: &[&str]) -> String {
+        let out = Command::new(bin("tilsyn-collector"))
+            .arg(args[0])
+            .args(["--config", self.config.to_str().unwrap()])
+            .args(&args[1..])
+            .env("USER", "e2e-operator")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "tilsyn-collector {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
     /// One request to the HTTP API as `token` (none: anonymous), with a JSON `body`:
     /// the status and the body's text.
     pub fn call(

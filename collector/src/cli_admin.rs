@@ -54,8 +54,9 @@ pub enum HostCmd {
         #[arg(long)]
         reason: String,
     },
-    /// Revoke a host's agent credential (a stolen laptop): the agent is refused at once
-    /// and must enroll again with a department token, as a new host.
+    /// Revoke a host's agent credential (a stolen laptop): the agent is refused at once,
+    /// the host record is retired (its incidents resolve, history stays); the machine, if
+    /// it is still yours, enrolls again with a department token as a new host.
     Revoke {
         agent_id: String,
         #[arg(long)]
@@ -109,14 +110,36 @@ pub enum MaintenanceCmd {
 }
 
 /// `cli:<user>` from the command line.
+/// Who runs the command: the user behind sudo, else the login (environment, then the
+/// process's uid in /etc/passwd, then the bare uid).
 fn actor() -> Actor {
-    let user = std::env::var("SUDO_USER")
-        .or_else(|_| std::env::var("USER"))
-        .unwrap_or_else(|_| "unknown".into());
+    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
+    let user = env("SUDO_USER")
+        .or_else(|| env("USER"))
+        .or_else(|| env("LOGNAME"))
+        .unwrap_or_else(|| {
+            use std::os::unix::fs::MetadataExt;
+            match std::fs::metadata("/proc/self") {
+                Ok(m) => std::fs::read_to_string("/etc/passwd")
+                    .ok()
+                    .and_then(|p| passwd_name(&p, m.uid()))
+                    .unwrap_or_else(|| format!("uid{}", m.uid())),
+                Err(_) => "unknown".into(),
+            }
+        });
     Actor {
         actor: format!("cli:{user}"),
         source: "cli".into(),
     }
+}
+
+/// The name of `uid` in an /etc/passwd text (`name:x:uid:gid:…`).
+fn passwd_name(passwd: &str, uid: u32) -> Option<String> {
+    passwd.lines().find_map(|l| {
+        let mut f = l.split(':');
+        let name = f.next()?;
+        (f.nth(1)?.parse::<u32>().ok()? == uid && !name.is_empty()).then(|| name.to_string())
+    })
 }
 
 fn open(cfg: &CollectorConfig) -> Result<std::sync::Arc<dyn Store>, ExitCode> {
@@ -278,6 +301,17 @@ pub fn host(cfg: &CollectorConfig, cmd: &HostCmd) -> ExitCode {
         Err(c) => return c,
     };
     let (now, by) = (crate::server::now_ms(), actor());
+    // The leading collector's incident engine resolves a retired host's incidents.
+    let retired = |agent_id: &str, note: &str| {
+        st.push_news(
+            &[(
+                agent_id.to_string(),
+                crate::services::incidents::retired_news(note),
+            )],
+            now,
+        )
+        .map_err(lifecycle::ActionError::from)
+    };
     let r = match cmd {
         HostCmd::Retire { agent_id, reason } => {
             let a = HostAction {
@@ -285,15 +319,7 @@ pub fn host(cfg: &CollectorConfig, cmd: &HostCmd) -> ExitCode {
                 ..Default::default()
             };
             lifecycle::retire(&*st, agent_id, &a, &by, now).and_then(|h| {
-                // The leading collector's incident engine resolves its incidents.
-                let note = lifecycle::retire_note(&by, reason);
-                st.push_news(
-                    &[(
-                        agent_id.clone(),
-                        crate::services::incidents::retired_news(&note),
-                    )],
-                    now,
-                )?;
+                retired(agent_id, &lifecycle::retire_note(&by, reason))?;
                 Ok(format!(
                     "host {} ({agent_id}) retired; its open incidents resolve in the desk\n",
                     h.hostname
@@ -335,11 +361,13 @@ pub fn host(cfg: &CollectorConfig, cmd: &HostCmd) -> ExitCode {
                 reason: reason.clone(),
                 ..Default::default()
             };
-            lifecycle::revoke(&*st, agent_id, &a, &by, now).map(|h| {
-                format!(
-                    "agent credential of {} ({agent_id}) revoked; collectors refuse it within seconds\n",
+            lifecycle::revoke(&*st, agent_id, &a, &by, now).and_then(|h| {
+                retired(agent_id, &lifecycle::revoke_note(&by, reason))?;
+                Ok(format!(
+                    "agent credential of {} ({agent_id}) revoked, the host retired; collectors refuse it within seconds \
+                     and its open incidents resolve in the desk\n",
                     h.hostname
-                )
+                ))
             })
         }
     };
@@ -405,4 +433,17 @@ pub fn maintenance(cfg: &CollectorConfig, cmd: &MaintenanceCmd) -> ExitCode {
             .map_err(Into::into),
     };
     done(r.map_err(|e| e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::passwd_name;
+
+    #[test]
+    fn the_login_of_a_uid_comes_from_passwd() {
+        let p = "root:x:0:0:root:/root:/bin/bash\n# comment\nbad\nops:x:1000:1000:Ops,,,:/home/ops:/bin/sh\n";
+        assert_eq!(passwd_name(p, 0).as_deref(), Some("root"));
+        assert_eq!(passwd_name(p, 1000).as_deref(), Some("ops"));
+        assert_eq!(passwd_name(p, 7), None);
+    }
 }

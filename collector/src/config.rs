@@ -26,6 +26,9 @@ pub struct CollectorConfig {
     pub store: StoreConfig,
     #[serde(default)]
     pub offline: OfflineConfig,
+    /// The fleet's hosts: when a long-silent one is retired by itself.
+    #[serde(default)]
+    pub hosts: HostsConfig,
     /// Several collectors on one database: the leader lease.
     #[serde(default)]
     pub cluster: ClusterConfig,
@@ -201,6 +204,17 @@ impl Default for ClusterConfig {
             lease_ttl: default_lease_ttl(),
         }
     }
+}
+
+/// The `hosts:` section.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HostsConfig {
+    /// A host offline this long is retired by the collector (as `tilsyn-collector host
+    /// retire` would: its incidents resolve in the desk with a note saying so). Omitted:
+    /// never (hosts stay offline until someone retires them).
+    #[serde(default)]
+    pub expire_after: Option<HumanDuration>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -613,6 +627,14 @@ impl CollectorConfig {
             tls_files(&mut is, "http.tls", t);
         }
         self.validate_auth(&mut is);
+        if let Some(e) = &self.hosts.expire_after {
+            if e.as_secs() == 0 {
+                is.push(
+                    "hosts.expire_after",
+                    "must be longer than 0 (e.g. 30d), or leave it out to keep offline hosts",
+                );
+            }
+        }
         if self.grpc.max_message_bytes < 64 * 1024 {
             is.push("grpc.max_message_bytes", "must be at least 65536");
         }

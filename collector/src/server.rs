@@ -292,6 +292,15 @@ async fn background(
     // collector follows them, so a revoked agent is refused everywhere within seconds.
     let mut lifecycle_tick = tokio::time::interval(Duration::from_secs(2));
     let mut lifecycle = crate::services::lifecycle::Follow::new((s.clock)());
+    // hosts.expire_after: the leader retires long-silent hosts, looking a few times per
+    // expiry period (at most every minute, at least every second).
+    let expire_after = s.cfg.hosts.expire_after;
+    let mut expire_tick = tokio::time::interval(
+        expire_after
+            .as_ref()
+            .map_or(Duration::from_secs(60), |e| e.0 / 4)
+            .clamp(Duration::from_secs(1), Duration::from_secs(60)),
+    );
     loop {
         tokio::select! {
             _ = async { let _ = stop.wait_for(|v| *v).await; } => {
@@ -312,6 +321,20 @@ async fn background(
                     }
                 }
                 s.refresh_windows().await;
+            }
+            _ = expire_tick.tick(), if expire_after.is_some() && s.leader.is_leader() => {
+                let Some(after) = expire_after else { continue };
+                let now = (s.clock)();
+                let after_ms = after.0.as_millis() as i64;
+                let text = after.to_string();
+                if let Ok(retired) = s.with_store("expire_hosts", move |st| {
+                    crate::services::lifecycle::expire(st, after_ms, &text, now)
+                }).await {
+                    for (agent_id, note) in retired {
+                        tracing::info!(agent_id = %agent_id, "host retired after hosts.expire_after offline");
+                        s.host_retired(&agent_id, &note);
+                    }
+                }
             }
             _ = feed_tick.tick(), if !s.leader.is_leader() => {
                 let (since, me) = (feed.since_ms(), s.leader.owner.clone());

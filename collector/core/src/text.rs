@@ -51,8 +51,13 @@ pub fn valid_id(s: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
 }
 
-/// `s` as one trimmed line of at most `max` characters: control characters (newlines,
-/// tabs) become spaces, and a cut text ends in `…`. For ticket titles and table cells.
+/// An instant (ms since the epoch) in RFC 3339, UTC (empty when out of range).
+pub fn rfc3339(ms: i64) -> String {
+    jiff::Timestamp::from_millisecond(ms)
+        .map(|t| t.to_string())
+        .unwrap_or_default()
+}
+
 /// An elapsed time for people: "45 s", "12 min", "3.5 h", "2.0 days".
 pub fn elapsed(ms: i64) -> String {
     let s = ms.max(0) / 1000;
@@ -64,6 +69,8 @@ pub fn elapsed(ms: i64) -> String {
     }
 }
 
+/// `s` as one trimmed line of at most `max` characters: control characters (newlines,
+/// tabs) become spaces, and a cut text ends in `…`. For ticket titles and table cells.
 pub fn one_line(s: &str, max: usize) -> String {
     let s: String = s
         .chars()

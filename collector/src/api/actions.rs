@@ -111,11 +111,12 @@ async fn revoke(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let a = body(b, "reason")?;
     let (by, now, key) = (caller.actor(), (s.clock)(), id.clone());
+    let note = lifecycle::revoke_note(&by, &a.reason);
     let before = act(&s, move |st| lifecycle::revoke(st, &key, &a, &by, now)).await?;
-    s.host_changed(&id);
-    tracing::warn!(agent_id = %id, hostname = %before.hostname, by = %caller.name, "agent credential revoked");
+    s.host_retired(&id, &note);
+    tracing::warn!(agent_id = %id, hostname = %before.hostname, by = %caller.name, "agent credential revoked, host retired");
     Ok(Json(
-        serde_json::json!({ "agent_id": id, "revoked_at_ms": before.revoked_at_ms.unwrap_or(now), "before": before }),
+        serde_json::json!({ "agent_id": id, "state": "retired", "revoked_at_ms": now, "before": before }),
     ))
 }
 

@@ -114,9 +114,10 @@ pub fn revoke(
     now: i64,
 ) -> Result<HostLifecycle, ActionError> {
     need_reason(a)?;
-    store
+    let before = store
         .revoke_agent(agent_id, &a.reason, now, by)?
-        .ok_or_else(|| no_host(agent_id))
+        .ok_or_else(|| no_host(agent_id))?;
+    not_retired(before, "is retired: its agent is refused already")
 }
 
 fn need_reason(a: &HostAction) -> Result<(), ActionError> {
@@ -140,6 +141,44 @@ fn no_host(agent_id: &str) -> ActionError {
 /// The note a retired host's incidents resolve with.
 pub fn retire_note(by: &Actor, reason: &str) -> String {
     format!("by {}: {}", by.actor, reason.trim())
+}
+
+/// Hosts retired per pass of [`expire`]: the rest follow on the next one.
+const EXPIRE_BATCH: u32 = 200;
+
+/// `hosts.expire_after`: retires the hosts offline longer than `after_ms` (at most
+/// [`EXPIRE_BATCH`] a pass), in the trail as `system:expire_after`. Returns each retired
+/// host with the note its incidents resolve with.
+pub fn expire(
+    store: &dyn Store,
+    after_ms: i64,
+    after_text: &str,
+    now: i64,
+) -> Result<Vec<(String, String)>, StoreError> {
+    let by = Actor {
+        actor: "system:expire_after".into(),
+        source: "collector".into(),
+    };
+    let mut retired = Vec::new();
+    for (agent_id, seen) in store.expired_hosts(now - after_ms, EXPIRE_BATCH)? {
+        let reason = format!(
+            "offline since {}, longer than hosts.expire_after ({after_text})",
+            tilsyn_collector_core::text::rfc3339(seen)
+        );
+        if store.retire_host(&agent_id, &reason, now, &by)?.is_some() {
+            retired.push((agent_id, retire_note(&by, &reason)));
+        }
+    }
+    Ok(retired)
+}
+
+/// The note a revoked host's incidents resolve with.
+pub fn revoke_note(by: &Actor, reason: &str) -> String {
+    format!(
+        "its agent's credential was revoked by {}: {}",
+        by.actor,
+        reason.trim()
+    )
 }
 
 /// A change window to make: the desk's change reference, a reason, when and what.

@@ -135,8 +135,10 @@ pub trait Access {
         now_ms: i64,
         by: &Actor,
     ) -> Result<Option<HostLifecycle>>;
-    /// Revokes a host's agent credential: the agent is refused from now on and must enroll
-    /// again with a department token (as a new host). Returns the host before. Audited.
+    /// Revokes a host's agent credential: the agent is refused from now on and the host
+    /// record is retired with it (its identity has ended; the machine, if it is still the
+    /// organisation's, enrolls again with a department token as a new host). Returns the
+    /// host before. Audited as `host.revoke`.
     fn revoke_agent(
         &self,
         agent_id: &str,
@@ -144,6 +146,10 @@ pub trait Access {
         now_ms: i64,
         by: &Actor,
     ) -> Result<Option<HostLifecycle>>;
+    /// Offline hosts last seen before `seen_before_ms` (never seen: enrolled before it),
+    /// longest silent first, at most `limit`: (agent id, last seen) — for
+    /// `hosts.expire_after`.
+    fn expired_hosts(&self, seen_before_ms: i64, limit: u32) -> Result<Vec<(String, i64)>>;
     /// Hosts retired, moved or revoked at or after `since_ms` (the database's clock):
     /// (agent id, at_ms). Collectors drop their cached credentials of these.
     fn lifecycle_changes_since(&self, since_ms: i64) -> Result<Vec<(String, i64)>>;
@@ -153,6 +159,12 @@ pub trait Access {
     /// Change windows ending after `ends_after_ms`, by start.
     fn change_windows(&self, ends_after_ms: i64) -> Result<Vec<ChangeWindow>>;
 }
+
+/// Retires a host (?1) at ?2: its credential is refused from then on; a retired host stays
+/// as it was retired.
+const RETIRE: &str =
+    "UPDATE hosts SET state = 'retired', retired_at_ms = COALESCE(retired_at_ms, ?2), \
+     revoked_at_ms = COALESCE(revoked_at_ms, ?2), offline_after_ms = NULL WHERE agent_id = ?1";
 
 const TOKEN_COLS: &str = "id, name, role, departments, created_at_ms, created_by, expires_at_ms, revoked_at_ms, last_used_ms";
 const LIFE_COLS: &str =
@@ -484,12 +496,7 @@ impl Access for SqlStore {
         by: &Actor,
     ) -> Result<Option<HostLifecycle>> {
         self.host_action(agent_id, "host.retire", reason, now_ms, by, &|c, _| {
-            c.execute(
-                "UPDATE hosts SET state = 'retired', retired_at_ms = COALESCE(retired_at_ms, ?2), \
-                 revoked_at_ms = COALESCE(revoked_at_ms, ?2), offline_after_ms = NULL WHERE agent_id = ?1",
-                params![agent_id, now_ms],
-            )
-            .map(|_| ())
+            c.execute(RETIRE, params![agent_id, now_ms]).map(|_| ())
         })
     }
 
@@ -527,11 +534,19 @@ impl Access for SqlStore {
         by: &Actor,
     ) -> Result<Option<HostLifecycle>> {
         self.host_action(agent_id, "host.revoke", reason, now_ms, by, &|c, _| {
-            c.execute(
-                "UPDATE hosts SET revoked_at_ms = COALESCE(revoked_at_ms, ?2) WHERE agent_id = ?1",
-                params![agent_id, now_ms],
+            c.execute(RETIRE, params![agent_id, now_ms]).map(|_| ())
+        })
+    }
+
+    fn expired_hosts(&self, seen_before_ms: i64, limit: u32) -> Result<Vec<(String, i64)>> {
+        self.db.read(|c| {
+            c.query_map(
+                "SELECT agent_id, COALESCE(last_seen_ms, enrolled_at_ms) AS seen FROM hosts \
+                 WHERE state = 'offline' AND COALESCE(last_seen_ms, enrolled_at_ms) < ?1 \
+                 ORDER BY seen, agent_id LIMIT ?2",
+                params![seen_before_ms, limit as i64],
+                |r| Ok((r.get(0)?, r.get(1)?)),
             )
-            .map(|_| ())
         })
     }
 
@@ -674,6 +689,39 @@ mod tests {
                 })
                 .unwrap();
             assert_eq!(trail.len(), 1);
+        }
+    }
+
+    #[test]
+    fn expired_hosts_are_the_offline_ones_silent_longest_first() {
+        for s in stores() {
+            for (id, state, seen) in [
+                ("a", "offline", Some(100)),
+                ("b", "offline", Some(50)),
+                ("c", "online", Some(10)),
+                ("d", "offline", None),
+                ("e", "offline", Some(500)),
+            ] {
+                agent(&s, id);
+                s.db.write(|c| {
+                    c.execute(
+                        "UPDATE hosts SET state = ?2, last_seen_ms = ?3 WHERE agent_id = ?1",
+                        params![id, state, seen],
+                    )
+                })
+                .unwrap();
+            }
+            // d was never seen: its enrollment (1) stands in.
+            let got = s.expired_hosts(200, 10).unwrap();
+            let ids: Vec<&str> = got.iter().map(|(a, _)| a.as_str()).collect();
+            assert_eq!(ids, ["d", "b", "a"]);
+            assert_eq!(s.expired_hosts(200, 1).unwrap().len(), 1);
+            s.retire_host("b", "gone", 300, &by()).unwrap();
+            assert_eq!(
+                s.expired_hosts(200, 10).unwrap().len(),
+                2,
+                "retired: not again"
+            );
         }
     }
 

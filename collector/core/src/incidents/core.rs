@@ -201,12 +201,6 @@ pub struct Payload {
     pub text: String,
 }
 
-fn rfc3339(ms: i64) -> String {
-    jiff::Timestamp::from_millisecond(ms)
-        .map(|t| t.to_string())
-        .unwrap_or_default()
-}
-
 fn urgency(s: Severity) -> u8 {
     match s {
         Severity::Critical | Severity::High => 1,
@@ -527,7 +521,7 @@ impl Core {
             sev = i.severity,
             impact = i.impact,
             prio = i.priority,
-            since = rfc3339(since_ms),
+            since = crate::text::rfc3339(since_ms),
             reopen = crate::text::elapsed(reopen_ms),
             key = i.key,
         );
