@@ -78,6 +78,7 @@ if [ "$inside" = 1 ]; then
     [ "$(in_root stat -c '%U %a' "/var/lib/tilsyn-collector")" = "tilsyn-collector 750" ] || fail "data directory owner/mode"
     [ "$(in_root stat -c '%G %a' "/etc/tilsyn/tokens/it-operations.token")" = "tilsyn-collector 640" ] || fail "token owner/mode"
     [ "$(wc -c <"$R/etc/tilsyn/tokens/it-operations.token")" -ge 33 ] || fail "token too short"
+    [ "$(in_root stat -c '%G %a' "/etc/tilsyn/tokens/prometheus.token")" = "tilsyn-collector 640" ] || fail "scrape token owner/mode"
     [ "$(in_root stat -c %U "/var/lib/tilsyn-collector/tilsyn.db")" = tilsyn-collector ] || fail "database not made by migrate as the service user"
     # Output captured first: a `| grep -q` that leaves early is a SIGPIPE under pipefail.
     migrated=$(in_root runuser -u tilsyn-collector -- tilsyn-collector migrate) || fail "migrate"

@@ -106,8 +106,27 @@ fn promtool_checks_and_tests_the_rules() {
     let mut args = vec!["test", "rules"];
     args.extend(files.iter().map(String::as_str));
     promtool(&args);
-    // The example configuration (it loads the rules file too).
-    promtool(&["check", "config", "prometheus.yml"]);
+    // The example configuration (it loads the rules file too), beside the scrape token
+    // it names, as it is installed.
+    let dir = tempfile::tempdir().unwrap();
+    for f in ["prometheus.yml", "tilsyn.rules.yml"] {
+        std::fs::copy(packaging().join(f), dir.path().join(f)).unwrap();
+    }
+    std::fs::write(
+        dir.path().join("tilsyn.token"),
+        "0123456789abcdef0123456789abcdef\n",
+    )
+    .unwrap();
+    let out = Command::new(tool("promtool"))
+        .args(["check", "config"])
+        .arg(dir.path().join("prometheus.yml"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "the example configuration:\n{}",
+        show(&out)
+    );
 
     // Every recording rule and every alert appears in some unit test: a recorded series in
     // an `expr` or as expected `labels`, an alert as `alertname`.
@@ -143,9 +162,10 @@ struct RealPrometheus {
 }
 
 impl RealPrometheus {
-    /// Scrapes `target` (host:port) every second as job `tilsyn-collector`, with the
-    /// repo's rules file. Everything it writes stays under `dir`.
-    fn start(dir: &Path, target: &str) -> RealPrometheus {
+    /// Scrapes `target` (host:port) every second as job `tilsyn-collector` with the scrape
+    /// token in `token_file`, as the shipped example does, and the repo's rules file.
+    /// Everything it writes stays under `dir`.
+    fn start(dir: &Path, target: &str, token_file: &Path) -> RealPrometheus {
         let bin = tool("prometheus");
         let rules = packaging().join("tilsyn.rules.yml");
         let config = dir.join("prometheus.yml");
@@ -160,10 +180,12 @@ rule_files:
   - '{rules}'
 scrape_configs:
   - job_name: tilsyn-collector
+    authorization: {{type: Bearer, credentials_file: '{token}'}}
     static_configs:
       - targets: ['{target}']
 ",
-                rules = rules.display()
+                rules = rules.display(),
+                token = token_file.display()
             ),
         )
         .unwrap();
@@ -256,14 +278,35 @@ fn real_prometheus_scrapes_the_collector_with_the_rules() {
         .prefix("tilsyn-prometheus-")
         .tempdir()
         .unwrap();
-    // The SLA fixture (one 24/7 service on this machine) so the SLA series exist.
-    let c = Collector::start(
-        dir.path(),
-        &format!(
-            "sla:\n  file: '{}'\n  evaluate_every: 1s\n",
-            repo_root().join("tests/fixtures/sla/sla.yaml").display()
-        ),
+    // The SLA fixture (one 24/7 service on this machine) so the SLA series exist; the API
+    // needs tokens, Prometheus scrapes with a token of role metrics.
+    let (scrape, admin) = ("scrape-".repeat(6), "admin-".repeat(6));
+    let (scrape_file, admin_file) = (
+        dir.path().join("scrape.token"),
+        dir.path().join("admin.token"),
     );
+    std::fs::write(&scrape_file, &scrape).unwrap();
+    std::fs::write(&admin_file, &admin).unwrap();
+    let http = format!(
+        "  auth:\n    required: true\n    tokens:\n      - {{name: prometheus, role: metrics, token_file: '{}'}}\n      - {{name: admin, role: admin, token_file: '{}'}}\n",
+        scrape_file.display(),
+        admin_file.display()
+    );
+    let extra = format!(
+        "sla:\n  file: '{}'\n  evaluate_every: 1s\n",
+        repo_root().join("tests/fixtures/sla/sla.yaml").display()
+    );
+    let c = Collector::start_spec(
+        dir.path(),
+        &Spec {
+            extra: &extra,
+            http: &http,
+            token: Some(&admin),
+            ..Spec::default()
+        },
+    );
+    let (code, _) = c.call("GET", "/metrics", None, None);
+    assert_eq!(code, 401, "/metrics needs the scrape token");
     let (_agent, _, _) = agent_online(&c, dir.path());
 
     // The exposition passes Prometheus's own linter.
@@ -290,7 +333,7 @@ fn real_prometheus_scrapes_the_collector_with_the_rules() {
     let target = format!("127.0.0.1:{}", c.http_port);
     let prom_dir = dir.path().join("prometheus");
     std::fs::create_dir_all(&prom_dir).unwrap();
-    let prom = RealPrometheus::start(&prom_dir, &target);
+    let prom = RealPrometheus::start(&prom_dir, &target, &scrape_file);
 
     // The collector is scraped and healthy.
     let mut last = Value::Null;

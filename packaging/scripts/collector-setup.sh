@@ -1,13 +1,13 @@
 #!/bin/sh
 # Run by the tilsyn-collector package (deb postinst, rpm %post) once the service user
-# exists: a random enrollment token for the shipped config's department when it has none
-# yet, and the database schema brought up to this version before the service starts
+# exists: a random enrollment token for the shipped config's department and a scrape
+# token for Prometheus (http.auth.tokens) when they have none yet, and the database schema brought up to this version before the service starts
 # again. Idempotent; never prints a token.
 set -e
 
 tokens=/etc/tilsyn/tokens
 install -d -m 0750 -o root -g tilsyn-collector "$tokens"
-for name in it-operations; do
+for name in it-operations prometheus; do
     f="$tokens/$name.token"
     if [ ! -e "$f" ]; then
         umask 027
