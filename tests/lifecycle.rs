@@ -318,3 +318,130 @@ fn a_change_window_from_the_api_suppresses_the_incident_and_is_planned_time_in_t
     assert_eq!(made["actor"], "token:ops", "{made}");
     assert_eq!(made["after"]["change_ref"], "CHG-2042", "{made}");
 }
+
+/// This host's rules in `state` as (standard, rule).
+fn rules_in(c: &Collector, id: &str, state: &str) -> Vec<(String, String)> {
+    let v = c.get(&format!("/api/v1/hosts/{id}/compliance"));
+    let mut out = Vec::new();
+    for s in v["standards"].as_array().into_iter().flatten() {
+        for r in s["rules"].as_array().into_iter().flatten() {
+            if r["state"] == state {
+                out.push((
+                    s["standard"].as_str().unwrap_or_default().to_string(),
+                    r["rule"].as_str().unwrap_or_default().to_string(),
+                ));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn a_waiver_granted_through_the_api_waives_the_rule_and_its_withdrawal_fails_it_again() {
+    let _slot = tilsyn_e2e::e2e_slot();
+    let dir = tempfile::tempdir().unwrap();
+    let c = Collector::start(
+        dir.path(),
+        "incidents:\n  conditions:\n    - {when: {compliance_at_least: low}, observations: 1, resolve_observations: 1}\n",
+    );
+    let (_agent, _acfg, id) = agent_online(&c, dir.path());
+    let (standard, rule) = wait_for(Duration::from_secs(60), "a failing rule", || {
+        rules_in(&c, &id, "fail").into_iter().next()
+    })
+    .unwrap_or_else(|e| panic!("{e}: this machine passes every rule of its standard?"));
+    let check = format!("compliance/{standard}/{rule}");
+    let incident = |pred: &dyn Fn(&Value) -> bool, what: &str| {
+        wait_for(Duration::from_secs(60), what, || {
+            let r = c.get(&format!(
+                "/api/v1/incidents?host={id}&check={check}&limit=1"
+            ));
+            r["incidents"]
+                .as_array()
+                .and_then(|a| a.first())
+                .filter(|i| pred(i))
+                .cloned()
+                .ok_or_else(|| r.to_string())
+        })
+        .unwrap()
+    };
+    let open = incident(&|i| i["state"] == "open", "the rule's incident open");
+
+    // Refused with the reason: a rule the standard does not have, a day gone by.
+    let bad = serde_json::json!({"standard": standard, "rule": "no-such-rule", "hosts": [this_hostname()],
+        "reason": "r", "approved_by": "a", "expires": "2099-01-01"});
+    let (code, text) = c.call(
+        "POST",
+        "/api/v1/compliance/waivers",
+        None,
+        Some(&bad.to_string()),
+    );
+    assert!(
+        code == 400 && text.contains("no-such-rule"),
+        "{code} {text}"
+    );
+    let past = serde_json::json!({"standard": standard, "rule": rule, "hosts": [this_hostname()],
+        "reason": "r", "approved_by": "a", "expires": "2020-01-01"});
+    let (code, text) = c.call(
+        "POST",
+        "/api/v1/compliance/waivers",
+        None,
+        Some(&past.to_string()),
+    );
+    assert!(code == 400 && text.contains("past"), "{code} {text}");
+
+    let out = std::process::Command::new("date")
+        .args(["-u", "-d", "+30 days", "+%F"])
+        .output()
+        .unwrap();
+    let expires = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let w = serde_json::json!({"id": "W-E2E-1", "standard": standard, "rule": rule,
+        "hosts": [this_hostname()], "reason": "the build machine has no disk encryption",
+        "approved_by": "Head of Operations (CHG-77)", "expires": expires});
+    let made = post(&c, "/api/v1/compliance/waivers", &w.to_string());
+    assert_eq!(made["id"], "W-E2E-1", "{made}");
+    wait_for(Duration::from_secs(30), "the rule waived", || {
+        rules_in(&c, &id, "waived")
+            .contains(&(standard.clone(), rule.clone()))
+            .then_some(())
+    })
+    .unwrap();
+    let done = incident(
+        &|i| i["state"] == "resolved",
+        "the rule's incident resolved",
+    );
+    assert_eq!(done["id"], open["id"]);
+    let listed = c.get("/api/v1/compliance/waivers");
+    let mine = listed["waivers"]
+        .as_array()
+        .and_then(|a| a.iter().find(|w| w["id"] == "W-E2E-1"))
+        .cloned()
+        .unwrap_or_else(|| panic!("{listed}"));
+    assert_eq!(mine["hosts_waived"], 1, "{mine}");
+    assert_eq!(mine["approved_by"], "Head of Operations (CHG-77)");
+    let (code, _) = c.call(
+        "POST",
+        "/api/v1/compliance/waivers",
+        None,
+        Some(&w.to_string()),
+    );
+    assert_eq!(code, 409, "an id is not given twice");
+
+    // Withdrawn on the command line: the rule fails again.
+    let out = c.cli(&[
+        "waiver",
+        "withdraw",
+        "W-E2E-1",
+        "--reason",
+        "disk encrypted now?",
+    ]);
+    assert!(out.contains("withdrawn"), "{out}");
+    wait_for(Duration::from_secs(30), "the rule failing again", || {
+        rules_in(&c, &id, "fail")
+            .contains(&(standard.clone(), rule.clone()))
+            .then_some(())
+    })
+    .unwrap();
+    let made = &audit(&c, "waiver.create")[0];
+    assert_eq!(made["actor"], "local", "{made}");
+    assert_eq!(audit(&c, "waiver.end")[0]["actor"], "cli:e2e-operator");
+}

@@ -1,6 +1,6 @@
 //! The `tilsyn-collector` command line: `run` (over [`crate::server::run`]), `validate`,
 //! `standards`, `incidents`, `outbox`, `report sla`, and (in `cli_admin`) `token`, `audit`,
-//! `host` and `maintenance`. `main.rs` only calls [`main`].
+//! `host`, `maintenance` and `waiver`. `main.rs` only calls [`main`].
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -128,6 +128,13 @@ enum Cmd {
         #[command(subcommand)]
         cmd: crate::cli_admin::MaintenanceCmd,
     },
+    /// Waivers made here or through the API: grant, withdraw, list.
+    Waiver {
+        #[arg(short, long, default_value = "/etc/tilsyn/collector.yaml")]
+        config: PathBuf,
+        #[command(subcommand)]
+        cmd: crate::cli_admin::WaiverCmd,
+    },
     /// Desk actions waiting for delivery: list them, retry a failed one, or abandon one.
     Outbox {
         #[arg(short, long, default_value = "/etc/tilsyn/collector.yaml")]
@@ -239,6 +246,7 @@ pub fn main() -> ExitCode {
         | Cmd::Audit { config, .. }
         | Cmd::Host { config, .. }
         | Cmd::Maintenance { config, .. }
+        | Cmd::Waiver { config, .. }
         | Cmd::Report {
             cmd: ReportCmd::Sla { config, .. },
         } => config,
@@ -255,6 +263,7 @@ pub fn main() -> ExitCode {
         Cmd::Token { cmd, .. } => return crate::cli_admin::token(&cfg, cmd),
         Cmd::Host { cmd, .. } => return crate::cli_admin::host(&cfg, cmd),
         Cmd::Maintenance { cmd, .. } => return crate::cli_admin::maintenance(&cfg, cmd),
+        Cmd::Waiver { cmd, .. } => return crate::cli_admin::waiver(&cfg, cmd),
         Cmd::Audit {
             since,
             actor,

@@ -109,6 +109,43 @@ pub enum MaintenanceCmd {
     List,
 }
 
+#[derive(Subcommand)]
+pub enum WaiverCmd {
+    /// Grant a waiver: an approved deviation from one rule for some hosts until a day.
+    Grant {
+        /// Default `W-API-<hex>`.
+        #[arg(long)]
+        id: Option<String>,
+        #[arg(long)]
+        standard: String,
+        #[arg(long)]
+        rule: String,
+        /// Hostname glob (repeat for several); and/or --department, --label.
+        #[arg(long = "host")]
+        hosts: Vec<String>,
+        #[arg(long)]
+        department: Option<String>,
+        /// KEY=VALUE (repeat for several).
+        #[arg(long = "label")]
+        labels: Vec<String>,
+        #[arg(long)]
+        reason: String,
+        #[arg(long)]
+        approved_by: String,
+        /// The last day it is valid (YYYY-MM-DD, UTC).
+        #[arg(long)]
+        expires: String,
+    },
+    /// Withdraw a waiver granted here or through the API.
+    Withdraw {
+        id: String,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Waivers granted here or through the API and not withdrawn.
+    List,
+}
+
 /// `cli:<user>` from the command line.
 /// Who runs the command: the user behind sudo, else the login (environment, then the
 /// process's uid in /etc/passwd, then the bare uid).
@@ -433,6 +470,72 @@ pub fn maintenance(cfg: &CollectorConfig, cmd: &MaintenanceCmd) -> ExitCode {
             .map_err(Into::into),
     };
     done(r.map_err(|e| e.to_string()))
+}
+
+pub fn waiver(cfg: &CollectorConfig, cmd: &WaiverCmd) -> ExitCode {
+    use crate::services::waivers;
+    let st = match open(cfg) {
+        Ok(s) => s,
+        Err(c) => return c,
+    };
+    let (now, by) = (crate::server::now_ms(), actor());
+    let file = || {
+        tilsyn_collector_core::compliance::standard::StandardSet::load_dir(
+            &cfg.compliance.standards_dir,
+        )
+        .map_err(|e| format!("the standards directory does not load: {e}"))
+    };
+    let r = match cmd {
+        WaiverCmd::Grant {
+            id,
+            standard,
+            rule,
+            hosts,
+            department,
+            labels,
+            reason,
+            approved_by,
+            expires,
+        } => (|| {
+            let mut l = std::collections::BTreeMap::new();
+            for kv in labels {
+                let (k, v) = kv
+                    .split_once('=')
+                    .ok_or_else(|| format!("--label {kv:?}: write KEY=VALUE"))?;
+                l.insert(k.to_string(), v.to_string());
+            }
+            let w = waivers::NewWaiver {
+                id: id.clone().unwrap_or_default(),
+                standard: standard.clone(),
+                rule: rule.clone(),
+                hosts: hosts.clone(),
+                department: department.clone(),
+                labels: l,
+                reason: reason.clone(),
+                approved_by: approved_by.clone(),
+                expires: expires.clone(),
+            };
+            let row = waivers::grant(&*st, &file()?, &cfg.department_ids(), w, &by, now)
+                .map_err(|e| e.to_string())?;
+            Ok(format!(
+                "waiver {} granted until {expires}; collectors apply it within seconds\n",
+                row.id
+            ))
+        })(),
+        WaiverCmd::Withdraw { id, reason } => file().and_then(|f| {
+            let e = waivers::WaiverEnd {
+                reason: reason.clone(),
+            };
+            waivers::withdraw(&*st, &f, id, &e, &by, now)
+                .map(|w| format!("waiver {} withdrawn\n", w.id))
+                .map_err(|e| e.to_string())
+        }),
+        WaiverCmd::List => st
+            .api_waivers()
+            .map(|ws| json(&ws))
+            .map_err(|e| e.to_string()),
+    };
+    done(r)
 }
 
 #[cfg(test)]

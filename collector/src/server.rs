@@ -321,6 +321,7 @@ async fn background(
                     }
                 }
                 s.refresh_windows().await;
+                s.refresh_waivers().await;
             }
             _ = expire_tick.tick(), if expire_after.is_some() && s.leader.is_leader() => {
                 let Some(after) = expire_after else { continue };

@@ -65,6 +65,10 @@ impl Issues {
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
+    /// The issues as `path: message`, one each (for an API answer, which has no file).
+    pub fn messages(&self) -> Vec<String> {
+        self.0.iter().map(|(p, m)| format!("{p}: {m}")).collect()
+    }
     /// How many issues so far (to tell whether a check added any).
     pub fn len(&self) -> usize {
         self.0.len()

@@ -1,6 +1,7 @@
 //! Acting on the fleet over HTTP (admin and operator tokens): retire, move and revoke a
-//! host; make, extend and end a change window. The same code as the command line
-//! ([`crate::services::lifecycle`]); each action lands in the audit trail with the caller.
+//! host; make, extend and end a change window; grant and withdraw a waiver. The same code
+//! as the command line ([`crate::services::lifecycle`], [`crate::services::waivers`]);
+//! each action lands in the audit trail with the caller.
 
 use std::sync::Arc;
 
@@ -14,6 +15,7 @@ use super::ApiError;
 use crate::access::Caller;
 use crate::ingest::Shared;
 use crate::services::lifecycle::{self, ActionError, HostAction, NewWindow, WindowEnd};
+use crate::services::waivers::{self, NewWaiver, WaiverEnd};
 
 pub fn routes(shared: Arc<Shared>) -> Router {
     Router::new()
@@ -23,6 +25,8 @@ pub fn routes(shared: Arc<Shared>) -> Router {
         .route("/api/v1/maintenance", post(create_window))
         .route("/api/v1/maintenance/{id}/extend", post(extend_window))
         .route("/api/v1/maintenance/{id}/end", post(end_window))
+        .route("/api/v1/compliance/waivers", post(grant_waiver))
+        .route("/api/v1/compliance/waivers/{id}/end", post(withdraw_waiver))
         .with_state(shared)
 }
 
@@ -187,5 +191,43 @@ async fn window_end(
     let (by, now) = (caller.actor(), (s.clock)());
     let row = act(&s, move |st| lifecycle::end_window(st, &id, &e, &by, now)).await?;
     s.refresh_windows().await;
+    Ok(Json(serde_json::to_value(row).unwrap_or_default()))
+}
+
+async fn grant_waiver(
+    State(s): State<Arc<Shared>>,
+    Extension(caller): Extension<Caller>,
+    b: Result<Json<NewWaiver>, JsonRejection>,
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    let w = body(
+        b,
+        "standard, rule, hosts and/or department and/or labels, reason, approved_by, expires, and optionally id",
+    )?;
+    let (by, now, depts) = (caller.actor(), (s.clock)(), s.cfg.department_ids());
+    let file = s.compliance.file_set();
+    let row = act(&s, move |st| waivers::grant(st, &file, &depts, w, &by, now)).await?;
+    s.refresh_waivers().await;
+    tracing::info!(waiver = %row.id, by = %caller.name, "waiver granted");
+    Ok((
+        StatusCode::CREATED,
+        Json(serde_json::to_value(row).unwrap_or_default()),
+    ))
+}
+
+async fn withdraw_waiver(
+    State(s): State<Arc<Shared>>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    b: Result<Json<WaiverEnd>, JsonRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let e = body(b, "reason")?;
+    let (by, now) = (caller.actor(), (s.clock)());
+    let file = s.compliance.file_set();
+    let row = act(&s, move |st| {
+        waivers::withdraw(st, &file, &id, &e, &by, now)
+    })
+    .await?;
+    s.refresh_waivers().await;
+    tracing::info!(waiver = %row.id, by = %caller.name, "waiver withdrawn");
     Ok(Json(serde_json::to_value(row).unwrap_or_default()))
 }

@@ -65,6 +65,8 @@ pub const ROUTES: &[RouteSpec] = &[
     r("GET", "/api/v1/compliance/departments", Need::Read),
     r("GET", "/api/v1/compliance/findings", Need::Read),
     r("GET", "/api/v1/compliance/waivers", Need::Read),
+    r("POST", "/api/v1/compliance/waivers", Need::Act),
+    r("POST", "/api/v1/compliance/waivers/{id}/end", Need::Act),
     r("GET", "/api/v1/compliance/status", Need::Read),
     r("GET", "/api/v1/incidents", Need::Read),
     r("GET", "/api/v1/incidents/{id}", Need::Read),

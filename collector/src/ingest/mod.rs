@@ -185,6 +185,18 @@ impl Shared {
         }
     }
 
+    /// Reads the waivers made through the API or CLI and hands them to the compliance
+    /// engine (which evaluates again only when they changed).
+    pub async fn refresh_waivers(&self) {
+        if let Ok(docs) = self
+            .store_calls
+            .call("api_waivers", crate::services::waivers::in_force)
+            .await
+        {
+            self.compliance.set_api_waivers(docs);
+        }
+    }
+
     pub fn settings_for(&self, department: &str, class: &str) -> AgentSettings {
         let key = (department.to_string(), class.to_string());
         let mut cache = self.settings_cache.lock().expect("settings cache");

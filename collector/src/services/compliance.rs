@@ -27,6 +27,8 @@ use crate::metrics::Metrics;
 enum Msg {
     Host(String),
     Reload,
+    /// The waivers made through the API or CLI changed.
+    Waivers,
 }
 
 /// The outcome of the latest (re)load of the standards directory.
@@ -52,6 +54,10 @@ pub type Listener = Box<dyn Fn(&str) + Send + Sync>;
 
 pub struct Compliance {
     pub mem: RwLock<Memory>,
+    /// The standards directory as last loaded; `mem` holds it with the API's waivers.
+    file_set: Mutex<Arc<StandardSet>>,
+    /// The waivers made through the API or CLI (the store's, as the server last read them).
+    api_waivers: Mutex<Vec<waiver::WaiverDoc>>,
     store: Arc<dyn Store>,
     metrics: Arc<Metrics>,
     clock: fn() -> i64,
@@ -76,6 +82,8 @@ impl Compliance {
         let now = clock();
         let c = Arc::new(Compliance {
             mem: RwLock::new(Memory::new(set.clone())),
+            file_set: Mutex::new(set.clone()),
+            api_waivers: Mutex::new(Vec::new()),
             store,
             metrics,
             clock,
@@ -120,6 +128,56 @@ impl Compliance {
     /// Re-read the standards directory (SIGHUP, file change).
     pub fn request_reload(&self) {
         let _ = self.tx.send(Msg::Reload);
+    }
+
+    /// The waivers made through the API or CLI (the store's rows in force); when they
+    /// changed, results are evaluated again with them.
+    pub fn set_api_waivers(&self, docs: Vec<waiver::WaiverDoc>) {
+        let mut cur = self.api_waivers.lock().expect("api waivers");
+        if *cur != docs {
+            *cur = docs;
+            let _ = self.tx.send(Msg::Waivers);
+        }
+    }
+
+    /// The standards directory as last loaded (without the API's waivers).
+    pub fn file_set(&self) -> Arc<StandardSet> {
+        self.file_set.lock().expect("file set").clone()
+    }
+
+    /// The directory's set with the API's waivers that still name a loaded rule (one
+    /// whose standard or rule left the directory is skipped, and said so).
+    fn with_api_waivers(&self, file: &Arc<StandardSet>) -> Arc<StandardSet> {
+        let docs = self.api_waivers.lock().expect("api waivers").clone();
+        if docs.is_empty() {
+            return file.clone();
+        }
+        let known = crate::services::waivers::known_rules(file);
+        let mut set = (**file).clone();
+        for d in docs {
+            if set.waivers.iter().any(|w| w.id == d.id) {
+                tracing::warn!(waiver = %d.id, "an API waiver has the id of a waiver file's: the file's applies");
+                continue;
+            }
+            let mut issues = tilsyn_proto::yaml::Issues::default();
+            let id = d.id.clone();
+            match waiver::Waiver::compile(d, "waiver", Path::new("api"), &known, &mut issues) {
+                Some(w) => set.waivers.push(w),
+                None => {
+                    tracing::warn!(waiver = %id, issues = ?issues.messages(), "an API waiver no longer applies to the loaded standards")
+                }
+            }
+        }
+        Arc::new(set)
+    }
+
+    /// Puts the directory's set (with the API's waivers) in use.
+    fn use_set(&self, file: Arc<StandardSet>, now: i64) -> Arc<StandardSet> {
+        *self.file_set.lock().expect("file set") = file.clone();
+        let set = self.with_api_waivers(&file);
+        self.mem.write().expect("mem").replace_set(set.clone());
+        self.loaded(&set, now);
+        set
     }
 
     pub fn status(&self) -> LoadStatus {
@@ -216,17 +274,23 @@ impl Compliance {
                 continue;
             };
             let mut hosts = BTreeSet::new();
-            let mut reload = false;
+            let (mut reload, mut waivers) = (false, false);
             for m in std::iter::once(first).chain(rx.try_iter()) {
                 match m {
                     Msg::Host(h) => {
                         hosts.insert(h);
                     }
                     Msg::Reload => reload = true,
+                    Msg::Waivers => waivers = true,
                 }
             }
             if reload {
                 self.reload();
+            } else if waivers {
+                let file = self.file_set.lock().expect("file set").clone();
+                let set = self.use_set(file, self.now_ms());
+                tracing::info!(waivers = set.waivers.len(), "waivers changed");
+                self.full("waivers");
             }
             if !hosts.is_empty() {
                 self.hosts(hosts);
@@ -347,12 +411,11 @@ impl Compliance {
             Ok(set) => {
                 let set = Arc::new(set);
                 let refetch = self.mem.read().expect("mem").set.software.key != set.software.key;
-                self.mem.write().expect("mem").replace_set(set.clone());
+                let set = self.use_set(set, now);
                 if refetch {
                     // Software rules now ask about other packages: rebuild facts from the store.
                     self.load_all_facts();
                 }
-                self.loaded(&set, now);
                 self.metrics
                     .standards_reloads
                     .with_label_values(&["ok"])

@@ -7,6 +7,8 @@
 //! - [`sla`]: the SLA evaluator (metrics, monthly compliance snapshots) and reports;
 //! - [`lifecycle`]: retiring, moving and revoking hosts and making change windows, for the
 //!   API and the CLI alike, and telling the engines;
+//! - [`waivers`]: waivers granted and withdrawn through the API or CLI (approver, expiry),
+//!   merged into the compliance engine beside the standards directory's;
 //! - [`leader`]: which collector of a database leads (the lease) and runs what must
 //!   happen once;
 //! - [`offline`]: offline detection that judges only time the collector could hear (its
@@ -23,3 +25,4 @@ pub mod leader;
 pub mod lifecycle;
 pub mod offline;
 pub mod sla;
+pub mod waivers;

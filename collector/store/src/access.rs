@@ -6,6 +6,7 @@
 use serde::Serialize;
 
 use crate::sql::{params, Conn, Row};
+use crate::waivers::ApiWaiver;
 use crate::{Result, SqlStore, StoreError};
 
 /// An API token as stored (its secret only as a hash, kept apart in [`Access::token`]).
@@ -158,6 +159,12 @@ pub trait Access {
     fn change_window(&self, id: &str) -> Result<Option<ChangeWindow>>;
     /// Change windows ending after `ends_after_ms`, by start.
     fn change_windows(&self, ends_after_ms: i64) -> Result<Vec<ChangeWindow>>;
+    /// Creates or replaces a waiver made through the API or CLI; audited (`waiver.create`,
+    /// `.update` or `.end`).
+    fn save_waiver(&self, w: &ApiWaiver, action: &str, by: &Actor) -> Result<()>;
+    fn api_waiver(&self, id: &str) -> Result<Option<ApiWaiver>>;
+    /// The waivers made through the API or CLI and not withdrawn, by id.
+    fn api_waivers(&self) -> Result<Vec<ApiWaiver>>;
 }
 
 /// Retires a host (?1) at ?2: its credential is refused from then on; a retired host stays
@@ -202,11 +209,11 @@ fn life_row(r: &Row) -> Result<HostLifecycle> {
     })
 }
 
-fn json_of<T: Serialize>(v: &T) -> serde_json::Value {
+pub(crate) fn json_of<T: Serialize>(v: &T) -> serde_json::Value {
     serde_json::to_value(v).unwrap_or_default()
 }
 
-fn parse_json(what: &str, s: Option<String>) -> Result<Option<serde_json::Value>> {
+pub(crate) fn parse_json(what: &str, s: Option<String>) -> Result<Option<serde_json::Value>> {
     s.map(|s| {
         serde_json::from_str(&s).map_err(|e| StoreError::Corrupt {
             what: what.to_string(),
@@ -233,7 +240,7 @@ fn window_row(r: &Row) -> Result<ChangeWindow> {
     })
 }
 
-fn audit_in(
+pub(crate) fn audit_in(
     c: &dyn Conn,
     by: &Actor,
     action: &str,
@@ -608,6 +615,18 @@ impl Access for SqlStore {
                 window_row,
             )
         })
+    }
+
+    fn save_waiver(&self, w: &ApiWaiver, action: &str, by: &Actor) -> Result<()> {
+        self.save_waiver_impl(w, action, by)
+    }
+
+    fn api_waiver(&self, id: &str) -> Result<Option<ApiWaiver>> {
+        self.api_waiver_impl(id)
+    }
+
+    fn api_waivers(&self) -> Result<Vec<ApiWaiver>> {
+        self.api_waivers_impl()
     }
 }
 

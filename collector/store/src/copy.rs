@@ -31,6 +31,7 @@ const TABLES: &[&str] = &[
     "audit",
     "change_windows",
     "host_moves",
+    "api_waivers",
 ];
 
 /// Tables whose id the database generates: (table, column).

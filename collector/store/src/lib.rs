@@ -27,6 +27,7 @@ pub mod rollups;
 pub mod sla;
 pub mod sql;
 pub mod sqlite;
+pub mod waivers;
 
 pub use hosts::SqlStore;
 
@@ -36,6 +37,7 @@ pub use cluster::Lease;
 pub use incidents::OutboxUpdate;
 pub use tilsyn_collector_core::incidents::records::*;
 pub use tilsyn_collector_core::incidents::ticket::{TicketRef, TicketStatus};
+pub use waivers::ApiWaiver;
 
 /// The `store:` section of `collector.yaml`.
 #[derive(Debug, Clone, Deserialize)]

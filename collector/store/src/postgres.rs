@@ -19,7 +19,7 @@ use tilsyn_proto::duration::HumanDuration;
 use crate::sql::{numbered_to_dollar, Conn, Db, Engine, Param, Row, ToParam, Value};
 use crate::{Result, SqlStore, StoreError};
 
-const SCHEMA_VERSION: i64 = 9;
+const SCHEMA_VERSION: i64 = 10;
 /// The schema at version 6, where PostgreSQL support starts.
 const SCHEMA: &str = include_str!("../migrations/postgres/schema.sql");
 /// Version 7: the leader lease and the incident news of several collectors.
@@ -28,8 +28,10 @@ const CLUSTER: &str = include_str!("../migrations/postgres/cluster.sql");
 const CHANGES: &str = include_str!("../migrations/postgres/changes.sql");
 /// Version 9: API tokens, the audit trail, change windows, host moves, lifecycle columns.
 const ACCESS: &str = include_str!("../migrations/postgres/access.sql");
+/// Version 10: waivers made through the API or the command line.
+const WAIVERS: &str = include_str!("../migrations/postgres/waivers.sql");
 /// Upgrades from each older version.
-const MIGRATIONS: &[(i64, &str)] = &[(7, CLUSTER), (8, CHANGES), (9, ACCESS)];
+const MIGRATIONS: &[(i64, &str)] = &[(7, CLUSTER), (8, CHANGES), (9, ACCESS), (10, WAIVERS)];
 /// The advisory lock that serializes collectors migrating the same database at once.
 const MIGRATION_LOCK: i64 = 0x7469_6c73_796e_0001;
 /// Rows fetched per round trip while streaming a query.
@@ -605,7 +607,7 @@ impl Db for Postgres {
             if v.is_none() {
                 tracing::info!(database = %describe, version = SCHEMA_VERSION, "creating the database schema");
             }
-            crate::sql::upgrade(c, &describe, v, SCHEMA_VERSION, &[SCHEMA, CLUSTER, CHANGES, ACCESS], MIGRATIONS)?;
+            crate::sql::upgrade(c, &describe, v, SCHEMA_VERSION, &[SCHEMA, CLUSTER, CHANGES, ACCESS, WAIVERS], MIGRATIONS)?;
             Ok(())
         })
     }

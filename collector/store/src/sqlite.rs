@@ -12,7 +12,7 @@ use crate::sql::{Conn, Db, Engine, Param, Row, ToParam, Value};
 
 use crate::{Result, SqlStore, StoreError};
 
-const SCHEMA_VERSION: i64 = 9;
+const SCHEMA_VERSION: i64 = 10;
 
 // The tables, created on every open where missing (`CREATE ... IF NOT EXISTS`), kept as
 // SQL files beside the crate: the hosts and reports (`hosts.sql`), the incidents, problems,
@@ -21,7 +21,8 @@ const SCHEMA_VERSION: i64 = 9;
 // `absence.sql`), the health rollups (version 6, `rollups.sql`), the leader lease and
 // the incident news of several collectors (version 7, `cluster.sql`), the feed of hosts
 // whose compliance inputs changed (version 8, `changes.sql`), API tokens, the audit trail,
-// change windows and host moves (version 9, `access.sql`).
+// change windows and host moves (version 9, `access.sql`), waivers made through the API
+// (version 10, `waivers.sql`).
 const SCHEMA: &[&str] = &[
     include_str!("../migrations/sqlite/hosts.sql"),
     include_str!("../migrations/sqlite/incidents.sql"),
@@ -31,6 +32,7 @@ const SCHEMA: &[&str] = &[
     include_str!("../migrations/sqlite/cluster.sql"),
     include_str!("../migrations/sqlite/changes.sql"),
     include_str!("../migrations/sqlite/access.sql"),
+    include_str!("../migrations/sqlite/waivers.sql"),
 ];
 
 /// Version 9's index on the hosts' new column: made after the column exists (a new
@@ -68,6 +70,8 @@ const MIGRATIONS: &[(i64, &str)] = &[
      ALTER TABLE hosts ADD COLUMN lifecycle_at_ms BIGINT; \
      CREATE INDEX IF NOT EXISTS hosts_by_lifecycle ON hosts (lifecycle_at_ms);",
     ),
+    // Version 10 adds the API's waivers (created on every open).
+    (10, ""),
 ];
 
 pub struct Sqlite {

@@ -212,7 +212,7 @@ pub struct Standard {
 }
 
 /// Which packages software rules ask about: only those are kept per host in memory.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct SoftwareInterest {
     names: HashSet<String>,
     patterns: Option<RegexSet>,
@@ -228,10 +228,11 @@ impl SoftwareInterest {
 }
 
 /// Standards and waivers loaded together from one directory.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct StandardSet {
     pub dir: PathBuf,
-    pub standards: Vec<Standard>,
+    /// Shared: a set with more waivers (from the API) is a cheap copy of this one.
+    pub standards: Vec<std::sync::Arc<Standard>>,
     pub waivers: Vec<Waiver>,
     pub software: SoftwareInterest,
 }
@@ -358,7 +359,7 @@ impl StandardSet {
                     }
                     std_files.insert(s.id.clone(), file.clone());
                     if let Some(st) = compile_standard(s, file, &mut issues) {
-                        set.standards.push(st);
+                        set.standards.push(std::sync::Arc::new(st));
                     }
                 }
                 (None, Some(w)) => waiver_docs.push((file.clone(), text.clone(), w)),
@@ -424,7 +425,7 @@ impl StandardSet {
     }
 }
 
-fn software_interest(standards: &[Standard]) -> SoftwareInterest {
+fn software_interest(standards: &[std::sync::Arc<Standard>]) -> SoftwareInterest {
     let mut names = HashSet::new();
     let mut patterns = Vec::new();
     for s in standards {

@@ -23,9 +23,11 @@ use super::facts::HostContext;
 
 const DAY_MS: i64 = 86_400_000;
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct WaiverDoc {
+    /// Required in a file; through the API one is made when it is left out.
+    #[serde(default)]
     pub id: String,
     pub standard: String,
     pub rule: String,
@@ -127,6 +129,9 @@ impl Waiver {
         issues: &mut Issues,
     ) -> Option<Waiver> {
         let before = issues.len();
+        if d.id.trim().is_empty() {
+            issues.push(format!("{path}.id"), "a waiver needs an id");
+        }
         let who = format!("waiver {}", d.id);
         match standards.iter().find(|(id, _)| *id == d.standard) {
             None => issues.push(
