@@ -413,3 +413,59 @@ fn urlencode(s: &str) -> String {
         })
         .collect()
 }
+
+/// A host retired while its offline ticket is open: the real RT ticket gets the note that
+/// says who retired it and why, and is resolved.
+#[test]
+fn a_retired_host_resolves_its_real_rt5_ticket_with_the_reason() {
+    let _slot = tilsyn_e2e::e2e_slot();
+    use tilsyn_e2e::{agent_online, offline_incident, Collector};
+    let rt = RealRt::start();
+    let dir = tempfile::tempdir().unwrap();
+    let c = Collector::start(
+        dir.path(),
+        &format!(
+            "incidents:\n  read_back_every: 1s\n  desks:\n    - name: rt\n      rt5:\n        url: {}\n        queue: Tilsyn\n        token_file: {}\n",
+            rt.url,
+            rt.dir.path().join("token").display()
+        ),
+    );
+    let (mut agent, _acfg, id) = agent_online(&c, dir.path());
+    agent.stop();
+    let inc = offline_incident(&c, &id, "offline incident with an RT ticket", |i| {
+        i["state"] == "open" && i["ticket"]["id"].is_string()
+    });
+    let ticket = inc["ticket"]["id"].as_str().unwrap().to_string();
+    let (code, body) = c.call(
+        "POST",
+        &format!("/api/v1/hosts/{id}/retire"),
+        None,
+        Some(r#"{"reason": "scrapped, asset 4711"}"#),
+    );
+    assert_eq!(code, 200, "{body}");
+    let rtc = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let status = tilsyn_e2e::wait_for(Duration::from_secs(30), "RT ticket resolved", || {
+        let t = rtc.block_on(rt.get(&format!("/ticket/{ticket}")));
+        (t["Status"] == "resolved").then_some(())
+    });
+    assert!(status.is_ok(), "{status:?}");
+    // What went to RT with the resolution: the note naming who retired it and why.
+    let sent = tilsyn_e2e::wait_for(Duration::from_secs(30), "the resolve delivered", || {
+        let detail = c.get(&format!("/api/v1/incidents/{}", inc["id"]));
+        detail["desk_actions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|a| a["action"] == "resolve" && a["state"] == "done")
+            .and_then(|a| a["payload"].as_str().map(str::to_string))
+            .ok_or_else(|| detail.to_string())
+    })
+    .unwrap();
+    assert!(
+        sent.contains("the host was retired") && sent.contains("scrapped, asset 4711"),
+        "{sent}"
+    );
+}
