@@ -130,6 +130,7 @@ pub async fn enroll(
 pub async fn run(cfg: AgentConfig) -> anyhow::Result<()> {
     std::fs::create_dir_all(&cfg.state_dir)
         .with_context(|| format!("cannot create state_dir {}", cfg.state_dir.display()))?;
+    crate::platform::secure_dir(&cfg.state_dir);
     let Some(target) = wait_until_configured(&cfg).await? else {
         return Ok(());
     };
@@ -329,7 +330,36 @@ fn unavailable(e: &anyhow::Error) -> bool {
         .is_some_and(|t| matches!(t, transport::TransportError::Unavailable(_)))
 }
 
+static STOP_REQUESTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+static STOP: tokio::sync::Notify = tokio::sync::Notify::const_new();
+
+/// Asks a running agent to stop as Ctrl-C would (the Windows service's Stop control).
+pub fn request_stop() {
+    STOP_REQUESTED.store(true, std::sync::atomic::Ordering::SeqCst);
+    STOP.notify_waiters();
+}
+
+async fn stop_requested() {
+    loop {
+        let notified = STOP.notified();
+        let mut notified = std::pin::pin!(notified);
+        notified.as_mut().enable();
+        if STOP_REQUESTED.load(std::sync::atomic::Ordering::SeqCst) {
+            return;
+        }
+        notified.await;
+    }
+}
+
+/// Ctrl-C, SIGTERM or [`request_stop`].
 pub async fn shutdown_signal() {
+    tokio::select! {
+        _ = os_signal() => {}
+        _ = stop_requested() => {}
+    }
+}
+
+async fn os_signal() {
     #[cfg(unix)]
     {
         let mut term =

@@ -40,6 +40,24 @@ pub struct AgentConfig {
     pub log: String,
 }
 
+/// Where the system's agent config lives: `/etc/tilsyn/agent.yaml`, or on Windows
+/// `%ProgramData%\Tilsyn\agent.yaml` (the MSI's).
+pub fn system_dir() -> PathBuf {
+    if cfg!(windows) {
+        std::env::var_os("ProgramData")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(r"C:\ProgramData"))
+            .join("Tilsyn")
+    } else {
+        PathBuf::from("/etc/tilsyn")
+    }
+}
+
+/// The default `--config`.
+pub fn default_path() -> PathBuf {
+    system_dir().join("agent.yaml")
+}
+
 fn default_log() -> String {
     "info".into()
 }

@@ -236,6 +236,7 @@ pub fn save_given(
     use anyhow::Context;
     std::fs::create_dir_all(state_dir)
         .with_context(|| format!("cannot create state_dir {}", state_dir.display()))?;
+    crate::platform::secure_dir(state_dir);
     let earlier = load_collector(state_dir).unwrap_or(None);
     let ca_pem = match &given.ca_file {
         Some(p) => {

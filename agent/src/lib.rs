@@ -4,10 +4,12 @@
 pub mod agent;
 pub mod config;
 pub mod enrollment;
+pub mod logfile;
 pub mod platform;
 pub mod probes;
 pub mod report;
 pub mod runner;
+pub mod service;
 pub mod simulate;
 pub mod spool;
 pub mod state;

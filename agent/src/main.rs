@@ -25,12 +25,12 @@ struct Cli {
 enum Cmd {
     /// Enroll if needed, then report on schedule until stopped.
     Run {
-        #[arg(short, long, default_value = "/etc/tilsyn/agent.yaml")]
+        #[arg(short, long, default_value_os_t = tilsyn_agent::config::default_path())]
         config: PathBuf,
     },
     /// Check the config file and print every error with its line.
     Validate {
-        #[arg(short, long, default_value = "/etc/tilsyn/agent.yaml")]
+        #[arg(short, long, default_value_os_t = tilsyn_agent::config::default_path())]
         config: PathBuf,
     },
     /// Enroll with the collector; safe to run again (an enrolled agent stays as it is unless
@@ -49,6 +49,13 @@ enum Cmd {
         /// directory, so a look at this machine leaves the agent's own state alone).
         #[arg(long)]
         state_dir: Option<PathBuf>,
+    },
+    /// The Windows service: install (register for this executable and start), uninstall
+    /// (stop and remove; the state stays), or run (what the service control manager starts).
+    #[cfg(windows)]
+    Service {
+        #[command(subcommand)]
+        action: ServiceAction,
     },
     /// Simulate a fleet of virtual hosts reporting to a collector.
     Simulate {
@@ -91,12 +98,29 @@ enum Cmd {
     },
 }
 
-/// The response file package scripts read (`enroll --at-install`).
-const INSTALL_RESPONSE_FILE: &str = "/etc/tilsyn/enroll.env";
+#[cfg(windows)]
+#[derive(Subcommand)]
+enum ServiceAction {
+    Install {
+        #[arg(short, long, default_value_os_t = tilsyn_agent::config::default_path())]
+        config: PathBuf,
+    },
+    Uninstall,
+    Run {
+        #[arg(short, long, default_value_os_t = tilsyn_agent::config::default_path())]
+        config: PathBuf,
+    },
+}
+
+/// The response file package scripts read (`enroll --at-install`): `enroll.env` beside
+/// the system's agent config.
+fn install_response_file() -> PathBuf {
+    tilsyn_agent::config::system_dir().join("enroll.env")
+}
 
 #[derive(clap::Args)]
 struct EnrollArgs {
-    #[arg(short, long, default_value = "/etc/tilsyn/agent.yaml")]
+    #[arg(short, long, default_value_os_t = tilsyn_agent::config::default_path())]
     config: PathBuf,
     /// Enroll again even when an identity exists (or is corrupt).
     #[arg(long)]
@@ -153,6 +177,22 @@ fn load(config: &std::path::Path) -> Result<AgentConfig, ExitCode> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // The service's dispatcher owns its thread and builds its own runtime.
+    #[cfg(windows)]
+    if let Cmd::Service { action } = cli.cmd {
+        let r = match action {
+            ServiceAction::Install { config } => tilsyn_agent::service::install(&config),
+            ServiceAction::Uninstall => tilsyn_agent::service::uninstall(),
+            ServiceAction::Run { config } => tilsyn_agent::service::run(config),
+        };
+        return match r {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("tilsyn-agent: {e:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     // The agent does little at a time: one thread keeps its footprint small. The
     // simulator drives thousands of hosts and gets a thread per core.
     let rt = match &cli.cmd {
@@ -234,6 +274,8 @@ fn main() -> ExitCode {
                 println!("{}", serde_json::to_string_pretty(&out)?);
                 Ok(ExitCode::SUCCESS)
             }
+            #[cfg(windows)]
+            Cmd::Service { .. } => unreachable!("handled before the runtime"),
             Cmd::Simulate { collector, ca, tokens, hosts, offline_percent, degrade_percent, ramp_seconds, duration_seconds, stats_seconds, seed, enroll_concurrency, connections, max_in_flight, idle_timeout } => {
                 init_logs("warn");
                 let ca_pem = match ca {
@@ -271,7 +313,7 @@ async fn enroll_cmd(mut args: EnrollArgs) -> anyhow::Result<ExitCode> {
     // Package scripts: the response file when there is one; nothing given, nothing to do;
     // and whatever happens, the installation goes on (problems are printed).
     if args.response_file.is_none() {
-        args.response_file = Some(PathBuf::from(INSTALL_RESPONSE_FILE)).filter(|p| p.exists());
+        args.response_file = Some(install_response_file()).filter(|p| p.exists());
     }
     let nothing = args.collector.is_none()
         && args.ca.is_none()

@@ -19,6 +19,7 @@ pub mod os_release;
 pub mod rpm;
 pub mod systemd;
 pub use tilsyn_proto::time;
+pub mod winapi;
 pub mod windows;
 pub mod xml;
 pub mod zypper;
@@ -132,6 +133,19 @@ pub fn patch_sources() -> &'static [PatchSource] {
     } else {
         &[PatchSource::Apt, PatchSource::Dnf, PatchSource::Zypper]
     }
+}
+
+/// Makes the state directory readable by the machine's administrators only. Files in it
+/// are written 0600 on Unix (`tilsyn_proto::files::write_private`); on Windows the
+/// directory gets a protected DACL for SYSTEM and Administrators, inherited by what is
+/// written in it. A failure is logged: the agent still runs.
+pub fn secure_dir(dir: &Path) {
+    #[cfg(windows)]
+    if let Err(e) = winapi::restrict_to_admins(dir) {
+        tracing::warn!(dir = %dir.display(), error = %e, "cannot restrict the state directory to SYSTEM and Administrators");
+    }
+    #[cfg(not(windows))]
+    let _ = dir;
 }
 
 /// Returns freed heap memory to the OS. glibc keeps freed memory mapped, so after parsing a

@@ -1,8 +1,13 @@
-//! Windows facts through Windows PowerShell 5.1 (`powershell.exe`, present on every
-//! supported Windows): each source is a read-only script whose result is piped to
-//! `ConvertTo-Json -Depth 4 -Compress`, and a pure parser of that JSON.
+//! Windows sources: the pure mappers from what Windows' APIs return (registry values, the
+//! service control manager's records, GetSystemTimes, the SMBIOS table) to typed facts,
+//! tested on recorded data on every OS. The calls themselves are in [`super::winapi`]
+//! (registry, kernel32, SCM: no process started per fact).
 //!
-//! Notes on the JSON Windows PowerShell writes, which the parsers rely on:
+//! Pending updates alone still come through Windows PowerShell 5.1 ([`WINDOWS_UPDATE_SCRIPT`]):
+//! the Windows Update Agent is a COM automation API whose search takes seconds to minutes,
+//! once per patch interval, so PowerShell's start (≈0.3 s) is noise there. Its JSON and
+//! the recorded outputs of the former PowerShell sources (whose objects carry the same
+//! field names the API readers produce) share these notes:
 //! - A pipeline of one object serialises as that object, not a one-element array, and of
 //!   none as nothing at all; [`items`] accepts all three.
 //! - `DateTime` values become `"\/Date(1715644800000)\/"` (ms since the epoch, UTC);
@@ -22,28 +27,8 @@ use super::{cmd, PlatformError};
 
 const UNINSTALL: &str = "uninstall registry";
 const WINDOWS_UPDATE: &str = "Windows Update";
-const HARDWARE: &str = "Win32_ComputerSystem/Win32_BIOS/Win32_Processor";
 const OS: &str = "Win32_OperatingSystem";
 const SERVICES: &str = "Win32_Service";
-
-/// Installed programs as Programs and Features shows them: the machine's 64-bit and
-/// 32-bit (WOW6432Node) uninstall keys, and those of every loaded user hive under
-/// `HKEY_USERS` (the agent runs as LocalSystem, whose own HKCU holds nothing useful;
-/// HKU covers the logged-on users' per-user installs). `Hive` tells the parser which
-/// view each entry came from.
-pub const UNINSTALL_SCRIPT: &str = r"
-$ErrorActionPreference = 'Stop';
-$views = @(
-  @{ Hive = 'HKLM64'; Path = 'HKLM:\Software\Microsoft\Windows\CurrentVersion\Uninstall\*' },
-  @{ Hive = 'HKLM32'; Path = 'HKLM:\Software\WOW6432Node\Microsoft\Windows\CurrentVersion\Uninstall\*' },
-  @{ Hive = 'HKU'; Path = 'Registry::HKEY_USERS\*\Software\Microsoft\Windows\CurrentVersion\Uninstall\*' }
-);
-foreach ($v in $views) {
-  Get-ItemProperty -Path $v.Path -ErrorAction SilentlyContinue |
-    Select-Object DisplayName, DisplayVersion, Publisher, InstallDate, SystemComponent,
-      @{ Name = 'Hive'; Expression = { $v.Hive } }
-}
-";
 
 /// Pending updates from the Windows Update Agent's COM API. `Online = $false` searches
 /// the catalogue from the last scan Windows itself made (like `dnf -C`: no network, and
@@ -74,68 +59,6 @@ $au = (New-Object -ComObject Microsoft.Update.AutoUpdate).Results;
   LastInstallationSuccessDate = Utc $au.LastInstallationSuccessDate
 }
 ";
-
-/// Vendor, model and memory (Win32_ComputerSystem), serial (Win32_BIOS) and every CPU
-/// socket (Win32_Processor).
-pub const HARDWARE_SCRIPT: &str = r"
-$ErrorActionPreference = 'Stop';
-$cs = Get-CimInstance -ClassName Win32_ComputerSystem;
-$bios = Get-CimInstance -ClassName Win32_BIOS;
-[pscustomobject]@{
-  Manufacturer = $cs.Manufacturer;
-  Model = $cs.Model;
-  TotalPhysicalMemory = $cs.TotalPhysicalMemory;
-  SerialNumber = $bios.SerialNumber;
-  Processors = @(Get-CimInstance -ClassName Win32_Processor | Select-Object Name, NumberOfCores, NumberOfLogicalProcessors)
-}
-";
-
-/// Edition and version (Win32_OperatingSystem) plus the update revision (UBR) and
-/// feature-update name (DisplayVersion, e.g. 23H2), which only the registry has.
-pub const OS_SCRIPT: &str = r"
-$ErrorActionPreference = 'Stop';
-$os = Get-CimInstance -ClassName Win32_OperatingSystem;
-$cv = Get-ItemProperty -Path 'HKLM:\SOFTWARE\Microsoft\Windows NT\CurrentVersion';
-[pscustomobject]@{
-  Caption = $os.Caption;
-  Version = $os.Version;
-  BuildNumber = $os.BuildNumber;
-  OSArchitecture = $os.OSArchitecture;
-  UBR = $cv.UBR;
-  DisplayVersion = $cv.DisplayVersion
-}
-";
-
-/// Automatic services that are not running, with their exit code and whether they are
-/// delayed-start or trigger-start (a `TriggerInfo` key; WMI does not expose triggers).
-pub const STOPPED_SERVICES_SCRIPT: &str = r"
-$ErrorActionPreference = 'Stop';
-Get-CimInstance -ClassName Win32_Service -Filter 'StartMode=''Auto'' AND State<>''Running''' |
-  ForEach-Object {
-    [pscustomobject]@{
-      Name = $_.Name;
-      DisplayName = $_.DisplayName;
-      State = $_.State;
-      ExitCode = $_.ExitCode;
-      DelayedAutoStart = $_.DelayedAutoStart;
-      TriggerStart = Test-Path ('HKLM:\SYSTEM\CurrentControlSet\Services\' + $_.Name + '\TriggerInfo')
-    }
-  }
-";
-
-/// The state of named services. Names come from the central settings, so each is quoted
-/// as a PowerShell literal (`'` doubled); `Status` is forced to its name because Windows
-/// PowerShell 5.1 serialises enums as numbers.
-pub fn watched_services_script(names: &[String]) -> String {
-    let quoted: Vec<String> = names
-        .iter()
-        .map(|n| format!("'{}'", n.replace('\'', "''")))
-        .collect();
-    format!(
-        "Get-Service -Name {} -ErrorAction SilentlyContinue | Select-Object Name, @{{ Name = 'Status'; Expression = {{ [string]$_.Status }} }}",
-        quoted.join(", ")
-    )
-}
 
 /// Whether Windows PowerShell is reachable (always, on Windows).
 pub fn present() -> bool {
@@ -168,9 +91,12 @@ async fn powershell(script: &str) -> Result<String, PlatformError> {
     .await
 }
 
-/// Installed programs from the uninstall registry keys ([`UNINSTALL_SCRIPT`]).
+/// Installed programs from the uninstall registry keys ([`winapi::uninstall_entries`]).
 pub async fn read_software() -> Result<Vec<Package>, PlatformError> {
-    parse_uninstall_json(&powershell(UNINSTALL_SCRIPT).await?)
+    #[cfg(windows)]
+    return Ok(uninstall_packages(super::winapi::uninstall_entries()?));
+    #[cfg(not(windows))]
+    Err(not_windows())
 }
 
 /// Pending updates, last scan and install, and the reboot flag ([`WINDOWS_UPDATE_SCRIPT`]).
@@ -178,28 +104,46 @@ pub async fn read_patches() -> Result<PatchLevel, PlatformError> {
     parse_windows_update_json(&powershell(WINDOWS_UPDATE_SCRIPT).await?)
 }
 
-/// Vendor, model, serial, CPU and memory ([`HARDWARE_SCRIPT`]).
-pub async fn read_hardware() -> Result<Hardware, PlatformError> {
-    parse_hardware_json(&powershell(HARDWARE_SCRIPT).await?)
+/// Vendor, model, serial, CPU, memory and firmware ([`winapi::hardware`], [`hardware_from`]),
+/// with what could not be read.
+pub async fn read_hardware() -> Result<(Hardware, Vec<PlatformError>), PlatformError> {
+    #[cfg(windows)]
+    return Ok(hardware_from(super::winapi::hardware()));
+    #[cfg(not(windows))]
+    Err(not_windows())
 }
 
-/// Edition, version and build ([`OS_SCRIPT`]).
+/// Edition, version and build from the registry ([`os_from_registry`]).
 pub async fn read_os() -> Result<OsInfo, PlatformError> {
-    parse_os_json(&powershell(OS_SCRIPT).await?)
+    #[cfg(windows)]
+    return os_from_registry(&Value::Object(super::winapi::os_values()?));
+    #[cfg(not(windows))]
+    Err(not_windows())
 }
 
 /// Automatic services that are not running and did not stop on purpose
-/// ([`STOPPED_SERVICES_SCRIPT`], [`parse_stopped_services_json`]).
+/// ([`winapi::services`], [`stopped_services`]).
 pub async fn read_stopped_services() -> Result<Vec<ServiceStatus>, PlatformError> {
-    parse_stopped_services_json(&powershell(STOPPED_SERVICES_SCRIPT).await?)
+    #[cfg(windows)]
+    return stopped_services(super::winapi::services()?);
+    #[cfg(not(windows))]
+    Err(not_windows())
 }
 
-/// The watched services' states ([`watched_services_script`]).
+/// The watched services' states ([`watched_services`]).
 pub async fn read_watched_services(names: &[String]) -> Result<Vec<ServiceStatus>, PlatformError> {
     if names.is_empty() {
         return Ok(Vec::new());
     }
-    parse_services_json(names, &powershell(&watched_services_script(names)).await?)
+    #[cfg(windows)]
+    return Ok(watched_services(names, &super::winapi::services()?));
+    #[cfg(not(windows))]
+    Err(not_windows())
+}
+
+#[cfg(not(windows))]
+fn not_windows() -> PlatformError {
+    PlatformError::Unsupported("Windows' APIs exist only on Windows".into())
 }
 
 /// Pairs each watched name with `Get-Service`'s answer (case-insensitive, as Windows
@@ -208,8 +152,15 @@ pub fn parse_services_json(
     names: &[String],
     text: &str,
 ) -> Result<Vec<ServiceStatus>, PlatformError> {
-    let found = items(SERVICES, parse_json(SERVICES, text)?)?;
-    Ok(names
+    Ok(watched_services(
+        names,
+        &items(SERVICES, parse_json(SERVICES, text)?)?,
+    ))
+}
+
+/// Pairs each watched name with a service record (`Name`, `Status`).
+pub fn watched_services(names: &[String], found: &[Value]) -> Vec<ServiceStatus> {
+    names
         .iter()
         .map(|n| {
             let hit = found
@@ -224,7 +175,7 @@ pub fn parse_services_json(
                 state,
             }
         })
-        .collect())
+        .collect()
 }
 
 /// Parses uninstall entries into packages (source `windows-registry`). Entries without a
@@ -234,9 +185,21 @@ pub fn parse_services_json(
 /// WOW6432Node, empty for per-user entries. The same name and version seen twice (two
 /// users, or both views) is kept once, first view wins. Sorted by name.
 pub fn parse_uninstall_json(text: &str) -> Result<Vec<Package>, PlatformError> {
+    Ok(uninstall_packages(items(
+        UNINSTALL,
+        parse_json(UNINSTALL, text)?,
+    )?))
+}
+
+/// The packages of uninstall entries (registry values plus `Hive`); see
+/// [`parse_uninstall_json`].
+pub fn uninstall_packages(entries: Vec<Value>) -> Vec<Package> {
     let mut seen = HashSet::new();
     let mut out = Vec::new();
-    for e in items(UNINSTALL, parse_json(UNINSTALL, text)?)? {
+    for e in entries {
+        if !e.is_object() {
+            continue;
+        }
         let name = str_field(&e, "DisplayName");
         if name.is_empty() || u64_field(&e, "SystemComponent") == Some(1) {
             continue;
@@ -263,7 +226,7 @@ pub fn parse_uninstall_json(text: &str) -> Result<Vec<Package>, PlatformError> {
             .cmp(&b.name.to_lowercase())
             .then_with(|| a.version.cmp(&b.version))
     });
-    Ok(out)
+    out
 }
 
 /// Parses the Windows Update object into a patch level (manager `windows-update`). An
@@ -317,48 +280,6 @@ pub fn parse_windows_update_json(text: &str) -> Result<PatchLevel, PlatformError
     ))
 }
 
-/// Parses the hardware object. Cores and threads are summed over sockets; the CPU model
-/// is the first socket's name with its padding squeezed out. OEM placeholder serials
-/// ("To Be Filled By O.E.M.", "Default string", …) become empty.
-pub fn parse_hardware_json(text: &str) -> Result<Hardware, PlatformError> {
-    let v = parse_json(HARDWARE, text)?;
-    if !v.is_object() {
-        return Err(PlatformError::parse(HARDWARE, "expected one JSON object"));
-    }
-    let cpus = items(
-        HARDWARE,
-        v.get("Processors").cloned().unwrap_or(Value::Null),
-    )?;
-    let sum = |key: &str| -> u32 {
-        cpus.iter()
-            .filter_map(|c| u64_field(c, key))
-            .sum::<u64>()
-            .min(u32::MAX as u64) as u32
-    };
-    let serial = str_field(&v, "SerialNumber");
-    Ok(Hardware {
-        vendor: str_field(&v, "Manufacturer"),
-        model: str_field(&v, "Model"),
-        serial: if is_placeholder_serial(&serial) {
-            String::new()
-        } else {
-            serial
-        },
-        cpu_model: cpus
-            .first()
-            .map(|c| {
-                str_field(c, "Name")
-                    .split_whitespace()
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            })
-            .unwrap_or_default(),
-        cpu_cores: sum("NumberOfCores"),
-        cpu_threads: sum("NumberOfLogicalProcessors"),
-        memory_bytes: u64_field(&v, "TotalPhysicalMemory").unwrap_or(0),
-    })
-}
-
 fn is_placeholder_serial(s: &str) -> bool {
     let l = s.to_ascii_lowercase();
     l.is_empty()
@@ -370,30 +291,269 @@ fn is_placeholder_serial(s: &str) -> bool {
         || l.chars().all(|c| c == '0' || c == ' ')
 }
 
+/// What [`super::winapi::hardware`] read: the registry's `HARDWARE\DESCRIPTION\System\BIOS`
+/// values, the first CPU's name, cores, threads, physical memory and the raw SMBIOS
+/// table. (GetFirmwareType is not used: Wine 8 aborts on it.)
+#[derive(Debug, Default)]
+pub struct HardwareRaw {
+    pub bios: serde_json::Map<String, Value>,
+    pub cpu_name: String,
+    pub cores: u32,
+    pub threads: u32,
+    pub memory_bytes: u64,
+    /// GetSystemFirmwareTable('RSMB'): an 8-byte RawSMBIOSData header, then the table.
+    pub smbios: Vec<u8>,
+    pub errors: Vec<PlatformError>,
+}
+
+/// Hardware from the raw reads. Vendor and model: SMBIOS's system structure (type 1), else
+/// the registry's copy (`SystemManufacturer`, `SystemProductName`); the serial only
+/// SMBIOS has (OEM placeholders such as "To Be Filled By O.E.M." dropped).
+pub fn hardware_from(raw: HardwareRaw) -> (Hardware, Vec<PlatformError>) {
+    let smbios = smbios_system(&raw.smbios);
+    let pick = |a: &str, key: &str| {
+        if a.is_empty() {
+            str_field(&Value::Object(raw.bios.clone()), key)
+        } else {
+            a.to_string()
+        }
+    };
+    let serial = smbios.serial.trim().to_string();
+    (
+        Hardware {
+            vendor: pick(&smbios.manufacturer, "SystemManufacturer"),
+            model: pick(&smbios.product, "SystemProductName"),
+            serial: if is_placeholder_serial(&serial) {
+                String::new()
+            } else {
+                serial
+            },
+            cpu_model: raw.cpu_name,
+            cpu_cores: raw.cores,
+            cpu_threads: raw.threads,
+            memory_bytes: raw.memory_bytes,
+        },
+        raw.errors,
+    )
+}
+
+/// The system and firmware identity from an SMBIOS table.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct SmbiosSystem {
+    pub bios_vendor: String,
+    pub bios_version: String,
+    pub manufacturer: String,
+    pub product: String,
+    pub serial: String,
+}
+
+/// Reads the BIOS (type 0) and system (type 1) structures of an SMBIOS table as
+/// GetSystemFirmwareTable('RSMB') returns it (an 8-byte RawSMBIOSData header: calling
+/// method, major, minor, DMI revision, u32 length) or as Linux exposes it in
+/// `/sys/firmware/dmi/tables/DMI` (no header: pass `&table[..]` with [`smbios_structures`]).
+/// A truncated or malformed table yields what was read before the damage.
+pub fn smbios_system(raw: &[u8]) -> SmbiosSystem {
+    if raw.len() < 8 {
+        return SmbiosSystem::default();
+    }
+    let len = u32::from_le_bytes([raw[4], raw[5], raw[6], raw[7]]) as usize;
+    let table = &raw[8..raw.len().min(8usize.saturating_add(len))];
+    let mut out = SmbiosSystem::default();
+    for (kind, formatted, strings) in smbios_structures(table) {
+        // A string field is a 1-based index into the structure's strings, 0 for none.
+        let s = |at: usize| -> String {
+            formatted
+                .get(at)
+                .and_then(|&i| (i as usize).checked_sub(1))
+                .and_then(|i| strings.get(i))
+                .map(|x| x.trim().to_string())
+                .unwrap_or_default()
+        };
+        match kind {
+            0 if out.bios_vendor.is_empty() => {
+                out.bios_vendor = s(0x04);
+                out.bios_version = s(0x05);
+            }
+            1 if out.manufacturer.is_empty() => {
+                out.manufacturer = s(0x04);
+                out.product = s(0x05);
+                out.serial = s(0x07);
+            }
+            127 => break,
+            _ => {}
+        }
+    }
+    out
+}
+
+/// The structures of an SMBIOS table: type, formatted area (header included) and strings.
+pub fn smbios_structures(table: &[u8]) -> Vec<(u8, &[u8], Vec<String>)> {
+    let mut out = Vec::new();
+    let mut at = 0usize;
+    while at + 4 <= table.len() {
+        let kind = table[at];
+        let len = table[at + 1] as usize;
+        if len < 4 || at + len > table.len() {
+            break;
+        }
+        let formatted = &table[at..at + len];
+        // The string set: NUL-terminated strings, ended by an extra NUL.
+        let mut strings = Vec::new();
+        let mut p = at + len;
+        if table.get(p) == Some(&0) && table.get(p + 1) == Some(&0) {
+            p += 2;
+        } else {
+            loop {
+                let Some(end) = table[p..].iter().position(|&b| b == 0) else {
+                    return out;
+                };
+                strings.push(String::from_utf8_lossy(&table[p..p + end]).into_owned());
+                p += end + 1;
+                if table.get(p) == Some(&0) {
+                    p += 1;
+                    break;
+                }
+            }
+        }
+        out.push((kind, formatted, strings));
+        at = p;
+    }
+    out
+}
+
+/// The values the MSI writes from its properties (packaging/windows/agent.wxs): COLLECTOR,
+/// CA (a PEM file's path), SERVER_NAME and TOKEN.
+pub const MSI_VALUES: [&str; 4] = ["CollectorUrl", "CollectorCa", "ServerName", "EnrollToken"];
+
+/// What the installer was given, from those registry values; empty ones are not given (an
+/// upgrade run without the properties writes them empty and changes nothing).
+pub fn msi_enrollment(values: &serde_json::Map<String, Value>) -> crate::enrollment::Given {
+    let v = Value::Object(values.clone());
+    let get = |k: &str| Some(str_field(&v, k)).filter(|s| !s.is_empty());
+    crate::enrollment::Given {
+        url: get("CollectorUrl"),
+        ca_file: get("CollectorCa").map(std::path::PathBuf::from),
+        server_name: get("ServerName"),
+        token: get("EnrollToken"),
+    }
+}
+
+/// A fixed drive: its root (`C:\\`), filesystem, total and free bytes.
+#[derive(Debug, Clone, Default)]
+pub struct Volume {
+    pub root: String,
+    pub filesystem: String,
+    pub total_bytes: u64,
+    pub free_bytes: u64,
+}
+
+/// The fixed drives ([`super::winapi::fixed_volumes`]); none off Windows.
+pub fn fixed_volumes() -> Vec<Volume> {
+    #[cfg(windows)]
+    return super::winapi::fixed_volumes();
+    #[cfg(not(windows))]
+    Vec::new()
+}
+
+/// The CPU times now ([`super::winapi::cpu_times`]).
+pub fn cpu_times() -> Result<CpuTimes, PlatformError> {
+    #[cfg(windows)]
+    return super::winapi::cpu_times();
+    #[cfg(not(windows))]
+    Err(not_windows())
+}
+
+/// System-wide CPU times from GetSystemTimes, in 100 ns units; `kernel` includes `idle`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CpuTimes {
+    pub idle: u64,
+    pub kernel: u64,
+    pub user: u64,
+}
+
+/// The share of CPU time not idle between two samples; `None` when no time passed (or the
+/// counters went backwards).
+pub fn cpu_busy_ratio(before: CpuTimes, after: CpuTimes) -> Option<f64> {
+    let idle = after.idle.checked_sub(before.idle)?;
+    let total = after.kernel.checked_sub(before.kernel)? + after.user.checked_sub(before.user)?;
+    if total == 0 {
+        return None;
+    }
+    Some((1.0 - idle as f64 / total as f64).clamp(0.0, 1.0))
+}
+
 /// Parses the OS object: family `windows`, name = the edition caption, version
 /// `10.0.22631`, build `22631.3447` (build number and UBR), pretty name with the feature
 /// update (`Microsoft Windows 11 Enterprise 23H2`).
 pub fn parse_os_json(text: &str) -> Result<OsInfo, PlatformError> {
-    let v = parse_json(OS, text)?;
+    os_from_caption(&parse_json(OS, text)?)
+}
+
+/// The OS from the registry's `Windows NT\CurrentVersion` values. `ProductName` says
+/// "Windows 10 …" on Windows 11 too (Microsoft kept it for compatibility), so a build of
+/// 22000 or later names Windows 11, as Win32_OperatingSystem's caption does; the caption is
+/// prefixed with "Microsoft " like that one, so standards match either source. The version
+/// is `major.minor.build` from `CurrentMajorVersionNumber`/`CurrentMinorVersionNumber`
+/// (Windows 10 and later), else from the legacy `CurrentVersion` ("6.3").
+pub fn os_from_registry(v: &Value) -> Result<OsInfo, PlatformError> {
+    let product = str_field(v, "ProductName");
+    let build = str_field(v, "CurrentBuildNumber");
+    if product.is_empty() || build.is_empty() {
+        return Err(PlatformError::parse(
+            OS,
+            "the registry's CurrentVersion key lacks ProductName or CurrentBuildNumber",
+        ));
+    }
+    let build_no: u64 = build.parse().unwrap_or(0);
+    let mut caption = if product.starts_with("Microsoft ") {
+        product.clone()
+    } else {
+        format!("Microsoft {product}")
+    };
+    if build_no >= 22000 && caption.starts_with("Microsoft Windows 10") {
+        caption = caption.replacen("Windows 10", "Windows 11", 1);
+    }
+    let major_minor = match (
+        u64_field(v, "CurrentMajorVersionNumber"),
+        u64_field(v, "CurrentMinorVersionNumber"),
+    ) {
+        (Some(a), Some(b)) => format!("{a}.{b}"),
+        _ => str_field(v, "CurrentVersion"),
+    };
+    let mut object = serde_json::json!({
+        "Caption": caption,
+        "Version": format!("{major_minor}.{build}"),
+        "BuildNumber": build,
+        "DisplayVersion": str_field(v, "DisplayVersion"),
+    });
+    if let Some(ubr) = u64_field(v, "UBR") {
+        object["UBR"] = Value::from(ubr);
+    }
+    os_from_caption(&object)
+}
+
+/// The OS from Win32_OperatingSystem's fields (Caption, Version, BuildNumber) and the
+/// registry's UBR and DisplayVersion.
+fn os_from_caption(v: &Value) -> Result<OsInfo, PlatformError> {
     if !v.is_object() {
         return Err(PlatformError::parse(OS, "expected one JSON object"));
     }
-    let name = str_field(&v, "Caption");
-    let version = str_field(&v, "Version");
+    let name = str_field(v, "Caption");
+    let version = str_field(v, "Version");
     if name.is_empty() && version.is_empty() {
         return Err(PlatformError::parse(
             OS,
             "neither Caption nor Version present",
         ));
     }
-    let mut build = str_field(&v, "BuildNumber");
+    let mut build = str_field(v, "BuildNumber");
     if build.is_empty() {
         build = version.rsplit('.').next().unwrap_or_default().to_string();
     }
-    if let Some(ubr) = u64_field(&v, "UBR") {
+    if let Some(ubr) = u64_field(v, "UBR") {
         build = format!("{build}.{ubr}");
     }
-    let display = str_field(&v, "DisplayVersion");
+    let display = str_field(v, "DisplayVersion");
     let pretty_name = if display.is_empty() {
         name.clone()
     } else {
@@ -418,12 +578,22 @@ pub fn parse_os_json(text: &str) -> Result<OsInfo, PlatformError> {
 /// A plain automatic service that is not running counts whatever its exit code: it was
 /// meant to run since boot. Sorted by name.
 pub fn parse_stopped_services_json(text: &str) -> Result<Vec<ServiceStatus>, PlatformError> {
+    stopped_services(items(SERVICES, parse_json(SERVICES, text)?)?)
+}
+
+/// The failed services among service records (see [`parse_stopped_services_json`]); a
+/// record whose `StartMode` is given and is not `Auto` is not expected to run.
+pub fn stopped_services(records: Vec<Value>) -> Result<Vec<ServiceStatus>, PlatformError> {
     let mut out = Vec::new();
-    for s in items(SERVICES, parse_json(SERVICES, text)?)? {
+    for s in records {
         let name = str_field(&s, "Name");
         let state = str_field(&s, "State");
         if name.is_empty() {
             return Err(PlatformError::parse(SERVICES, "a service without a Name"));
+        }
+        let mode = str_field(&s, "StartMode");
+        if !mode.is_empty() && !mode.eq_ignore_ascii_case("Auto") {
+            continue;
         }
         if state.eq_ignore_ascii_case("Running") {
             continue;
@@ -470,13 +640,6 @@ mod watched_tests {
             parse_services_json(&names[..1], "").unwrap()[0].state,
             "not-found"
         );
-    }
-
-    #[test]
-    fn watched_names_are_quoted_literals() {
-        let script =
-            watched_services_script(&["Spooler".into(), "x'; Remove-Item C:\\ -Recurse; '".into()]);
-        assert!(script.contains("'Spooler', 'x''; Remove-Item"), "{script}");
     }
 }
 
@@ -610,7 +773,6 @@ mod tests {
 
     const UNINSTALL_JSON: &str = include_str!("../../tests/fixtures/windows/uninstall-win11.json");
     const WU_JSON: &str = include_str!("../../tests/fixtures/windows/windows-update-win11.json");
-    const HW_JSON: &str = include_str!("../../tests/fixtures/windows/hardware-win11.json");
     const OS_JSON: &str = include_str!("../../tests/fixtures/windows/os-win11.json");
     const SVC_JSON: &str = include_str!("../../tests/fixtures/windows/stopped-services-win11.json");
 
@@ -739,27 +901,180 @@ mod tests {
         assert_eq!(ps_date_ms(&Value::Null), None);
     }
 
+    /// An SMBIOS structure: type, formatted fields after the 4-byte header, strings.
+    fn structure(kind: u8, fields: &[u8], strings: &[&str]) -> Vec<u8> {
+        let mut v = vec![kind, 4 + fields.len() as u8, 0, 0];
+        v.extend_from_slice(fields);
+        if strings.is_empty() {
+            v.extend_from_slice(&[0, 0]);
+        } else {
+            for s in strings {
+                v.extend_from_slice(s.as_bytes());
+                v.push(0);
+            }
+            v.push(0);
+        }
+        v
+    }
+
+    /// A table laid out as the SMBIOS 3.x specification says (no real machine's bytes:
+    /// the real API's output is read in `winapi`'s tests under Wine).
+    fn rsmb(structures: &[Vec<u8>]) -> Vec<u8> {
+        let table: Vec<u8> = structures.concat();
+        let mut v = vec![0, 3, 4, 0];
+        v.extend_from_slice(&(table.len() as u32).to_le_bytes());
+        v.extend_from_slice(&table);
+        v
+    }
+
     #[test]
-    fn parses_hardware() {
-        let h = parse_hardware_json(HW_JSON).unwrap();
-        assert_eq!(h.vendor, "Dell Inc.");
-        assert_eq!(h.model, "Latitude 7440");
-        assert_eq!(h.serial, "7HXK8Z3");
-        assert_eq!(h.cpu_model, "13th Gen Intel(R) Core(TM) i7-1365U");
-        assert_eq!((h.cpu_cores, h.cpu_threads), (10, 12));
-        assert_eq!(h.memory_bytes, 16_856_113_152);
-        // Two sockets as a list, a padded CPU name, a placeholder serial.
-        let t = r#"{"Manufacturer":"HPE","Model":"ProLiant DL380 Gen10","TotalPhysicalMemory":"274877906944","SerialNumber":"To Be Filled By O.E.M.","Processors":[{"Name":"Intel(R) Xeon(R) Gold 6230 CPU @ 2.10GHz   ","NumberOfCores":20,"NumberOfLogicalProcessors":40},{"Name":"Intel(R) Xeon(R) Gold 6230 CPU @ 2.10GHz","NumberOfCores":20,"NumberOfLogicalProcessors":40}]}"#;
-        let h = parse_hardware_json(t).unwrap();
-        assert_eq!((h.cpu_cores, h.cpu_threads), (40, 80));
-        assert_eq!(h.cpu_model, "Intel(R) Xeon(R) Gold 6230 CPU @ 2.10GHz");
-        assert_eq!(h.serial, "");
-        assert_eq!(h.memory_bytes, 274_877_906_944);
-        // A single socket may arrive as an object.
-        let t = r#"{"Manufacturer":"LENOVO","Model":"21HM","TotalPhysicalMemory":1,"SerialNumber":"PF4ABCDE","Processors":{"Name":"AMD Ryzen 7 PRO 7840U","NumberOfCores":8,"NumberOfLogicalProcessors":16}}"#;
-        assert_eq!(parse_hardware_json(t).unwrap().cpu_threads, 16);
-        assert!(parse_hardware_json("[]").is_err());
-        assert!(parse_hardware_json("{not json").is_err());
+    fn hardware_from_smbios_and_the_registry() {
+        // Type 0: vendor (1), version (2), segment, date (3). Type 1: manufacturer (1),
+        // product (2), no version (0), serial (3); an SMBIOS string is never empty.
+        let bios = structure(0, &[1, 2, 0, 0, 3], &["Dell Inc.", "1.18.0", "03/14/2024"]);
+        let system = structure(1, &[1, 2, 0, 3], &["Dell Inc.", "Latitude 7440", "7HXK8Z3"]);
+        let table = rsmb(&[bios, system.clone(), structure(127, &[], &[])]);
+        let s = smbios_system(&table);
+        assert_eq!(s.bios_vendor, "Dell Inc.");
+        assert_eq!(s.bios_version, "1.18.0");
+        assert_eq!(
+            (
+                s.manufacturer.as_str(),
+                s.product.as_str(),
+                s.serial.as_str()
+            ),
+            ("Dell Inc.", "Latitude 7440", "7HXK8Z3")
+        );
+        let raw = HardwareRaw {
+            cpu_name: "13th Gen Intel(R) Core(TM) i7-1365U".into(),
+            cores: 10,
+            threads: 12,
+            memory_bytes: 16_856_113_152,
+            smbios: table,
+            ..Default::default()
+        };
+        let (h, errors) = hardware_from(raw);
+        assert!(errors.is_empty());
+        assert_eq!(
+            (h.vendor.as_str(), h.model.as_str(), h.serial.as_str()),
+            ("Dell Inc.", "Latitude 7440", "7HXK8Z3")
+        );
+        assert_eq!(
+            (h.cpu_cores, h.cpu_threads, h.memory_bytes),
+            (10, 12, 16_856_113_152)
+        );
+
+        // No SMBIOS (refused, or Wine without DMI): the registry's copy, no serial; an OEM
+        // placeholder serial is no serial.
+        let mut bios = serde_json::Map::new();
+        bios.insert("SystemManufacturer".into(), "LENOVO".into());
+        bios.insert("SystemProductName".into(), "21HM".into());
+        let (h, _) = hardware_from(HardwareRaw {
+            bios,
+            ..Default::default()
+        });
+        assert_eq!(
+            (h.vendor.as_str(), h.model.as_str(), h.serial.as_str()),
+            ("LENOVO", "21HM", "")
+        );
+        let placeholder = structure(
+            1,
+            &[1, 2, 0, 3],
+            &["ASUS", "PN51", "To Be Filled By O.E.M."],
+        );
+        let (h, _) = hardware_from(HardwareRaw {
+            smbios: rsmb(&[placeholder]),
+            ..Default::default()
+        });
+        assert_eq!((h.vendor.as_str(), h.serial.as_str()), ("ASUS", ""));
+
+        // Damage: a length that overruns, a structure whose length is below its header,
+        // strings without their end; what was read before stays, nothing panics.
+        let mut cut = rsmb(std::slice::from_ref(&system));
+        cut.truncate(cut.len() - 3);
+        assert_eq!(smbios_system(&cut).manufacturer, "");
+        let mut bad = rsmb(&[system.clone(), vec![1, 2, 0, 0]]);
+        bad[4] = 0xff;
+        assert_eq!(smbios_system(&bad).product, "Latitude 7440");
+        assert_eq!(smbios_system(&[1, 2, 3]), SmbiosSystem::default());
+        // A string index past the strings is no string.
+        let wild = structure(1, &[9, 2, 0, 0], &["x", "y"]);
+        assert_eq!(smbios_system(&rsmb(&[wild])).manufacturer, "");
+    }
+
+    #[test]
+    fn msi_properties_become_enrollment() {
+        let v: serde_json::Map<String, Value> = serde_json::from_str(
+            r#"{"CollectorUrl":"https://tilsyn.example.org:7443","CollectorCa":"\\\\fs\\it\\tilsyn-ca.pem","ServerName":"","EnrollToken":" tok-123 ","Other":1}"#,
+        )
+        .unwrap();
+        let g = msi_enrollment(&v);
+        assert_eq!(g.url.as_deref(), Some("https://tilsyn.example.org:7443"));
+        assert_eq!(
+            g.ca_file.as_deref(),
+            Some(std::path::Path::new(r"\\fs\it\tilsyn-ca.pem"))
+        );
+        assert_eq!(g.server_name, None);
+        assert_eq!(g.token.as_deref(), Some("tok-123"));
+        // An upgrade without properties writes empty values: nothing given.
+        let empty: serde_json::Map<String, Value> =
+            serde_json::from_str(r#"{"CollectorUrl":"","EnrollToken":""}"#).unwrap();
+        assert!(msi_enrollment(&empty).is_empty());
+    }
+
+    #[test]
+    fn cpu_busy_from_two_samples() {
+        let a = CpuTimes {
+            idle: 1_000,
+            kernel: 3_000,
+            user: 1_000,
+        };
+        // 1000 units passed in kernel+user (kernel includes idle), 250 of them idle.
+        let b = CpuTimes {
+            idle: 1_250,
+            kernel: 3_600,
+            user: 1_400,
+        };
+        assert_eq!(cpu_busy_ratio(a, b), Some(0.75));
+        assert_eq!(cpu_busy_ratio(a, a), None);
+        assert_eq!(cpu_busy_ratio(b, a), None);
+    }
+
+    #[test]
+    fn os_from_the_registry() {
+        // Windows 11 23H2 Enterprise: ProductName still says Windows 10.
+        let v = serde_json::json!({"ProductName": "Windows 10 Enterprise", "EditionID": "Enterprise",
+            "CurrentBuildNumber": "22631", "UBR": 3447, "DisplayVersion": "23H2",
+            "CurrentMajorVersionNumber": 10, "CurrentMinorVersionNumber": 0, "CurrentVersion": "6.3"});
+        let o = os_from_registry(&v).unwrap();
+        assert_eq!(o.name, "Microsoft Windows 11 Enterprise");
+        assert_eq!(o.version, "10.0.22631");
+        assert_eq!(o.build, "22631.3447");
+        assert_eq!(o.pretty_name, "Microsoft Windows 11 Enterprise 23H2");
+        // The same as the Win32_OperatingSystem source says, so standards match either.
+        assert_eq!(o, parse_os_json(OS_JSON).unwrap());
+        // Windows 10 22H2 stays Windows 10; Server 2016 has no DisplayVersion.
+        let v = serde_json::json!({"ProductName": "Windows 10 Pro", "CurrentBuildNumber": "19045",
+            "UBR": 4291, "DisplayVersion": "22H2", "CurrentMajorVersionNumber": 10, "CurrentMinorVersionNumber": 0});
+        assert_eq!(
+            os_from_registry(&v).unwrap().name,
+            "Microsoft Windows 10 Pro"
+        );
+        let v = serde_json::json!({"ProductName": "Windows Server 2016 Standard", "CurrentBuildNumber": "14393",
+            "UBR": 6897, "CurrentMajorVersionNumber": 10, "CurrentMinorVersionNumber": 0});
+        let o = os_from_registry(&v).unwrap();
+        assert_eq!(
+            (o.name.as_str(), o.version.as_str(), o.pretty_name.as_str()),
+            (
+                "Microsoft Windows Server 2016 Standard",
+                "10.0.14393",
+                "Microsoft Windows Server 2016 Standard"
+            )
+        );
+        // Windows 8.1 and older: the legacy CurrentVersion.
+        let v = serde_json::json!({"ProductName": "Windows 8.1 Pro", "CurrentBuildNumber": "9600", "CurrentVersion": "6.3"});
+        assert_eq!(os_from_registry(&v).unwrap().version, "6.3.9600");
+        assert!(os_from_registry(&serde_json::json!({"ProductName": "Windows 10 Pro"})).is_err());
     }
 
     #[test]
@@ -790,25 +1105,30 @@ mod tests {
         assert_eq!(parse_stopped_services_json(one).unwrap().len(), 1);
         assert!(parse_stopped_services_json("").unwrap().is_empty());
         assert!(parse_stopped_services_json("\"Stopped\"").is_err());
+        // The SCM lists every service: a manual or disabled one that is stopped is fine.
+        let all: Vec<Value> = serde_json::from_str(
+            r#"[{"Name":"Spooler","State":"Stopped","StartMode":"Auto","ExitCode":0},
+            {"Name":"Fax","State":"Stopped","StartMode":"Manual","ExitCode":0},
+            {"Name":"RemoteRegistry","State":"Stopped","StartMode":"Disabled","ExitCode":1077}]"#,
+        )
+        .unwrap();
+        let s = stopped_services(all).unwrap();
+        assert_eq!(
+            s.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(),
+            ["Spooler"]
+        );
     }
 
     #[test]
     fn scripts_survive_the_command_line() {
-        for s in [
-            UNINSTALL_SCRIPT,
-            WINDOWS_UPDATE_SCRIPT,
-            HARDWARE_SCRIPT,
-            OS_SCRIPT,
-            STOPPED_SERVICES_SCRIPT,
-        ] {
-            assert!(
-                !s.contains('"'),
-                "double quotes get mangled on the command line"
-            );
-            let c = command_line(s);
-            assert!(!c.contains('\n'));
-            assert!(c.ends_with("} | ConvertTo-Json -Depth 4 -Compress"), "{c}");
-            assert!(c.starts_with("[Console]::OutputEncoding"));
-        }
+        let s = WINDOWS_UPDATE_SCRIPT;
+        assert!(
+            !s.contains('"'),
+            "double quotes get mangled on the command line"
+        );
+        let c = command_line(s);
+        assert!(!c.contains('\n'));
+        assert!(c.ends_with("} | ConvertTo-Json -Depth 4 -Compress"), "{c}");
+        assert!(c.starts_with("[Console]::OutputEncoding"));
     }
 }

@@ -24,6 +24,9 @@ pub struct HealthProbe {
     sys: System,
     disks: Disks,
     cpu_refreshed: std::time::Instant,
+    /// Windows: the previous GetSystemTimes sample (sysinfo's CPU usage goes through PDH,
+    /// which is costly to open and aborts under Wine).
+    cpu_times: Option<platform::windows::CpuTimes>,
 }
 
 impl Default for HealthProbe {
@@ -34,15 +37,20 @@ impl Default for HealthProbe {
 
 impl HealthProbe {
     pub fn new() -> Self {
-        let sys = System::new_with_specifics(
-            RefreshKind::nothing()
-                .with_cpu(CpuRefreshKind::nothing().with_cpu_usage())
-                .with_memory(MemoryRefreshKind::everything()),
-        );
+        let windows = cfg!(target_os = "windows");
+        let mut kind = RefreshKind::nothing().with_memory(MemoryRefreshKind::everything());
+        if !windows {
+            kind = kind.with_cpu(CpuRefreshKind::nothing().with_cpu_usage());
+        }
         HealthProbe {
-            sys,
-            disks: Disks::new_with_refreshed_list(),
+            sys: System::new_with_specifics(kind),
+            disks: if windows {
+                Disks::new()
+            } else {
+                Disks::new_with_refreshed_list()
+            },
             cpu_refreshed: std::time::Instant::now(),
+            cpu_times: platform::windows::cpu_times().ok(),
         }
     }
 
@@ -54,23 +62,40 @@ impl HealthProbe {
         if since < sysinfo::MINIMUM_CPU_UPDATE_INTERVAL {
             tokio::time::sleep(sysinfo::MINIMUM_CPU_UPDATE_INTERVAL - since).await;
         }
-        self.sys.refresh_cpu_usage();
         self.cpu_refreshed = std::time::Instant::now();
+        let cpu_usage_ratio = if cfg!(target_os = "windows") {
+            self.windows_cpu(&mut errors)
+        } else {
+            self.sys.refresh_cpu_usage();
+            (self.sys.global_cpu_usage() as f64 / 100.0).clamp(0.0, 1.0)
+        };
         self.sys.refresh_memory();
-        self.disks.refresh(true);
         let load = System::load_average();
-        let filesystems = self
-            .disks
-            .iter()
-            .filter(|d| !SKIP_FS.contains(&d.file_system().to_string_lossy().as_ref()))
-            .map(|d| FilesystemUsage {
-                mount_point: d.mount_point().to_string_lossy().into_owned(),
-                filesystem: d.file_system().to_string_lossy().into_owned(),
-                total_bytes: d.total_space(),
-                used_bytes: d.total_space().saturating_sub(d.available_space()),
-                available_bytes: d.available_space(),
-            })
-            .collect();
+        let filesystems = if cfg!(target_os = "windows") {
+            platform::windows::fixed_volumes()
+                .into_iter()
+                .map(|v| FilesystemUsage {
+                    mount_point: v.root,
+                    filesystem: v.filesystem,
+                    total_bytes: v.total_bytes,
+                    used_bytes: v.total_bytes.saturating_sub(v.free_bytes),
+                    available_bytes: v.free_bytes,
+                })
+                .collect()
+        } else {
+            self.disks.refresh(true);
+            self.disks
+                .iter()
+                .filter(|d| !SKIP_FS.contains(&d.file_system().to_string_lossy().as_ref()))
+                .map(|d| FilesystemUsage {
+                    mount_point: d.mount_point().to_string_lossy().into_owned(),
+                    filesystem: d.file_system().to_string_lossy().into_owned(),
+                    total_bytes: d.total_space(),
+                    used_bytes: d.total_space().saturating_sub(d.available_space()),
+                    available_bytes: d.available_space(),
+                })
+                .collect()
+        };
 
         let failed_services = match read_failed().await {
             Ok(f) => f,
@@ -93,7 +118,7 @@ impl HealthProbe {
         let watched_processes = self.watched_processes(&settings.watched_processes);
 
         let health = Health {
-            cpu_usage_ratio: (self.sys.global_cpu_usage() as f64 / 100.0).clamp(0.0, 1.0),
+            cpu_usage_ratio,
             load1: load.one,
             load5: load.five,
             load15: load.fifteen,
@@ -110,6 +135,23 @@ impl HealthProbe {
         Collected {
             body: Some(Body::Health(health)),
             errors,
+        }
+    }
+
+    /// The CPU's busy share since the previous sample (GetSystemTimes).
+    fn windows_cpu(&mut self, errors: &mut Vec<tilsyn_proto::v1::ProbeError>) -> f64 {
+        match platform::windows::cpu_times() {
+            Ok(now) => {
+                let ratio = self
+                    .cpu_times
+                    .and_then(|before| platform::windows::cpu_busy_ratio(before, now));
+                self.cpu_times = Some(now);
+                ratio.unwrap_or(0.0)
+            }
+            Err(e) => {
+                errors.push(err(KIND, format!("cpu: {e}")));
+                0.0
+            }
         }
     }
 

@@ -10,10 +10,6 @@ const KIND: ProbeKind = ProbeKind::Inventory;
 
 pub async fn collect() -> Collected {
     let mut errors = Vec::new();
-    let mut sys = System::new();
-    sys.refresh_cpu_all();
-    sys.refresh_memory();
-
     let hostname = System::host_name().unwrap_or_default();
     let os = match read_os().await {
         Ok(os) => os,
@@ -40,41 +36,11 @@ pub async fn collect() -> Collected {
         }
     };
 
-    let cpus = sys.cpus();
-    let mut hardware = Hardware {
-        cpu_model: cpus
-            .first()
-            .map(|c| c.brand().trim().to_string())
-            .unwrap_or_default(),
-        cpu_cores: System::physical_core_count().unwrap_or(cpus.len()) as u32,
-        cpu_threads: cpus.len() as u32,
-        memory_bytes: sys.total_memory(),
-        ..Default::default()
+    let (hardware, disks) = if cfg!(target_os = "windows") {
+        windows_hardware(&mut errors).await
+    } else {
+        (hardware(&mut errors).await, sysinfo_disks())
     };
-    match read_identity().await {
-        Ok((vendor, model, serial, partial)) => {
-            hardware.vendor = vendor;
-            hardware.model = model;
-            hardware.serial = serial;
-            errors.extend(
-                partial
-                    .into_iter()
-                    .map(|e| err(KIND, format!("hardware: {e}"))),
-            );
-        }
-        Err(e) => errors.push(err(KIND, format!("hardware: {e}"))),
-    }
-
-    let disks = Disks::new_with_refreshed_list()
-        .iter()
-        .map(|d| Disk {
-            device: d.name().to_string_lossy().into_owned(),
-            mount_point: d.mount_point().to_string_lossy().into_owned(),
-            filesystem: d.file_system().to_string_lossy().into_owned(),
-            total_bytes: d.total_space(),
-            removable: d.is_removable(),
-        })
-        .collect();
 
     let mut interfaces: Vec<NetInterface> = Networks::new_with_refreshed_list()
         .iter()
@@ -115,6 +81,81 @@ pub async fn collect() -> Collected {
     }
 }
 
+/// CPU, memory and disks through sysinfo, the machine's identity from the platform.
+async fn hardware(errors: &mut Vec<tilsyn_proto::v1::ProbeError>) -> Hardware {
+    let mut sys = System::new();
+    sys.refresh_cpu_all();
+    sys.refresh_memory();
+    let cpus = sys.cpus();
+    let mut hardware = Hardware {
+        cpu_model: cpus
+            .first()
+            .map(|c| c.brand().trim().to_string())
+            .unwrap_or_default(),
+        cpu_cores: System::physical_core_count().unwrap_or(cpus.len()) as u32,
+        cpu_threads: cpus.len() as u32,
+        memory_bytes: sys.total_memory(),
+        ..Default::default()
+    };
+    match read_identity().await {
+        Ok((vendor, model, serial, partial)) => {
+            hardware.vendor = vendor;
+            hardware.model = model;
+            hardware.serial = serial;
+            errors.extend(
+                partial
+                    .into_iter()
+                    .map(|e| err(KIND, format!("hardware: {e}"))),
+            );
+        }
+        Err(e) => errors.push(err(KIND, format!("hardware: {e}"))),
+    }
+    hardware
+}
+
+fn sysinfo_disks() -> Vec<Disk> {
+    Disks::new_with_refreshed_list()
+        .iter()
+        .map(|d| Disk {
+            device: d.name().to_string_lossy().into_owned(),
+            mount_point: d.mount_point().to_string_lossy().into_owned(),
+            filesystem: d.file_system().to_string_lossy().into_owned(),
+            total_bytes: d.total_space(),
+            removable: d.is_removable(),
+        })
+        .collect()
+}
+
+/// On Windows everything from Windows' own APIs (`platform::winapi`): sysinfo's CPU
+/// refresh goes through PDH, which is slow to open and missing under Wine.
+async fn windows_hardware(errors: &mut Vec<tilsyn_proto::v1::ProbeError>) -> (Hardware, Vec<Disk>) {
+    let hardware = match platform::windows::read_hardware().await {
+        Ok((h, partial)) => {
+            errors.extend(
+                partial
+                    .into_iter()
+                    .map(|e| err(KIND, format!("hardware: {e}"))),
+            );
+            h
+        }
+        Err(e) => {
+            errors.push(err(KIND, format!("hardware: {e}")));
+            Hardware::default()
+        }
+    };
+    let disks = platform::windows::fixed_volumes()
+        .into_iter()
+        .map(|v| Disk {
+            device: v.root.clone(),
+            mount_point: v.root,
+            filesystem: v.filesystem,
+            total_bytes: v.total_bytes,
+            removable: false,
+        })
+        .collect();
+    (hardware, disks)
+}
+
 async fn read_os() -> Result<OsInfo, PlatformError> {
     if cfg!(target_os = "windows") {
         platform::windows::read_os().await
@@ -128,10 +169,7 @@ async fn read_os() -> Result<OsInfo, PlatformError> {
 type Identity = (String, String, String, Vec<PlatformError>);
 
 async fn read_identity() -> Result<Identity, PlatformError> {
-    if cfg!(target_os = "windows") {
-        let h = platform::windows::read_hardware().await?;
-        Ok((h.vendor, h.model, h.serial, Vec::new()))
-    } else if cfg!(target_os = "macos") {
+    if cfg!(target_os = "macos") {
         let h = platform::macos::read_hardware().await?;
         Ok((h.vendor, h.model, h.serial, Vec::new()))
     } else {

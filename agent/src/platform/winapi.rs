@@ -1,0 +1,785 @@
+//! The thin half of the Windows sources (DESIGN.md §4): calls into Windows' own APIs
+//! (registry, kernel32, the service control manager, netapi32) through `windows-sys`, each
+//! returning the raw values as Windows gives them. Everything that interprets them is a
+//! pure function in [`super::windows`], tested on recorded data on every OS.
+//!
+//! Registry values come back as JSON values (`REG_SZ` → string, `REG_DWORD`/`REG_QWORD` →
+//! number, `REG_MULTI_SZ` → array) keyed by value name: the same shape PowerShell's
+//! `Get-ItemProperty` serialised, so one mapper serves both and the recorded PowerShell
+//! outputs stay valid fixtures.
+//!
+//! Nothing here starts a process: one fact costs a few system calls, not a PowerShell
+//! start (hundreds of ms and tens of MB; README "Windows").
+
+#![cfg(windows)]
+
+use std::ffi::OsString;
+use std::os::windows::ffi::{OsStrExt, OsStringExt};
+use std::ptr::{null, null_mut};
+
+use serde_json::{Map, Value};
+use windows_sys::Win32::Foundation::{
+    ERROR_MORE_DATA, ERROR_NO_MORE_ITEMS, ERROR_SUCCESS, FILETIME,
+};
+use windows_sys::Win32::System::Registry::{
+    RegCloseKey, RegEnumKeyExW, RegEnumValueW, RegOpenKeyExW, HKEY, HKEY_LOCAL_MACHINE, HKEY_USERS,
+    KEY_READ, KEY_WOW64_32KEY, KEY_WOW64_64KEY, REG_DWORD, REG_EXPAND_SZ, REG_MULTI_SZ, REG_QWORD,
+    REG_SZ,
+};
+
+use super::PlatformError;
+
+/// `s` as a NUL-terminated UTF-16 string.
+pub fn wide(s: &str) -> Vec<u16> {
+    std::ffi::OsStr::new(s)
+        .encode_wide()
+        .chain(std::iter::once(0))
+        .collect()
+}
+
+/// UTF-16 up to the first NUL (or the end), lossily.
+pub fn from_wide(w: &[u16]) -> String {
+    let end = w.iter().position(|&c| c == 0).unwrap_or(w.len());
+    OsString::from_wide(&w[..end])
+        .to_string_lossy()
+        .into_owned()
+}
+
+fn win_error(what: &str, code: u32) -> PlatformError {
+    PlatformError::Failed {
+        command: what.to_string(),
+        status: Some(code as i32),
+        stderr: std::io::Error::from_raw_os_error(code as i32).to_string(),
+    }
+}
+
+/// The last Win32 error of a call that returned FALSE.
+pub fn last_error(what: &str) -> PlatformError {
+    let e = std::io::Error::last_os_error();
+    PlatformError::Failed {
+        command: what.to_string(),
+        status: e.raw_os_error(),
+        stderr: e.to_string(),
+    }
+}
+
+// --- Registry --------------------------------------------------------------------------
+
+/// Which registry view to open (64-bit Windows keeps 32-bit programs' HKLM\Software under
+/// WOW6432Node).
+#[derive(Debug, Clone, Copy)]
+pub enum View {
+    Native,
+    Bits64,
+    Bits32,
+}
+
+/// An open registry key, closed on drop.
+pub struct Key(HKEY);
+
+impl Drop for Key {
+    fn drop(&mut self) {
+        // SAFETY: self.0 was opened by RegOpenKeyExW and is closed once.
+        unsafe {
+            RegCloseKey(self.0);
+        }
+    }
+}
+
+impl Key {
+    fn open_in(parent: HKEY, path: &str, view: View) -> Result<Option<Key>, PlatformError> {
+        let sam = KEY_READ
+            | match view {
+                View::Native => 0,
+                View::Bits64 => KEY_WOW64_64KEY,
+                View::Bits32 => KEY_WOW64_32KEY,
+            };
+        let p = wide(path);
+        let mut h: HKEY = null_mut();
+        // SAFETY: p is NUL-terminated and outlives the call; h receives the handle.
+        let rc = unsafe { RegOpenKeyExW(parent, p.as_ptr(), 0, sam, &mut h) };
+        match rc {
+            ERROR_SUCCESS => Ok(Some(Key(h))),
+            2 | 3 => Ok(None), // ERROR_FILE_NOT_FOUND, ERROR_PATH_NOT_FOUND
+            code => Err(win_error(&format!("RegOpenKeyExW {path}"), code)),
+        }
+    }
+
+    /// `HKEY_LOCAL_MACHINE\path`; `None` when the key does not exist.
+    pub fn local_machine(path: &str, view: View) -> Result<Option<Key>, PlatformError> {
+        Key::open_in(HKEY_LOCAL_MACHINE, path, view)
+    }
+
+    /// `HKEY_USERS\path` (the loaded user hives, by SID).
+    pub fn users(path: &str) -> Result<Option<Key>, PlatformError> {
+        Key::open_in(HKEY_USERS, path, View::Native)
+    }
+
+    /// A subkey of this key, in the view this key was opened in.
+    pub fn open(&self, path: &str) -> Result<Option<Key>, PlatformError> {
+        Key::open_in(self.0, path, View::Native)
+    }
+
+    /// The names of the subkeys.
+    pub fn subkeys(&self) -> Result<Vec<String>, PlatformError> {
+        let mut out = Vec::new();
+        let mut name = vec![0u16; 256];
+        for i in 0.. {
+            let mut len = name.len() as u32;
+            // SAFETY: name holds len UTF-16 units; the optional outputs are null.
+            let rc = unsafe {
+                RegEnumKeyExW(
+                    self.0,
+                    i,
+                    name.as_mut_ptr(),
+                    &mut len,
+                    null(),
+                    null_mut(),
+                    null_mut(),
+                    null_mut(),
+                )
+            };
+            match rc {
+                ERROR_SUCCESS => out.push(from_wide(&name[..len as usize])),
+                ERROR_NO_MORE_ITEMS => break,
+                code => return Err(win_error("RegEnumKeyExW", code)),
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every value of the key as JSON (see the module's note); types other than strings
+    /// and numbers (binary) are left out.
+    pub fn values(&self) -> Result<Map<String, Value>, PlatformError> {
+        let mut out = Map::new();
+        // Value names are at most 16383 characters.
+        let mut name = vec![0u16; 16384];
+        let mut data = vec![0u8; 1024];
+        let mut i = 0;
+        loop {
+            let mut name_len = name.len() as u32;
+            let mut data_len = data.len() as u32;
+            let mut kind = 0u32;
+            // SAFETY: the buffers hold the lengths passed; Windows writes within them.
+            let rc = unsafe {
+                RegEnumValueW(
+                    self.0,
+                    i,
+                    name.as_mut_ptr(),
+                    &mut name_len,
+                    null(),
+                    &mut kind,
+                    data.as_mut_ptr(),
+                    &mut data_len,
+                )
+            };
+            match rc {
+                ERROR_SUCCESS => {}
+                ERROR_MORE_DATA => {
+                    data.resize((data_len as usize).max(data.len() * 2), 0);
+                    continue;
+                }
+                ERROR_NO_MORE_ITEMS => break,
+                code => return Err(win_error("RegEnumValueW", code)),
+            }
+            i += 1;
+            let bytes = &data[..data_len as usize];
+            let v = match kind {
+                REG_SZ | REG_EXPAND_SZ => Value::String(utf16_bytes(bytes)),
+                REG_MULTI_SZ => Value::Array(
+                    utf16_bytes_all(bytes)
+                        .split('\0')
+                        .filter(|s| !s.is_empty())
+                        .map(|s| Value::String(s.to_string()))
+                        .collect(),
+                ),
+                REG_DWORD if bytes.len() >= 4 => Value::from(u32::from_le_bytes(
+                    bytes[..4].try_into().unwrap_or_default(),
+                )),
+                REG_QWORD if bytes.len() >= 8 => Value::from(u64::from_le_bytes(
+                    bytes[..8].try_into().unwrap_or_default(),
+                )),
+                _ => continue,
+            };
+            out.insert(from_wide(&name[..name_len as usize]), v);
+        }
+        Ok(out)
+    }
+}
+
+fn utf16_bytes_all(b: &[u8]) -> String {
+    let units: Vec<u16> = b
+        .chunks_exact(2)
+        .map(|c| u16::from_le_bytes([c[0], c[1]]))
+        .collect();
+    String::from_utf16_lossy(&units)
+}
+
+/// A REG_SZ's bytes as text, up to its NUL.
+fn utf16_bytes(b: &[u8]) -> String {
+    let s = utf16_bytes_all(b);
+    match s.find('\0') {
+        Some(i) => s[..i].to_string(),
+        None => s,
+    }
+}
+
+/// The values of `HKLM\path` (empty when the key does not exist).
+pub fn machine_values(path: &str, view: View) -> Result<Map<String, Value>, PlatformError> {
+    match Key::local_machine(path, view)? {
+        Some(k) => k.values(),
+        None => Ok(Map::new()),
+    }
+}
+
+/// Deletes the named values of `HKLM\path` (64-bit view); missing ones are no error.
+pub fn delete_values(path: &str, names: &[&str]) -> Result<(), PlatformError> {
+    use windows_sys::Win32::System::Registry::{RegDeleteValueW, KEY_SET_VALUE};
+    let p = wide(path);
+    let mut h: HKEY = null_mut();
+    // SAFETY: p is NUL-terminated; h receives the handle, closed by Key.
+    let rc = unsafe {
+        RegOpenKeyExW(
+            HKEY_LOCAL_MACHINE,
+            p.as_ptr(),
+            0,
+            KEY_SET_VALUE | KEY_WOW64_64KEY,
+            &mut h,
+        )
+    };
+    match rc {
+        ERROR_SUCCESS => {}
+        2 | 3 => return Ok(()),
+        code => return Err(win_error(&format!("RegOpenKeyExW {path}"), code)),
+    }
+    let key = Key(h);
+    for name in names {
+        let n = wide(name);
+        // SAFETY: an open key and a NUL-terminated name.
+        let rc = unsafe { RegDeleteValueW(key.0, n.as_ptr()) };
+        if rc != ERROR_SUCCESS && rc != 2 {
+            return Err(win_error(&format!("RegDeleteValueW {path}\\{name}"), rc));
+        }
+    }
+    Ok(())
+}
+
+/// The SIDs of the loaded user hives of real accounts (`S-1-5-21-…`, not their
+/// `_Classes` twins or the service accounts).
+pub fn user_sids() -> Result<Vec<String>, PlatformError> {
+    let Some(hku) = Key::users("")? else {
+        return Ok(Vec::new());
+    };
+    Ok(hku
+        .subkeys()?
+        .into_iter()
+        .filter(|s| s.starts_with("S-1-5-21-") && !s.ends_with("_Classes"))
+        .collect())
+}
+
+// --- Software ---------------------------------------------------------------------------
+
+const UNINSTALL_KEY: &str = r"Software\Microsoft\Windows\CurrentVersion\Uninstall";
+
+/// Every uninstall entry of the machine's 64-bit and 32-bit views and of every loaded user
+/// hive, each with a `Hive` field naming its view (`HKLM64`, `HKLM32`, `HKU`), as
+/// [`super::windows::uninstall_packages`] expects.
+pub fn uninstall_entries() -> Result<Vec<Value>, PlatformError> {
+    let mut out = Vec::new();
+    let mut add = |key: Option<Key>, hive: &str| -> Result<(), PlatformError> {
+        let Some(key) = key else { return Ok(()) };
+        for sub in key.subkeys()? {
+            if let Some(k) = key.open(&sub)? {
+                let mut v = k.values()?;
+                v.insert("Hive".into(), Value::String(hive.into()));
+                out.push(Value::Object(v));
+            }
+        }
+        Ok(())
+    };
+    add(Key::local_machine(UNINSTALL_KEY, View::Bits64)?, "HKLM64")?;
+    add(Key::local_machine(UNINSTALL_KEY, View::Bits32)?, "HKLM32")?;
+    for sid in user_sids()? {
+        add(Key::users(&format!(r"{sid}\{UNINSTALL_KEY}"))?, "HKU")?;
+    }
+    Ok(out)
+}
+
+// --- OS and hardware ----------------------------------------------------------------------
+
+/// `HKLM\SOFTWARE\Microsoft\Windows NT\CurrentVersion`: ProductName, EditionID,
+/// CurrentBuildNumber, UBR, DisplayVersion, CurrentMajorVersionNumber, ….
+pub fn os_values() -> Result<Map<String, Value>, PlatformError> {
+    machine_values(
+        r"SOFTWARE\Microsoft\Windows NT\CurrentVersion",
+        View::Bits64,
+    )
+}
+
+/// The raw hardware reads for [`super::windows::hardware_from`].
+pub fn hardware() -> super::windows::HardwareRaw {
+    use windows_sys::Win32::System::SystemInformation::{
+        GetLogicalProcessorInformationEx, GetSystemFirmwareTable, GlobalMemoryStatusEx,
+        RelationProcessorCore, MEMORYSTATUSEX, SYSTEM_LOGICAL_PROCESSOR_INFORMATION_EX,
+    };
+    let mut errors = Vec::new();
+    let bios =
+        machine_values(r"HARDWARE\DESCRIPTION\System\BIOS", View::Native).unwrap_or_else(|e| {
+            errors.push(e);
+            Map::new()
+        });
+    let cpu = machine_values(
+        r"HARDWARE\DESCRIPTION\System\CentralProcessor\0",
+        View::Native,
+    )
+    .unwrap_or_default();
+    let cpu_name = cpu
+        .get("ProcessorNameString")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+
+    let mut mem: MEMORYSTATUSEX = unsafe { std::mem::zeroed() };
+    mem.dwLength = std::mem::size_of::<MEMORYSTATUSEX>() as u32;
+    // SAFETY: mem is a MEMORYSTATUSEX with its length set.
+    let memory_bytes = if unsafe { GlobalMemoryStatusEx(&mut mem) } != 0 {
+        mem.ullTotalPhys
+    } else {
+        errors.push(last_error("GlobalMemoryStatusEx"));
+        0
+    };
+
+    // Cores: one RelationProcessorCore record per physical core (variable-length records).
+    let mut len = 0u32;
+    // SAFETY: a null buffer with length 0 asks for the size needed.
+    unsafe { GetLogicalProcessorInformationEx(RelationProcessorCore, null_mut(), &mut len) };
+    let mut buf = vec![0u8; len as usize];
+    let mut cores = 0u32;
+    let mut threads = 0u32;
+    // SAFETY: buf holds len bytes; the records are read within what Windows wrote.
+    if len > 0
+        && unsafe {
+            GetLogicalProcessorInformationEx(
+                RelationProcessorCore,
+                buf.as_mut_ptr()
+                    .cast::<SYSTEM_LOGICAL_PROCESSOR_INFORMATION_EX>(),
+                &mut len,
+            )
+        } != 0
+    {
+        let mut off = 0usize;
+        while off + 8 <= len as usize {
+            // Relationship (u32), Size (u32), then PROCESSOR_RELATIONSHIP whose GroupMask
+            // array's first mask (offset 8 + 24 + 8) lists the core's logical processors.
+            let size =
+                u32::from_le_bytes(buf[off + 4..off + 8].try_into().unwrap_or_default()) as usize;
+            if size == 0 {
+                break;
+            }
+            cores += 1;
+            let mask_at = off + 8 + 24;
+            if mask_at + 8 <= buf.len() {
+                let mask =
+                    u64::from_le_bytes(buf[mask_at..mask_at + 8].try_into().unwrap_or_default());
+                threads += mask.count_ones();
+            }
+            off += size;
+        }
+    } else {
+        errors.push(last_error("GetLogicalProcessorInformationEx"));
+    }
+
+    let rsmb = u32::from_be_bytes(*b"RSMB");
+    // SAFETY: a null buffer of size 0 asks for the size; then buf holds that many bytes.
+    let need = unsafe { GetSystemFirmwareTable(rsmb, 0, null_mut(), 0) };
+    let mut smbios = vec![0u8; need as usize];
+    if need > 0 {
+        let got = unsafe { GetSystemFirmwareTable(rsmb, 0, smbios.as_mut_ptr(), need) };
+        smbios.truncate(got.min(need) as usize);
+    } else {
+        errors.push(last_error("GetSystemFirmwareTable(RSMB)"));
+    }
+    super::windows::HardwareRaw {
+        bios,
+        cpu_name,
+        cores,
+        threads,
+        memory_bytes,
+        smbios,
+        errors,
+    }
+}
+
+// --- Health -------------------------------------------------------------------------------
+
+fn filetime(f: FILETIME) -> u64 {
+    (u64::from(f.dwHighDateTime) << 32) | u64::from(f.dwLowDateTime)
+}
+
+/// System-wide idle, kernel (which includes idle) and user time, in 100 ns units.
+pub fn cpu_times() -> Result<super::windows::CpuTimes, PlatformError> {
+    use windows_sys::Win32::System::Threading::GetSystemTimes;
+    let z = FILETIME {
+        dwLowDateTime: 0,
+        dwHighDateTime: 0,
+    };
+    let (mut idle, mut kernel, mut user) = (z, z, z);
+    // SAFETY: three FILETIME outputs.
+    if unsafe { GetSystemTimes(&mut idle, &mut kernel, &mut user) } == 0 {
+        return Err(last_error("GetSystemTimes"));
+    }
+    Ok(super::windows::CpuTimes {
+        idle: filetime(idle),
+        kernel: filetime(kernel),
+        user: filetime(user),
+    })
+}
+
+/// The fixed drives (GetLogicalDriveStringsW, GetDriveTypeW, GetDiskFreeSpaceExW); a drive
+/// that does not answer (a card reader without a card) is left out.
+pub fn fixed_volumes() -> Vec<super::windows::Volume> {
+    use windows_sys::Win32::Storage::FileSystem::{
+        GetDiskFreeSpaceExW, GetDriveTypeW, GetLogicalDriveStringsW, GetVolumeInformationW,
+    };
+    use windows_sys::Win32::System::WindowsProgramming::DRIVE_FIXED;
+    let mut buf = vec![0u16; 512];
+    // SAFETY: buf holds its length in UTF-16 units.
+    let n = unsafe { GetLogicalDriveStringsW(buf.len() as u32, buf.as_mut_ptr()) } as usize;
+    if n == 0 || n > buf.len() {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    for root in buf[..n].split(|&c| c == 0).filter(|r| !r.is_empty()) {
+        let mut w: Vec<u16> = root.to_vec();
+        w.push(0);
+        // SAFETY: w is a NUL-terminated root path.
+        if unsafe { GetDriveTypeW(w.as_ptr()) } != DRIVE_FIXED {
+            continue;
+        }
+        let (mut avail, mut total, mut free) = (0u64, 0u64, 0u64);
+        // SAFETY: w as above; three u64 outputs.
+        if unsafe { GetDiskFreeSpaceExW(w.as_ptr(), &mut avail, &mut total, &mut free) } == 0 {
+            continue;
+        }
+        let mut fs = vec![0u16; 64];
+        // SAFETY: fs holds its length; the other outputs are optional (null).
+        let ok = unsafe {
+            GetVolumeInformationW(
+                w.as_ptr(),
+                null_mut(),
+                0,
+                null_mut(),
+                null_mut(),
+                null_mut(),
+                fs.as_mut_ptr(),
+                fs.len() as u32,
+            )
+        };
+        out.push(super::windows::Volume {
+            root: from_wide(root),
+            filesystem: if ok != 0 {
+                from_wide(&fs)
+            } else {
+                String::new()
+            },
+            total_bytes: total,
+            free_bytes: avail,
+        });
+    }
+    out
+}
+
+// --- Services -----------------------------------------------------------------------------
+
+/// Every Win32 service as JSON objects {Name, DisplayName, State, StartMode,
+/// DelayedAutoStart, TriggerStart, ExitCode}, the fields the service mappers read (the
+/// names Win32_Service used, so the recorded outputs stay fixtures).
+pub fn services() -> Result<Vec<Value>, PlatformError> {
+    use windows_sys::Win32::System::Services::{
+        CloseServiceHandle, EnumServicesStatusExW, OpenSCManagerW, OpenServiceW,
+        QueryServiceConfig2W, QueryServiceConfigW, ENUM_SERVICE_STATUS_PROCESSW,
+        QUERY_SERVICE_CONFIGW, SC_ENUM_PROCESS_INFO, SC_MANAGER_CONNECT,
+        SC_MANAGER_ENUMERATE_SERVICE, SERVICE_CONFIG_DELAYED_AUTO_START_INFO,
+        SERVICE_DELAYED_AUTO_START_INFO, SERVICE_QUERY_CONFIG, SERVICE_STATE_ALL, SERVICE_WIN32,
+    };
+    struct Handle(windows_sys::Win32::System::Services::SC_HANDLE);
+    impl Drop for Handle {
+        fn drop(&mut self) {
+            // SAFETY: an open SCM or service handle, closed once.
+            unsafe { CloseServiceHandle(self.0) };
+        }
+    }
+    // SAFETY: local SCM, default database.
+    let scm = unsafe {
+        OpenSCManagerW(
+            null(),
+            null(),
+            SC_MANAGER_CONNECT | SC_MANAGER_ENUMERATE_SERVICE,
+        )
+    };
+    if scm.is_null() {
+        return Err(last_error("OpenSCManagerW"));
+    }
+    let scm = Handle(scm);
+    let mut buf: Vec<u8> = vec![0; 64 * 1024];
+    let mut out = Vec::new();
+    let mut resume = 0u32;
+    loop {
+        let (mut needed, mut count) = (0u32, 0u32);
+        // SAFETY: buf holds its length in bytes; Windows fills it with
+        // ENUM_SERVICE_STATUS_PROCESSW records whose strings point into it.
+        let ok = unsafe {
+            EnumServicesStatusExW(
+                scm.0,
+                SC_ENUM_PROCESS_INFO,
+                SERVICE_WIN32,
+                SERVICE_STATE_ALL,
+                buf.as_mut_ptr(),
+                buf.len() as u32,
+                &mut needed,
+                &mut count,
+                &mut resume,
+                null(),
+            )
+        };
+        let more = ok == 0 && std::io::Error::last_os_error().raw_os_error() == Some(234);
+        if ok == 0 && !more {
+            return Err(last_error("EnumServicesStatusExW"));
+        }
+        let records = buf.as_ptr().cast::<ENUM_SERVICE_STATUS_PROCESSW>();
+        for i in 0..count as usize {
+            // SAFETY: count records were written at the start of buf.
+            let r = unsafe { &*records.add(i) };
+            let name = unsafe { pwstr(r.lpServiceName) };
+            let display = unsafe { pwstr(r.lpDisplayName) };
+            let st = r.ServiceStatusProcess;
+            let state = match st.dwCurrentState {
+                1 => "Stopped",
+                2 => "Start Pending",
+                3 => "Stop Pending",
+                4 => "Running",
+                5 => "Continue Pending",
+                6 => "Pause Pending",
+                7 => "Paused",
+                _ => "Unknown",
+            };
+            // Start mode and delayed start from the service's configuration.
+            let mut start_mode = "";
+            let mut delayed = false;
+            let w = wide(&name);
+            // SAFETY: w is NUL-terminated; the handle is closed by Handle.
+            let svc = unsafe { OpenServiceW(scm.0, w.as_ptr(), SERVICE_QUERY_CONFIG) };
+            if !svc.is_null() {
+                let svc = Handle(svc);
+                let mut cfg = vec![0u8; 8192];
+                let mut need = 0u32;
+                // SAFETY: cfg holds its length; a QUERY_SERVICE_CONFIGW is written at its
+                // start (u64-aligned by Vec<u8>'s allocator in practice; read unaligned).
+                if unsafe {
+                    QueryServiceConfigW(
+                        svc.0,
+                        cfg.as_mut_ptr().cast::<QUERY_SERVICE_CONFIGW>(),
+                        cfg.len() as u32,
+                        &mut need,
+                    )
+                } != 0
+                {
+                    let c = unsafe {
+                        std::ptr::read_unaligned(cfg.as_ptr().cast::<QUERY_SERVICE_CONFIGW>())
+                    };
+                    start_mode = match c.dwStartType {
+                        0 => "Boot",
+                        1 => "System",
+                        2 => "Auto",
+                        3 => "Manual",
+                        4 => "Disabled",
+                        _ => "",
+                    };
+                }
+                let mut d: SERVICE_DELAYED_AUTO_START_INFO = unsafe { std::mem::zeroed() };
+                // SAFETY: d is the struct this info level writes.
+                if unsafe {
+                    QueryServiceConfig2W(
+                        svc.0,
+                        SERVICE_CONFIG_DELAYED_AUTO_START_INFO,
+                        (&mut d as *mut SERVICE_DELAYED_AUTO_START_INFO).cast::<u8>(),
+                        std::mem::size_of::<SERVICE_DELAYED_AUTO_START_INFO>() as u32,
+                        &mut need,
+                    )
+                } != 0
+                {
+                    delayed = d.fDelayedAutostart != 0;
+                }
+            }
+            let trigger = Key::local_machine(
+                &format!(r"SYSTEM\CurrentControlSet\Services\{name}\TriggerInfo"),
+                View::Native,
+            )
+            .ok()
+            .flatten()
+            .is_some();
+            let exit = if st.dwWin32ExitCode == 1066 {
+                st.dwServiceSpecificExitCode
+            } else {
+                st.dwWin32ExitCode
+            };
+            out.push(serde_json::json!({
+                "Name": name,
+                "DisplayName": display,
+                "State": state,
+                "Status": state,
+                "StartMode": start_mode,
+                "DelayedAutoStart": delayed,
+                "TriggerStart": trigger,
+                "ExitCode": exit,
+            }));
+        }
+        if !more {
+            break;
+        }
+        if needed as usize > buf.len() {
+            buf.resize(needed as usize, 0);
+        }
+    }
+    Ok(out)
+}
+
+/// A NUL-terminated UTF-16 string Windows wrote.
+///
+/// # Safety
+/// `p` is null or points to a NUL-terminated UTF-16 string.
+unsafe fn pwstr(p: *const u16) -> String {
+    if p.is_null() {
+        return String::new();
+    }
+    let mut n = 0;
+    while *p.add(n) != 0 {
+        n += 1;
+    }
+    from_wide(std::slice::from_raw_parts(p, n))
+}
+
+// --- Accounts -----------------------------------------------------------------------------
+
+/// The members of the local Administrators group (`DOMAIN\name`), the group found by its
+/// well-known SID S-1-5-32-544 since its name is localised.
+pub fn local_admins() -> Result<Vec<String>, PlatformError> {
+    use windows_sys::Win32::NetworkManagement::NetManagement::{
+        NetApiBufferFree, NetLocalGroupGetMembers, LOCALGROUP_MEMBERS_INFO_3,
+    };
+    use windows_sys::Win32::Security::{
+        CreateWellKnownSid, LookupAccountSidW, WinBuiltinAdministratorsSid,
+    };
+    let mut sid = [0u8; 68];
+    let mut sid_len = sid.len() as u32;
+    // SAFETY: sid holds sid_len bytes.
+    if unsafe {
+        CreateWellKnownSid(
+            WinBuiltinAdministratorsSid,
+            null_mut(),
+            sid.as_mut_ptr().cast(),
+            &mut sid_len,
+        )
+    } == 0
+    {
+        return Err(last_error("CreateWellKnownSid"));
+    }
+    let mut name = vec![0u16; 256];
+    let mut domain = vec![0u16; 256];
+    let (mut name_len, mut domain_len, mut use_) = (256u32, 256u32, 0i32);
+    // SAFETY: the buffers hold the lengths passed.
+    if unsafe {
+        LookupAccountSidW(
+            null(),
+            sid.as_ptr() as *mut _,
+            name.as_mut_ptr(),
+            &mut name_len,
+            domain.as_mut_ptr(),
+            &mut domain_len,
+            &mut use_,
+        )
+    } == 0
+    {
+        return Err(last_error("LookupAccountSidW(S-1-5-32-544)"));
+    }
+    let group = name.clone();
+    let mut members = Vec::new();
+    let mut resume = 0usize;
+    loop {
+        let mut ptr: *mut u8 = null_mut();
+        let (mut read, mut total) = (0u32, 0u32);
+        // SAFETY: group is NUL-terminated; ptr receives a buffer freed below.
+        let rc = unsafe {
+            NetLocalGroupGetMembers(
+                null(),
+                group.as_ptr(),
+                3,
+                &mut ptr,
+                u32::MAX,
+                &mut read,
+                &mut total,
+                &mut resume,
+            )
+        };
+        if rc != 0 && rc != ERROR_MORE_DATA {
+            return Err(win_error("NetLocalGroupGetMembers(Administrators)", rc));
+        }
+        if !ptr.is_null() {
+            let list = ptr.cast::<LOCALGROUP_MEMBERS_INFO_3>();
+            for i in 0..read as usize {
+                // SAFETY: read records in the buffer NetLocalGroupGetMembers returned.
+                members.push(unsafe { pwstr((*list.add(i)).lgrmi3_domainandname) });
+            }
+            // SAFETY: ptr came from NetLocalGroupGetMembers.
+            unsafe { NetApiBufferFree(ptr.cast()) };
+        }
+        if rc != ERROR_MORE_DATA {
+            break;
+        }
+    }
+    Ok(members)
+}
+
+// --- Files --------------------------------------------------------------------------------
+
+/// Gives `path` a protected DACL: full control to SYSTEM and Administrators, nothing to
+/// anyone else (the agent's identity key and spool; the Unix twin is mode 0700).
+pub fn restrict_to_admins(path: &std::path::Path) -> Result<(), PlatformError> {
+    use windows_sys::Win32::Foundation::LocalFree;
+    use windows_sys::Win32::Security::Authorization::ConvertStringSecurityDescriptorToSecurityDescriptorW;
+    use windows_sys::Win32::Security::{
+        SetFileSecurityW, DACL_SECURITY_INFORMATION, PROTECTED_DACL_SECURITY_INFORMATION,
+        PSECURITY_DESCRIPTOR,
+    };
+    // P: protected (no inherited entries); OICI: inherited by files and folders within.
+    let sddl = wide("D:P(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)");
+    let mut sd: PSECURITY_DESCRIPTOR = null_mut();
+    // SAFETY: sddl is NUL-terminated; sd is freed with LocalFree below.
+    if unsafe {
+        ConvertStringSecurityDescriptorToSecurityDescriptorW(sddl.as_ptr(), 1, &mut sd, null_mut())
+    } == 0
+    {
+        return Err(last_error(
+            "ConvertStringSecurityDescriptorToSecurityDescriptorW",
+        ));
+    }
+    let p: Vec<u16> = path
+        .as_os_str()
+        .encode_wide()
+        .chain(std::iter::once(0))
+        .collect();
+    // SAFETY: p is NUL-terminated, sd a valid descriptor.
+    let ok = unsafe {
+        SetFileSecurityW(
+            p.as_ptr(),
+            DACL_SECURITY_INFORMATION | PROTECTED_DACL_SECURITY_INFORMATION,
+            sd,
+        )
+    };
+    let err = (ok == 0).then(|| last_error(&format!("SetFileSecurityW {}", path.display())));
+    // SAFETY: sd came from the conversion above.
+    unsafe { LocalFree(sd) };
+    err.map_or(Ok(()), Err)
+}
