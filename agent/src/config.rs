@@ -318,7 +318,18 @@ mod tests {
     fn shipped_example_is_valid() {
         let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../configs/agent.yaml");
         let c = AgentConfig::load(&p).unwrap();
-        assert!(c.state_dir.is_absolute());
+        // Under Wine the source tree's path has a root but no drive letter.
+        assert!(c.state_dir.has_root());
+    }
+
+    /// The config the Windows service writes when none exists: the state beside it.
+    #[test]
+    fn windows_config_is_valid() {
+        let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../packaging/windows/agent.yaml");
+        let c = AgentConfig::load(&p).unwrap();
+        assert_eq!(c.state_dir, p.parent().unwrap().join("state"));
+        assert!(c.collector.url.is_empty());
+        assert_eq!(c.token().unwrap(), None);
     }
 
     /// The package's config: no collector and no token (given by `tilsyn-agent enroll`).

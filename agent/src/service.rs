@@ -45,6 +45,22 @@ pub fn data_dir() -> PathBuf {
         .join("Tilsyn")
 }
 
+/// The config the MSI's service starts with (packaging/windows/agent.yaml).
+const DEFAULT_CONFIG: &str = include_str!("../../packaging/windows/agent.yaml");
+
+/// Writes the default config when `config` does not exist. The installer does not own the
+/// file, so an upgrade or uninstall leaves an edited config as it is.
+fn ensure_config(config: &Path) -> anyhow::Result<()> {
+    if config.exists() {
+        return Ok(());
+    }
+    if let Some(dir) = config.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    std::fs::write(config, DEFAULT_CONFIG)
+        .with_context(|| format!("cannot write the default config {}", config.display()))
+}
+
 /// `tilsyn-agent service install`: registers the service (automatic start, LocalSystem,
 /// restart on failure) for this executable and `config`, and starts it.
 pub fn install(config: &Path) -> anyhow::Result<()> {
@@ -53,6 +69,7 @@ pub fn install(config: &Path) -> anyhow::Result<()> {
         ServiceManagerAccess::CONNECT | ServiceManagerAccess::CREATE_SERVICE,
     )
     .context("cannot open the service control manager (run as Administrator)")?;
+    ensure_config(config)?;
     let exe = std::env::current_exe().context("cannot find this executable")?;
     let info = ServiceInfo {
         name: SERVICE_NAME.into(),
@@ -203,6 +220,7 @@ fn serve() -> anyhow::Result<()> {
         .parent()
         .map(Path::to_path_buf)
         .unwrap_or_else(data_dir);
+    let written = ensure_config(&config);
     let cfg = AgentConfig::load(&config);
     let log_filter = cfg
         .as_ref()
@@ -219,6 +237,7 @@ fn serve() -> anyhow::Result<()> {
             std::sync::Mutex::new(log),
         )))
         .try_init();
+    written?;
     let cfg = cfg.map_err(|e| anyhow::anyhow!("{e}"))?;
     tracing::info!(config = %config.display(), version = env!("CARGO_PKG_VERSION"), "service starting");
     if let Err(e) = ensure_recovery() {

@@ -50,16 +50,22 @@ cp "$target_dir/$triple/agent/tilsyn-agent.exe" "$dist/tilsyn-agent.exe"
 x86_64-w64-mingw32-strip "$dist/tilsyn-agent.exe"
 echo "tilsyn-agent.exe: $(stat -c %s "$dist/tilsyn-agent.exe") bytes stripped"
 
-# The MSI, and the small test program's MSI the Wine end-to-end test installs.
+# The MSI (wixl resolves File sources against the working directory: build in dist/).
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
-wixl -a x64 -D Version="$version" -D SourceDir="$dist" -o "$dist/tilsyn-agent-$version-x64.msi" \
-  packaging/windows/agent.wxs
+msi() { (cd "$dist" && wixl -a x64 "$@" 2>&1 | { grep -v -e '^$' -e 'GLib-GObject-WARNING' || true; }); }
+msi -D Version="$version" -o "tilsyn-agent-$version-x64.msi" "$root/packaging/windows/agent.wxs"
 cp "$dist/tilsyn-agent-$version-x64.msi" "$dist/tilsyn-agent.msi"
 echo "tilsyn-agent.msi: $(stat -c %s "$dist/tilsyn-agent.msi") bytes"
+# For tests/windows/e2e.sh: the same agent as a newer version (a major upgrade), and a
+# small program to install beside it. Neither ships.
+IFS=. read -r major minor patch <<<"$version"
+msi -D Version="$major.$minor.$((patch + 1))" -o tilsyn-agent-upgrade.msi "$root/packaging/windows/agent.wxs"
+cp "$root/packaging/windows/testprogram.txt" "$dist/"
+msi -o tilsyn-testprogram.msi "$root/packaging/windows/testprogram.wxs"
 
 if [ "$tests" = 1 ]; then
   # The agent's unit tests for the Windows target, under Wine (packaging/windows/wine.sh
   # makes the private prefix and its ProcessPrng shim).
   export CARGO_TARGET_X86_64_PC_WINDOWS_GNU_RUNNER="$root/packaging/windows/wine.sh run"
-  cargo test --locked -p tilsyn-agent --lib --target "$triple" -Zbuild-std=std,panic_unwind
+  cargo test --locked -p tilsyn-agent --lib --target "$triple" -Zbuild-std=std,test,panic_unwind
 fi

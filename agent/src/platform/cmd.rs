@@ -125,6 +125,7 @@ mod tests {
     use super::*;
 
     #[tokio::test]
+    #[cfg(unix)]
     async fn a_hanging_command_is_cut_off() {
         let err = run("sleep", &["5"], Duration::from_millis(200))
             .await
@@ -143,10 +144,15 @@ mod tests {
 
     #[tokio::test]
     async fn non_zero_exit_is_an_error_only_for_run_ok() {
+        let (program, args): (&str, &[&str]) = if cfg!(windows) {
+            ("cmd", &["/c", "exit 1"])
+        } else {
+            ("false", &[])
+        };
         assert_eq!(
-            run("false", &[], DEFAULT_TIMEOUT).await.unwrap().status,
+            run(program, args, DEFAULT_TIMEOUT).await.unwrap().status,
             Some(1)
         );
-        assert!(run_ok("false", &[], DEFAULT_TIMEOUT).await.is_err());
+        assert!(run_ok(program, args, DEFAULT_TIMEOUT).await.is_err());
     }
 }

@@ -661,6 +661,436 @@ unsafe fn pwstr(p: *const u16) -> String {
     from_wide(std::slice::from_raw_parts(p, n))
 }
 
+/// A COM call's failure; E_NOTIMPL (Wine's stubs, a stripped-down Windows) says "not
+/// supported" so the report tells it apart from a fault.
+fn com_error(what: &str, e: ::windows::core::Error) -> PlatformError {
+    let code = e.code().0 as u32;
+    if code == 0x8000_4001 {
+        return PlatformError::Unsupported(format!(
+            "{what} is not implemented by this Windows (E_NOTIMPL)"
+        ));
+    }
+    PlatformError::Failed {
+        command: what.to_string(),
+        status: Some(code as i32),
+        stderr: format!("0x{code:08X} {}", e.message()),
+    }
+}
+
+// --- Windows Update ------------------------------------------------------------------------
+
+/// Pending updates from the Windows Update Agent's COM API (the calls the former PowerShell
+/// script made): a search of the catalogue as Windows last downloaded it (`Online` false:
+/// no network, seconds instead of minutes), each update's title, KB numbers, MSRC
+/// severity, categories and `LastDeploymentChangeTime`; reboot required
+/// (ISystemInformation); the last successful scan and installation
+/// (IAutomaticUpdates2.Results). As JSON in the shape
+/// [`super::windows::windows_update_level`] reads; dates as ms since the epoch. Blocking
+/// (a search can take a minute): call from a blocking thread.
+pub fn windows_update() -> Result<Value, PlatformError> {
+    use ::windows::core::BSTR;
+    use ::windows::Win32::Foundation::VARIANT_FALSE;
+    use ::windows::Win32::System::Com::{CoCreateInstance, CLSCTX_INPROC_SERVER};
+    use ::windows::Win32::System::UpdateAgent::{
+        AutomaticUpdates, IAutomaticUpdates2, ISystemInformation, IUpdateSession,
+        SystemInformation, UpdateSession,
+    };
+    let wua = |what: &str| {
+        let what = what.to_string();
+        move |e: ::windows::core::Error| com_error(&format!("Windows Update Agent: {what}"), e)
+    };
+    let _com = Com::init();
+    // SAFETY: COM calls on interfaces obtained from CoCreateInstance, on this thread.
+    unsafe {
+        let session: IUpdateSession = CoCreateInstance(&UpdateSession, None, CLSCTX_INPROC_SERVER)
+            .map_err(wua("create UpdateSession"))?;
+        let searcher = session
+            .CreateUpdateSearcher()
+            .map_err(wua("CreateUpdateSearcher"))?;
+        searcher
+            .SetOnline(VARIANT_FALSE)
+            .map_err(wua("Online = false"))?;
+        let result = searcher
+            .Search(&BSTR::from("IsInstalled=0 and IsHidden=0"))
+            .map_err(wua("Search"))?;
+        let updates = result.Updates().map_err(wua("Updates"))?;
+        let mut list = Vec::new();
+        for i in 0..updates.Count().map_err(wua("Updates.Count"))? {
+            let u = updates.get_Item(i).map_err(wua("Updates.Item"))?;
+            let mut kbs = Vec::new();
+            if let Ok(ids) = u.KBArticleIDs() {
+                for k in 0..ids.Count().unwrap_or(0) {
+                    if let Ok(id) = ids.get_Item(k) {
+                        kbs.push(id.to_string());
+                    }
+                }
+            }
+            let mut categories = Vec::new();
+            if let Ok(cats) = u.Categories() {
+                for k in 0..cats.Count().unwrap_or(0) {
+                    if let Ok(name) = cats.get_Item(k).and_then(|c| c.Name()) {
+                        categories.push(name.to_string());
+                    }
+                }
+            }
+            list.push(serde_json::json!({
+                "Title": u.Title().map(|t| t.to_string()).unwrap_or_default(),
+                "KBArticleIDs": kbs,
+                "MsrcSeverity": u.MsrcSeverity().map(|t| t.to_string()).unwrap_or_default(),
+                "Categories": categories,
+                "LastDeploymentChangeTime": u.LastDeploymentChangeTime().ok().and_then(super::windows::ole_date_ms),
+            }));
+        }
+        let reboot = CoCreateInstance::<_, ISystemInformation>(
+            &SystemInformation,
+            None,
+            CLSCTX_INPROC_SERVER,
+        )
+        .and_then(|s| s.RebootRequired())
+        .map(|b| b.0 != 0)
+        .unwrap_or(false);
+        let au = CoCreateInstance::<_, IAutomaticUpdates2>(
+            &AutomaticUpdates,
+            None,
+            CLSCTX_INPROC_SERVER,
+        )
+        .and_then(|a| a.Results())
+        .ok();
+        let date = |v: ::windows::core::Result<::windows::Win32::System::Variant::VARIANT>| -> Option<i64> {
+            let v = v.ok()?;
+            // VT_DATE: an OLE automation date.
+            (v.Anonymous.Anonymous.vt.0 == 7)
+                .then(|| v.Anonymous.Anonymous.Anonymous.date)
+                .and_then(super::windows::ole_date_ms)
+        };
+        Ok(serde_json::json!({
+            "Updates": list,
+            "RebootRequired": reboot,
+            "LastSearchSuccessDate": au.as_ref().and_then(|r| date(r.LastSearchSuccessDate())),
+            "LastInstallationSuccessDate": au.as_ref().and_then(|r| date(r.LastInstallationSuccessDate())),
+        }))
+    }
+}
+
+// --- WMI -----------------------------------------------------------------------------------
+
+/// Initialises COM (multithreaded) for this thread while alive.
+struct Com(bool);
+
+impl Com {
+    fn init() -> Com {
+        use ::windows::Win32::System::Com::{CoInitializeEx, COINIT_MULTITHREADED};
+        // SAFETY: balanced by Drop when it succeeded.
+        Com(unsafe { CoInitializeEx(None, COINIT_MULTITHREADED) }.is_ok())
+    }
+}
+
+impl Drop for Com {
+    fn drop(&mut self) {
+        if self.0 {
+            // SAFETY: balances the successful CoInitializeEx on this thread.
+            unsafe { ::windows::Win32::System::Com::CoUninitialize() };
+        }
+    }
+}
+
+/// A VARIANT as JSON: strings, integers, booleans, doubles; anything else is null.
+fn variant_json(v: &::windows::Win32::System::Variant::VARIANT) -> Value {
+    // SAFETY: the union member read is the one `vt` names.
+    unsafe {
+        let inner = &v.Anonymous.Anonymous;
+        let u = &inner.Anonymous;
+        match inner.vt.0 {
+            8 => Value::String(u.bstrVal.to_string()), // VT_BSTR
+            11 => Value::Bool(u.boolVal.0 != 0),       // VT_BOOL
+            2 => Value::from(u.iVal),                  // VT_I2
+            3 => Value::from(u.lVal),                  // VT_I4
+            16 => Value::from(u.cVal as i8),           // VT_I1
+            17 => Value::from(u.bVal),                 // VT_UI1
+            18 => Value::from(u.uiVal),                // VT_UI2
+            19 => Value::from(u.ulVal),                // VT_UI4
+            20 => Value::from(u.llVal),                // VT_I8
+            21 => Value::from(u.ullVal),               // VT_UI8
+            5 => serde_json::Number::from_f64(u.dblVal).map_or(Value::Null, Value::Number), // VT_R8
+            _ => Value::Null,
+        }
+    }
+}
+
+/// `SELECT props FROM class [WHERE …]` in a WMI namespace, each object as JSON with the
+/// named properties (the names PowerShell's CIM cmdlets print, so the mappers are shared).
+/// Blocking: call from a blocking thread.
+pub fn wmi_query(
+    namespace: &str,
+    query: &str,
+    props: &[&str],
+) -> Result<Vec<Value>, PlatformError> {
+    use ::windows::core::{BSTR, HSTRING, PCWSTR};
+    use ::windows::Win32::System::Com::{
+        CoCreateInstance, CoSetProxyBlanket, CLSCTX_INPROC_SERVER, EOAC_NONE,
+        RPC_C_AUTHN_LEVEL_CALL, RPC_C_IMP_LEVEL_IMPERSONATE,
+    };
+    use ::windows::Win32::System::Variant::{VariantClear, VARIANT};
+    use ::windows::Win32::System::Wmi::{
+        IWbemClassObject, IWbemLocator, WbemLocator, WBEM_FLAG_FORWARD_ONLY,
+        WBEM_FLAG_RETURN_IMMEDIATELY, WBEM_INFINITE,
+    };
+    let _com = Com::init();
+    let what = format!("WMI {namespace}: {query}");
+    let err = |e: ::windows::core::Error| com_error(&what, e);
+    // SAFETY: COM calls on interfaces obtained from CoCreateInstance, on this thread.
+    unsafe {
+        let locator: IWbemLocator =
+            CoCreateInstance(&WbemLocator, None, CLSCTX_INPROC_SERVER).map_err(err)?;
+        let services = locator
+            .ConnectServer(
+                &BSTR::from(namespace),
+                &BSTR::new(),
+                &BSTR::new(),
+                &BSTR::new(),
+                0,
+                &BSTR::new(),
+                None,
+            )
+            .map_err(err)?;
+        // RPC_C_AUTHN_WINNT (10), RPC_C_AUTHZ_NONE (0).
+        CoSetProxyBlanket(
+            &services,
+            10,
+            0,
+            PCWSTR::null(),
+            RPC_C_AUTHN_LEVEL_CALL,
+            RPC_C_IMP_LEVEL_IMPERSONATE,
+            None,
+            EOAC_NONE,
+        )
+        .map_err(err)?;
+        let rows = services
+            .ExecQuery(
+                &BSTR::from("WQL"),
+                &BSTR::from(query),
+                WBEM_FLAG_FORWARD_ONLY | WBEM_FLAG_RETURN_IMMEDIATELY,
+                None,
+            )
+            .map_err(err)?;
+        let mut out = Vec::new();
+        loop {
+            let mut row: [Option<IWbemClassObject>; 1] = [None];
+            let mut got = 0u32;
+            rows.Next(WBEM_INFINITE, &mut row, &mut got)
+                .ok()
+                .map_err(err)?;
+            let Some(obj) = row[0].take().filter(|_| got == 1) else {
+                break;
+            };
+            let mut m = Map::new();
+            for p in props {
+                let mut v = VARIANT::default();
+                let name = HSTRING::from(*p);
+                if obj.Get(&name, 0, &mut v, None, None).is_ok() {
+                    m.insert((*p).to_string(), variant_json(&v));
+                    let _ = VariantClear(&mut v);
+                }
+            }
+            out.push(Value::Object(m));
+        }
+        Ok(out)
+    }
+}
+
+// --- Security facts ----------------------------------------------------------------------
+
+/// Runs `read`, turning a failure into the `{ "Error": … }` part the facts mapper expects.
+fn part(read: impl FnOnce() -> Result<Value, PlatformError>) -> Value {
+    read().unwrap_or_else(|e| serde_json::json!({ "Error": e.to_string() }))
+}
+
+/// The security facts as one object with the parts the facts mapper reads
+/// (`super::facts::windows::facts_from_object`), each from Windows' own APIs: the registry
+/// (firewall, screen lock, update policy, Secure Boot), the SCM (services, sshd), netapi32
+/// (administrators) and WMI (BitLocker, Defender, Security Center). `Time` is added by the
+/// caller (w32tm is a program). Blocking.
+pub fn facts_object() -> Value {
+    use super::facts::windows as map;
+    let services = services();
+    let service = |name: &str| -> Option<Value> {
+        services
+            .as_ref()
+            .ok()?
+            .iter()
+            .find(|s| {
+                s["Name"]
+                    .as_str()
+                    .is_some_and(|n| n.eq_ignore_ascii_case(name))
+            })
+            .cloned()
+    };
+    let firewall = part(|| {
+        let svc = service("MpsSvc").ok_or_else(|| {
+            PlatformError::Unsupported(
+                "no Windows Firewall service (MpsSvc) on this Windows".into(),
+            )
+        })?;
+        let base = r"SYSTEM\CurrentControlSet\Services\SharedAccess\Parameters\FirewallPolicy";
+        let policy = r"SOFTWARE\Policies\Microsoft\WindowsFirewall";
+        let mut profiles = Vec::new();
+        for (name, local_key, policy_key) in [
+            ("Domain", "DomainProfile", "DomainProfile"),
+            ("Private", "StandardProfile", "PrivateProfile"),
+            ("Public", "PublicProfile", "PublicProfile"),
+        ] {
+            let local = machine_values(&format!(r"{base}\{local_key}"), View::Bits64)?;
+            let pol = machine_values(&format!(r"{policy}\{policy_key}"), View::Bits64)?;
+            profiles.push(map::firewall_profile(
+                name,
+                &local,
+                &pol,
+                svc["State"] == "Running",
+            ));
+        }
+        Ok(serde_json::json!({ "Profiles": profiles }))
+    });
+    let screen_lock = part(|| {
+        let sys = machine_values(
+            r"SOFTWARE\Microsoft\Windows\CurrentVersion\Policies\System",
+            View::Bits64,
+        )?;
+        let mut users = Vec::new();
+        for sid in user_sids()? {
+            let desk = Key::users(&format!(r"{sid}\Control Panel\Desktop"))?
+                .map(|k| k.values())
+                .transpose()?
+                .unwrap_or_default();
+            let pol = Key::users(&format!(
+                r"{sid}\Software\Policies\Microsoft\Windows\Control Panel\Desktop"
+            ))?
+            .map(|k| k.values())
+            .transpose()?
+            .unwrap_or_default();
+            users.push(map::screen_saver_user(&sid, &desk, &pol));
+        }
+        Ok(serde_json::json!({
+            "InactivityTimeoutSecs": sys.get("InactivityTimeoutSecs").cloned().unwrap_or(Value::Null),
+            "Users": users,
+        }))
+    });
+    let windows_update = part(|| {
+        let key = Key::local_machine(
+            r"SOFTWARE\Policies\Microsoft\Windows\WindowsUpdate\AU",
+            View::Bits64,
+        )?;
+        let au = key
+            .as_ref()
+            .map(Key::values)
+            .transpose()?
+            .unwrap_or_default();
+        let svc = service("wuauserv").ok_or_else(|| {
+            PlatformError::Unsupported(
+                "no Windows Update service (wuauserv) on this Windows".into(),
+            )
+        })?;
+        Ok(serde_json::json!({
+            "PolicyPresent": key.is_some(),
+            "NoAutoUpdate": au.get("NoAutoUpdate").cloned().unwrap_or(Value::Null),
+            "AUOptions": au.get("AUOptions").cloned().unwrap_or(Value::Null),
+            "ServiceStartType": svc["StartMode"],
+        }))
+    });
+    let admins = part(|| Ok(serde_json::json!({ "Members": local_admins()? })));
+    let secure_boot = part(|| {
+        let state = Key::local_machine(
+            r"SYSTEM\CurrentControlSet\Control\SecureBoot\State",
+            View::Native,
+        )?;
+        Ok(match state {
+            // Only UEFI firmware has the key; legacy BIOS cannot do Secure Boot.
+            None => serde_json::json!({ "Enabled": null, "Unsupported": true }),
+            Some(k) => {
+                let v = k.values()?;
+                serde_json::json!({ "Enabled": v.get("UEFISecureBootEnabled").and_then(Value::as_u64).map(|x| x == 1) })
+            }
+        })
+    });
+    let ssh = part(|| {
+        let svc = service("sshd");
+        let config = std::env::var_os("ProgramData")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| r"C:\ProgramData".into())
+            .join(r"ssh\sshd_config");
+        Ok(serde_json::json!({
+            "Installed": svc.is_some(),
+            "Status": svc.as_ref().map(|s| s["State"].clone()),
+            "StartType": svc.as_ref().map(|s| s["StartMode"].clone()),
+            "Config": svc.is_some().then(|| std::fs::read_to_string(&config).ok()).flatten(),
+        }))
+    });
+    let running = part(|| {
+        let all = services
+            .as_ref()
+            .map_err(|e| PlatformError::Unsupported(e.to_string()))?;
+        let names: Vec<&Value> = all
+            .iter()
+            .filter(|s| s["State"] == "Running")
+            .map(|s| &s["Name"])
+            .collect();
+        Ok(serde_json::json!({ "Running": names }))
+    });
+    let bitlocker = part(|| {
+        let drive = std::env::var("SystemDrive").unwrap_or_else(|_| "C:".into());
+        let rows = wmi_query(
+            r"ROOT\CIMV2\Security\MicrosoftVolumeEncryption",
+            &format!("SELECT DriveLetter, ProtectionStatus, ConversionStatus, EncryptionMethod FROM Win32_EncryptableVolume WHERE DriveLetter = '{drive}'"),
+            &["DriveLetter", "ProtectionStatus", "ConversionStatus", "EncryptionMethod"],
+        )?;
+        let v = rows.into_iter().next().ok_or_else(|| {
+            PlatformError::Unsupported(format!("BitLocker lists no volume {drive}"))
+        })?;
+        Ok(serde_json::json!({
+            "MountPoint": drive,
+            "ProtectionStatus": v["ProtectionStatus"],
+            "VolumeStatus": v["ConversionStatus"],
+            "EncryptionMethod": v["EncryptionMethod"],
+        }))
+    });
+    let defender = part(|| {
+        let props = [
+            "AMRunningMode",
+            "AMServiceEnabled",
+            "AntivirusEnabled",
+            "RealTimeProtectionEnabled",
+            "AntivirusSignatureAge",
+            "AMProductVersion",
+        ];
+        wmi_query(
+            r"ROOT\Microsoft\Windows\Defender",
+            &format!("SELECT {} FROM MSFT_MpComputerStatus", props.join(", ")),
+            &props,
+        )?
+        .into_iter()
+        .next()
+        .ok_or_else(|| PlatformError::Unsupported("Defender reports no status".into()))
+    });
+    let security_center = part(|| {
+        Ok(serde_json::json!({ "Products": wmi_query(
+            r"ROOT\SecurityCenter2",
+            "SELECT displayName, productState FROM AntiVirusProduct",
+            &["displayName", "productState"],
+        )? }))
+    });
+    serde_json::json!({
+        "BitLocker": bitlocker,
+        "Firewall": firewall,
+        "Defender": defender,
+        "SecurityCenter": security_center,
+        "ScreenLock": screen_lock,
+        "WindowsUpdate": windows_update,
+        "Admins": admins,
+        "SecureBoot": secure_boot,
+        "Ssh": ssh,
+        "Services": running,
+    })
+}
+
 // --- Accounts -----------------------------------------------------------------------------
 
 /// The members of the local Administrators group (`DOMAIN\name`), the group found by its
@@ -782,4 +1212,74 @@ pub fn restrict_to_admins(path: &std::path::Path) -> Result<(), PlatformError> {
     // SAFETY: sd came from the conversion above.
     unsafe { LocalFree(sd) };
     err.map_or(Ok(()), Err)
+}
+
+/// Run under Wine by `packaging/windows/build.sh --tests`: the real calls, on what Wine's
+/// Windows 10 provides (and on a real PC the same way: `cargo test --target …` there).
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_registry_names_this_windows() {
+        let v = os_values().unwrap();
+        let os = super::super::windows::os_from_registry(&Value::Object(v)).unwrap();
+        assert!(os.name.starts_with("Microsoft Windows"), "{os:?}");
+        assert!(os.version.starts_with("10.0."), "{os:?}");
+        assert!(Key::local_machine(r"SOFTWARE\No\Such\Key", View::Bits64)
+            .unwrap()
+            .is_none());
+        // Deleting values of a key that does not exist is no error.
+        delete_values(r"SOFTWARE\Tilsyn\NoSuchKey", &["x"]).unwrap();
+        // The uninstall views read without error, whatever is installed.
+        uninstall_entries().unwrap();
+    }
+
+    #[test]
+    fn cpu_memory_and_drives() {
+        let a = cpu_times().unwrap();
+        let mut x = 0u64;
+        for i in 0..5_000_000u64 {
+            x = x.wrapping_add(i * i);
+        }
+        std::hint::black_box(x);
+        let b = cpu_times().unwrap();
+        assert!(b.kernel >= a.kernel && b.user >= a.user && b.idle >= a.idle);
+        if let Some(r) = super::super::windows::cpu_busy_ratio(a, b) {
+            assert!((0.0..=1.0).contains(&r));
+        }
+        let hw = hardware();
+        assert!(
+            hw.memory_bytes > 0 && hw.threads > 0 && hw.cores > 0,
+            "{hw:?}"
+        );
+        assert!(hw.threads >= hw.cores);
+        let vols = fixed_volumes();
+        let c = vols.iter().find(|v| v.root == r"C:\").expect("a C: drive");
+        assert!(c.total_bytes > 0 && c.free_bytes <= c.total_bytes, "{c:?}");
+    }
+
+    #[test]
+    fn services_and_administrators() {
+        let all = services().unwrap();
+        assert!(
+            all.iter().any(|s| s["State"] == "Running"),
+            "no running service among {}",
+            all.len()
+        );
+        assert!(all
+            .iter()
+            .all(|s| s["Name"].as_str().is_some_and(|n| !n.is_empty())));
+        // Wine answers for the local Administrators group too; a real PC lists at least
+        // the built-in Administrator or the enrolling admin.
+        local_admins().unwrap();
+    }
+
+    #[test]
+    fn the_state_directory_is_restricted() {
+        let dir = tempfile::tempdir().unwrap();
+        restrict_to_admins(dir.path()).unwrap();
+        // Still usable by this process (an administrator, or SYSTEM as the service).
+        std::fs::write(dir.path().join("x"), b"1").unwrap();
+    }
 }

@@ -3,11 +3,10 @@
 //! tested on recorded data on every OS. The calls themselves are in [`super::winapi`]
 //! (registry, kernel32, SCM: no process started per fact).
 //!
-//! Pending updates alone still come through Windows PowerShell 5.1 ([`WINDOWS_UPDATE_SCRIPT`]):
-//! the Windows Update Agent is a COM automation API whose search takes seconds to minutes,
-//! once per patch interval, so PowerShell's start (≈0.3 s) is noise there. Its JSON and
-//! the recorded outputs of the former PowerShell sources (whose objects carry the same
-//! field names the API readers produce) share these notes:
+//! The Windows Update Agent is a COM automation API: [`super::winapi::windows_update`] calls
+//! it directly (the `windows` crate) and builds the object the former PowerShell script
+//! printed. The recorded outputs of the former PowerShell sources stay the fixtures: the
+//! API readers produce objects with the same field names. Notes on that JSON:
 //! - A pipeline of one object serialises as that object, not a one-element array, and of
 //!   none as nothing at all; [`items`] accepts all three.
 //! - `DateTime` values become `"\/Date(1715644800000)\/"` (ms since the epoch, UTC);
@@ -30,36 +29,6 @@ const WINDOWS_UPDATE: &str = "Windows Update";
 const OS: &str = "Win32_OperatingSystem";
 const SERVICES: &str = "Win32_Service";
 
-/// Pending updates from the Windows Update Agent's COM API. `Online = $false` searches
-/// the catalogue from the last scan Windows itself made (like `dnf -C`: no network, and
-/// seconds instead of minutes). Dates from the API are UTC but come back without a kind,
-/// so they are marked UTC before serialising. Reboot pending: Windows Update's
-/// `RebootRequired` key or component servicing's `RebootPending`.
-pub const WINDOWS_UPDATE_SCRIPT: &str = r"
-$ErrorActionPreference = 'Stop';
-function Utc($d) { if ($d -is [DateTime]) { [DateTime]::SpecifyKind($d, 'Utc') } else { $null } };
-$searcher = (New-Object -ComObject Microsoft.Update.Session).CreateUpdateSearcher();
-$searcher.Online = $false;
-$result = $searcher.Search('IsInstalled=0 and IsHidden=0');
-$updates = @(foreach ($u in $result.Updates) {
-  [pscustomobject]@{
-    Title = $u.Title;
-    KBArticleIDs = @($u.KBArticleIDs | ForEach-Object { [string]$_ });
-    MsrcSeverity = $u.MsrcSeverity;
-    Categories = @($u.Categories | ForEach-Object { $_.Name });
-    LastDeploymentChangeTime = Utc $u.LastDeploymentChangeTime
-  }
-});
-$au = (New-Object -ComObject Microsoft.Update.AutoUpdate).Results;
-[pscustomobject]@{
-  Updates = $updates;
-  RebootRequired = (Test-Path 'HKLM:\SOFTWARE\Microsoft\Windows\CurrentVersion\WindowsUpdate\Auto Update\RebootRequired') -or
-    (Test-Path 'HKLM:\SOFTWARE\Microsoft\Windows\CurrentVersion\Component Based Servicing\RebootPending');
-  LastSearchSuccessDate = Utc $au.LastSearchSuccessDate;
-  LastInstallationSuccessDate = Utc $au.LastInstallationSuccessDate
-}
-";
-
 /// Whether Windows PowerShell is reachable (always, on Windows).
 pub fn present() -> bool {
     cmd::on_path("powershell.exe")
@@ -80,17 +49,6 @@ pub fn command_line(script: &str) -> String {
     )
 }
 
-/// Runs `powershell.exe -NoProfile -NonInteractive -Command <script | ConvertTo-Json>`.
-async fn powershell(script: &str) -> Result<String, PlatformError> {
-    let command = command_line(script);
-    cmd::run_ok(
-        "powershell.exe",
-        &["-NoProfile", "-NonInteractive", "-Command", &command],
-        std::time::Duration::from_secs(120),
-    )
-    .await
-}
-
 /// Installed programs from the uninstall registry keys ([`winapi::uninstall_entries`]).
 pub async fn read_software() -> Result<Vec<Package>, PlatformError> {
     #[cfg(windows)]
@@ -99,9 +57,26 @@ pub async fn read_software() -> Result<Vec<Package>, PlatformError> {
     Err(not_windows())
 }
 
-/// Pending updates, last scan and install, and the reboot flag ([`WINDOWS_UPDATE_SCRIPT`]).
+/// Pending updates, last scan and install, and the reboot flag, from the Windows Update
+/// Agent's COM API on a blocking thread ([`winapi::windows_update`]).
 pub async fn read_patches() -> Result<PatchLevel, PlatformError> {
-    parse_windows_update_json(&powershell(WINDOWS_UPDATE_SCRIPT).await?)
+    #[cfg(windows)]
+    return match tokio::task::spawn_blocking(super::winapi::windows_update).await {
+        Ok(v) => windows_update_level(&v?),
+        Err(e) => Err(PlatformError::Unsupported(format!(
+            "the Windows Update search stopped: {e}"
+        ))),
+    };
+    #[cfg(not(windows))]
+    Err(not_windows())
+}
+
+/// An OLE automation date (days since 1899-12-30, the fraction the time of day, UTC as the
+/// Windows Update Agent gives it) as ms since the epoch; `None` before 1970-01-02 (the
+/// API's "never").
+pub fn ole_date_ms(days: f64) -> Option<i64> {
+    let ms = ((days - 25_569.0) * 86_400_000.0).round();
+    (ms.is_finite() && ms > 86_400_000.0 && ms < 1e15).then_some(ms as i64)
 }
 
 /// Vendor, model, serial, CPU, memory and firmware ([`winapi::hardware`], [`hardware_from`]),
@@ -235,7 +210,11 @@ pub fn uninstall_packages(entries: Vec<Value>) -> Vec<Package> {
 /// this revision), its origin the KB number(s). `last_refresh_ms` is the last successful
 /// scan, `last_install_ms` the last successful installation.
 pub fn parse_windows_update_json(text: &str) -> Result<PatchLevel, PlatformError> {
-    let v = parse_json(WINDOWS_UPDATE, text)?;
+    windows_update_level(&parse_json(WINDOWS_UPDATE, text)?)
+}
+
+/// The patch level from the Windows Update object (see [`parse_windows_update_json`]).
+pub fn windows_update_level(v: &Value) -> Result<PatchLevel, PlatformError> {
     if !v.is_object() {
         return Err(PlatformError::parse(
             WINDOWS_UPDATE,
@@ -276,7 +255,7 @@ pub fn parse_windows_update_json(text: &str) -> Result<PatchLevel, PlatformError
         updates,
         v.get("LastSearchSuccessDate").and_then(ps_date_ms),
         v.get("LastInstallationSuccessDate").and_then(ps_date_ms),
-        bool_field(&v, "RebootRequired"),
+        bool_field(v, "RebootRequired"),
     ))
 }
 
@@ -762,6 +741,8 @@ pub fn ps_date_ms(v: &Value) -> Option<i64> {
             }
         }
         Value::Object(o) => return o.get("value").and_then(ps_date_ms),
+        // Already ms since the epoch (the COM reader, `winapi::windows_update`).
+        Value::Number(n) => n.as_i64()?,
         _ => return None,
     };
     (ms > 86_400_000).then_some(ms)
@@ -1120,15 +1101,24 @@ mod tests {
     }
 
     #[test]
-    fn scripts_survive_the_command_line() {
-        let s = WINDOWS_UPDATE_SCRIPT;
-        assert!(
-            !s.contains('"'),
-            "double quotes get mangled on the command line"
-        );
-        let c = command_line(s);
-        assert!(!c.contains('\n'));
-        assert!(c.ends_with("} | ConvertTo-Json -Depth 4 -Compress"), "{c}");
-        assert!(c.starts_with("[Console]::OutputEncoding"));
+    fn ole_dates_and_the_com_readers_object() {
+        // 2024-05-14 00:00 UTC is OLE day 45426.
+        assert_eq!(ole_date_ms(45_426.0), Some(1_715_644_800_000));
+        assert_eq!(ole_date_ms(45_426.5), Some(1_715_644_800_000 + 43_200_000));
+        // DATE 0 (1899-12-30) is the API's "never"; NaN is nothing.
+        assert_eq!(ole_date_ms(0.0), None);
+        assert_eq!(ole_date_ms(f64::NAN), None);
+        // The object winapi::windows_update builds: dates already in ms.
+        let v = serde_json::json!({"Updates": [{"Title": "2024-05 Cumulative Update for Windows 11 Version 23H2 for x64-based Systems (KB5037771)",
+            "KBArticleIDs": ["5037771"], "MsrcSeverity": "Critical", "Categories": ["Security Updates"],
+            "LastDeploymentChangeTime": 1_715_644_800_000i64}],
+            "RebootRequired": true, "LastSearchSuccessDate": 1_715_700_000_000i64, "LastInstallationSuccessDate": null});
+        let p = windows_update_level(&v).unwrap();
+        assert_eq!((p.pending_count, p.pending_security_count), (1, 1));
+        assert_eq!(p.oldest_security_since_ms, Some(1_715_644_800_000));
+        assert_eq!(p.updates[0].origin, "KB5037771");
+        assert_eq!(p.last_refresh_ms, Some(1_715_700_000_000));
+        assert_eq!(p.last_install_ms, None);
+        assert!(p.reboot_required);
     }
 }

@@ -1,123 +1,112 @@
-//! Security facts on Windows: one read-only Windows PowerShell script ([`FACTS_SCRIPT`])
-//! gathers every part into one object, serialised with `ConvertTo-Json` as the other
-//! Windows sources are (see `platform::windows` for the JSON quirks), and
-//! [`parse_facts_json`] turns it into [`Facts`] plus errors.
+//! Security facts on Windows: [`super::super::winapi::facts_object`] reads every part from
+//! Windows' own APIs (registry, SCM, netapi32, WMI over COM) into one object whose parts
+//! carry the field names the former PowerShell script printed (the recorded outputs under
+//! `agent/tests/fixtures/` stay the fixtures), `w32tm /query /status` adds the time part,
+//! and [`facts_from_object`] turns it into [`Facts`] plus errors.
 //!
-//! Each part runs in its own `try`/`catch` and on failure becomes `{ "Error": "…" }`, so one
-//! cmdlet that is missing (BitLocker on Home editions) or refused does not lose the rest.
+//! A part that cannot be read is `{ "Error": "…" }` and does not lose the rest (BitLocker's
+//! WMI provider is missing on Home editions; under Wine most parts say "not supported").
 //!
-//! Windows PowerShell 5.1 writes enums as numbers; the parser accepts numbers and names:
-//! - BitLocker `ProtectionStatus`: 0 Off, 1 On, 2 Unknown; `VolumeStatus`: 0
-//!   FullyDecrypted, 1 FullyEncrypted, 2 EncryptionInProgress, 3 DecryptionInProgress,
-//!   4 EncryptionPaused, 5 DecryptionPaused; `EncryptionMethod`: 0 None, 1 Aes128Diffuser,
-//!   2 Aes256Diffuser, 3 Aes128, 4 Aes256, 5 Hardware, 6 XtsAes128, 7 XtsAes256.
+//! Enums arrive as numbers (WMI) or names; the mapper accepts both:
+//! - BitLocker `ProtectionStatus`: 0 Off, 1 On, 2 Unknown; `VolumeStatus` (WMI's
+//!   `ConversionStatus`): 0 FullyDecrypted, 1 FullyEncrypted, 2 EncryptionInProgress, 3
+//!   DecryptionInProgress, 4 EncryptionPaused, 5 DecryptionPaused; `EncryptionMethod`: 0
+//!   None, 1 Aes128Diffuser, 2 Aes256Diffuser, 3 Aes128, 4 Aes256, 5 Hardware, 6 XtsAes128,
+//!   7 XtsAes256.
 //! - Firewall `Enabled` (GpoBoolean): 0 False, 1 True, 2 NotConfigured;
-//!   `DefaultInboundAction`: 0 NotConfigured, 2 Allow, 4 Block.
+//!   `DefaultInboundAction`: 0 NotConfigured, 2 Allow, 4 Block ([`firewall_profile`] maps
+//!   the registry's 0/1 onto these).
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 use tilsyn_proto::v1::Facts;
 
-use super::super::windows::{bool_field, command_line, items, u64_field};
-use super::super::{cmd, PlatformError};
+use super::super::windows::{bool_field, items, u64_field};
+use super::super::PlatformError;
 use super::{first_line, some, Antivirus, Finding, IncludeResolver, Readings};
 
-const FACTS: &str = "Windows facts script";
+const FACTS: &str = "Windows facts";
 
-/// The facts script. Notes on the parts:
-/// - Firewall profiles come from the *active* policy store: the default (persistent)
-///   store says `NotConfigured` when Group Policy manages the firewall.
-/// - Security Center (`root/SecurityCenter2`, workstations only) lists third-party
-///   anti-malware, which puts Defender in passive mode.
-/// - Screen saver settings are per user; the agent runs as LocalSystem, whose own HKCU is
-///   meaningless, so every loaded user hive under HKEY_USERS is read, with its policy key.
-/// - `Get-LocalGroupMember` fails on groups holding orphaned (e.g. deleted Entra ID) SIDs,
-///   so ADSI is the fallback. The Administrators group is addressed by its SID because its
-///   name is localised.
-/// - `w32tm /query /status` prints English text only on English systems; the parser says
-///   so when it cannot read it.
-pub const FACTS_SCRIPT: &str = r"
-$ErrorActionPreference = 'Stop';
-function Fail($e) { [pscustomobject]@{ Error = $e.Exception.Message } };
-$bitlocker = $(try {
-  $v = Get-BitLockerVolume -MountPoint $env:SystemDrive;
-  [pscustomobject]@{ MountPoint = $v.MountPoint; ProtectionStatus = $v.ProtectionStatus; VolumeStatus = $v.VolumeStatus; EncryptionMethod = $v.EncryptionMethod; EncryptionPercentage = $v.EncryptionPercentage }
-} catch [System.Management.Automation.CommandNotFoundException] {
-  $first = $_;
-  $(try { [pscustomobject]@{ MountPoint = $env:SystemDrive; ShellProtection = (New-Object -ComObject Shell.Application).NameSpace($env:SystemDrive + '\').Self.ExtendedProperty('System.Volume.BitLockerProtection') } } catch { Fail $first })
-} catch { Fail $_ });
-$firewall = $(try {
-  [pscustomobject]@{ Profiles = @(Get-NetFirewallProfile -PolicyStore ActiveStore | Select-Object Name, Enabled, DefaultInboundAction) }
-} catch { Fail $_ });
-$defender = $(try {
-  Get-MpComputerStatus | Select-Object AMRunningMode, AMServiceEnabled, AntivirusEnabled, RealTimeProtectionEnabled, AntivirusSignatureAge, AMProductVersion
-} catch { Fail $_ });
-$securityCenter = $(try {
-  [pscustomobject]@{ Products = @(Get-CimInstance -Namespace root/SecurityCenter2 -ClassName AntiVirusProduct | Select-Object displayName, productState) }
-} catch { Fail $_ });
-$screenLock = $(try {
-  $sys = Get-ItemProperty -Path 'HKLM:\SOFTWARE\Microsoft\Windows\CurrentVersion\Policies\System' -ErrorAction SilentlyContinue;
-  $users = @(Get-ChildItem -Path 'Registry::HKEY_USERS' | Where-Object { $_.PSChildName -match '^S-1-5-21-[-0-9]+$' } | ForEach-Object {
-    $d = Get-ItemProperty -Path ('Registry::' + $_.Name + '\Control Panel\Desktop') -ErrorAction SilentlyContinue;
-    $p = Get-ItemProperty -Path ('Registry::' + $_.Name + '\Software\Policies\Microsoft\Windows\Control Panel\Desktop') -ErrorAction SilentlyContinue;
-    [pscustomobject]@{ Sid = $_.PSChildName; ScreenSaveActive = $d.ScreenSaveActive; ScreenSaveTimeOut = $d.ScreenSaveTimeOut; ScreenSaverIsSecure = $d.ScreenSaverIsSecure; ScreenSaver = $d.'SCRNSAVE.EXE'; PolicyScreenSaveActive = $p.ScreenSaveActive; PolicyScreenSaveTimeOut = $p.ScreenSaveTimeOut; PolicyScreenSaverIsSecure = $p.ScreenSaverIsSecure; PolicyScreenSaver = $p.'SCRNSAVE.EXE' }
-  });
-  [pscustomobject]@{ InactivityTimeoutSecs = $sys.InactivityTimeoutSecs; Users = $users }
-} catch { Fail $_ });
-$windowsUpdate = $(try {
-  $au = Get-ItemProperty -Path 'HKLM:\SOFTWARE\Policies\Microsoft\Windows\WindowsUpdate\AU' -ErrorAction SilentlyContinue;
-  [pscustomobject]@{ PolicyPresent = [bool]$au; NoAutoUpdate = $au.NoAutoUpdate; AUOptions = $au.AUOptions; ServiceStartType = [string](Get-Service -Name wuauserv).StartType }
-} catch { Fail $_ });
-$admins = $(try {
-  [pscustomobject]@{ Members = @(Get-LocalGroupMember -SID S-1-5-32-544 | ForEach-Object { $_.Name }) }
-} catch {
-  $first = $_;
-  $(try {
-    $name = (New-Object System.Security.Principal.SecurityIdentifier('S-1-5-32-544')).Translate([System.Security.Principal.NTAccount]).Value.Split('\')[1];
-    $group = [ADSI]('WinNT://./' + $name + ',group');
-    [pscustomobject]@{ Members = @($group.Invoke('Members') | ForEach-Object { (([ADSI]$_).InvokeGet('AdsPath') -split '/')[-2..-1] -join '\' }); Fallback = $first.Exception.Message }
-  } catch { Fail $first })
-});
-$time = $(try {
-  $out = & w32tm /query /status;
-  [pscustomobject]@{ ExitCode = $LASTEXITCODE; Output = ($out -join [char]10) }
-} catch { Fail $_ });
-$secureBoot = $(try {
-  [pscustomobject]@{ Enabled = Confirm-SecureBootUEFI }
-} catch [System.PlatformNotSupportedException] {
-  [pscustomobject]@{ Enabled = $null; Unsupported = $true }
-} catch { Fail $_ });
-$ssh = $(try {
-  $svc = Get-Service -Name sshd -ErrorAction SilentlyContinue;
-  $cfg = Join-Path $env:ProgramData 'ssh\sshd_config';
-  [pscustomobject]@{ Installed = [bool]$svc; Status = [string]$svc.Status; StartType = [string]$svc.StartType; Config = $(if ($svc -and (Test-Path $cfg)) { Get-Content -Raw -Path $cfg } else { $null }) }
-} catch { Fail $_ });
-$services = $(try {
-  [pscustomobject]@{ Running = @(Get-Service -ErrorAction SilentlyContinue | Where-Object Status -eq Running | ForEach-Object { $_.Name }) }
-} catch { Fail $_ });
-[pscustomobject]@{ BitLocker = $bitlocker; Firewall = $firewall; Defender = $defender; SecurityCenter = $securityCenter; ScreenLock = $screenLock; WindowsUpdate = $windowsUpdate; Admins = $admins; Time = $time; SecureBoot = $secureBoot; Ssh = $ssh; Services = $services }
-";
-
-/// Runs [`FACTS_SCRIPT`]; see [`super::collect`].
+/// Reads the facts ([`super::super::winapi::facts_object`] on a blocking thread, then
+/// `w32tm`); see [`super::collect`].
 pub async fn collect() -> (Facts, Vec<String>) {
-    let out = cmd::run_ok(
-        "powershell.exe",
-        &[
-            "-NoProfile",
-            "-NonInteractive",
-            "-Command",
-            &command_line(FACTS_SCRIPT),
-        ],
-        std::time::Duration::from_secs(120),
-    )
-    .await;
-    match out.and_then(|t| parse_facts_json(&t)) {
-        Ok(r) => r,
-        Err(e) => (Facts::default(), vec![format!("facts: {e}")]),
+    #[cfg(windows)]
+    {
+        let object = tokio::task::spawn_blocking(super::super::winapi::facts_object).await;
+        let mut v = match object {
+            Ok(v) => v,
+            Err(e) => return (Facts::default(), vec![format!("facts: {e}")]),
+        };
+        let time = match super::super::cmd::run(
+            "w32tm",
+            &["/query", "/status"],
+            std::time::Duration::from_secs(30),
+        )
+        .await
+        {
+            Ok(out) => serde_json::json!({ "ExitCode": out.status, "Output": out.stdout }),
+            Err(e) => serde_json::json!({ "Error": e.to_string() }),
+        };
+        v["Time"] = time;
+        match facts_from_object(&v) {
+            Ok(r) => r,
+            Err(e) => (Facts::default(), vec![format!("facts: {e}")]),
+        }
     }
+    #[cfg(not(windows))]
+    (
+        Facts::default(),
+        vec!["facts: Windows' APIs exist only on Windows".into()],
+    )
 }
 
-/// Parses the script's object into facts and per-part errors. Only output that is not the
-/// script's object at all is an error of the whole.
+/// A firewall profile from the registry: the local setting
+/// (`…\SharedAccess\Parameters\FirewallPolicy\<Profile>`) unless Group Policy sets the
+/// value (`SOFTWARE\Policies\Microsoft\WindowsFirewall\<Profile>`). `EnableFirewall`
+/// absent means on (Windows' default); `DefaultInboundAction` 1 or absent blocks, 0 allows.
+/// With the firewall service stopped nothing is enforced: the profile counts as off.
+pub fn firewall_profile(
+    name: &str,
+    local: &Map<String, Value>,
+    policy: &Map<String, Value>,
+    service_running: bool,
+) -> Value {
+    let get = |k: &str| {
+        policy
+            .get(k)
+            .or_else(|| local.get(k))
+            .and_then(Value::as_u64)
+    };
+    let enabled = service_running && get("EnableFirewall").unwrap_or(1) == 1;
+    let inbound = match get("DefaultInboundAction").unwrap_or(1) {
+        0 => 2,
+        _ => 4,
+    };
+    serde_json::json!({ "Name": name, "Enabled": u64::from(enabled), "DefaultInboundAction": inbound })
+}
+
+/// One user's screen saver settings from `HKU\<sid>\Control Panel\Desktop` and its policy
+/// key, in the fields the screen-lock mapper reads.
+pub fn screen_saver_user(
+    sid: &str,
+    desktop: &Map<String, Value>,
+    policy: &Map<String, Value>,
+) -> Value {
+    let g = |m: &Map<String, Value>, k: &str| m.get(k).cloned().unwrap_or(Value::Null);
+    serde_json::json!({
+        "Sid": sid,
+        "ScreenSaveActive": g(desktop, "ScreenSaveActive"),
+        "ScreenSaveTimeOut": g(desktop, "ScreenSaveTimeOut"),
+        "ScreenSaverIsSecure": g(desktop, "ScreenSaverIsSecure"),
+        "ScreenSaver": g(desktop, "SCRNSAVE.EXE"),
+        "PolicyScreenSaveActive": g(policy, "ScreenSaveActive"),
+        "PolicyScreenSaveTimeOut": g(policy, "ScreenSaveTimeOut"),
+        "PolicyScreenSaverIsSecure": g(policy, "ScreenSaverIsSecure"),
+        "PolicyScreenSaver": g(policy, "SCRNSAVE.EXE"),
+    })
+}
+
+/// Parses the object (as JSON text: the recorded fixtures) into facts and per-part errors.
+/// Only text that is not the object at all is an error of the whole.
 pub fn parse_facts_json(text: &str) -> Result<(Facts, Vec<String>), PlatformError> {
     let t = text.trim_start_matches('\u{feff}').trim();
     let v: Value = serde_json::from_str(t).map_err(|e| {
@@ -126,19 +115,24 @@ pub fn parse_facts_json(text: &str) -> Result<(Facts, Vec<String>), PlatformErro
             format!("invalid JSON ({e}); got {:?}", first_line(t)),
         )
     })?;
+    facts_from_object(&v)
+}
+
+/// The facts from the object of parts (see the module's note).
+pub fn facts_from_object(v: &Value) -> Result<(Facts, Vec<String>), PlatformError> {
     if !v.is_object() || v.get("BitLocker").is_none() {
         return Err(PlatformError::parse(FACTS, "expected the facts object"));
     }
     let mut r = Readings {
-        auto_updates: some(part(&v, "WindowsUpdate").and_then(windows_update)),
-        disk_encryption: some(part(&v, "BitLocker").and_then(bitlocker)),
-        firewall: some(part(&v, "Firewall").and_then(firewall)),
-        screen_lock: part(&v, "ScreenLock").and_then(screen_lock),
-        antivirus: antivirus(part(&v, "Defender"), part(&v, "SecurityCenter")),
-        local_admins: some(part(&v, "Admins").and_then(admins)),
-        time: some(part(&v, "Time").and_then(time)),
-        secure_boot: part(&v, "SecureBoot").map(secure_boot),
-        running_services: some(part(&v, "Services").map(|s| {
+        auto_updates: some(part(v, "WindowsUpdate").and_then(windows_update)),
+        disk_encryption: some(part(v, "BitLocker").and_then(bitlocker)),
+        firewall: some(part(v, "Firewall").and_then(firewall)),
+        screen_lock: part(v, "ScreenLock").and_then(screen_lock),
+        antivirus: antivirus(part(v, "Defender"), part(v, "SecurityCenter")),
+        local_admins: some(part(v, "Admins").and_then(admins)),
+        time: some(part(v, "Time").and_then(time)),
+        secure_boot: part(v, "SecureBoot").map(secure_boot),
+        running_services: some(part(v, "Services").map(|s| {
             let mut names = strings(s.get("Running"));
             names.sort_by_key(|n| n.to_lowercase());
             names.dedup();
@@ -146,7 +140,7 @@ pub fn parse_facts_json(text: &str) -> Result<(Facts, Vec<String>), PlatformErro
         })),
         ..Default::default()
     };
-    match part(&v, "Ssh") {
+    match part(v, "Ssh") {
         Err(e) => r.ssh_installed = Err(e),
         Ok(s) => {
             let installed = bool_field(&s, "Installed");
@@ -819,26 +813,62 @@ mod tests {
     }
 
     #[test]
-    fn script_survives_the_command_line() {
-        assert!(
-            !FACTS_SCRIPT.contains('"'),
-            "double quotes get mangled on the command line"
+    fn firewall_profiles_from_the_registry() {
+        let m = |j: &str| -> Map<String, Value> { serde_json::from_str(j).unwrap() };
+        let none = Map::new();
+        // Local on and blocking; a policy that turns the Public profile off wins.
+        let on = firewall_profile(
+            "Domain",
+            &m(r#"{"EnableFirewall":1,"DefaultInboundAction":1}"#),
+            &none,
+            true,
         );
-        let c = command_line(FACTS_SCRIPT);
-        assert!(!c.contains('\n'));
-        // Lines are joined with spaces, so a line must end its statement (`;`), open a
-        // block, or be followed by the `}` that closes its block.
-        let lines: Vec<&str> = FACTS_SCRIPT
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty())
-            .collect();
-        for pair in lines.windows(2) {
-            assert!(
-                pair[0].ends_with(';') || pair[0].ends_with('{') || pair[1].starts_with('}'),
-                "statement runs into the next line: {}",
-                pair[0]
-            );
-        }
+        assert_eq!(
+            on,
+            serde_json::json!({"Name":"Domain","Enabled":1,"DefaultInboundAction":4})
+        );
+        let off = firewall_profile(
+            "Public",
+            &m(r#"{"EnableFirewall":1}"#),
+            &m(r#"{"EnableFirewall":0}"#),
+            true,
+        );
+        assert_eq!(off["Enabled"], 0);
+        // Nothing set: Windows' defaults (on, block); allowing inbound by default shows.
+        assert_eq!(
+            firewall_profile("Private", &none, &none, true)["Enabled"],
+            1
+        );
+        assert_eq!(
+            firewall_profile("Private", &m(r#"{"DefaultInboundAction":0}"#), &none, true)
+                ["DefaultInboundAction"],
+            2
+        );
+        // The service stopped: nothing enforced.
+        assert_eq!(
+            firewall_profile("Domain", &none, &none, false)["Enabled"],
+            0
+        );
+        // Through the mapper: one profile off fails the whole.
+        let v = serde_json::json!({"Profiles": [on, off]});
+        let f = firewall(v).unwrap();
+        assert!(!f.value);
+        assert_eq!(f.detail, "Windows Firewall: Domain on, Public off");
+    }
+
+    #[test]
+    fn screen_saver_users_from_the_registry() {
+        let m = |j: &str| -> Map<String, Value> { serde_json::from_str(j).unwrap() };
+        let user = screen_saver_user(
+            "S-1-5-21-1-2-3-1001",
+            &m(
+                r#"{"ScreenSaveActive":"1","ScreenSaveTimeOut":"1200","ScreenSaverIsSecure":"1","SCRNSAVE.EXE":"C:\\Windows\\system32\\scrnsave.scr"}"#,
+            ),
+            &m(r#"{"ScreenSaveTimeOut":"600"}"#),
+        );
+        let v = serde_json::json!({"InactivityTimeoutSecs": null, "Users": [user]});
+        // The policy's 600 s wins over the user's 1200 s.
+        let f = screen_lock(v).unwrap().unwrap();
+        assert_eq!(f.value, 600);
     }
 }
