@@ -351,8 +351,20 @@ async fn stop_requested() {
     }
 }
 
+static SERVICE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Marks this process as the Windows service: it stops only through [`request_stop`] (the
+/// service control manager's Stop), never through console signals, which a service has no
+/// console for.
+pub fn set_service_mode() {
+    SERVICE.store(true, std::sync::atomic::Ordering::SeqCst);
+}
+
 /// Ctrl-C, SIGTERM or [`request_stop`].
 pub async fn shutdown_signal() {
+    if SERVICE.load(std::sync::atomic::Ordering::SeqCst) {
+        return stop_requested().await;
+    }
     tokio::select! {
         _ = os_signal() => {}
         _ = stop_requested() => {}
@@ -374,6 +386,10 @@ async fn os_signal() {
     }
     #[cfg(not(unix))]
     {
-        let _ = tokio::signal::ctrl_c().await;
+        // A Windows service has no console: Ctrl-C cannot be registered there, and an
+        // error must not read as "stop" (the service stops through `request_stop`).
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
     }
 }

@@ -200,11 +200,22 @@ fn service_main(_arguments: Vec<OsString>) {
     };
     let _ = STATUS.set(handle);
     let _ = handle.set_service_status(status(ServiceState::Running, 0, Duration::ZERO));
-    let code = match serve() {
-        Ok(()) => 0,
-        Err(e) => {
+    // The agent runs on its own thread with a stack it chooses (8 MiB: a debug build's
+    // futures are deep), not on the thread the dispatcher lent to service_main.
+    let worker = std::thread::Builder::new()
+        .name("agent".into())
+        .stack_size(8 << 20)
+        .spawn(serve);
+    let code = match worker.map(|w| w.join()) {
+        Ok(Ok(Ok(()))) => 0,
+        Ok(Ok(Err(e))) => {
             tracing::error!("agent service failed: {e:#}");
             1
+        }
+        Ok(Err(_)) => 2,
+        Err(e) => {
+            tracing::error!("cannot start the agent's thread: {e}");
+            3
         }
     };
     let _ = handle.set_service_status(status(ServiceState::Stopped, code, Duration::ZERO));
@@ -212,6 +223,7 @@ fn service_main(_arguments: Vec<OsString>) {
 
 /// The service's work: logs to the rotated file, the MSI's enrollment, then the agent.
 fn serve() -> anyhow::Result<()> {
+    crate::agent::set_service_mode();
     let config = CONFIG
         .get()
         .cloned()
@@ -238,6 +250,11 @@ fn serve() -> anyhow::Result<()> {
         )))
         .try_init();
     written?;
+    // A service has no console: a panic goes to the log before the process ends (and
+    // the service control manager restarts it).
+    std::panic::set_hook(Box::new(|info| {
+        tracing::error!("the agent service panicked: {info}");
+    }));
     let cfg = cfg.map_err(|e| anyhow::anyhow!("{e}"))?;
     tracing::info!(config = %config.display(), version = env!("CARGO_PKG_VERSION"), "service starting");
     if let Err(e) = ensure_recovery() {

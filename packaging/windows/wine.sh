@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A private Wine prefix for the Windows agent's tests (packaging/README.md, "Windows").
 #
-#   packaging/windows/wine.sh prefix         # make it (once; about 20 s)
+#   packaging/windows/wine.sh prefix         # make it (once; about 15 s) and keep its session up
+#                                            # (`WINEPREFIX=… wineserver -k` ends it)
 #   packaging/windows/wine.sh run EXE ARGS   # run a Windows program in it (the cargo runner)
 #   packaging/windows/wine.sh shell ARGS     # wine ARGS in it (msiexec, net, sc, reg)
 #
@@ -36,11 +37,16 @@ make_prefix() {
   fi
 }
 
+# Keep the session alive: Wine ends its system processes, services included, a few
+# seconds after the last ordinary Wine program exits. A persistent wineserver keeps the
+# agent's service running between the commands of a test (`wineserver -k` ends it).
+persist() { wineserver -p 2>/dev/null || true; }
+
 cmd=${1:-}
 shift || true
 case "$cmd" in
-  prefix) make_prefix; echo "$WINEPREFIX" ;;
+  prefix) persist; make_prefix; echo "$WINEPREFIX" ;;
   run) make_prefix; exec wine "$@" ;;
-  shell) make_prefix; exec wine "$@" ;;
+  shell) persist; make_prefix; exec wine "$@" ;;
   *) echo "usage: $0 prefix | run EXE [ARGS] | shell ARGS" >&2; exit 2 ;;
 esac

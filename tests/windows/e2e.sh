@@ -24,6 +24,7 @@ done
 
 dir=$(mktemp -d)
 export TILSYN_WINEPREFIX=$dir/prefix
+data=$TILSYN_WINEPREFIX/drive_c/ProgramData/Tilsyn
 wine_sh=$root/packaging/windows/wine.sh
 collector_pid=''
 cleanup() {
@@ -58,8 +59,9 @@ http:
 offline: {missed_intervals: 3, check_every: 1s}
 departments:
   - {id: schools, name: Schools, tokens: [$enroll]}
+compliance: {standards_dir: '$root/configs/standards', watch_every: 0s}
 settings:
-  defaults: {health_interval: 3s, inventory_interval: 5s, software_interval: 5s, patch_interval: 1h, facts_interval: 1h}
+  defaults: {health_interval: 5s}
 log: info
 YAML
 
@@ -102,7 +104,6 @@ echo "grpc 127.0.0.1:$grpc_port, http 127.0.0.1:$http_port"
 
 step "a fresh Wine prefix"
 "$wine_sh" prefix >/dev/null
-data=$TILSYN_WINEPREFIX/drive_c/ProgramData/Tilsyn
 
 step "msiexec /i tilsyn-agent.msi /qn COLLECTOR=… CA=… TOKEN=…"
 wine msiexec /i "$(winpath "$dist/tilsyn-agent.msi")" /qn \
@@ -128,6 +129,8 @@ wait_for 60 "/api/v1/hosts/$agent_id" "j.get('health') and j['health']['memory_t
 
 step "a program installed by MSI appears in the software"
 wine msiexec /i "$(winpath "$dist/tilsyn-testprogram.msi")" /qn || fail "the test program's MSI did not install"
+# The software interval is an hour at least; a service restart reports it at once.
+wine net stop TilsynAgent >/dev/null && wine net start TilsynAgent >/dev/null || fail "restarting the service"
 wait_for 60 "/api/v1/hosts/$agent_id" "any(p['name'] == 'Tilsyn Test Program' and p['version'] == '2.5.1' for p in (j.get('software') or []))" \
   "Tilsyn Test Program 2.5.1 not in the host's software"
 

@@ -665,10 +665,20 @@ unsafe fn pwstr(p: *const u16) -> String {
 /// supported" so the report tells it apart from a fault.
 fn com_error(what: &str, e: ::windows::core::Error) -> PlatformError {
     let code = e.code().0 as u32;
-    if code == 0x8000_4001 {
-        return PlatformError::Unsupported(format!(
-            "{what} is not implemented by this Windows (E_NOTIMPL)"
-        ));
+    match code {
+        0x8000_4001 => {
+            return PlatformError::Unsupported(format!(
+                "{what} is not implemented by this Windows (E_NOTIMPL)"
+            ))
+        }
+        // WBEM_E_INVALID_NAMESPACE, WBEM_E_INVALID_CLASS: the provider is not installed
+        // (BitLocker on Home editions, Defender removed, Security Center on servers).
+        0x8004_100E | 0x8004_1010 => {
+            return PlatformError::Unsupported(format!(
+                "{what}: no such WMI provider on this Windows (0x{code:08X})"
+            ))
+        }
+        _ => {}
     }
     PlatformError::Failed {
         command: what.to_string(),
@@ -836,7 +846,7 @@ pub fn wmi_query(
         WBEM_FLAG_RETURN_IMMEDIATELY, WBEM_INFINITE,
     };
     let _com = Com::init();
-    let what = format!("WMI {namespace}: {query}");
+    let what = format!("WMI {namespace}");
     let err = |e: ::windows::core::Error| com_error(&what, e);
     // SAFETY: COM calls on interfaces obtained from CoCreateInstance, on this thread.
     unsafe {
@@ -900,9 +910,14 @@ pub fn wmi_query(
 
 // --- Security facts ----------------------------------------------------------------------
 
-/// Runs `read`, turning a failure into the `{ "Error": … }` part the facts mapper expects.
+/// Runs `read`, turning a failure into the `{ "Error": … }` part the facts mapper expects
+/// (`{ "Unsupported": … }` when this Windows lacks the source).
 fn part(read: impl FnOnce() -> Result<Value, PlatformError>) -> Value {
-    read().unwrap_or_else(|e| serde_json::json!({ "Error": e.to_string() }))
+    match read() {
+        Ok(v) => v,
+        Err(PlatformError::Unsupported(m)) => serde_json::json!({ "Unsupported": m }),
+        Err(e) => serde_json::json!({ "Error": e.to_string() }),
+    }
 }
 
 /// The security facts as one object with the parts the facts mapper reads

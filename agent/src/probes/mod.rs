@@ -96,6 +96,21 @@ impl Probes {
 
 impl Source for Probes {
     async fn collect(&mut self, kind: ProbeKind, settings: &AgentSettings) -> Collected {
+        let started = std::time::Instant::now();
+        tracing::debug!(probe = kind.name(), "probe starting");
+        let c = self.collect_now(kind, settings).await;
+        tracing::debug!(
+            probe = kind.name(),
+            ms = started.elapsed().as_millis() as u64,
+            errors = c.errors.len(),
+            "probe done"
+        );
+        c
+    }
+}
+
+impl Probes {
+    async fn collect_now(&mut self, kind: ProbeKind, settings: &AgentSettings) -> Collected {
         let c = match kind {
             ProbeKind::Inventory => inventory::collect().await,
             ProbeKind::Software => software::collect().await,

@@ -44,6 +44,9 @@ pub async fn collect() -> (Facts, Vec<String>) {
         .await
         {
             Ok(out) => serde_json::json!({ "ExitCode": out.status, "Output": out.stdout }),
+            Err(super::super::PlatformError::CommandMissing(_)) => {
+                serde_json::json!({ "Unsupported": "w32tm is not on this Windows" })
+            }
             Err(e) => serde_json::json!({ "Error": e.to_string() }),
         };
         v["Time"] = time;
@@ -157,13 +160,17 @@ pub fn facts_from_object(v: &Value) -> Result<(Facts, Vec<String>), PlatformErro
 fn part(v: &Value, key: &str) -> Result<Value, PlatformError> {
     match v.get(key) {
         None => Err(PlatformError::parse(FACTS, format!("no {key} part"))),
-        Some(p) => match p.get("Error").and_then(Value::as_str) {
-            Some(e) => Err(PlatformError::Failed {
+        Some(p) => match (
+            p.get("Error").and_then(Value::as_str),
+            p.get("Unsupported").and_then(Value::as_str),
+        ) {
+            (Some(e), _) => Err(PlatformError::Failed {
                 command: format!("{FACTS} ({key})"),
                 status: None,
                 stderr: e.trim().to_string(),
             }),
-            None => Ok(p.clone()),
+            (None, Some(why)) => Err(PlatformError::Unsupported(why.trim().to_string())),
+            (None, None) => Ok(p.clone()),
         },
     }
 }
@@ -810,6 +817,23 @@ mod tests {
         assert_eq!(f.detail, "time.windows.com");
         let f = parse_w32tm_status("Leap Indicator: 0(no warning)\nLast Successful Sync Time: 5/16/2024 9:41:12 AM\nSource: VM IC Time Synchronization Provider\n").unwrap();
         assert!(f.value);
+    }
+
+    #[test]
+    fn a_missing_source_says_not_supported() {
+        let v = serde_json::json!({"BitLocker": {"Unsupported": "WMI ROOT\\CIMV2\\Security\\MicrosoftVolumeEncryption: no such WMI provider on this Windows (0x8004100E)"},
+            "Firewall": {"Error": "access denied"}});
+        let e = part(&v, "BitLocker").unwrap_err();
+        assert!(matches!(e, PlatformError::Unsupported(_)), "{e}");
+        assert!(
+            e.to_string()
+                .starts_with("not supported on this platform: WMI"),
+            "{e}"
+        );
+        assert!(matches!(
+            part(&v, "Firewall").unwrap_err(),
+            PlatformError::Failed { .. }
+        ));
     }
 
     #[test]
