@@ -266,7 +266,7 @@ pub mod config {
 }
 
 /// The agent's platform parsers: every one takes text it did not write (package managers',
-/// OS tools' and PowerShell's output).
+/// OS tools' and Windows' output).
 pub mod agent_parsers {
     use tilsyn_agent::platform::facts::{self as f, IncludeResolver};
     use tilsyn_agent::platform::{
@@ -391,9 +391,9 @@ pub mod agent_parsers {
             &["windows/windows-update-win11.json"],
         ),
         (
-            "windows hardware",
-            |t, _| keep(windows::parse_hardware_json(t)),
-            &["windows/hardware-win11.json"],
+            "windows smbios",
+            |_, b| keep(windows::smbios_system(b)),
+            &["windows/smbios-rsmb.bin"],
         ),
         (
             "windows os",

@@ -22,32 +22,12 @@ use serde_json::Value;
 use tilsyn_proto::v1::{Hardware, OsInfo, Package, PatchLevel, PendingUpdate, ServiceStatus};
 
 use super::time::parse_timestamp_ms;
-use super::{cmd, PlatformError};
+use super::PlatformError;
 
 const UNINSTALL: &str = "uninstall registry";
 const WINDOWS_UPDATE: &str = "Windows Update";
 const OS: &str = "Win32_OperatingSystem";
 const SERVICES: &str = "Win32_Service";
-
-/// Whether Windows PowerShell is reachable (always, on Windows).
-pub fn present() -> bool {
-    cmd::on_path("powershell.exe")
-}
-
-/// The `-Command` argument for `script`: UTF-8 output, the script in a script block, and
-/// its output piped to `ConvertTo-Json`. Lines are joined with spaces (the scripts end
-/// each statement with `;`), so the command line holds a single line.
-pub fn command_line(script: &str) -> String {
-    let body: Vec<&str> = script
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .collect();
-    format!(
-        "[Console]::OutputEncoding = [System.Text.Encoding]::UTF8; & {{ {} }} | ConvertTo-Json -Depth 4 -Compress",
-        body.join(" ")
-    )
-}
 
 /// Installed programs from the uninstall registry keys ([`winapi::uninstall_entries`]).
 pub async fn read_software() -> Result<Vec<Package>, PlatformError> {
@@ -1001,6 +981,25 @@ mod tests {
         let empty: serde_json::Map<String, Value> =
             serde_json::from_str(r#"{"CollectorUrl":"","EnrollToken":""}"#).unwrap();
         assert!(msi_enrollment(&empty).is_empty());
+    }
+
+    #[test]
+    fn smbios_fixture() {
+        let s = smbios_system(include_bytes!(
+            "../../tests/fixtures/windows/smbios-rsmb.bin"
+        ));
+        assert_eq!(
+            (
+                s.manufacturer.as_str(),
+                s.product.as_str(),
+                s.serial.as_str()
+            ),
+            ("Dell Inc.", "Latitude 7440", "7HXK8Z3")
+        );
+        assert_eq!(
+            (s.bios_vendor.as_str(), s.bios_version.as_str()),
+            ("Dell Inc.", "1.18.0")
+        );
     }
 
     #[test]
