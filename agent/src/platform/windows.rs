@@ -80,7 +80,7 @@ pub async fn read_os() -> Result<OsInfo, PlatformError> {
 /// ([`winapi::services`], [`stopped_services`]).
 pub async fn read_stopped_services() -> Result<Vec<ServiceStatus>, PlatformError> {
     #[cfg(windows)]
-    return stopped_services(super::winapi::services()?);
+    return stopped_services(super::winapi::services(false)?);
     #[cfg(not(windows))]
     Err(not_windows())
 }
@@ -91,7 +91,7 @@ pub async fn read_watched_services(names: &[String]) -> Result<Vec<ServiceStatus
         return Ok(Vec::new());
     }
     #[cfg(windows)]
-    return Ok(watched_services(names, &super::winapi::services()?));
+    return Ok(watched_services(names, &super::winapi::services(false)?));
     #[cfg(not(windows))]
     Err(not_windows())
 }
