@@ -4,7 +4,7 @@
 # wixl). The same sources as the Linux agent; the Linux build keeps its normal toolchain.
 #
 #   packaging/windows/build.sh            # the exe and the MSI in target/windows/dist/
-#   packaging/windows/build.sh --tests    # also the agent's unit tests, run under Wine
+#   packaging/windows/build.sh --tests    # also clippy for Windows and the agent's unit tests under Wine
 #
 # How (packaging/README.md, "Windows"): rustup's toolchain here has only the Linux target,
 # so the Windows standard library is built from Debian's rust-web-src with Debian's
@@ -30,7 +30,10 @@ need=()
 [ -d /usr/lib/rustlib/src/rust/library ] || need+=(rust-web-src)
 command -v x86_64-w64-mingw32-gcc >/dev/null || need+=(gcc-mingw-w64-x86-64)
 command -v wixl >/dev/null || need+=(wixl)
-if [ "$tests" = 1 ]; then command -v wine >/dev/null || need+=(wine wine64); fi
+if [ "$tests" = 1 ]; then
+  command -v wine >/dev/null || need+=(wine wine64)
+  [ -x /usr/bin/clippy-driver ] || need+=(rust-web-clippy)
+fi
 if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}"
 fi
@@ -64,6 +67,10 @@ cp "$root/packaging/windows/testprogram.txt" "$dist/"
 msi -o tilsyn-testprogram.msi "$root/packaging/windows/testprogram.wxs"
 
 if [ "$tests" = 1 ]; then
+  # The Windows-only code linted as the Linux code is (`cargo clippy -D warnings`), with
+  # Debian's clippy that matches its compiler (rustup's cannot read the 1.96 std).
+  PATH=/usr/bin:$PATH cargo clippy --locked -p tilsyn-agent --all-targets --target "$triple" \
+    -Zbuild-std=std,test,panic_unwind -- -D warnings
   # The agent's unit tests for the Windows target, under Wine (packaging/windows/wine.sh
   # makes the private prefix and its ProcessPrng shim).
   export CARGO_TARGET_X86_64_PC_WINDOWS_GNU_RUNNER="$root/packaging/windows/wine.sh run"

@@ -824,7 +824,7 @@ fn variant_json(v: &::windows::Win32::System::Variant::VARIANT) -> Value {
             11 => Value::Bool(u.boolVal.0 != 0),       // VT_BOOL
             2 => Value::from(u.iVal),                  // VT_I2
             3 => Value::from(u.lVal),                  // VT_I4
-            16 => Value::from(u.cVal as i8),           // VT_I1
+            16 => Value::from(u.cVal),                 // VT_I1
             17 => Value::from(u.bVal),                 // VT_UI1
             18 => Value::from(u.uiVal),                // VT_UI2
             19 => Value::from(u.ulVal),                // VT_UI4
