@@ -95,7 +95,10 @@ pub fn install(config: &Path) -> anyhow::Result<()> {
         )
         .with_context(|| format!("cannot create the service {SERVICE_NAME} (does it exist already? `tilsyn-agent service uninstall` first)"))?;
     service.set_description(DESCRIPTION)?;
-    set_recovery(&service)?;
+    if let Err(e) = set_recovery(&service) {
+        // Wine has no failure actions; a real Windows always takes them.
+        eprintln!("tilsyn-agent: warning: cannot set restart-on-failure actions: {e:#}");
+    }
     service
         .start(&[] as &[&OsStr])
         .with_context(|| format!("service {SERVICE_NAME} registered but did not start"))?;

@@ -74,5 +74,6 @@ if [ "$tests" = 1 ]; then
   # The agent's unit tests for the Windows target, under Wine (packaging/windows/wine.sh
   # makes the private prefix and its ProcessPrng shim).
   export CARGO_TARGET_X86_64_PC_WINDOWS_GNU_RUNNER="$root/packaging/windows/wine.sh run"
+  trap '"$root/packaging/windows/wine.sh" stop' EXIT   # no Wine processes left behind
   cargo test --locked -p tilsyn-agent --lib --target "$triple" -Zbuild-std=std,test,panic_unwind
 fi

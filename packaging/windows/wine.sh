@@ -5,6 +5,7 @@
 #                                            # (`WINEPREFIX=… wineserver -k` ends it)
 #   packaging/windows/wine.sh run EXE ARGS   # run a Windows program in it (the cargo runner)
 #   packaging/windows/wine.sh shell ARGS     # wine ARGS in it (msiexec, net, sc, reg)
+#   packaging/windows/wine.sh stop           # end its Wine session (every process in it)
 #
 # The prefix is TILSYN_WINEPREFIX (default: target/windows/wineprefix beside the build).
 # Wine 8 lacks bcryptprimitives.dll!ProcessPrng, which Rust's std for Windows 10+ imports:
@@ -40,7 +41,7 @@ make_prefix() {
 # Keep the session alive: Wine ends its system processes, services included, a few
 # seconds after the last ordinary Wine program exits. A persistent wineserver keeps the
 # agent's service running between the commands of a test (`wineserver -k` ends it).
-persist() { wineserver -p 2>/dev/null || true; }
+persist() { wineserver -p </dev/null >/dev/null 2>&1 || true; }
 
 cmd=${1:-}
 shift || true
@@ -48,5 +49,6 @@ case "$cmd" in
   prefix) persist; make_prefix; echo "$WINEPREFIX" ;;
   run) make_prefix; exec wine "$@" ;;
   shell) persist; make_prefix; exec wine "$@" ;;
-  *) echo "usage: $0 prefix | run EXE [ARGS] | shell ARGS" >&2; exit 2 ;;
+  stop) wineserver -k 2>/dev/null || true ;;
+  *) echo "usage: $0 prefix | run EXE [ARGS] | shell ARGS | stop" >&2; exit 2 ;;
 esac
