@@ -6,7 +6,6 @@
 use serde::Serialize;
 
 use crate::sql::{params, Conn, Row};
-use crate::waivers::ApiWaiver;
 use crate::{Result, SqlStore, StoreError};
 
 /// An API token as stored (its secret only as a hash, kept apart in [`Access::token`]).
@@ -23,6 +22,20 @@ pub struct ApiToken {
     pub expires_at_ms: Option<i64>,
     pub revoked_at_ms: Option<i64>,
     pub last_used_ms: Option<i64>,
+}
+
+/// A waiver made through the API or CLI (its SQL in `waivers.rs`).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ApiWaiver {
+    pub id: String,
+    /// As a waiver file's entry (`standard`, `rule`, `hosts`, `department`, `labels`,
+    /// `reason`, `approved_by`, `expires`).
+    pub doc: serde_json::Value,
+    pub created_by: String,
+    pub created_at_ms: i64,
+    pub updated_at_ms: i64,
+    /// Withdrawn (`end`) at; it no longer applies.
+    pub ended_at_ms: Option<i64>,
 }
 
 /// Who did something, from where: written with the change.

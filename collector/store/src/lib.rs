@@ -32,12 +32,13 @@ pub mod waivers;
 pub use hosts::SqlStore;
 
 pub use absence::{GapRecord, GapRow, WentOffline};
-pub use access::{Access, Actor, ApiToken, AuditEntry, AuditFilter, ChangeWindow, HostLifecycle};
+pub use access::{
+    Access, Actor, ApiToken, ApiWaiver, AuditEntry, AuditFilter, ChangeWindow, HostLifecycle,
+};
 pub use cluster::Lease;
 pub use incidents::OutboxUpdate;
 pub use tilsyn_collector_core::incidents::records::*;
 pub use tilsyn_collector_core::incidents::ticket::{TicketRef, TicketStatus};
-pub use waivers::ApiWaiver;
 
 /// The `store:` section of `collector.yaml`.
 #[derive(Debug, Clone, Deserialize)]

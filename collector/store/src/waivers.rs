@@ -3,25 +3,9 @@
 //! a waiver file's entry (`doc`, JSON), who made it and when, and when it was withdrawn.
 //! Every change is written with its audit entry in one transaction.
 
-use serde::Serialize;
-
-use crate::access::{audit_in, json_of, parse_json, Actor};
+use crate::access::{audit_in, json_of, parse_json, Actor, ApiWaiver};
 use crate::sql::{params, Conn, Row};
 use crate::{Result, SqlStore};
-
-/// A waiver made through the API or CLI.
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct ApiWaiver {
-    pub id: String,
-    /// As a waiver file's entry (`standard`, `rule`, `hosts`, `department`, `labels`,
-    /// `reason`, `approved_by`, `expires`).
-    pub doc: serde_json::Value,
-    pub created_by: String,
-    pub created_at_ms: i64,
-    pub updated_at_ms: i64,
-    /// Withdrawn (`end`) at; it no longer applies.
-    pub ended_at_ms: Option<i64>,
-}
 
 const COLS: &str = "id, doc_json, created_by, created_at_ms, updated_at_ms, ended_at_ms";
 
