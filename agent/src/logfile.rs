@@ -9,6 +9,10 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+fn append(path: &Path) -> std::io::Result<File> {
+    OpenOptions::new().create(true).append(true).open(path)
+}
+
 /// The log file and its rotation.
 pub struct Rotating {
     path: PathBuf,
@@ -24,7 +28,7 @@ impl Rotating {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)?;
         }
-        let file = OpenOptions::new().create(true).append(true).open(path)?;
+        let file = append(path)?;
         let written = file.metadata()?.len();
         Ok(Rotating {
             path: path.to_path_buf(),
@@ -53,12 +57,7 @@ impl Rotating {
             }
             std::fs::rename(&self.path, self.numbered(1))?;
         }
-        self.file = Some(
-            OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&self.path)?,
-        );
+        self.file = Some(append(&self.path)?);
         self.written = 0;
         Ok(())
     }
@@ -72,15 +71,7 @@ impl Write for Rotating {
         }
         let file = match self.file.as_mut() {
             Some(f) => f,
-            None => {
-                self.file = Some(
-                    OpenOptions::new()
-                        .create(true)
-                        .append(true)
-                        .open(&self.path)?,
-                );
-                self.file.as_mut().expect("just opened")
-            }
+            None => self.file.insert(append(&self.path)?),
         };
         let n = file.write(buf)?;
         self.written += n as u64;
