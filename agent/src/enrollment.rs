@@ -158,7 +158,31 @@ pub struct Given {
     pub token: Option<String>,
 }
 
+/// The registry values the Windows MSI writes from its properties
+/// (packaging/windows/agent.wxs): COLLECTOR, CA (a PEM file's path), SERVER_NAME and TOKEN.
+pub const MSI_VALUES: [&str; 4] = ["CollectorUrl", "CollectorCa", "ServerName", "EnrollToken"];
+
 impl Given {
+    /// What the Windows installer was given, from [`MSI_VALUES`] as the registry holds them
+    /// (strings; trimmed); an empty value is not given (an upgrade run without the
+    /// properties writes them empty and changes nothing).
+    pub fn from_msi_values(values: &serde_json::Map<String, serde_json::Value>) -> Given {
+        let get = |k: &str| {
+            values
+                .get(k)
+                .and_then(serde_json::Value::as_str)
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(String::from)
+        };
+        Given {
+            url: get("CollectorUrl"),
+            ca_file: get("CollectorCa").map(PathBuf::from),
+            server_name: get("ServerName"),
+            token: get("EnrollToken"),
+        }
+    }
+
     /// Fills what `self` lacks from `other` (flags first, then the environment, then the
     /// response file).
     pub fn or(self, other: Given) -> Given {
@@ -289,6 +313,26 @@ pub fn save_given(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn msi_properties_become_enrollment() {
+        let v: serde_json::Map<String, serde_json::Value> = serde_json::from_str(
+            r#"{"CollectorUrl":"https://tilsyn.example.org:7443","CollectorCa":"\\\\fs\\it\\tilsyn-ca.pem","ServerName":"","EnrollToken":" tok-123 ","Other":1}"#,
+        )
+        .unwrap();
+        let g = Given::from_msi_values(&v);
+        assert_eq!(g.url.as_deref(), Some("https://tilsyn.example.org:7443"));
+        assert_eq!(
+            g.ca_file.as_deref(),
+            Some(std::path::Path::new(r"\\fs\it\tilsyn-ca.pem"))
+        );
+        assert_eq!(g.server_name, None);
+        assert_eq!(g.token.as_deref(), Some("tok-123"));
+        // An upgrade without properties writes empty values: nothing given.
+        let empty: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(r#"{"CollectorUrl":"","EnrollToken":""}"#).unwrap();
+        assert!(Given::from_msi_values(&empty).is_empty());
+    }
 
     const PEM: &str = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
 

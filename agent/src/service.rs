@@ -37,14 +37,6 @@ const DESCRIPTION: &str = "Reports this PC's inventory, software, updates, secur
 /// The SCM waits this long for a stop before it gives up on the service.
 const STOP_WAIT: Duration = Duration::from_secs(20);
 
-/// `%ProgramData%\Tilsyn`: the config, the state directory and the logs.
-pub fn data_dir() -> PathBuf {
-    std::env::var_os("ProgramData")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(r"C:\ProgramData"))
-        .join("Tilsyn")
-}
-
 /// The config the MSI's service starts with (packaging/windows/agent.yaml).
 const DEFAULT_CONFIG: &str = include_str!("../../packaging/windows/agent.yaml");
 
@@ -230,11 +222,11 @@ fn serve() -> anyhow::Result<()> {
     let config = CONFIG
         .get()
         .cloned()
-        .unwrap_or_else(|| data_dir().join("agent.yaml"));
+        .unwrap_or_else(crate::config::default_path);
     let base = config
         .parent()
         .map(Path::to_path_buf)
-        .unwrap_or_else(data_dir);
+        .unwrap_or_else(crate::config::system_dir);
     let written = ensure_config(&config);
     let cfg = AgentConfig::load(&config);
     let log_filter = cfg
@@ -295,11 +287,11 @@ pub const MSI_KEY: &str = r"SOFTWARE\Tilsyn\Agent";
 pub fn take_msi_enrollment(state_dir: &Path) -> anyhow::Result<bool> {
     use crate::platform::winapi;
     let values = winapi::machine_values(MSI_KEY, winapi::View::Bits64)?;
-    let given = crate::platform::windows::msi_enrollment(&values);
+    let given = crate::enrollment::Given::from_msi_values(&values);
     if given.is_empty() {
         return Ok(false);
     }
     crate::enrollment::save_given(state_dir, &given)?;
-    winapi::delete_values(MSI_KEY, &crate::platform::windows::MSI_VALUES)?;
+    winapi::delete_values(MSI_KEY, &crate::enrollment::MSI_VALUES)?;
     Ok(true)
 }

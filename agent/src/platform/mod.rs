@@ -21,11 +21,12 @@ pub mod systemd;
 pub use tilsyn_proto::time;
 pub mod winapi;
 pub mod windows;
+pub mod winsource;
 pub mod xml;
 pub mod zypper;
 
 /// Why a platform source could not deliver.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum PlatformError {
     #[error("command {0:?} not found on PATH")]
     CommandMissing(String),

@@ -3,7 +3,7 @@
 //! tested on recorded data on every OS. The calls themselves are in [`super::winapi`]
 //! (registry, kernel32, SCM: no process started per fact).
 //!
-//! The Windows Update Agent is a COM automation API: [`super::winapi::windows_update`] calls
+//! The Windows Update Agent is a COM automation API: `winapi::windows_update` calls
 //! it directly (the `windows` crate) and builds the object the former PowerShell script
 //! printed. The recorded outputs of the former PowerShell sources stay the fixtures: the
 //! API readers produce objects with the same field names. Notes on that JSON:
@@ -29,76 +29,12 @@ const WINDOWS_UPDATE: &str = "Windows Update";
 const OS: &str = "Win32_OperatingSystem";
 const SERVICES: &str = "Win32_Service";
 
-/// Installed programs from the uninstall registry keys ([`winapi::uninstall_entries`]).
-pub async fn read_software() -> Result<Vec<Package>, PlatformError> {
-    #[cfg(windows)]
-    return Ok(uninstall_packages(super::winapi::uninstall_entries()?));
-    #[cfg(not(windows))]
-    Err(not_windows())
-}
-
-/// Pending updates, last scan and install, and the reboot flag, from the Windows Update
-/// Agent's COM API on a blocking thread ([`winapi::windows_update`]).
-pub async fn read_patches() -> Result<PatchLevel, PlatformError> {
-    #[cfg(windows)]
-    return match tokio::task::spawn_blocking(super::winapi::windows_update).await {
-        Ok(v) => windows_update_level(&v?),
-        Err(e) => Err(PlatformError::Unsupported(format!(
-            "the Windows Update search stopped: {e}"
-        ))),
-    };
-    #[cfg(not(windows))]
-    Err(not_windows())
-}
-
 /// An OLE automation date (days since 1899-12-30, the fraction the time of day, UTC as the
 /// Windows Update Agent gives it) as ms since the epoch; `None` before 1970-01-02 (the
 /// API's "never").
 pub fn ole_date_ms(days: f64) -> Option<i64> {
     let ms = ((days - 25_569.0) * 86_400_000.0).round();
     (ms.is_finite() && ms > 86_400_000.0 && ms < 1e15).then_some(ms as i64)
-}
-
-/// Vendor, model, serial, CPU, memory and firmware ([`winapi::hardware`], [`hardware_from`]),
-/// with what could not be read.
-pub async fn read_hardware() -> Result<(Hardware, Vec<PlatformError>), PlatformError> {
-    #[cfg(windows)]
-    return Ok(hardware_from(super::winapi::hardware()));
-    #[cfg(not(windows))]
-    Err(not_windows())
-}
-
-/// Edition, version and build from the registry ([`os_from_registry`]).
-pub async fn read_os() -> Result<OsInfo, PlatformError> {
-    #[cfg(windows)]
-    return os_from_registry(&Value::Object(super::winapi::os_values()?));
-    #[cfg(not(windows))]
-    Err(not_windows())
-}
-
-/// Automatic services that are not running and did not stop on purpose
-/// ([`winapi::services`], [`stopped_services`]).
-pub async fn read_stopped_services() -> Result<Vec<ServiceStatus>, PlatformError> {
-    #[cfg(windows)]
-    return stopped_services(super::winapi::services(false)?);
-    #[cfg(not(windows))]
-    Err(not_windows())
-}
-
-/// The watched services' states ([`watched_services`]).
-pub async fn read_watched_services(names: &[String]) -> Result<Vec<ServiceStatus>, PlatformError> {
-    if names.is_empty() {
-        return Ok(Vec::new());
-    }
-    #[cfg(windows)]
-    return Ok(watched_services(names, &super::winapi::services(false)?));
-    #[cfg(not(windows))]
-    Err(not_windows())
-}
-
-#[cfg(not(windows))]
-fn not_windows() -> PlatformError {
-    PlatformError::Unsupported("Windows' APIs exist only on Windows".into())
 }
 
 /// Pairs each watched name with `Get-Service`'s answer (case-insensitive, as Windows
@@ -250,7 +186,7 @@ fn is_placeholder_serial(s: &str) -> bool {
         || l.chars().all(|c| c == '0' || c == ' ')
 }
 
-/// What [`super::winapi::hardware`] read: the registry's `HARDWARE\DESCRIPTION\System\BIOS`
+/// What `winapi::hardware` reads: the registry's `HARDWARE\DESCRIPTION\System\BIOS`
 /// values, the first CPU's name, cores, threads, physical memory and the raw SMBIOS
 /// table. (GetFirmwareType is not used: Wine 8 aborts on it.)
 #[derive(Debug, Default)]
@@ -272,7 +208,11 @@ pub fn hardware_from(raw: HardwareRaw) -> (Hardware, Vec<PlatformError>) {
     let smbios = smbios_system(&raw.smbios);
     let pick = |a: &str, key: &str| {
         if a.is_empty() {
-            str_field(&Value::Object(raw.bios.clone()), key)
+            raw.bios
+                .get(key)
+                .and_then(Value::as_str)
+                .map(|s| s.trim().to_string())
+                .unwrap_or_default()
         } else {
             a.to_string()
         }
@@ -380,23 +320,6 @@ pub fn smbios_structures(table: &[u8]) -> Vec<(u8, &[u8], Vec<String>)> {
     out
 }
 
-/// The values the MSI writes from its properties (packaging/windows/agent.wxs): COLLECTOR,
-/// CA (a PEM file's path), SERVER_NAME and TOKEN.
-pub const MSI_VALUES: [&str; 4] = ["CollectorUrl", "CollectorCa", "ServerName", "EnrollToken"];
-
-/// What the installer was given, from those registry values; empty ones are not given (an
-/// upgrade run without the properties writes them empty and changes nothing).
-pub fn msi_enrollment(values: &serde_json::Map<String, Value>) -> crate::enrollment::Given {
-    let v = Value::Object(values.clone());
-    let get = |k: &str| Some(str_field(&v, k)).filter(|s| !s.is_empty());
-    crate::enrollment::Given {
-        url: get("CollectorUrl"),
-        ca_file: get("CollectorCa").map(std::path::PathBuf::from),
-        server_name: get("ServerName"),
-        token: get("EnrollToken"),
-    }
-}
-
 /// A fixed drive: its root (`C:\\`), filesystem, total and free bytes.
 #[derive(Debug, Clone, Default)]
 pub struct Volume {
@@ -404,22 +327,6 @@ pub struct Volume {
     pub filesystem: String,
     pub total_bytes: u64,
     pub free_bytes: u64,
-}
-
-/// The fixed drives ([`super::winapi::fixed_volumes`]); none off Windows.
-pub fn fixed_volumes() -> Vec<Volume> {
-    #[cfg(windows)]
-    return super::winapi::fixed_volumes();
-    #[cfg(not(windows))]
-    Vec::new()
-}
-
-/// The CPU times now ([`super::winapi::cpu_times`]).
-pub fn cpu_times() -> Result<CpuTimes, PlatformError> {
-    #[cfg(windows)]
-    return super::winapi::cpu_times();
-    #[cfg(not(windows))]
-    Err(not_windows())
 }
 
 /// System-wide CPU times from GetSystemTimes, in 100 ns units; `kernel` includes `idle`.
@@ -961,26 +868,6 @@ mod tests {
         // A string index past the strings is no string.
         let wild = structure(1, &[9, 2, 0, 0], &["x", "y"]);
         assert_eq!(smbios_system(&rsmb(&[wild])).manufacturer, "");
-    }
-
-    #[test]
-    fn msi_properties_become_enrollment() {
-        let v: serde_json::Map<String, Value> = serde_json::from_str(
-            r#"{"CollectorUrl":"https://tilsyn.example.org:7443","CollectorCa":"\\\\fs\\it\\tilsyn-ca.pem","ServerName":"","EnrollToken":" tok-123 ","Other":1}"#,
-        )
-        .unwrap();
-        let g = msi_enrollment(&v);
-        assert_eq!(g.url.as_deref(), Some("https://tilsyn.example.org:7443"));
-        assert_eq!(
-            g.ca_file.as_deref(),
-            Some(std::path::Path::new(r"\\fs\it\tilsyn-ca.pem"))
-        );
-        assert_eq!(g.server_name, None);
-        assert_eq!(g.token.as_deref(), Some("tok-123"));
-        // An upgrade without properties writes empty values: nothing given.
-        let empty: serde_json::Map<String, Value> =
-            serde_json::from_str(r#"{"CollectorUrl":"","EnrollToken":""}"#).unwrap();
-        assert!(msi_enrollment(&empty).is_empty());
     }
 
     #[test]

@@ -9,7 +9,11 @@ use super::{err, Collected, ProbeKind};
 const KIND: ProbeKind = ProbeKind::Facts;
 
 pub async fn collect() -> Collected {
-    let (mut facts, errors) = crate::platform::facts::collect().await;
+    let (mut facts, errors) = if cfg!(target_os = "windows") {
+        crate::platform::winsource::read_facts().await
+    } else {
+        crate::platform::facts::collect().await
+    };
     facts.content_hash = crate::report::facts_hash(&facts);
     Collected {
         body: Some(Body::Facts(facts)),

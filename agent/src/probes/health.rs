@@ -50,7 +50,7 @@ impl HealthProbe {
                 Disks::new_with_refreshed_list()
             },
             cpu_refreshed: std::time::Instant::now(),
-            cpu_times: platform::windows::cpu_times().ok(),
+            cpu_times: platform::winsource::cpu_times().ok(),
         }
     }
 
@@ -72,7 +72,7 @@ impl HealthProbe {
         self.sys.refresh_memory();
         let load = System::load_average();
         let filesystems = if cfg!(target_os = "windows") {
-            platform::windows::fixed_volumes()
+            platform::winsource::fixed_volumes()
                 .into_iter()
                 .map(|v| FilesystemUsage {
                     mount_point: v.root,
@@ -97,24 +97,15 @@ impl HealthProbe {
                 .collect()
         };
 
-        let failed_services = match read_failed().await {
-            Ok(f) => f,
-            Err(e) => {
-                errors.push(err(KIND, format!("failed services: {e}")));
-                Vec::new()
-            }
-        };
-        let watched_services = if settings.watched_services.is_empty() {
+        let (failed, watched) = read_services(&settings.watched_services).await;
+        let failed_services = failed.unwrap_or_else(|e| {
+            errors.push(err(KIND, format!("failed services: {e}")));
             Vec::new()
-        } else {
-            match read_watched(&settings.watched_services).await {
-                Ok(w) => w,
-                Err(e) => {
-                    errors.push(err(KIND, format!("watched services: {e}")));
-                    Vec::new()
-                }
-            }
-        };
+        });
+        let watched_services = watched.unwrap_or_else(|e| {
+            errors.push(err(KIND, format!("watched services: {e}")));
+            Vec::new()
+        });
         let watched_processes = self.watched_processes(&settings.watched_processes);
 
         let health = Health {
@@ -140,7 +131,7 @@ impl HealthProbe {
 
     /// The CPU's busy share since the previous sample (GetSystemTimes).
     fn windows_cpu(&mut self, errors: &mut Vec<tilsyn_proto::v1::ProbeError>) -> f64 {
-        match platform::windows::cpu_times() {
+        match platform::winsource::cpu_times() {
             Ok(now) => {
                 let ratio = self
                     .cpu_times
@@ -183,29 +174,34 @@ impl HealthProbe {
     }
 }
 
-async fn read_failed() -> Result<Vec<tilsyn_proto::v1::ServiceStatus>, platform::PlatformError> {
-    if cfg!(target_os = "windows") {
-        platform::windows::read_stopped_services().await
-    } else if cfg!(target_os = "macos") {
-        Ok(platform::macos::failed_jobs(
-            &platform::macos::read_launchd().await?,
-        ))
-    } else {
-        platform::systemd::read_failed().await
-    }
-}
+type Services = Result<Vec<tilsyn_proto::v1::ServiceStatus>, platform::PlatformError>;
 
-async fn read_watched(
-    names: &[String],
-) -> Result<Vec<tilsyn_proto::v1::ServiceStatus>, platform::PlatformError> {
+/// The failed services and the watched ones' states. Where one listing answers both (the
+/// Windows service control manager, launchd) it is read once per cycle; a failure to read
+/// it is the error of both.
+async fn read_services(watched: &[String]) -> (Services, Services) {
+    let none_watched = watched.is_empty();
+    let both = |r: Result<(Vec<_>, Vec<_>), platform::PlatformError>| match r {
+        Ok((failed, states)) => (Ok(failed), Ok(states)),
+        Err(e) if none_watched => (Err(e), Ok(Vec::new())),
+        Err(e) => (Err(e.clone()), Err(e)),
+    };
     if cfg!(target_os = "windows") {
-        platform::windows::read_watched_services(names).await
+        both(platform::winsource::read_services(watched).await)
     } else if cfg!(target_os = "macos") {
-        Ok(platform::macos::watched_jobs(
-            &platform::macos::read_launchd().await?,
-            names,
-        ))
+        both(platform::macos::read_launchd().await.map(|jobs| {
+            (
+                platform::macos::failed_jobs(&jobs),
+                platform::macos::watched_jobs(&jobs, watched),
+            )
+        }))
     } else {
-        platform::systemd::read_watched(names).await
+        let failed = platform::systemd::read_failed().await;
+        let states = if watched.is_empty() {
+            Ok(Vec::new())
+        } else {
+            platform::systemd::read_watched(watched).await
+        };
+        (failed, states)
     }
 }

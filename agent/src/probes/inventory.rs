@@ -129,7 +129,7 @@ fn sysinfo_disks() -> Vec<Disk> {
 /// On Windows everything from Windows' own APIs (`platform::winapi`): sysinfo's CPU
 /// refresh goes through PDH, which is slow to open and missing under Wine.
 async fn windows_hardware(errors: &mut Vec<tilsyn_proto::v1::ProbeError>) -> (Hardware, Vec<Disk>) {
-    let hardware = match platform::windows::read_hardware().await {
+    let hardware = match platform::winsource::read_hardware().await {
         Ok((h, partial)) => {
             errors.extend(
                 partial
@@ -143,7 +143,7 @@ async fn windows_hardware(errors: &mut Vec<tilsyn_proto::v1::ProbeError>) -> (Ha
             Hardware::default()
         }
     };
-    let disks = platform::windows::fixed_volumes()
+    let disks = platform::winsource::fixed_volumes()
         .into_iter()
         .map(|v| Disk {
             device: v.root.clone(),
@@ -158,7 +158,7 @@ async fn windows_hardware(errors: &mut Vec<tilsyn_proto::v1::ProbeError>) -> (Ha
 
 async fn read_os() -> Result<OsInfo, PlatformError> {
     if cfg!(target_os = "windows") {
-        platform::windows::read_os().await
+        platform::winsource::read_os().await
     } else if cfg!(target_os = "macos") {
         platform::macos::read_os().await
     } else {

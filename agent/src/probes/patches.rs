@@ -60,7 +60,7 @@ async fn read(src: PatchSource) -> Option<Result<PatchLevel, PlatformError>> {
         PatchSource::Zypper if platform::zypper::present() => {
             platform::zypper::read_patches().await
         }
-        PatchSource::WindowsUpdate => platform::windows::read_patches().await,
+        PatchSource::WindowsUpdate => platform::winsource::read_patches().await,
         PatchSource::SoftwareUpdate => platform::macos::read_patches().await,
         _ => return None,
     })

@@ -47,7 +47,7 @@ async fn read(src: SoftwareSource) -> Result<Option<Vec<Package>>, PlatformError
     Ok(Some(match src {
         SoftwareSource::Dpkg if platform::dpkg::present() => platform::dpkg::read_software()?,
         SoftwareSource::Rpm if platform::rpm::present() => platform::rpm::read_software().await?,
-        SoftwareSource::WindowsRegistry => platform::windows::read_software().await?,
+        SoftwareSource::WindowsRegistry => platform::winsource::read_software().await?,
         SoftwareSource::MacApps => platform::macos::read_applications().await?,
         SoftwareSource::MacPkgutil => platform::macos::read_pkgutil().await?,
         _ => return Ok(None),

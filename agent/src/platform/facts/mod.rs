@@ -33,10 +33,10 @@ pub mod windows;
 ///
 /// `content_hash` is left empty: the probe computes it over the encoded message.
 pub async fn collect() -> (Facts, Vec<String>) {
+    // Windows: `platform::winsource::read_facts`, which the facts probe calls (the API
+    // readers build on this module's mappers, so they are not called from here).
     if cfg!(target_os = "linux") {
         linux::collect().await
-    } else if cfg!(target_os = "windows") {
-        windows::collect().await
     } else if cfg!(target_os = "macos") {
         macos::collect().await
     } else {

@@ -1,4 +1,4 @@
-//! Security facts on Windows: [`super::super::winapi::facts_object`] reads every part from
+//! Security facts on Windows: `winapi::facts_object` reads every part from
 //! Windows' own APIs (registry, SCM, netapi32, WMI over COM) into one object whose parts
 //! carry the field names the former PowerShell script printed (the recorded outputs under
 //! `agent/tests/fixtures/` stay the fixtures), `w32tm /query /status` adds the time part,
@@ -25,42 +25,6 @@ use super::super::PlatformError;
 use super::{first_line, some, Antivirus, Finding, IncludeResolver, Readings};
 
 const FACTS: &str = "Windows facts";
-
-/// Reads the facts ([`super::super::winapi::facts_object`] on a blocking thread, then
-/// `w32tm`); see [`super::collect`].
-pub async fn collect() -> (Facts, Vec<String>) {
-    #[cfg(windows)]
-    {
-        let object = tokio::task::spawn_blocking(super::super::winapi::facts_object).await;
-        let mut v = match object {
-            Ok(v) => v,
-            Err(e) => return (Facts::default(), vec![format!("facts: {e}")]),
-        };
-        let time = match super::super::cmd::run(
-            "w32tm",
-            &["/query", "/status"],
-            std::time::Duration::from_secs(30),
-        )
-        .await
-        {
-            Ok(out) => serde_json::json!({ "ExitCode": out.status, "Output": out.stdout }),
-            Err(super::super::PlatformError::CommandMissing(_)) => {
-                serde_json::json!({ "Unsupported": "w32tm is not on this Windows" })
-            }
-            Err(e) => serde_json::json!({ "Error": e.to_string() }),
-        };
-        v["Time"] = time;
-        match facts_from_object(&v) {
-            Ok(r) => r,
-            Err(e) => (Facts::default(), vec![format!("facts: {e}")]),
-        }
-    }
-    #[cfg(not(windows))]
-    (
-        Facts::default(),
-        vec!["facts: Windows' APIs exist only on Windows".into()],
-    )
-}
 
 /// A firewall profile from the registry: the local setting
 /// (`…\SharedAccess\Parameters\FirewallPolicy\<Profile>`) unless Group Policy sets the
