@@ -8,6 +8,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Once;
 use std::time::{Duration, Instant};
 
+pub mod browser;
+
 pub const TOKEN: &str = "e2e-token-for-social-services";
 /// The enrollment token of the second department, `schools`, where a [`Spec`] adds it.
 pub const SCHOOLS_TOKEN: &str = "e2e-token-for-schools";
