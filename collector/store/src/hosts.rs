@@ -84,7 +84,12 @@ impl SqlStore {
         self.db.size_bytes()
     }
 
-    fn apply_batch(tx: &dyn Conn, b: &IngestBatch, now_ms: i64) -> Result<BatchOutcome> {
+    fn apply_batch(
+        tx: &dyn Conn,
+        dict: &mut crate::search::Dictionary,
+        b: &IngestBatch,
+        now_ms: i64,
+    ) -> Result<BatchOutcome> {
         type HostRow = (
             i64,
             String,
@@ -92,13 +97,22 @@ impl SqlStore {
             Option<String>,
             Option<String>,
             String,
+            i64,
         );
         let row: Option<HostRow> = tx.query_row(
-            "SELECT last_seq, state, inventory_hash, software_hash, facts_hash, probe_errors_json FROM hosts WHERE agent_id = ?1",
+            "SELECT last_seq, state, inventory_hash, software_hash, facts_hash, probe_errors_json, host_no FROM hosts WHERE agent_id = ?1",
             params![b.agent_id],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)),
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?)),
         )?;
-        let Some((last_seq, state, mut inv_hash, mut sw_hash, mut facts_hash, errors_json)) = row
+        let Some((
+            last_seq,
+            state,
+            mut inv_hash,
+            mut sw_hash,
+            mut facts_hash,
+            errors_json,
+            host_no,
+        )) = row
         else {
             return Err(StoreError::Db(format!("unknown agent {}", b.agent_id)));
         };
@@ -108,6 +122,10 @@ impl SqlStore {
             serde_json::from_str(&errors_json).unwrap_or_default();
         // A full section or other probe errors: the compliance inputs changed.
         let mut inputs_changed = false;
+        // A section's search rows are rewritten when its content changed (a hash the store
+        // does not hold yet; without a hash, always).
+        let changed =
+            |known: &Option<String>, hash: &str| hash.is_empty() || known.as_deref() != Some(hash);
         for r in &b.reports {
             if r.seq <= last_seq {
                 out.duplicates += 1;
@@ -126,6 +144,9 @@ impl SqlStore {
                             inv.machine_id, inv.content_hash, inv.encode_to_vec(), r.collected_at_ms, b.class_from_inventory
                         ],
                     )?;
+                    if changed(&inv_hash, &inv.content_hash) {
+                        crate::search::write_idents(tx, host_no, &inv.hostname, Some(inv))?;
+                    }
                     inv_hash = Some(inv.content_hash.clone());
                     "inventory"
                 }
@@ -134,6 +155,9 @@ impl SqlStore {
                         "UPDATE hosts SET software_hash = ?2, software_pb = ?3, software_count = ?4, software_at_ms = ?5 WHERE agent_id = ?1",
                         params![b.agent_id, sw.content_hash, sw.encode_to_vec(), sw.packages.len(), r.collected_at_ms],
                     )?;
+                    if changed(&sw_hash, &sw.content_hash) {
+                        crate::search::write_software(tx, dict, host_no, sw)?;
+                    }
                     sw_hash = Some(sw.content_hash.clone());
                     "software"
                 }
@@ -146,6 +170,7 @@ impl SqlStore {
                             p.oldest_security_since_ms, p.reboot_required
                         ],
                     )?;
+                    crate::search::write_updates(tx, dict, host_no, p)?;
                     "patches"
                 }
                 Some(Body::Health(h)) => {
@@ -373,12 +398,26 @@ impl Store for SqlStore {
 
     fn enroll(&self, a: &NewAgent) -> Result<()> {
         self.db.write(|c| {
+            // The host's number in the search tables: PostgreSQL's identity (several
+            // collectors enrol at once), SQLite's one writer counts on.
+            let host_no: i64 = match c.engine() {
+                crate::sql::Engine::Sqlite => {
+                    c.query_value("SELECT COALESCE(MAX(host_no), 0) + 1 FROM hosts", &[])?
+                }
+                crate::sql::Engine::Postgres => c.query_value(
+                    "SELECT nextval(pg_get_serial_sequence('hosts', 'host_no'))",
+                    &[],
+                )?,
+            };
             c.execute(
                 "INSERT INTO hosts (agent_id, secret_hash, department, class, class_source, labels_json, hostname, machine_id, \
-                 agent_version, health_interval_s, enrolled_at_ms, state) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 'new')",
+                 agent_version, health_interval_s, enrolled_at_ms, state, host_no) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 'new', ?12)",
                 params![a.agent_id, a.secret_hash, a.department, a.class, a.class_source, a.labels_json, a.hostname, a.machine_id,
-                    a.agent_version, a.health_interval_s, a.enrolled_at_ms],
+                    a.agent_version, a.health_interval_s, a.enrolled_at_ms, host_no],
             )?;
+            crate::search::forget(c, host_no)?;
+            crate::search::write_idents(c, host_no, &a.hostname, None)?;
             c.execute(
                 "INSERT INTO host_events (agent_id, at_ms, kind) VALUES (?1, ?2, 'enrolled')",
                 params![a.agent_id, a.enrolled_at_ms],
@@ -420,9 +459,11 @@ impl Store for SqlStore {
                     )?;
                 }
             }
+            // Made again if the engine runs the transaction again.
+            let mut dict = crate::search::Dictionary::default();
             batches
                 .iter()
-                .map(|b| Self::apply_batch(tx, b, now_ms))
+                .map(|b| Self::apply_batch(tx, &mut dict, b, now_ms))
                 .collect()
         })?;
         self.sample_day
@@ -432,39 +473,40 @@ impl Store for SqlStore {
 
     fn list_hosts(&self, f: &HostFilter) -> Result<Vec<HostSummary>> {
         self.db.read(|c| {
-            // Retired hosts only when asked for by state.
-            let mut sql = format!(
-                "SELECT {SUMMARY_COLS} FROM hosts WHERE {}",
-                if f.state.is_some() {
-                    "1 = 1"
-                } else {
-                    "state <> 'retired'"
-                }
-            );
-            let mut args: Vec<&dyn ToParam> = Vec::new();
-            sql.push_str(&department_in(f.departments.as_deref(), 1));
-            for d in f.departments.as_deref().unwrap_or_default() {
-                args.push(d);
-            }
-            for (col, v) in [
-                ("department", &f.department),
-                ("class", &f.class),
-                ("state", &f.state),
-                ("os_family", &f.os_family),
-                ("hostname", &f.hostname),
-            ] {
-                if let Some(v) = v {
-                    args.push(v);
-                    sql.push_str(&format!(" AND {col} = ?{}", args.len()));
-                }
-            }
-            sql.push_str(&format!(
-                " ORDER BY hostname, agent_id LIMIT {} OFFSET {}",
+            let mut args = Vec::new();
+            let w = crate::search::host_where(c, f, &mut args)?;
+            // The page is picked from the hosts' indexes alone; only its rows are read.
+            let sql = format!(
+                "SELECT {SUMMARY_COLS} FROM hosts WHERE host_no IN (SELECT host_no FROM {} WHERE {w} \
+                 ORDER BY hostname, agent_id LIMIT {} OFFSET {}) ORDER BY hostname, agent_id",
+                crate::search::hosts_from(c),
                 f.limit.clamp(1, 10_000),
                 f.offset
-            ));
+            );
+            let args: Vec<&dyn ToParam> = args.iter().map(|v| v as &dyn ToParam).collect();
             c.query_map(&sql, &args, summary)
         })
+    }
+
+    fn count_hosts(&self, f: &HostFilter) -> Result<u64> {
+        self.db.read(|c| {
+            let mut args = Vec::new();
+            let w = crate::search::host_where(c, f, &mut args)?;
+            let args: Vec<&dyn ToParam> = args.iter().map(|v| v as &dyn ToParam).collect();
+            let from = crate::search::hosts_from(c);
+            c.query_value::<i64>(&format!("SELECT COUNT(*) FROM {from} WHERE {w}"), &args)
+                .map(|n| n.max(0) as u64)
+        })
+    }
+
+    fn software_versions(
+        &self,
+        name: &str,
+        departments: Option<&[String]>,
+        limit: u32,
+    ) -> Result<Vec<SoftwareVersionCount>> {
+        self.db
+            .read(|c| crate::search::software_versions(c, name, departments, limit))
     }
 
     fn get_host(&self, agent_id: &str) -> Result<Option<HostDetail>> {

@@ -24,6 +24,7 @@ pub mod incidents;
 pub mod pg_server;
 pub mod postgres;
 pub mod rollups;
+pub mod search;
 pub mod sla;
 pub mod sql;
 pub mod sqlite;
@@ -214,6 +215,9 @@ pub struct BatchOutcome {
     pub came_online: bool,
 }
 
+/// Which hosts [`Store::list_hosts`] and [`Store::count_hosts`] find: every filter given
+/// must hold. Retired hosts are left out unless `state` asks for them. Text filters are
+/// trimmed; a blank one filters nothing.
 #[derive(Debug, Clone, Default)]
 pub struct HostFilter {
     /// Only these departments (a department reader's); `None`: all.
@@ -222,9 +226,40 @@ pub struct HostFilter {
     pub class: Option<String>,
     pub state: Option<String>,
     pub os_family: Option<String>,
+    /// The exact hostname.
     pub hostname: Option<String>,
+    /// Hosts with an installed package whose name *contains* this text, ignoring case:
+    /// `firefox` finds `firefox-esr` and `Mozilla Firefox (x64 en-US)` (Windows names
+    /// start with the vendor, so a prefix would miss them), `kb50` nothing installed.
+    pub software: Option<String>,
+    /// With `software`: only packages whose version starts with this, case and all
+    /// (`115.` finds `115.17.0esr`, not `1115.0`); ignored without `software`.
+    pub software_version: Option<String>,
+    /// Hosts with a pending update whose package name contains this text, ignoring case
+    /// (as `software`: `openssl`, `KB5046633`, `Cumulative Update`).
+    pub update: Option<String>,
+    /// Only hosts with a pending security update: with `update`, of that name; alone,
+    /// any.
+    pub security_only: bool,
+    /// Free search: the hostname or the fully qualified name starts with it (ignoring
+    /// case), or it is exactly (ignoring case) the hardware serial, an IP address of any
+    /// interface (without its prefix length: `10.20.1.5` finds `10.20.1.5/16`), a MAC
+    /// address (`-` or `:` between the bytes), or the agent id.
+    pub text: Option<String>,
+    /// Page size of [`Store::list_hosts`] (1 to 10,000); [`Store::count_hosts`] ignores it.
     pub limit: u32,
+    /// Hosts skipped before the page; [`Store::count_hosts`] ignores it.
     pub offset: u32,
+}
+
+/// How many hosts have one version of a package ([`Store::software_versions`]).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct SoftwareVersionCount {
+    /// The package's name as its hosts report it.
+    pub name: String,
+    pub version: String,
+    /// Hosts (not retired) that have this version installed.
+    pub hosts: u64,
 }
 
 /// A row of the host list.
@@ -318,7 +353,23 @@ pub trait Store: Access + Send + Sync + 'static {
     fn agent_auth(&self, agent_id: &str) -> Result<Option<AgentAuth>>;
     /// Commits all batches in one transaction (group commit); duplicates are no-ops.
     fn ingest(&self, batches: &[IngestBatch], now_ms: i64) -> Result<Vec<BatchOutcome>>;
+    /// One page of the hosts `f` finds, by hostname (then agent id).
     fn list_hosts(&self, f: &HostFilter) -> Result<Vec<HostSummary>>;
+    /// How many hosts `f` finds in all (its limit and offset ignored): the total beside a
+    /// page of [`Store::list_hosts`].
+    fn count_hosts(&self, f: &HostFilter) -> Result<u64>;
+    /// The installed versions of the packages whose name contains `name` (ignoring case,
+    /// as [`HostFilter::software`]) with how many hosts have each: "which PCs still run
+    /// the old Office". Hosts not retired, of `departments` only when given (a department
+    /// reader's). By name, then version in natural order (`9.2` before `10.0`), at most
+    /// `limit` (1 to 10,000) rows. A blank `name` finds nothing: the whole catalogue of a
+    /// fleet is not one answer.
+    fn software_versions(
+        &self,
+        name: &str,
+        departments: Option<&[String]>,
+        limit: u32,
+    ) -> Result<Vec<SoftwareVersionCount>>;
     fn get_host(&self, agent_id: &str) -> Result<Option<HostDetail>>;
     fn health_history(
         &self,

@@ -19,7 +19,7 @@ use tilsyn_proto::duration::HumanDuration;
 use crate::sql::{numbered_to_dollar, Conn, Db, Engine, Param, Row, ToParam, Value};
 use crate::{Result, SqlStore, StoreError};
 
-const SCHEMA_VERSION: i64 = 10;
+const SCHEMA_VERSION: i64 = 11;
 /// The schema at version 6, where PostgreSQL support starts.
 const SCHEMA: &str = include_str!("../migrations/postgres/schema.sql");
 /// Version 7: the leader lease and the incident news of several collectors.
@@ -30,8 +30,19 @@ const CHANGES: &str = include_str!("../migrations/postgres/changes.sql");
 const ACCESS: &str = include_str!("../migrations/postgres/access.sql");
 /// Version 10: waivers made through the API or the command line.
 const WAIVERS: &str = include_str!("../migrations/postgres/waivers.sql");
+/// Version 11: the tables hosts are searched by, and the hosts' numbers in them.
+const SEARCH: &str = include_str!("../migrations/postgres/search.sql");
 /// Upgrades from each older version.
-const MIGRATIONS: &[(i64, &str)] = &[(7, CLUSTER), (8, CHANGES), (9, ACCESS), (10, WAIVERS)];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (7, CLUSTER),
+    (8, CHANGES),
+    (9, ACCESS),
+    (10, WAIVERS),
+    (11, SEARCH),
+];
+/// What upgrading to a version does beyond its SQL: version 11 builds the search rows
+/// from the stored sections.
+const FILLS: &[(i64, crate::sql::Fill)] = &[(11, |c| crate::search::rebuild(c).map(|_| ()))];
 /// The advisory lock that serializes collectors migrating the same database at once.
 const MIGRATION_LOCK: i64 = 0x7469_6c73_796e_0001;
 /// Rows fetched per round trip while streaming a query.
@@ -607,7 +618,15 @@ impl Db for Postgres {
             if v.is_none() {
                 tracing::info!(database = %describe, version = SCHEMA_VERSION, "creating the database schema");
             }
-            crate::sql::upgrade(c, &describe, v, SCHEMA_VERSION, &[SCHEMA, CLUSTER, CHANGES, ACCESS, WAIVERS], MIGRATIONS)?;
+            crate::sql::upgrade(
+                c,
+                &describe,
+                v,
+                SCHEMA_VERSION,
+                &[SCHEMA, CLUSTER, CHANGES, ACCESS, WAIVERS, SEARCH],
+                MIGRATIONS,
+                FILLS,
+            )?;
             Ok(())
         })
     }

@@ -336,10 +336,15 @@ impl dyn Db {
     }
 }
 
+/// The part of a migration SQL cannot do (decoding the stored protobuf sections), run
+/// after the version's SQL in the same transaction.
+pub type Fill = fn(&dyn Conn) -> Result<()>;
+
 /// Brings a database at schema version `found` (`None`: a new one) to `latest`, inside the
 /// caller's transaction: a new database gets `create` run and `latest` recorded; an older
-/// one each migration above its version, each recorded; a newer one is refused (an older
-/// collector must not write a newer schema). `describe` names the database in errors.
+/// one each migration above its version, each followed by its `fills` and recorded; a
+/// newer one is refused (an older collector must not write a newer schema). `describe`
+/// names the database in errors.
 pub fn upgrade(
     c: &dyn Conn,
     describe: &str,
@@ -347,6 +352,7 @@ pub fn upgrade(
     latest: i64,
     create: &[&str],
     migrations: &[(i64, &str)],
+    fills: &[(i64, Fill)],
 ) -> Result<()> {
     let opened = |message: String| StoreError::Open {
         path: describe.to_string(),
@@ -375,6 +381,11 @@ pub fn upgrade(
             for (to, sql) in migrations.iter().filter(|(to, _)| *to > v) {
                 c.batch(sql)
                     .map_err(|e| opened(format!("upgrading the schema to version {to}: {e}")))?;
+                for (_, fill) in fills.iter().filter(|(v, _)| v == to) {
+                    fill(c).map_err(|e| {
+                        opened(format!("upgrading the data to schema version {to}: {e}"))
+                    })?;
+                }
                 record(*to)?;
                 tracing::info!(database = %describe, version = to, "database schema upgraded");
             }

@@ -12,7 +12,7 @@ use crate::sql::{Conn, Db, Engine, Param, Row, ToParam, Value};
 
 use crate::{Result, SqlStore, StoreError};
 
-const SCHEMA_VERSION: i64 = 10;
+const SCHEMA_VERSION: i64 = 11;
 
 // The tables, created on every open where missing (`CREATE ... IF NOT EXISTS`), kept as
 // SQL files beside the crate: the hosts and reports (`hosts.sql`), the incidents, problems,
@@ -22,7 +22,7 @@ const SCHEMA_VERSION: i64 = 10;
 // the incident news of several collectors (version 7, `cluster.sql`), the feed of hosts
 // whose compliance inputs changed (version 8, `changes.sql`), API tokens, the audit trail,
 // change windows and host moves (version 9, `access.sql`), waivers made through the API
-// (version 10, `waivers.sql`).
+// (version 10, `waivers.sql`), the tables hosts are searched by (version 11, `search.sql`).
 const SCHEMA: &[&str] = &[
     include_str!("../migrations/sqlite/hosts.sql"),
     include_str!("../migrations/sqlite/incidents.sql"),
@@ -33,12 +33,26 @@ const SCHEMA: &[&str] = &[
     include_str!("../migrations/sqlite/changes.sql"),
     include_str!("../migrations/sqlite/access.sql"),
     include_str!("../migrations/sqlite/waivers.sql"),
+    include_str!("../migrations/sqlite/search.sql"),
 ];
 
 /// Version 9's index on the hosts' new column: made after the column exists (a new
 /// database has it from `hosts.sql`, an older one from the migration).
 const LIFECYCLE_INDEX: &str =
     "CREATE INDEX IF NOT EXISTS hosts_by_lifecycle ON hosts (lifecycle_at_ms);";
+
+/// Version 11's indexes on the hosts, made (as [`LIFECYCLE_INDEX`]) once `host_no` exists:
+/// its number, unique; and the host list's order holding every column the search filters
+/// on, so that a page or a count walks this index alone (the host rows, a few kilobytes
+/// each with their sections, are read for the page only).
+macro_rules! search_indexes {
+    () => {
+        "CREATE UNIQUE INDEX IF NOT EXISTS hosts_by_no ON hosts (host_no); \
+         CREATE INDEX IF NOT EXISTS hosts_search ON hosts \
+         (hostname, agent_id, host_no, state, department, class, os_family, pending_security);"
+    };
+}
+const SEARCH_INDEXES: &str = search_indexes!();
 
 /// Upgrades from each older schema version, applied in order after `SCHEMA` (which only
 /// creates what is missing).
@@ -72,7 +86,29 @@ const MIGRATIONS: &[(i64, &str)] = &[
     ),
     // Version 10 adds the API's waivers (created on every open).
     (10, ""),
+    // Version 11 adds the search tables (created on every open) and numbers the hosts
+    // for them; `FILLS` builds their rows from the stored sections.
+    (
+        11,
+        concat!(
+            "ALTER TABLE hosts ADD COLUMN host_no INTEGER; UPDATE hosts SET host_no = rowid; ",
+            search_indexes!()
+        ),
+    ),
 ];
+
+/// What upgrading to a version does beyond its SQL.
+const FILLS: &[(i64, crate::sql::Fill)] = &[(11, fill_search)];
+
+fn fill_search(c: &dyn Conn) -> Result<()> {
+    // Millions of rows land all over the new tables' indexes: a page cache to match for
+    // the while (a quarter of a gigabyte at most; at 100,000 hosts the upgrade took 120 s
+    // with it, 190 s without), then the writer's usual again.
+    c.batch("PRAGMA cache_size = -262144")?;
+    let built = crate::search::rebuild(c).map(|_| ());
+    c.batch("PRAGMA cache_size = -65536")?;
+    built
+}
 
 pub struct Sqlite {
     path: String,
@@ -91,6 +127,9 @@ fn open_conn(path: &str) -> Result<Connection> {
     })?;
     c.busy_timeout(std::time::Duration::from_secs(10))
         .map_err(db)?;
+    // The store's statements stay prepared: ingest, the API and the host search (a few
+    // per filter combination) use more than rusqlite's default cache of 16.
+    c.set_prepared_statement_cache_capacity(256);
     c.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;")
         .map_err(|e| StoreError::Open {
             path: path.into(),
@@ -109,6 +148,13 @@ pub fn open(path: &Path) -> Result<SqlStore> {
     }
     let p = path.display().to_string();
     let writer = open_conn(&p)?;
+    // The one writer keeps up to 64 MiB of pages (SQLite's default is 2 MiB): a software
+    // list lands as a hundred or more rows all over the search tables' indexes, and
+    // ingest of a fleet's first reports ran 30 % faster with it (taken as used, so a small
+    // site's database costs no more).
+    writer
+        .execute_batch("PRAGMA cache_size = -65536")
+        .map_err(db)?;
     SqlStore::new(Box::new(Sqlite {
         path: p,
         writer: Mutex::new(writer),
@@ -235,8 +281,9 @@ impl Db for Sqlite {
             &self.path,
             v,
             SCHEMA_VERSION,
-            &[LIFECYCLE_INDEX],
+            &[LIFECYCLE_INDEX, SEARCH_INDEXES],
             MIGRATIONS,
+            FILLS,
         )?;
         tx.commit().map_err(db)?;
         Ok(())
@@ -277,6 +324,9 @@ mod tests {
                  ALTER TABLE hosts DROP COLUMN facts_at_ms; ALTER TABLE hosts DROP COLUMN offline_from_ms; \
                  DROP INDEX hosts_by_lifecycle; ALTER TABLE hosts DROP COLUMN retired_at_ms; \
                  ALTER TABLE hosts DROP COLUMN revoked_at_ms; ALTER TABLE hosts DROP COLUMN lifecycle_at_ms; \
+                 DROP INDEX hosts_by_no; DROP INDEX hosts_search; ALTER TABLE hosts DROP COLUMN host_no; \
+                 DROP TABLE host_software; DROP TABLE host_updates; DROP TABLE host_idents; \
+                 DROP TABLE software_variants; DROP TABLE package_names; \
                  DELETE FROM schema_version; \
                  INSERT INTO schema_version (version) VALUES (1);",
             )

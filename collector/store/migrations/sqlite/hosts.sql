@@ -46,7 +46,10 @@ CREATE TABLE IF NOT EXISTS hosts (
     -- either or a move last happened (collectors drop cached credentials changed since).
     retired_at_ms BIGINT,
     revoked_at_ms BIGINT,
-    lifecycle_at_ms BIGINT
+    lifecycle_at_ms BIGINT,
+    -- Version 11: the host's number in the search tables (search.sql); its indexes are
+    -- made in sqlite.rs once the column exists.
+    host_no INTEGER
 );
 CREATE INDEX IF NOT EXISTS hosts_by_group ON hosts (department, class, state);
 CREATE INDEX IF NOT EXISTS hosts_by_state_deadline ON hosts (state, offline_after_ms);
