@@ -4,7 +4,7 @@
 #
 #   ./packaging/quickstart.sh
 #
-# Then open http://127.0.0.1:7480/api/v1/hosts and http://127.0.0.1:7480/metrics.
+# Then open the console at http://127.0.0.1:7480/ (the API under /api/v1, /metrics).
 # Data (database, CA, agent identity and spool) lives in ./data; delete it to start over.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -43,7 +43,8 @@ pids+=($!)
 cat <<MSG
 
 Tilsyn is running:
-  hosts     http://127.0.0.1:7480/api/v1/hosts        (this machine appears within seconds)
+  console   http://127.0.0.1:7480/                     (the fleet; this machine appears within seconds)
+  hosts     http://127.0.0.1:7480/api/v1/hosts        (the same as JSON)
   one host  http://127.0.0.1:7480/api/v1/hosts/<agent_id>
   metrics   http://127.0.0.1:7480/metrics              (tilsyn_hosts, tilsyn_patch_*, ...)
   health    http://127.0.0.1:7480/readyz

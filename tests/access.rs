@@ -134,25 +134,7 @@ services:
     assert_eq!(code, 401, "{body}");
 
     let (_agent, _acfg, mine) = agent_online(&c, dir.path());
-    let _sim = Proc::spawn(
-        &bin("tilsyn-agent"),
-        &[
-            "simulate",
-            "--collector",
-            &c.grpc_url(),
-            "--ca",
-            c.ca_file().to_str().unwrap(),
-            "--token",
-            SCHOOLS_TOKEN,
-            "--hosts",
-            "3",
-            "--ramp-seconds",
-            "1",
-            "--duration-seconds",
-            "600",
-        ],
-        dir.path().join("simulate.log"),
-    );
+    let _sim = simulator(&c, dir.path(), SCHOOLS_TOKEN, 3);
     let schools_hosts: Vec<Value> = wait_for(
         Duration::from_secs(90),
         "three simulated hosts in Schools",

@@ -1,5 +1,5 @@
 //! The benchmark scripts in tests/bench/ (agent footprint, fault to ticket, ingest, the
-//! collector's restart) in their smoke mode (`SMOKE=1`, see
+//! collector's restart, the console's pages) in their smoke mode (`SMOKE=1`, see
 //! tests/bench/common.sh): a few seconds each, a handful of hosts, the debug binaries this
 //! harness builds (`BIN_DIR`) and reserved loopback ports, so a change that breaks a benchmark
 //! fails here instead of when someone next wants its figures. The figures themselves mean
@@ -225,6 +225,22 @@ fn restart() {
             "desk tickets created after the restart: ",
             "gap recorded: ",
             "log: the collector was not running for",
+        ],
+    );
+}
+
+#[test]
+fn console() {
+    smoke(
+        "console.sh",
+        &["BENCH_GRPC_PORT", "BENCH_HTTP_PORT"],
+        &[
+            "== 20 hosts in the store; timing 3 requests per page",
+            "fleet                                  p50 ",
+            "search: software                       p50 ",
+            "rule: failing hosts                    p50 ",
+            "SLA, this month                        p50 ",
+            "collector RSS ",
         ],
     );
 }

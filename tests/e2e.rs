@@ -650,27 +650,7 @@ fn the_simulator_enrolls_a_varied_fleet_through_the_real_client() {
     let c = Collector::start(dir.path(), "");
     // The simulator runs until the fleet is in, however slow the machine: the test waits
     // for what it expects instead of giving it a fixed 8 s.
-    let sim = Proc::spawn(
-        &bin("tilsyn-agent"),
-        &[
-            "simulate",
-            "--collector",
-            &c.grpc_url(),
-            "--ca",
-            c.ca_file().to_str().unwrap(),
-            "--token",
-            TOKEN,
-            "--hosts",
-            "60",
-            "--ramp-seconds",
-            "2",
-            "--duration-seconds",
-            "300",
-            "--stats-seconds",
-            "2",
-        ],
-        dir.path().join("simulate.log"),
-    );
+    let sim = tilsyn_e2e::simulator(&c, dir.path(), TOKEN, 60);
     let hosts = wait_for(
         Duration::from_secs(90),
         "60 online hosts with software and patches",

@@ -548,6 +548,95 @@ pub fn e2e_slot() -> Slot {
     }
 }
 
+/// An answer of [`http_server`]'s handler: status line (`200 OK`), content type, body.
+pub type HttpAnswer = (String, String, String);
+
+/// A small HTTP/1.1 server on a free loopback port for the tests' stand-ins (a webhook
+/// desk, a desk's ticket page): each connection on its own thread, one request each,
+/// answered by `handler(request line, body)`; `Connection: close`. Returns the port.
+pub fn http_server<F>(handler: F) -> u16
+where
+    F: Fn(&str, &[u8]) -> HttpAnswer + Send + Sync + 'static,
+{
+    use std::io::{Read, Write};
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let handler = std::sync::Arc::new(handler);
+    std::thread::spawn(move || {
+        for conn in l.incoming() {
+            let Ok(mut conn) = conn else { continue };
+            let handler = handler.clone();
+            std::thread::spawn(move || {
+                let _ = conn.set_read_timeout(Some(Duration::from_secs(30)));
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 8192];
+                let (head, body) = loop {
+                    let n = conn.read(&mut chunk).unwrap_or(0);
+                    if n == 0 {
+                        return;
+                    }
+                    buf.extend_from_slice(&chunk[..n]);
+                    if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                        let head = String::from_utf8_lossy(&buf[..i]).to_string();
+                        let len: usize = head
+                            .lines()
+                            .find_map(|l| {
+                                let (k, v) = l.split_once(':')?;
+                                k.eq_ignore_ascii_case("content-length")
+                                    .then(|| v.trim().parse().ok())?
+                            })
+                            .unwrap_or(0);
+                        while buf.len() < i + 4 + len {
+                            let n = conn.read(&mut chunk).unwrap_or(0);
+                            if n == 0 {
+                                return;
+                            }
+                            buf.extend_from_slice(&chunk[..n]);
+                        }
+                        break (head, buf[i + 4..i + 4 + len].to_vec());
+                    }
+                };
+                let line = head.lines().next().unwrap_or_default().to_string();
+                let (status, ctype, text) = handler(&line, &body);
+                let _ = conn.write_all(
+                    format!(
+                        "HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{text}",
+                        text.len()
+                    )
+                    .as_bytes(),
+                );
+            });
+        }
+    });
+    port
+}
+
+/// The fleet simulator's hosts enrolled with `token` (`tilsyn-agent simulate`), reporting
+/// for ten minutes at most; stopped when the handle drops.
+pub fn simulator(c: &Collector, dir: &Path, token: &str, hosts: usize) -> Proc {
+    Proc::spawn(
+        &bin("tilsyn-agent"),
+        &[
+            "simulate",
+            "--collector",
+            &c.grpc_url(),
+            "--ca",
+            c.ca_file().to_str().unwrap(),
+            "--token",
+            token,
+            "--hosts",
+            &hosts.to_string(),
+            "--ramp-seconds",
+            "2",
+            "--duration-seconds",
+            "600",
+            "--stats-seconds",
+            "2",
+        ],
+        dir.join(format!("simulate-{token}.log")),
+    )
+}
+
 /// Tiny blocking HTTP helpers over reqwest's async client (no extra features needed).
 pub mod reqwest {
     fn rt() -> tokio::runtime::Runtime {

@@ -287,98 +287,50 @@ struct SlowDesk {
 
 impl SlowDesk {
     fn start(create_delay: Duration) -> SlowDesk {
-        use std::io::{Read, Write};
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = l.local_addr().unwrap().port();
         let log: std::sync::Arc<std::sync::Mutex<Vec<(String, String, std::time::Instant)>>> =
             Default::default();
         let tickets: std::sync::Arc<std::sync::Mutex<Vec<String>>> = Default::default();
-        let (log2, tickets2) = (log.clone(), tickets.clone());
-        std::thread::spawn(move || {
-            for conn in l.incoming() {
-                let Ok(mut conn) = conn else { continue };
-                let (log, tickets) = (log2.clone(), tickets2.clone());
-                std::thread::spawn(move || {
-                    let mut buf = Vec::new();
-                    let mut chunk = [0u8; 8192];
-                    let (head, body) = loop {
-                        let n = conn.read(&mut chunk).unwrap_or(0);
-                        if n == 0 {
-                            return;
-                        }
-                        buf.extend_from_slice(&chunk[..n]);
-                        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                            let head = String::from_utf8_lossy(&buf[..i]).to_string();
-                            let len: usize = head
-                                .lines()
-                                .find_map(|l| {
-                                    let (k, v) = l.split_once(':')?;
-                                    k.eq_ignore_ascii_case("content-length")
-                                        .then(|| v.trim().parse().ok())?
-                                })
-                                .unwrap_or(0);
-                            while buf.len() < i + 4 + len {
-                                let n = conn.read(&mut chunk).unwrap_or(0);
-                                if n == 0 {
-                                    return;
-                                }
-                                buf.extend_from_slice(&chunk[..n]);
-                            }
-                            break (head, buf[i + 4..i + 4 + len].to_vec());
-                        }
-                    };
-                    let line = head.lines().next().unwrap_or_default().to_string();
-                    let reply = |conn: &mut std::net::TcpStream, status: &str, body: &str| {
-                        let _ = conn.write_all(
-                            format!(
-                                "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                                body.len()
-                            )
-                            .as_bytes(),
-                        );
-                    };
-                    if line.starts_with("GET") {
-                        let key = line
-                            .split("key=")
-                            .nth(1)
-                            .and_then(|k| k.split([' ', '&']).next())
-                            .unwrap_or_default()
-                            .to_string();
-                        log.lock().unwrap().push((
-                            "search".into(),
-                            key.clone(),
-                            std::time::Instant::now(),
-                        ));
-                        let found = tickets.lock().unwrap().iter().position(|k| *k == key);
-                        match found {
-                            Some(i) => reply(&mut conn, "200 OK", &format!("{{\"id\":\"T-{i}\"}}")),
-                            None => reply(&mut conn, "404 Not Found", ""),
-                        }
-                        return;
-                    }
-                    let v: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
-                    let (event, key) = (
-                        v["event"].as_str().unwrap_or_default().to_string(),
-                        v["key"].as_str().unwrap_or_default().to_string(),
-                    );
-                    log.lock().unwrap().push((
-                        event.clone(),
-                        key.clone(),
-                        std::time::Instant::now(),
-                    ));
-                    if event == "create" {
-                        // The desk has the ticket at once, but answers late.
-                        let i = {
-                            let mut t = tickets.lock().unwrap();
-                            t.push(key);
-                            t.len() - 1
-                        };
-                        std::thread::sleep(create_delay);
-                        reply(&mut conn, "200 OK", &format!("{{\"id\":\"T-{i}\"}}"));
-                    } else {
-                        reply(&mut conn, "200 OK", "{}");
-                    }
-                });
+        let log2 = log.clone();
+        let json =
+            |status: &str, body: String| (status.to_string(), "application/json".to_string(), body);
+        let port = tilsyn_e2e::http_server(move |line, body| {
+            if line.starts_with("GET") {
+                let key = line
+                    .split("key=")
+                    .nth(1)
+                    .and_then(|k| k.split([' ', '&']).next())
+                    .unwrap_or_default()
+                    .to_string();
+                log2.lock().unwrap().push((
+                    "search".into(),
+                    key.clone(),
+                    std::time::Instant::now(),
+                ));
+                let found = tickets.lock().unwrap().iter().position(|k| *k == key);
+                return match found {
+                    Some(i) => json("200 OK", format!("{{\"id\":\"T-{i}\"}}")),
+                    None => json("404 Not Found", String::new()),
+                };
+            }
+            let v: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
+            let (event, key) = (
+                v["event"].as_str().unwrap_or_default().to_string(),
+                v["key"].as_str().unwrap_or_default().to_string(),
+            );
+            log2.lock()
+                .unwrap()
+                .push((event.clone(), key.clone(), std::time::Instant::now()));
+            if event == "create" {
+                // The desk has the ticket at once, but answers late.
+                let i = {
+                    let mut t = tickets.lock().unwrap();
+                    t.push(key);
+                    t.len() - 1
+                };
+                std::thread::sleep(create_delay);
+                json("200 OK", format!("{{\"id\":\"T-{i}\"}}"))
+            } else {
+                json("200 OK", "{}".into())
             }
         });
         SlowDesk { port, log }

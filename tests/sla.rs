@@ -137,7 +137,7 @@ fn downtime_and_outcomes_agree_in_api_metrics_and_report() {
     let month = api["period"]["label"].as_str().unwrap().to_string();
 
     // The report from the database, as the operations team would run it.
-    let report = |format: &str| -> String {
+    let report_in = |format: &str, more: &[&str]| -> String {
         let out = std::process::Command::new(bin("tilsyn-collector"))
             .args([
                 "report",
@@ -148,6 +148,7 @@ fn downtime_and_outcomes_agree_in_api_metrics_and_report() {
                 &month,
             ])
             .args(["--department", "social-services", "--format", format])
+            .args(more)
             .output()
             .unwrap();
         assert!(
@@ -157,6 +158,7 @@ fn downtime_and_outcomes_agree_in_api_metrics_and_report() {
         );
         String::from_utf8(out.stdout).unwrap()
     };
+    let report = |format: &str| report_in(format, &[]);
     let csv = report("csv");
     let line = csv
         .lines()
@@ -184,6 +186,15 @@ fn downtime_and_outcomes_agree_in_api_metrics_and_report() {
         "self-contained"
     );
     assert!(html.contains("<svg"), "charts");
+    assert!(html.contains("<html lang=\"en\">") && html.contains("This machine, the only host"));
+    // The same report in Danish: the console's texts, the same rows.
+    let da = report_in("html", &["--lang", "da"]);
+    assert!(
+        da.contains("<html lang=\"da\">") && da.contains("SLA-rapport"),
+        "{da}"
+    );
+    assert!(da.contains("Tilgængelighed") && da.contains("This machine, the only host"));
+    assert_eq!(da.matches("<tr>").count(), html.matches("<tr>").count());
 
     // Bad input is named.
     let out = std::process::Command::new(bin("tilsyn-collector"))

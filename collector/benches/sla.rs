@@ -180,7 +180,10 @@ fn main() {
         let r = service::report(&*store, &cat, &nov, None, now).unwrap();
         let built = t.elapsed();
         let t2 = Instant::now();
-        let html = render::html(&r, &tz);
+        let html = tilsyn_collector::console::report::html(
+            &tilsyn_collector::console::i18n::Tr::new("en", tz.clone()),
+            &r,
+        );
         let md = render::markdown(&r, &tz);
         let csv = render::csv(&r, &tz);
         let rendered = t2.elapsed();

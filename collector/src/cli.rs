@@ -176,6 +176,10 @@ enum ReportCmd {
         /// html (one self-contained file), markdown or csv.
         #[arg(long, default_value = "markdown")]
         format: String,
+        /// The HTML report's language: en, da (any collector/locales/*.ftl); default the
+        /// config's console.language. Markdown and CSV are English.
+        #[arg(long)]
+        lang: Option<String>,
         /// Write to this file instead of standard output.
         #[arg(short, long)]
         output: Option<PathBuf>,
@@ -315,6 +319,7 @@ pub fn main() -> ExitCode {
                     month,
                     department,
                     format,
+                    lang,
                     output,
                     ..
                 },
@@ -323,6 +328,7 @@ pub fn main() -> ExitCode {
                 &cfg,
                 month.as_deref(),
                 department.as_deref(),
+                lang.as_deref(),
                 format,
                 output.as_deref(),
             )
@@ -437,6 +443,7 @@ fn sla_report(
     cfg: &CollectorConfig,
     month: Option<&str>,
     department: Option<&str>,
+    lang: Option<&str>,
     format: &str,
     output: Option<&std::path::Path>,
 ) -> ExitCode {
@@ -455,10 +462,24 @@ fn sla_report(
             ),
             Err(es) => return fail(es.join("\n  ")),
         };
-    let render: fn(&_, &_) -> String = match format {
-        "html" => render::html,
-        "markdown" | "md" => render::markdown,
-        "csv" => render::csv,
+    let lang = match lang {
+        None => cfg.console.language(),
+        Some(l) => match crate::console::i18n::known(l) {
+            Some(l) => l,
+            None => {
+                return fail(format!(
+                    "unknown language {l:?}: use {}",
+                    crate::console::i18n::languages().join(", ")
+                ))
+            }
+        },
+    };
+    let render: Box<dyn Fn(&_, &jiff::tz::TimeZone) -> String> = match format {
+        "html" => Box::new(move |r, tz: &jiff::tz::TimeZone| {
+            crate::console::report::html(&crate::console::i18n::Tr::new(lang, tz.clone()), r)
+        }),
+        "markdown" | "md" => Box::new(render::markdown),
+        "csv" => Box::new(render::csv),
         f => return fail(format!("unknown format {f:?}: use html, markdown or csv")),
     };
     if let Some(d) = department {

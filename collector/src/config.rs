@@ -49,6 +49,9 @@ pub struct CollectorConfig {
     /// SLA reporting: the SLA file and how often figures are refreshed.
     #[serde(default)]
     pub sla: SlaConfig,
+    /// The operations console on the HTTP listener: its default language and time zone.
+    #[serde(default)]
+    pub console: ConsoleConfig,
     #[serde(default = "default_log")]
     pub log: String,
 }
@@ -363,6 +366,28 @@ pub struct SlaConfig {
     pub evaluate_every: HumanDuration,
 }
 
+/// The `console:` section (README, "Console").
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsoleConfig {
+    /// For a browser that asks for none of the console's languages (`en`, `da`, or any
+    /// `collector/locales/*.ftl`). Default `en`.
+    pub language: Option<String>,
+    /// Dates and times on the pages, e.g. `Europe/Copenhagen`. Default: the SLA file's
+    /// `time_zone`, else this machine's.
+    pub time_zone: Option<String>,
+}
+
+impl ConsoleConfig {
+    /// The default language's code (checked by `validate`).
+    pub fn language(&self) -> &'static str {
+        self.language
+            .as_deref()
+            .and_then(crate::console::i18n::known)
+            .unwrap_or(crate::console::i18n::FALLBACK)
+    }
+}
+
 fn d_sla_every() -> HumanDuration {
     HumanDuration::secs(60)
 }
@@ -592,6 +617,25 @@ impl CollectorConfig {
         if let Err(es) = self.sla_policy() {
             for e in es {
                 is.push("sla.file", e);
+            }
+        }
+        if let Some(l) = &self.console.language {
+            if crate::console::i18n::known(l).is_none() {
+                is.push(
+                    "console.language",
+                    format!(
+                        "{l:?} is not a console language (have: {}; a translator adds locales/<code>.ftl)",
+                        crate::console::i18n::languages().join(", ")
+                    ),
+                );
+            }
+        }
+        if let Some(z) = &self.console.time_zone {
+            if let Err(e) = jiff::tz::TimeZone::get(z) {
+                is.push(
+                    "console.time_zone",
+                    format!("{z:?} is not a time zone: {e}"),
+                );
             }
         }
         if self.sla.evaluate_every.0 < std::time::Duration::from_secs(1) {

@@ -12,6 +12,7 @@ pub mod auth;
 pub mod cli;
 pub mod cli_admin;
 pub mod config;
+pub mod console;
 pub mod ingest;
 pub mod listener;
 pub mod metrics;

@@ -89,6 +89,16 @@ bench_postgres() {
   pg_url="postgres://tilsyn@127.0.0.1:$pgport/tilsyn"
 }
 
+# bench_store DIR: sets store_yaml for the collectors' `store:` section: empty for SQLite
+# (the default), or a private PostgreSQL in DIR (bench_postgres) with STORE=postgres.
+bench_store() {
+  store_yaml=""
+  if [ "${STORE:-sqlite}" = postgres ]; then
+    bench_postgres "$1"
+    store_yaml=", postgres: {url: '$pg_url', pool_size: 8}"
+  fi
+}
+
 # bench_collectors N DIR GRPC_BASE HTTP_BASE YAML: starts N release collectors in DIR/c1..cN
 # (TLS auto, one CA for all, the three bench departments, the shipped standards, log warn)
 # with YAML appended to each config; collector i listens on GRPC_BASE+i-1 and

@@ -42,11 +42,7 @@ dir=$(mktemp -d /tmp/tilsyn-bench.XXXXXX)
 # The collectors stop before their database; set +e: a failing kill (nothing started yet)
 # must not end the trap before the rest is stopped and removed.
 trap 'set +e; kill ${cpids[*]:-} ${spid:-} 2>/dev/null; for p in ${cpids[*]:-}; do wait "$p" 2>/dev/null; done; [ -n "${pgpid:-}" ] && kill -INT "$pgpid" 2>/dev/null; wait 2>/dev/null; rm -rf "$dir"' EXIT
-store_yaml=""
-if [ "$store" = postgres ]; then
-  bench_postgres "$dir"
-  store_yaml=", postgres: {url: '$pg_url', pool_size: 8}"
-fi
+bench_store "$dir"
 bench_collectors "$ncoll" "$dir" "$(bench_port BENCH_GRPC_PORT 17443)" "$(bench_port BENCH_HTTP_PORT 17480)" \
   "store: {health_retention: 24h$store_yaml}"
 http=${https[1]}

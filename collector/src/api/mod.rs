@@ -146,7 +146,8 @@ pub fn router(api: Api) -> Router {
             clock: api.clock,
             leader: api.leader.clone(),
         });
-    Router::new()
+    let console = console(&api);
+    let api_routes = Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/api/v1/openapi.json", get(openapi::serve))
         .merge(hosts)
@@ -176,7 +177,39 @@ pub fn router(api: Api) -> Router {
             )
         })
         .layer(middleware::from_fn_with_state(api.gate.clone(), authorize))
-        .layer(middleware::from_fn_with_state(api.metrics.clone(), observe))
+        .layer(middleware::from_fn_with_state(api.metrics.clone(), observe));
+    // The console's pages have their own gate (sign-in by cookie, HTML answers); the API
+    // keeps its table of routes and JSON errors.
+    crate::console::routes(console).merge(api_routes)
+}
+
+/// The console over the same handles as the API.
+fn console(api: &Api) -> crate::console::Console {
+    let cfg = &api.shared.cfg;
+    let tz = cfg
+        .console
+        .time_zone
+        .as_deref()
+        .and_then(|z| jiff::tz::TimeZone::get(z).ok())
+        .or_else(|| api.sla.as_ref().map(|s| s.policy().time_zone.clone()))
+        .unwrap_or_else(|| jiff::tz::TimeZone::try_system().unwrap_or(jiff::tz::TimeZone::UTC));
+    crate::console::Console {
+        store: api.store.clone(),
+        metrics: api.metrics.clone(),
+        compliance: api.compliance.clone(),
+        incidents: api.incidents.clone(),
+        sla: api.sla.clone(),
+        gate: api.gate.clone(),
+        clock: api.clock,
+        default_lang: cfg.console.language(),
+        tz,
+        secure_cookies: cfg.http.tls.is_some(),
+        departments: cfg
+            .departments
+            .iter()
+            .map(|d| (d.id.clone(), d.name.clone()))
+            .collect(),
+    }
 }
 
 /// Finds the caller (its token, or `local` where no token is required) and refuses what
@@ -244,7 +277,11 @@ pub async fn authorize(State(gate): State<Arc<Gate>>, mut req: Request, next: Ne
     next.run(req).await
 }
 
-async fn observe(State(metrics): State<Arc<Metrics>>, req: Request, next: Next) -> Response {
+pub(crate) async fn observe(
+    State(metrics): State<Arc<Metrics>>,
+    req: Request,
+    next: Next,
+) -> Response {
     let route = req
         .extensions()
         .get::<MatchedPath>()
@@ -355,6 +392,7 @@ async fn list_hosts(
         hostname: q.hostname,
         limit: q.limit.unwrap_or(1000).min(10_000),
         offset: q.offset.unwrap_or(0),
+        ..HostFilter::default()
     };
     let (limit, offset) = (f.limit, f.offset);
     let hosts = store(&s, "list_hosts", move |st| st.list_hosts(&f)).await?;

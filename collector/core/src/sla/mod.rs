@@ -18,5 +18,6 @@ pub mod attainment;
 pub mod availability;
 pub mod calendar;
 pub mod config;
+pub mod example;
 pub mod render;
 pub mod report;

@@ -284,6 +284,21 @@ pub struct Outage {
     pub incidents: Vec<i64>,
 }
 
+impl Outage {
+    /// The incidents behind it as `#12, #13`, or `–`.
+    pub fn incident_refs(&self) -> String {
+        if self.incidents.is_empty() {
+            "–".into()
+        } else {
+            self.incidents
+                .iter()
+                .map(|i| format!("#{i}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct PriorityAttainment {
     pub priority: String,
